@@ -1,0 +1,79 @@
+//! Wiring: `run` opens the store and blobs, sweeps once (nothing is in flight yet, so files
+//! no record owns can go), starts the sweeper and the rate-limit pruner, serves until the
+//! shutdown future resolves, then stops every task and flushes the database. It is the only
+//! way to start the server, for `main` and for tests alike.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::guard::Limits;
+use crate::http::AppState;
+use crate::service::{Qopy, ServiceError};
+use crate::sweeper::{self, SweepKind};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Errors that stop the server.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The data directory or database could not be opened.
+    #[error("cannot open the data directory: {0}")]
+    Open(#[from] ServiceError),
+    /// A start-up task failed.
+    #[error("start-up failed: {0}")]
+    Startup(String),
+}
+
+/// Runs the server on `listener` until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    clock: Arc<dyn Clock>,
+) -> Result<(), AppError> {
+    let qopy = tokio::task::spawn_blocking(move || Qopy::open(config, clock))
+        .await
+        .map_err(|e| AppError::Startup(e.to_string()))??;
+    let qopy = Arc::new(qopy);
+    let q = qopy.clone();
+    tokio::task::spawn_blocking(move || sweeper::sweep(&q, SweepKind::Startup))
+        .await
+        .map_err(|e| AppError::Startup(e.to_string()))?
+        .map_err(|e| AppError::Open(e.into()))?;
+    let state = Arc::new(AppState {
+        limits: Limits::new(&qopy.config),
+        qopy: qopy.clone(),
+    });
+    let (stop_tx, stop_rx) = watch_channel();
+    let sweeper = tokio::spawn(sweeper::run(qopy.clone(), stop_rx.clone()));
+    let pruner = {
+        let state = state.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => state.limits.prune(),
+                    _ = stop.changed() => return,
+                }
+            }
+        })
+    };
+    let routes = crate::http::routes(state.clone());
+    let server = tokio::spawn(crate::server::serve(listener, state.clone(), routes, stop_rx));
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    let _ = sweeper.await;
+    let _ = pruner.await;
+    drop(state);
+    if let Err(e) = qopy.store.flush().await {
+        tracing::error!(error = %e, "final flush failed");
+    }
+    Ok(())
+}
+
+fn watch_channel() -> (tokio::sync::watch::Sender<bool>, tokio::sync::watch::Receiver<bool>) {
+    tokio::sync::watch::channel(false)
+}

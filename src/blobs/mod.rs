@@ -1,0 +1,282 @@
+//! The only module that knows the blob files and memmap2. Every upload session and clip owns
+//! one directory under `blobs/`, named by a random token (never by client input), holding one
+//! immutable file per chunk. Chunks are written crash-safely (temporary name, fsync, rename,
+//! fsync of the directory) and never modified afterwards, so they can be memory-mapped without
+//! the SIGBUS risk of a file truncated under a mapping. A clip's content is its chunk files in
+//! order: completing an upload maps and checks them but copies nothing, and downloads send
+//! slices of the maps.
+
+mod write;
+
+pub use write::{ChunkSink, WrittenChunk};
+
+use crate::model::{BlobDir, ChunkRecord};
+use bytes::Bytes;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Errors of blob storage.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// A chunk file is missing or has the wrong length.
+    #[error("chunk {0} is missing or damaged")]
+    Damaged(u32),
+    /// The body was longer than allowed.
+    #[error("chunk exceeds {0} bytes")]
+    TooLarge(u64),
+    /// The client stopped sending before the body was complete.
+    #[error("upload interrupted")]
+    Interrupted,
+    /// The disk is full.
+    #[error("no space left on the device")]
+    NoSpace,
+    /// Any other I/O failure.
+    #[error("storage I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl BlobError {
+    fn from_io(e: io::Error) -> BlobError {
+        if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT) {
+            BlobError::NoSpace
+        } else {
+            BlobError::Io(e)
+        }
+    }
+}
+
+/// The blob area under the data directory.
+#[derive(Clone, Debug)]
+pub struct Blobs {
+    root: PathBuf,
+}
+
+/// Makes a directory entry durable: fsync of the directory itself.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+impl Blobs {
+    /// Opens the blob area, creating it if needed.
+    pub fn open(data_dir: &Path) -> Result<Blobs, BlobError> {
+        let root = data_dir.join("blobs");
+        fs::create_dir_all(&root)?;
+        Ok(Blobs { root })
+    }
+
+    /// The directory of a session or clip.
+    pub fn dir_path(&self, dir: BlobDir) -> PathBuf {
+        self.root.join(dir.name())
+    }
+
+    fn chunk_file_name(n: u32, token: u64) -> String {
+        format!("{n:08}-{token:016x}")
+    }
+
+    /// The path of one chunk file.
+    pub fn chunk_path(&self, dir: BlobDir, n: u32, token: u64) -> PathBuf {
+        self.dir_path(dir).join(Self::chunk_file_name(n, token))
+    }
+
+    /// Creates the directory of a new session and makes its entry durable.
+    pub fn create_dir(&self, dir: BlobDir) -> Result<(), BlobError> {
+        let path = self.dir_path(dir);
+        match fs::create_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(BlobError::from_io(e)),
+        }
+        sync_dir(&self.root).map_err(BlobError::from_io)
+    }
+
+    /// Starts writing chunk `n` of a session; the bytes go to a temporary file until
+    /// [`ChunkSink::finish`] makes them durable under their final name.
+    pub fn chunk_sink(&self, dir: BlobDir, n: u32, limit: u64) -> ChunkSink {
+        ChunkSink::start(self.dir_path(dir), n, limit)
+    }
+
+    /// Removes one chunk file (a losing duplicate); errors are ignored.
+    pub fn remove_chunk(&self, dir: BlobDir, n: u32, token: u64) {
+        let _ = fs::remove_file(self.chunk_path(dir, n, token));
+    }
+
+    /// Maps one chunk file and checks its length against its record. Blocking.
+    fn map_one(&self, dir: BlobDir, n: u32, rec: &ChunkRecord) -> Result<Bytes, BlobError> {
+        let path = self.chunk_path(dir, n, rec.token);
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(BlobError::Damaged(n)),
+            Err(e) => return Err(BlobError::from_io(e)),
+        };
+        let len = file.metadata()?.len();
+        if len != rec.len {
+            return Err(BlobError::Damaged(n));
+        }
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        // SAFETY: chunk files are written once under a temporary name, fsynced and renamed
+        // into place; nothing in this program writes to or truncates them afterwards, and they
+        // are only ever removed by unlinking, which leaves an existing mapping valid.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(Bytes::from_owner(map))
+    }
+
+    /// Maps every chunk of a clip or session in order, checking each file's length, using
+    /// several threads for many chunks. Cost grows with the number of chunks, not bytes.
+    /// Blocking: call it on the blocking pool.
+    pub fn map_all(&self, dir: BlobDir, chunks: &[ChunkRecord]) -> Result<Vec<Bytes>, BlobError> {
+        const PER_THREAD: usize = 32;
+        if chunks.len() <= PER_THREAD {
+            return chunks
+                .iter()
+                .enumerate()
+                .map(|(n, rec)| self.map_one(dir, n as u32, rec))
+                .collect();
+        }
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8);
+        let per = chunks.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<Bytes>, BlobError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunks
+                .chunks(per)
+                .enumerate()
+                .map(|(i, part)| {
+                    s.spawn(move || {
+                        part.iter()
+                            .enumerate()
+                            .map(|(j, rec)| self.map_one(dir, (i * per + j) as u32, rec))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(BlobError::Io(io::Error::other("mapper panicked"))))
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(chunks.len());
+        for part in parts {
+            out.extend(part?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes a session's or clip's directory. Mapped files stay readable by whoever holds
+    /// a map. A missing directory is not an error.
+    pub fn remove_dir(&self, dir: BlobDir) -> Result<(), BlobError> {
+        match fs::remove_dir_all(self.dir_path(dir)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BlobError::Io(e)),
+        }
+    }
+
+    /// Lists the entries of the blob area: directory names that parse as blob tokens, and
+    /// the paths of anything else (which no record can own).
+    pub fn list(&self) -> Result<(Vec<(BlobDir, std::time::SystemTime)>, Vec<PathBuf>), BlobError> {
+        let mut dirs = Vec::new();
+        let mut strays = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let meta = entry.metadata()?;
+            match name.to_str().and_then(BlobDir::parse) {
+                Some(d) if meta.is_dir() => {
+                    dirs.push((d, meta.modified().unwrap_or(std::time::UNIX_EPOCH)))
+                }
+                _ => strays.push(entry.path()),
+            }
+        }
+        Ok((dirs, strays))
+    }
+
+    /// Removes files inside an owned directory that are not among `keep` (chunk numbers with
+    /// tokens) and are older than `min_age`. Returns how many were removed.
+    pub fn prune_dir(
+        &self,
+        dir: BlobDir,
+        keep: &[(u32, u64)],
+        min_age: std::time::Duration,
+    ) -> Result<usize, BlobError> {
+        let keep: std::collections::HashSet<String> = keep
+            .iter()
+            .map(|&(n, t)| Self::chunk_file_name(n, t))
+            .collect();
+        let mut removed = 0;
+        let entries = match fs::read_dir(self.dir_path(dir)) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if keep.contains(&name) {
+                continue;
+            }
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .unwrap_or_default();
+            if age >= min_age {
+                let p = entry.path();
+                let r = if entry.file_type()?.is_dir() {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
+                if r.is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes a stray path (file or directory) from the blob area.
+    pub fn remove_stray(&self, path: &Path) -> Result<(), BlobError> {
+        if !path.starts_with(&self.root) {
+            return Ok(());
+        }
+        let r = if path.is_dir() {
+            fs::remove_dir_all(path)
+        } else {
+            fs::remove_file(path)
+        };
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Free bytes on the filesystem that holds the data directory.
+    pub fn free_space(&self) -> io::Result<u64> {
+        free_space(&self.root)
+    }
+}
+
+/// Free bytes available to unprivileged users on the filesystem holding `path`.
+pub fn free_space(path: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path with NUL"))?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}

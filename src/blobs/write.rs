@@ -1,0 +1,163 @@
+//! Crash-safe streaming writes of chunk files. The request task hands body pieces over a
+//! small bounded channel to one blocking writer, which hashes and writes them to a temporary
+//! file, then fsyncs it, renames it to its final name and fsyncs the directory. A guard
+//! removes the temporary file on every path that does not reach the rename, so a failed or
+//! abandoned write leaves nothing behind.
+
+use super::{sync_dir, BlobError, Blobs};
+use bytes::Bytes;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// A chunk that is on disk under its final name, durably.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenChunk {
+    /// Length in bytes.
+    pub len: u64,
+    /// SHA-256 of the bytes.
+    pub sha256: [u8; 32],
+    /// The random token in the file name.
+    pub token: u64,
+}
+
+enum Msg {
+    Data(Bytes),
+    Finish,
+}
+
+/// The writing end of one chunk upload. Dropping it without [`ChunkSink::finish`] abandons
+/// the write and removes the temporary file.
+pub struct ChunkSink {
+    tx: Option<mpsc::Sender<Msg>>,
+    handle: Option<JoinHandle<Result<WrittenChunk, BlobError>>>,
+    limit: u64,
+    received: u64,
+}
+
+/// Removes a temporary file unless disarmed.
+struct TempGuard(Option<PathBuf>);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+fn write_blocking(
+    dir: PathBuf,
+    n: u32,
+    mut rx: mpsc::Receiver<Msg>,
+) -> Result<WrittenChunk, BlobError> {
+    let mut rng = rand::rngs::OsRng;
+    let tmp = dir.join(format!(".tmp-{:016x}", rng.next_u64()));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(BlobError::from_io)?;
+    let mut guard = TempGuard(Some(tmp.clone()));
+    let mut hasher = Sha256::new();
+    let mut len = 0u64;
+    loop {
+        match rx.blocking_recv() {
+            Some(Msg::Data(b)) => {
+                hasher.update(&b);
+                file.write_all(&b).map_err(BlobError::from_io)?;
+                len += b.len() as u64;
+            }
+            Some(Msg::Finish) => break,
+            None => return Err(BlobError::Interrupted),
+        }
+    }
+    file.sync_all().map_err(BlobError::from_io)?;
+    drop(file);
+    let token = rng.next_u64();
+    let name = format!("{n:08}-{token:016x}");
+    rename_durably(&tmp, &dir.join(name), &dir)?;
+    guard.0 = None;
+    Ok(WrittenChunk {
+        len,
+        sha256: hasher.finalize().into(),
+        token,
+    })
+}
+
+fn rename_durably(from: &Path, to: &Path, dir: &Path) -> Result<(), BlobError> {
+    fs::rename(from, to).map_err(BlobError::from_io)?;
+    sync_dir(dir).map_err(BlobError::from_io)
+}
+
+impl ChunkSink {
+    pub(super) fn start(dir: PathBuf, n: u32, limit: u64) -> ChunkSink {
+        let (tx, rx) = mpsc::channel(8);
+        let handle = tokio::task::spawn_blocking(move || write_blocking(dir, n, rx));
+        ChunkSink {
+            tx: Some(tx),
+            handle: Some(handle),
+            limit,
+            received: 0,
+        }
+    }
+
+    /// Bytes accepted so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Queues one piece of the body. Fails when the limit is passed or the writer failed.
+    pub async fn write(&mut self, data: Bytes) -> Result<(), BlobError> {
+        self.received += data.len() as u64;
+        if self.received > self.limit {
+            return Err(BlobError::TooLarge(self.limit));
+        }
+        let Some(tx) = &self.tx else {
+            return Err(BlobError::Interrupted);
+        };
+        if tx.send(Msg::Data(data)).await.is_err() {
+            // The writer stopped early: its own error says why.
+            return Err(self.join().await.err().unwrap_or(BlobError::Interrupted));
+        }
+        Ok(())
+    }
+
+    async fn join(&mut self) -> Result<WrittenChunk, BlobError> {
+        self.tx = None;
+        match self.handle.take() {
+            Some(h) => h
+                .await
+                .unwrap_or_else(|e| Err(BlobError::Io(std::io::Error::other(e.to_string())))),
+            None => Err(BlobError::Interrupted),
+        }
+    }
+
+    /// Ends the body: the chunk is durable under its final name when this returns Ok.
+    pub async fn finish(mut self) -> Result<WrittenChunk, BlobError> {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::Finish).await;
+        }
+        self.join().await
+    }
+}
+
+impl Blobs {
+    /// Writes a whole in-memory body as chunk `n` (used for small bodies such as multipart
+    /// parts already bounded in size). Returns when the chunk is durable.
+    pub async fn write_chunk_bytes(
+        &self,
+        dir: crate::model::BlobDir,
+        n: u32,
+        data: Bytes,
+        limit: u64,
+    ) -> Result<WrittenChunk, BlobError> {
+        let mut sink = self.chunk_sink(dir, n, limit);
+        sink.write(data).await?;
+        sink.finish().await
+    }
+}

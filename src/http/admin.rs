@@ -1,0 +1,148 @@
+//! The admin API: login check, statistics, the latest clips (with IDs shortened so the list
+//! cannot be used to fetch or burn clips), system figures, and an on-demand sweep. The token
+//! comes from the configuration; without one, every admin route answers 503.
+
+use super::guard::Class;
+use super::{ok_json, parse_json, ApiError, Ctx, Response, State};
+use crate::store::counter;
+use crate::sweeper::{sweep, SweepKind};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::net::IpAddr;
+
+fn svc(e: crate::service::ServiceError) -> ApiError {
+    ApiError::from_service(e, Ctx::Admin)
+}
+
+/// Checks `Authorization: Bearer <token>`.
+fn authorize(state: &State, auth: Option<String>) -> Result<(), ApiError> {
+    let token = auth
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or("");
+    state.qopy.check_admin(token).map_err(svc)
+}
+
+#[derive(Deserialize)]
+struct AuthBody {
+    password: Option<Value>,
+}
+
+/// `POST /api/admin/auth` with `{password}`.
+pub async fn auth(state: State, ip: IpAddr, body: Bytes) -> Result<Response, ApiError> {
+    state.limits.check(Class::AdminAuth, ip)?;
+    let b: AuthBody = parse_json(&body)?;
+    let password = match b.password {
+        Some(Value::String(p)) if !p.is_empty() && p.chars().count() <= 128 => p,
+        _ => return Err(ApiError::validation("password must be 1-128 characters")),
+    };
+    state.qopy.check_admin(&password).map_err(|e| match e {
+        crate::service::ServiceError::AdminDenied => ApiError::new(
+            http::StatusCode::UNAUTHORIZED,
+            "Authentication failed",
+            "Invalid admin password",
+        ),
+        e => svc(e),
+    })?;
+    Ok(ok_json(json!({ "success": true, "message": "Authentication successful" })))
+}
+
+fn pct(x: u64, total: u64) -> u64 {
+    (x * 100 + total / 2).checked_div(total).unwrap_or(0)
+}
+
+/// `GET /api/admin/stats`.
+pub async fn stats(state: State, auth: Option<String>) -> Result<Response, ApiError> {
+    authorize(&state, auth)?;
+    let s = &state.qopy.store;
+    let get = |name| s.counter(name).map_err(|e| svc(e.into()));
+    let total = get(counter::TOTAL_CLIPS)?;
+    let password = get(counter::PASSWORD)?;
+    let quick = get(counter::QUICK_SHARE)?;
+    let (hits, misses) = state.qopy.cache.stats();
+    Ok(ok_json(json!({
+        "totalClips": total,
+        "activeClips": s.clip_count(),
+        "totalAccesses": get(counter::TOTAL_ACCESSES)?,
+        "passwordClips": password,
+        "passwordPercentage": pct(password, total),
+        "quickShareClips": quick,
+        "quickSharePercentage": pct(quick, total),
+        "oneTimeClips": get(counter::ONE_TIME)?,
+        "normalClips": get(counter::NORMAL)?,
+        "activeUploads": s.session_count(),
+        "storedBytes": get(counter::STORED_BYTES)?,
+        "cacheHits": hits,
+        "cacheMisses": misses,
+        "lastUpdated": state.qopy.now(),
+    })))
+}
+
+/// `GET /api/admin/clips`: the 20 newest clips, IDs shortened.
+pub async fn clips(state: State, auth: Option<String>) -> Result<Response, ApiError> {
+    authorize(&state, auth)?;
+    let q = state.qopy.clone();
+    let list = q
+        .blocking(|q| {
+            let mut all = Vec::new();
+            for c in q.store.all_clips() {
+                all.push(c?);
+            }
+            all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            all.truncate(20);
+            let now = q.now();
+            let mut out = Vec::new();
+            for c in all {
+                let (count, _) = q.store.access_of(&c.id)?;
+                out.push(json!({
+                    "clip_id": c.id.redacted(),
+                    "created_at": c.created_at,
+                    "expiration_time": c.expires_at,
+                    "is_expired": now >= c.expires_at,
+                    "access_count": count,
+                    "has_password": c.access.is_some(),
+                    "one_time": c.one_time,
+                    "quick_share": c.quick_share,
+                    "content_type": c.kind.as_str(),
+                    "size": c.size,
+                }));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(svc)?;
+    Ok(ok_json(Value::Array(list)))
+}
+
+/// `GET /api/admin/system`.
+pub async fn system(state: State, auth: Option<String>) -> Result<Response, ApiError> {
+    authorize(&state, auth)?;
+    let q = &state.qopy;
+    let last = q.store.counter(counter::LAST_SWEEP).map_err(|e| svc(e.into()))?;
+    Ok(ok_json(json!({
+        "status": "OK",
+        "version": super::health::VERSION,
+        "environment": "production",
+        "database": "Connected",
+        "lastCleanup": if last == 0 { Value::Null } else { json!(last) },
+        "sweeps": q.store.counter(counter::SWEEPS).map_err(|e| svc(e.into()))?,
+        "currentTime": q.now(),
+        "uptime": q.started.elapsed().as_secs_f64(),
+        "databaseBytes": q.store.size_on_disk(),
+        "freeDiskBytes": q.blobs.free_space().ok(),
+        "minFreeDisk": q.config.min_free_disk,
+        "maxStorage": q.config.max_storage,
+    })))
+}
+
+/// `POST /api/admin/sweep`: runs a full sweep now and reports what it removed.
+pub async fn sweep_now(state: State, auth: Option<String>) -> Result<Response, ApiError> {
+    authorize(&state, auth)?;
+    let report = state
+        .qopy
+        .blocking(|q| Ok(sweep(q, SweepKind::Full)?))
+        .await
+        .map_err(svc)?;
+    Ok(ok_json(json!({ "success": true, "report": report })))
+}

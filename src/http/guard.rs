@@ -1,0 +1,307 @@
+//! Cross-cutting request rules: the origin check (same-origin only unless configured, 403
+//! for anything else, never 500), the security headers every response carries, and the rate
+//! limits: per-address budgets for each kind of request (an IPv6 /64 counts as one address)
+//! and budgets of failed lookups and wrong access codes, per address and server-wide.
+
+use super::ApiError;
+use crate::config::{Config, Rate};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http::{HeaderMap, HeaderValue};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+/// The Content-Security-Policy of pages: nothing from another origin, no inline code.
+pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; media-src 'self' blob:; \
+object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The Content-Security-Policy of downloads: a sandbox in which nothing runs.
+pub const DOWNLOAD_CSP: &str = "default-src 'none'; sandbox; frame-ancestors 'none'";
+
+/// Adds the security headers (without overwriting a stricter one a handler set).
+pub fn security_headers(h: &mut HeaderMap) {
+    let download = h.contains_key(http::header::CONTENT_DISPOSITION);
+    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
+        if !h.contains_key(k) {
+            h.insert(k, HeaderValue::from_static(v));
+        }
+    };
+    set(
+        h,
+        "content-security-policy",
+        if download { DOWNLOAD_CSP } else { PAGE_CSP },
+    );
+    set(h, "referrer-policy", "no-referrer");
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    set(h, "cross-origin-resource-policy", "same-origin");
+    set(h, "origin-agent-cluster", "?1");
+    set(h, "x-dns-prefetch-control", "off");
+    set(h, "x-download-options", "noopen");
+    set(h, "x-permitted-cross-domain-policies", "none");
+    set(h, "x-xss-protection", "0");
+    set(
+        h,
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    );
+}
+
+/// The origin decision for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginCheck {
+    /// No `Origin`, or the request's own origin.
+    SameOrigin,
+    /// A configured extra origin: answer with CORS headers for it.
+    Allowed(String),
+    /// Anything else: 403.
+    Forbidden,
+}
+
+/// Decides whether a request's `Origin` is allowed: its own origin (the Host it was sent
+/// to, or `public_url`) always is, configured `cors_origins` are, nothing else is.
+pub fn check_origin(config: &Config, headers: &HeaderMap) -> OriginCheck {
+    let Some(origin) = headers.get(http::header::ORIGIN) else {
+        return OriginCheck::SameOrigin;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return OriginCheck::Forbidden;
+    };
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    if let Some(host) = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+        let host = host.to_ascii_lowercase();
+        if origin == format!("http://{host}") || origin == format!("https://{host}") {
+            return OriginCheck::SameOrigin;
+        }
+    }
+    if let Some(public) = &config.public_url {
+        let public = public.to_ascii_lowercase();
+        // public_url may carry a path; its origin is scheme://authority.
+        let authority_end = public
+            .find("://")
+            .and_then(|i| public[i + 3..].find('/').map(|j| i + 3 + j))
+            .unwrap_or(public.len());
+        if origin == public[..authority_end] {
+            return OriginCheck::SameOrigin;
+        }
+    }
+    if config.cors_origins.iter().any(|o| *o == origin) {
+        return OriginCheck::Allowed(origin);
+    }
+    OriginCheck::Forbidden
+}
+
+/// Kinds of requests with their own per-address budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Upload initiation and one-shot uploads.
+    Initiate,
+    /// Chunk uploads.
+    Chunk,
+    /// Metadata lookups.
+    Lookup,
+    /// Content downloads.
+    Download,
+    /// Admin login.
+    AdminAuth,
+}
+
+type Keyed = DefaultKeyedRateLimiter<IpAddr>;
+
+/// All rate limiters of the server.
+pub struct Limits {
+    enabled: bool,
+    initiate: Keyed,
+    chunk: Keyed,
+    lookup: Keyed,
+    download: Keyed,
+    admin_auth: Keyed,
+    failed: Keyed,
+    failed_global: DefaultDirectRateLimiter,
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
+    global_blocked_until: Mutex<Option<Instant>>,
+}
+
+fn quota(r: Rate) -> Quota {
+    let count = NonZeroU32::new(r.count.max(1)).unwrap_or(NonZeroU32::MIN);
+    let period = (r.per / count.get()).max(Duration::from_nanos(1));
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(count))
+        .allow_burst(count)
+}
+
+/// The key of an address: IPv4 as is (also when IPv4-mapped), IPv6 cut to its /64.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+            }
+        },
+    }
+}
+
+impl Limits {
+    /// Limiters from the configuration.
+    pub fn new(config: &Config) -> Limits {
+        let l = &config.limits;
+        Limits {
+            enabled: config.rate_limits,
+            initiate: RateLimiter::keyed(quota(l.initiate)),
+            chunk: RateLimiter::keyed(quota(l.chunk)),
+            lookup: RateLimiter::keyed(quota(l.lookup)),
+            download: RateLimiter::keyed(quota(l.download)),
+            admin_auth: RateLimiter::keyed(quota(l.admin_auth)),
+            failed: RateLimiter::keyed(quota(l.failed_per_address)),
+            failed_global: RateLimiter::direct(quota(l.failed_global)),
+            blocked: Mutex::new(HashMap::new()),
+            global_blocked_until: Mutex::new(None),
+        }
+    }
+
+    /// Counts one request of a class against the address's budget.
+    pub fn check(&self, class: Class, ip: IpAddr) -> Result<(), ApiError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let (limiter, error, message) = match class {
+            Class::Initiate => (
+                &self.initiate,
+                "Too many uploads",
+                "Upload rate limit exceeded. Please try again later.",
+            ),
+            Class::Chunk => (
+                &self.chunk,
+                "Too many requests",
+                "Chunk rate limit exceeded. Please slow down.",
+            ),
+            Class::Lookup => (
+                &self.lookup,
+                "Too many retrieval requests",
+                "Retrieval rate limit exceeded. Please try again later.",
+            ),
+            Class::Download => (
+                &self.download,
+                "Too many download requests",
+                "Please try again in a minute",
+            ),
+            Class::AdminAuth => (
+                &self.admin_auth,
+                "Too many authentication attempts",
+                "Please try again later.",
+            ),
+        };
+        limiter.check_key(&address_key(ip)).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::too_many(error, message, wait.as_secs() + 1)
+        })
+    }
+
+    /// Refuses an address that has used up its failed-lookup budget, and (for guessable
+    /// targets: Quick Share IDs and access codes) everyone while the server-wide budget is
+    /// used up.
+    pub fn check_not_blocked(&self, ip: IpAddr, guessable: bool) -> Result<(), ApiError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if let Some(until) = self.blocked.lock().get(&address_key(ip)) {
+            if *until > now {
+                return Err(ApiError::too_many(
+                    "Too many failed attempts",
+                    "You have been temporarily blocked due to excessive failed lookups. Please try again later.",
+                    (*until - now).as_secs() + 1,
+                ));
+            }
+        }
+        if guessable {
+            if let Some(until) = *self.global_blocked_until.lock() {
+                if until > now {
+                    return Err(ApiError::too_many(
+                        "Too many failed attempts",
+                        "The server is refusing Quick Share lookups for a while because of many failed attempts. Please try again later.",
+                        (until - now).as_secs() + 1,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a failed lookup or wrong access code from an address.
+    pub fn record_failure(&self, ip: IpAddr, guessable: bool) {
+        if !self.enabled {
+            return;
+        }
+        let now = DefaultClock::default().now();
+        let key = address_key(ip);
+        if let Err(nu) = self.failed.check_key(&key) {
+            self.blocked
+                .lock()
+                .insert(key, Instant::now() + nu.wait_time_from(now));
+        }
+        if guessable {
+            if let Err(nu) = self.failed_global.check() {
+                *self.global_blocked_until.lock() = Some(Instant::now() + nu.wait_time_from(now));
+            }
+        }
+    }
+
+    /// Forgets addresses whose budgets are full again and blocks that have ended.
+    pub fn prune(&self) {
+        for l in [
+            &self.initiate,
+            &self.chunk,
+            &self.lookup,
+            &self.download,
+            &self.admin_auth,
+            &self.failed,
+        ] {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+        let now = Instant::now();
+        self.blocked.lock().retain(|_, until| *until > now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_share_their_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(address_key(mapped), "10.1.2.3".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn origin_rules() {
+        let mut cfg = Config::defaults();
+        cfg.cors_origins = vec!["https://friend.example".into()];
+        let mut h = HeaderMap::new();
+        h.insert("host", HeaderValue::from_static("192.168.1.20:8080"));
+        assert_eq!(check_origin(&cfg, &h), OriginCheck::SameOrigin);
+        h.insert("origin", HeaderValue::from_static("http://192.168.1.20:8080"));
+        assert_eq!(check_origin(&cfg, &h), OriginCheck::SameOrigin);
+        h.insert("origin", HeaderValue::from_static("https://friend.example"));
+        assert!(matches!(check_origin(&cfg, &h), OriginCheck::Allowed(_)));
+        h.insert("origin", HeaderValue::from_static("https://evil.example"));
+        assert_eq!(check_origin(&cfg, &h), OriginCheck::Forbidden);
+        h.insert("origin", HeaderValue::from_static("null"));
+        assert_eq!(check_origin(&cfg, &h), OriginCheck::Forbidden);
+    }
+}

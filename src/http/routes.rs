@@ -1,0 +1,167 @@
+//! The route table: every endpoint of the server in one place, each boxed (which keeps
+//! compile times down), path before method so an unknown path is a 404 and a known path
+//! with the wrong method a 405.
+
+use super::{
+    admin, assets, client_ip, clips, error, finish, health, openapi, small_body, uploads,
+    with_state, Response, State,
+};
+use warp::filters::BoxedFilter;
+use warp::Filter;
+
+type Route = BoxedFilter<(Response,)>;
+
+/// All routes, with warp's rejections turned into JSON errors.
+pub fn routes(state: State) -> BoxedFilter<(Response,)> {
+    let s = || with_state(state.clone());
+    let ip = || client_ip(state.clone());
+    let auth = || warp::header::optional::<String>("authorization");
+    let host = || warp::header::optional::<String>("host");
+
+    let table: Vec<Route> = vec![
+        // Health and configuration.
+        warp::path!("health").and(warp::get()).and(s()).and_then(health::health).boxed(),
+        warp::path!("api" / "health").and(warp::get()).and(s()).and_then(health::api_health).boxed(),
+        warp::path!("ping").and(warp::get()).and(s()).and_then(health::ping).boxed(),
+        warp::path!("api" / "config").and(warp::get()).and(s()).and_then(health::config).boxed(),
+        warp::path!("api" / "openapi.json").and(warp::get()).and_then(openapi::serve).boxed(),
+        // Uploads.
+        warp::path!("api" / "upload" / "initiate")
+            .and(warp::post())
+            .and(s())
+            .and(ip())
+            .and(small_body())
+            .and_then(|st, ip, b| async move { finish(uploads::initiate(st, ip, b).await) })
+            .boxed(),
+        warp::path!("api" / "upload" / "chunk" / String / String)
+            .and(warp::post().or(warp::put()).unify())
+            .and(s())
+            .and(ip())
+            .and(warp::header::optional::<String>("content-type"))
+            .and(warp::header::optional::<u64>("content-length"))
+            .and(warp::body::stream())
+            .and_then(|id, n, st, ip, ct, cl, body| async move {
+                let body = futures_util::StreamExt::boxed(body);
+                finish(uploads::chunk(st, ip, id, n, ct, cl, body).await)
+            })
+            .boxed(),
+        warp::path!("api" / "upload" / "complete" / String)
+            .and(warp::post())
+            .and(s())
+            .and(host())
+            .and(small_body())
+            .and_then(|id, st, h, b| async move { finish(uploads::complete(st, id, h, b).await) })
+            .boxed(),
+        warp::path!("api" / "upload" / String / "status")
+            .and(warp::get())
+            .and(s())
+            .and_then(|id, st| async move { finish(uploads::status(st, id).await) })
+            .boxed(),
+        warp::path!("api" / "upload" / String)
+            .and(warp::delete())
+            .and(s())
+            .and_then(|id, st| async move { finish(uploads::cancel(st, id).await) })
+            .boxed(),
+        // Clips and files.
+        warp::path!("api" / "clip" / String / "info")
+            .and(warp::get())
+            .and(s())
+            .and(ip())
+            .and_then(|id, st, ip| async move { finish(clips::clip_info(st, ip, id).await) })
+            .boxed(),
+        warp::path!("api" / "clip" / String)
+            .and(warp::get())
+            .and(s())
+            .and(ip())
+            .and_then(|id, st, ip| async move { finish(clips::get_clip(st, ip, id).await) })
+            .boxed(),
+        warp::path!("api" / "clip" / String)
+            .and(warp::post())
+            .and(s())
+            .and(ip())
+            .and(small_body())
+            .and_then(|id, st, ip, b| async move { finish(clips::post_clip(st, ip, id, b).await) })
+            .boxed(),
+        warp::path!("api" / "file" / String / "info")
+            .and(warp::get())
+            .and(s())
+            .and(ip())
+            .and_then(|id, st, ip| async move { finish(clips::file_info(st, ip, id).await) })
+            .boxed(),
+        warp::path!("api" / "file" / String)
+            .and(warp::post())
+            .and(s())
+            .and(ip())
+            .and(small_body())
+            .and_then(|id, st, ip, b| async move { finish(clips::download(st, ip, id, b).await) })
+            .boxed(),
+        warp::path!("api" / "file" / String)
+            .and(warp::get())
+            .and(s())
+            .and(ip())
+            .and_then(|_id: String, st, ip| async move { finish(clips::legacy_get(st, ip).await) })
+            .boxed(),
+        // Admin.
+        warp::path!("api" / "admin" / "auth")
+            .and(warp::post())
+            .and(s())
+            .and(ip())
+            .and(small_body())
+            .and_then(|st, ip, b| async move { finish(admin::auth(st, ip, b).await) })
+            .boxed(),
+        warp::path!("api" / "admin" / "stats")
+            .and(warp::get())
+            .and(s())
+            .and(auth())
+            .and_then(|st, a| async move { finish(admin::stats(st, a).await) })
+            .boxed(),
+        warp::path!("api" / "admin" / "clips")
+            .and(warp::get())
+            .and(s())
+            .and(auth())
+            .and_then(|st, a| async move { finish(admin::clips(st, a).await) })
+            .boxed(),
+        warp::path!("api" / "admin" / "system")
+            .and(warp::get())
+            .and(s())
+            .and(auth())
+            .and_then(|st, a| async move { finish(admin::system(st, a).await) })
+            .boxed(),
+        warp::path!("api" / "admin" / "sweep")
+            .and(warp::post())
+            .and(s())
+            .and(auth())
+            .and_then(|st, a| async move { finish(admin::sweep_now(st, a).await) })
+            .boxed(),
+        // Pages and assets.
+        warp::path::end().and(warp::get()).and(warp::header::optional::<String>("if-none-match"))
+            .and_then(|inm| async move { finish(assets::page("index.html", inm)) })
+            .boxed(),
+        warp::path!("clip" / String)
+            .or(warp::path!("file" / String))
+            .unify()
+            .and(warp::get())
+            .and(warp::header::optional::<String>("if-none-match"))
+            .and_then(|id: String, inm| async move { finish(assets::deep_link(&id, inm)) })
+            .boxed(),
+        warp::path!("admin")
+            .and(warp::get())
+            .and(s())
+            .and(warp::header::optional::<String>("if-none-match"))
+            .and_then(|st, inm| async move { finish(assets::admin_page(st, inm)) })
+            .boxed(),
+        warp::path::tail()
+            .and(warp::get())
+            .and(warp::header::optional::<String>("if-none-match"))
+            .and_then(|tail: warp::path::Tail, inm| async move {
+                assets::asset(tail.as_str(), inm).ok_or_else(warp::reject::not_found)
+            })
+            .boxed(),
+    ];
+    let mut iter = table.into_iter();
+    let first = iter.next().unwrap_or_else(|| unreachable!("the table is not empty"));
+    iter.fold(first, |acc, r| acc.or(r).unify().boxed())
+        .recover(error::recover)
+        .unify()
+        .boxed()
+}

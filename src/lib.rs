@@ -1,0 +1,22 @@
+//! Qopy: a self-hosted appliance for sharing text and files that expire, end-to-end
+//! encrypted in the sender's browser.
+//!
+//! The crate is layered, with dependencies pointing one way:
+//! `http` (warp routes, errors, headers, limits) → `service` (the use cases) →
+//! `store` (sled), `blobs` (chunk files and memory maps), `cache` → `model` (plain types).
+//! `app::run` wires them together and is the only way to start a server; `server` owns the
+//! accept loop; `sweeper` removes what has expired or been abandoned.
+
+pub mod app;
+pub mod blobs;
+pub mod cache;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod model;
+pub mod net;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod sweeper;

@@ -1,0 +1,142 @@
+//! The accept loop. warp 0.4's own server has no header-read timeout and no connection cap,
+//! so connections are accepted here, given `TCP_NODELAY` (small answers must not wait for a
+//! delayed ACK), capped in number, and served by hyper's HTTP/1 with a timer. Every request
+//! passes the origin check and gets the security headers here, so no route can forget them;
+//! streaming bodies prepared by handlers are swapped in here too. Shutdown stops accepting,
+//! lets open requests finish for a while, then drops what is left.
+
+use crate::http::body::{into_server_body, ServerBody};
+use crate::http::guard::{check_origin, security_headers, OriginCheck};
+use crate::http::{ApiError, PeerAddr, Response, State};
+use http::{HeaderValue, Method, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tower_service::Service;
+use warp::filters::BoxedFilter;
+
+/// How long open connections get to finish after shutdown starts.
+const DRAIN: Duration = Duration::from_secs(10);
+
+fn preflight(origin: &str) -> Response {
+    let mut r = Response::new(Default::default());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        h.insert("access-control-allow-origin", v);
+    }
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+    );
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("content-type, authorization, x-qopy-expiry, x-qopy-one-time"),
+    );
+    h.insert("access-control-max-age", HeaderValue::from_static("600"));
+    r
+}
+
+async fn handle<S>(
+    state: State,
+    mut filter: S,
+    peer: std::net::SocketAddr,
+    mut req: http::Request<Incoming>,
+) -> Result<http::Response<ServerBody>, Infallible>
+where
+    S: Service<http::Request<Incoming>, Response = Response, Error = Infallible>,
+{
+    req.extensions_mut().insert(PeerAddr(peer));
+    let origin = check_origin(&state.qopy.config, req.headers());
+    let resp = match &origin {
+        OriginCheck::Forbidden => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Origin not allowed",
+            "Requests from this origin are not allowed",
+        )
+        .into_response(),
+        OriginCheck::Allowed(o) if req.method() == Method::OPTIONS => preflight(o),
+        OriginCheck::SameOrigin if req.method() == Method::OPTIONS => {
+            let mut r = Response::new(Default::default());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            r
+        }
+        _ => match filter.call(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        },
+    };
+    let mut resp = into_server_body(resp);
+    if let OriginCheck::Allowed(o) = &origin {
+        if let Ok(v) = HeaderValue::from_str(o) {
+            resp.headers_mut().insert("access-control-allow-origin", v);
+        }
+        resp.headers_mut()
+            .insert(http::header::VARY, HeaderValue::from_static("Origin"));
+    }
+    security_headers(resp.headers_mut());
+    Ok(resp)
+}
+
+/// Serves `routes` on `listener` until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    state: State,
+    routes: BoxedFilter<(Response,)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let cfg = &state.qopy.config;
+    let slots = Arc::new(Semaphore::new(cfg.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut conns = JoinSet::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(cfg.header_read_timeout)
+        .keep_alive(true);
+    let filter = warp::service(routes);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: wait a little instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        while conns.try_join_next().is_some() {}
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("connection limit reached; refusing a connection");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let st = state.clone();
+        let f = filter.clone();
+        let svc = hyper::service::service_fn(move |req| handle(st.clone(), f.clone(), peer, req));
+        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let watched = graceful.watch(conn);
+        conns.spawn(async move {
+            let _permit = permit;
+            if let Err(e) = watched.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN) => tracing::warn!("dropping connections still open after the drain period"),
+    }
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
+}

@@ -1,0 +1,229 @@
+//! The use cases of Qopy, with no HTTP types: initiate an upload, store a chunk, complete,
+//! look a clip up, check an access code, download (consuming one-time clips), cancel, and the
+//! figures for the admin API. It coordinates the store (sled), the blobs (files and maps) and
+//! the cache, and it decides every rule of SPEC §3: expiry counted from completion and checked
+//! on every read, Quick Share forced to 6 characters and 5 minutes without access code, and
+//! one-time clips consumed durably before the first byte.
+
+mod access;
+mod clips;
+mod upload;
+
+pub use clips::Download;
+pub use upload::{ChunkOutcome, CompleteRequest, Completed, InitiateRequest, Initiated, Status};
+
+use crate::blobs::{BlobError, Blobs};
+use crate::cache::{ClipCache, Lookup};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::model::{ClipId, ClipMeta};
+use crate::store::{Store, StoreError};
+use rand::RngCore;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{Notify, Semaphore};
+
+/// Lifetime of a Quick Share clip, whatever the client asks for.
+pub const QUICK_SHARE_LIFETIME_MS: u64 = 5 * 60 * 1000;
+/// Extra bytes a chunk may carry beyond the chunk size (crypto overhead).
+pub const CHUNK_SLACK: u64 = 1024;
+
+/// Errors of the use cases. The HTTP layer maps each to a status and a stable body.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is malformed; the message says which field and why.
+    #[error("validation failed: {0}")]
+    Validation(String),
+    /// No such upload session.
+    #[error("upload session not found")]
+    UploadNotFound,
+    /// The chunk number is not below the session's chunk count.
+    #[error("chunk number must be less than {0}")]
+    ChunkOutOfRange(u32),
+    /// A different chunk with this number was stored before.
+    #[error("a different chunk was already uploaded under this number")]
+    ChunkConflict,
+    /// The chunk body is missing or empty.
+    #[error("no chunk data")]
+    NoChunk,
+    /// The chunk body is larger than allowed.
+    #[error("chunk larger than {0} bytes")]
+    ChunkTooLarge(u64),
+    /// Chunks are missing at completion.
+    #[error("upload incomplete")]
+    Incomplete(Vec<u32>),
+    /// The upload is larger than allowed.
+    #[error("content larger than {0} bytes")]
+    TooLarge(u64),
+    /// No such clip, or it has expired.
+    #[error("clip not found")]
+    NotFound,
+    /// The clip exists but its stored bytes are missing.
+    #[error("stored content missing")]
+    ContentMissing,
+    /// A one-time clip was consumed by a concurrent download.
+    #[error("one-time clip already consumed")]
+    Consumed,
+    /// The clip needs an access code and none was given.
+    #[error("access code required")]
+    AccessCodeRequired,
+    /// The access code is wrong or malformed.
+    #[error("access denied")]
+    AccessDenied,
+    /// The disk reserve or the storage quota would be crossed.
+    #[error("insufficient storage: {0}")]
+    InsufficientStorage(String),
+    /// The client went away mid-body.
+    #[error("upload interrupted")]
+    Interrupted,
+    /// The admin API is not configured.
+    #[error("admin API disabled")]
+    AdminDisabled,
+    /// Wrong admin token.
+    #[error("admin authentication failed")]
+    AdminDenied,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Blob I/O failed.
+    #[error("storage failure: {0}")]
+    Blob(BlobError),
+    /// A background task failed.
+    #[error("internal task failure: {0}")]
+    Task(String),
+}
+
+impl From<BlobError> for ServiceError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::TooLarge(n) => ServiceError::ChunkTooLarge(n),
+            BlobError::Interrupted => ServiceError::Interrupted,
+            BlobError::NoSpace => {
+                ServiceError::InsufficientStorage("the disk is full; try again later".into())
+            }
+            e => ServiceError::Blob(e),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ServiceError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ServiceError::Task(e.to_string())
+    }
+}
+
+/// Result of the use cases.
+pub type Result<T> = std::result::Result<T, ServiceError>;
+
+/// The application core shared by every request.
+pub struct Qopy {
+    /// The configuration in force.
+    pub config: Config,
+    /// Metadata.
+    pub store: Store,
+    /// Content files.
+    pub blobs: Blobs,
+    /// Clip metadata cache.
+    pub cache: ClipCache,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// The public salt of client-side access-code hashing (`GET /api/config`).
+    pub pbkdf2_salt: String,
+    /// Secret key of the server-side access-code MAC; never leaves the process.
+    server_key: [u8; 32],
+    /// Process start, for uptime.
+    pub started: Instant,
+    /// Bounds concurrent heavy blocking work (mapping, sweeping).
+    pub heavy: Semaphore,
+    /// Wakes the sweeper when a clip with an early expiry appears.
+    pub sweeper_wake: Notify,
+}
+
+fn random_hex(bytes: usize) -> Vec<u8> {
+    let mut b = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b).into_bytes()
+}
+
+impl Qopy {
+    /// Opens the store and blob area under the configured data directory.
+    pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Qopy> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| ServiceError::Blob(e.into()))?;
+        let store = Store::open(&config.data_dir.join("db"))?;
+        let blobs = Blobs::open(&config.data_dir)?;
+        let salt = store.meta_or_init("pbkdf2_salt", || random_hex(32))?;
+        let key = store.meta_or_init("server_key", || {
+            let mut k = vec![0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut k);
+            k
+        })?;
+        let server_key: [u8; 32] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("server key".into()))?;
+        Ok(Qopy {
+            pbkdf2_salt: String::from_utf8_lossy(&salt).into_owned(),
+            server_key,
+            cache: ClipCache::new(100_000),
+            started: Instant::now(),
+            heavy: Semaphore::new(16),
+            sweeper_wake: Notify::new(),
+            config,
+            store,
+            blobs,
+            clock,
+        })
+    }
+
+    /// Now, in milliseconds since the epoch.
+    pub fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// A live (unexpired) clip, from the cache or the store.
+    pub fn live_clip(&self, id: &ClipId) -> Result<Arc<ClipMeta>> {
+        let now = self.now();
+        match self.cache.get(id, now) {
+            Lookup::Hit(m) => Ok(m),
+            Lookup::Gone => Err(ServiceError::NotFound),
+            Lookup::Miss => {
+                let meta = self.store.clip(id)?.ok_or(ServiceError::NotFound)?;
+                let meta = Arc::new(meta);
+                if now >= meta.expires_at {
+                    return Err(ServiceError::NotFound);
+                }
+                self.cache.fill(meta.clone());
+                Ok(meta)
+            }
+        }
+    }
+
+    /// Checks the storage reserve and quota before accepting `incoming` more bytes.
+    pub fn check_room(&self, incoming: u64) -> Result<()> {
+        let free = self.blobs.free_space().map_err(|e| ServiceError::Blob(e.into()))?;
+        if free < self.config.min_free_disk.saturating_add(incoming) {
+            return Err(ServiceError::InsufficientStorage(format!(
+                "the server keeps {} bytes of disk free and cannot accept {} more bytes now",
+                self.config.min_free_disk, incoming
+            )));
+        }
+        if let Some(quota) = self.config.max_storage {
+            let used = self.store.counter(crate::store::counter::STORED_BYTES)?;
+            if used.saturating_add(incoming) > quota {
+                return Err(ServiceError::InsufficientStorage(
+                    "the server's storage quota is used up; try again after clips expire".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs blocking work on the blocking pool.
+    pub async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Qopy) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || f(&me)).await?
+    }
+}

@@ -1,0 +1,358 @@
+//! Upload sessions: initiate, store a chunk (idempotently), report status for resume,
+//! complete into a clip, and cancel. Completion maps and checks the stored chunk files and
+//! commits one transaction; it copies no content, so it costs time per chunk, not per byte.
+
+use super::{Qopy, Result, ServiceError, CHUNK_SLACK, QUICK_SHARE_LIFETIME_MS};
+use crate::blobs::ChunkSink;
+use crate::model::{
+    BlobDir, ChunkRecord, ClipId, ClipMeta, ContentKind, UploadId, UploadSession,
+    ENHANCED_ID_LEN, QUICK_ID_LEN,
+};
+use crate::store::{ChunkPut, CompleteRefused};
+use std::sync::Arc;
+
+/// What the client asks for at initiate (already parsed from JSON).
+#[derive(Debug, Clone, Default)]
+pub struct InitiateRequest {
+    /// File name, 1–255 characters.
+    pub filename: String,
+    /// Declared size in bytes, if given.
+    pub filesize: Option<u64>,
+    /// Declared chunk count, if given.
+    pub total_chunks: Option<u64>,
+    /// MIME type, if given.
+    pub mime: Option<String>,
+    /// Expiry name, if given.
+    pub expiration: Option<String>,
+    /// The client will set an access code.
+    pub has_password: bool,
+    /// Consume on first download.
+    pub one_time: bool,
+    /// Quick Share.
+    pub quick_share: bool,
+    /// Text rather than file.
+    pub text: bool,
+}
+
+/// The answer to initiate.
+#[derive(Debug, Clone)]
+pub struct Initiated {
+    /// The new session's ID (the capability).
+    pub upload_id: UploadId,
+    /// Chunk size to use.
+    pub chunk_size: u64,
+    /// Chunk count.
+    pub total_chunks: u32,
+    /// When the clip would expire if completed now.
+    pub expires_at: u64,
+}
+
+/// The result of storing one chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkOutcome {
+    /// The chunk number.
+    pub n: u32,
+    /// Distinct chunks received so far.
+    pub received: u32,
+    /// Announced chunk count.
+    pub total: u32,
+}
+
+/// Options given at completion.
+#[derive(Debug, Clone, Default)]
+pub struct CompleteRequest {
+    /// The client's access-code hash, when protection is requested.
+    pub access_hash: Option<String>,
+}
+
+/// A completed upload.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// The new clip.
+    pub clip: Arc<ClipMeta>,
+}
+
+/// Progress of a session.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The session.
+    pub session: UploadSession,
+    /// The chunk numbers received, ascending.
+    pub received: Vec<u32>,
+}
+
+impl Qopy {
+    /// Largest total size a clip may have: the configured maximum plus room for the
+    /// encryption overhead (16 bytes per MiB record, a header, padding).
+    pub fn max_content_size(&self, text: bool) -> u64 {
+        if text {
+            // 4 bytes per character at worst, padding and crypto overhead.
+            self.config.max_text_chars * 4 + 128 * 1024
+        } else {
+            self.config.max_file_size + self.config.max_file_size / 4096 + 1024 * 1024
+        }
+    }
+
+    /// Largest chunk count a session may announce.
+    pub fn max_chunks(&self) -> u64 {
+        self.max_content_size(false).div_ceil(self.config.chunk_size)
+    }
+
+    /// Creates an upload session.
+    pub async fn initiate(self: &Arc<Self>, req: InitiateRequest) -> Result<Initiated> {
+        let cfg = &self.config;
+        let name_len = req.filename.chars().count();
+        if name_len == 0 || name_len > 255 {
+            return Err(ServiceError::Validation(
+                "filename must be 1-255 characters".into(),
+            ));
+        }
+        let max_size = self.max_content_size(req.text);
+        if let Some(size) = req.filesize {
+            if size == 0 || size > max_size {
+                return Err(ServiceError::TooLarge(max_size));
+            }
+        }
+        let total = match (req.total_chunks, req.filesize) {
+            (Some(t), _) => t,
+            (None, Some(size)) => size.div_ceil(cfg.chunk_size),
+            (None, None) => 1,
+        };
+        if total == 0 || total > self.max_chunks() {
+            return Err(ServiceError::Validation(format!(
+                "totalChunks must be between 1 and {}",
+                self.max_chunks()
+            )));
+        }
+        let mime = if req.text {
+            "text/plain; charset=utf-8".to_string()
+        } else {
+            match req.mime {
+                Some(m) if !m.is_empty() && m.len() <= 100 && is_printable(&m) => m,
+                Some(_) => {
+                    return Err(ServiceError::Validation(
+                        "mimeType must be 1-100 printable characters".into(),
+                    ))
+                }
+                None => "application/octet-stream".to_string(),
+            }
+        };
+        let lifetime_ms = if req.quick_share {
+            QUICK_SHARE_LIFETIME_MS
+        } else {
+            let name = req.expiration.as_deref().unwrap_or(&cfg.default_expiry);
+            cfg.expiry_ms(name).ok_or_else(|| {
+                let names: Vec<&str> = cfg.expiry_options.iter().map(|(n, _)| n.as_str()).collect();
+                ServiceError::Validation(format!("expiration must be one of {}", names.join(", ")))
+            })?
+        };
+        let declared = req.filesize.unwrap_or(total * cfg.chunk_size);
+        self.check_room(declared)?;
+        let now = self.now();
+        let session = UploadSession {
+            filename: req.filename,
+            mime,
+            kind: if req.text {
+                ContentKind::Text
+            } else {
+                ContentKind::File
+            },
+            total_chunks: total as u32,
+            chunk_size: cfg.chunk_size,
+            lifetime_ms,
+            one_time: req.one_time,
+            quick_share: req.quick_share,
+            has_password: req.has_password && !req.quick_share,
+            blob: BlobDir::random(),
+            created_at: now,
+            last_activity: now,
+            received: 0,
+        };
+        let id = self
+            .blocking(move |q| {
+                q.blobs.create_dir(session.blob)?;
+                loop {
+                    let id = UploadId::random();
+                    if q.store.insert_session(id, &session)? {
+                        return Ok(id);
+                    }
+                }
+            })
+            .await?;
+        self.store.flush().await?;
+        tracing::debug!(upload = %id.redacted(), total, "upload initiated");
+        Ok(Initiated {
+            upload_id: id,
+            chunk_size: cfg.chunk_size,
+            total_chunks: total as u32,
+            expires_at: now + lifetime_ms,
+        })
+    }
+
+    /// Validates a chunk upload before its body is read, and opens the sink its bytes go to.
+    pub async fn begin_chunk(self: &Arc<Self>, id: UploadId, n: u64) -> Result<ChunkSink> {
+        let session = self.store.session(id)?.ok_or(ServiceError::UploadNotFound)?;
+        if n >= session.total_chunks as u64 {
+            return Err(ServiceError::ChunkOutOfRange(session.total_chunks));
+        }
+        let limit = session.chunk_size + CHUNK_SLACK;
+        self.check_room(limit)?;
+        Ok(self.blobs.chunk_sink(session.blob, n as u32, limit))
+    }
+
+    /// Records a chunk whose bytes are durable on disk. An identical re-send is accepted,
+    /// different bytes under the same number are refused; the losing file is removed.
+    pub async fn finish_chunk(
+        self: &Arc<Self>,
+        id: UploadId,
+        n: u32,
+        sink: ChunkSink,
+    ) -> Result<ChunkOutcome> {
+        if sink.received() == 0 {
+            drop(sink);
+            return Err(ServiceError::NoChunk);
+        }
+        let written = sink.finish().await?;
+        let rec = ChunkRecord {
+            len: written.len,
+            sha256: written.sha256,
+            token: written.token,
+        };
+        let now = self.now();
+        let (put, session) = self
+            .blocking(move |q| {
+                let put = q.store.put_chunk(id, n, &rec, now)?;
+                Ok((put, q.store.session(id)?))
+            })
+            .await?;
+        let discard = |blob: Option<BlobDir>| {
+            if let Some(b) = blob {
+                self.blobs.remove_chunk(b, n, rec.token);
+            }
+        };
+        let blob = session.as_ref().map(|s| s.blob);
+        let total = session.as_ref().map(|s| s.total_chunks).unwrap_or(0);
+        match put {
+            ChunkPut::Inserted { received } => {
+                self.store.flush().await?;
+                Ok(ChunkOutcome { n, received, total })
+            }
+            ChunkPut::Same { received } => {
+                discard(blob);
+                Ok(ChunkOutcome { n, received, total })
+            }
+            ChunkPut::Conflict => {
+                discard(blob);
+                Err(ServiceError::ChunkConflict)
+            }
+            ChunkPut::NoSession => {
+                // The session was completed, cancelled or swept while the body streamed; its
+                // directory is gone or owned by a clip, and the sweeper removes strays.
+                Err(ServiceError::UploadNotFound)
+            }
+        }
+    }
+
+    /// Progress of a session, listing the chunks received so a client can resume.
+    pub async fn status(self: &Arc<Self>, id: UploadId) -> Result<Status> {
+        self.blocking(move |q| {
+            let session = q.store.session(id)?.ok_or(ServiceError::UploadNotFound)?;
+            let received = q.store.chunks(id)?.into_iter().map(|(n, _)| n).collect();
+            Ok(Status { session, received })
+        })
+        .await
+    }
+
+    /// Cancels a session and deletes its chunks.
+    pub async fn cancel(self: &Arc<Self>, id: UploadId) -> Result<()> {
+        let session = self
+            .blocking(move |q| Ok(q.store.remove_session(id)?))
+            .await?
+            .ok_or(ServiceError::UploadNotFound)?;
+        self.store.flush().await?;
+        self.blobs.remove_dir(session.blob)?;
+        Ok(())
+    }
+
+    /// Turns a complete session into a clip. The size is computed from the stored chunks,
+    /// every chunk must be present and intact, and the clip's lifetime starts now.
+    pub async fn complete(self: &Arc<Self>, id: UploadId, req: CompleteRequest) -> Result<Completed> {
+        if let Some(h) = &req.access_hash {
+            if !super::access::is_access_hash(h) {
+                return Err(ServiceError::Validation(
+                    "accessCodeHash must be 128 hexadecimal characters".into(),
+                ));
+            }
+        }
+        let _permit = self.heavy.acquire().await.map_err(|e| ServiceError::Task(e.to_string()))?;
+        let clip = self
+            .blocking(move |q| {
+                for _attempt in 0..16 {
+                    let session = q.store.session(id)?.ok_or(ServiceError::UploadNotFound)?;
+                    let chunks = q.store.chunks(id)?;
+                    let have: Vec<u32> = chunks.iter().map(|(n, _)| *n).collect();
+                    let missing: Vec<u32> = (0..session.total_chunks)
+                        .filter(|n| have.binary_search(n).is_err())
+                        .collect();
+                    if !missing.is_empty() {
+                        return Err(ServiceError::Incomplete(missing));
+                    }
+                    let records: Vec<ChunkRecord> = chunks.into_iter().map(|(_, r)| r).collect();
+                    // Map and check every chunk file: present, with the recorded length.
+                    drop(q.blobs.map_all(session.blob, &records).map_err(|e| match e {
+                        crate::blobs::BlobError::Damaged(_) => ServiceError::ContentMissing,
+                        e => e.into(),
+                    })?);
+                    let size: u64 = records.iter().map(|r| r.len).sum();
+                    let text = session.kind == ContentKind::Text;
+                    if size > q.max_content_size(text) {
+                        return Err(ServiceError::TooLarge(q.max_content_size(text)));
+                    }
+                    let now = q.now();
+                    let access = if session.quick_share {
+                        None
+                    } else {
+                        req.access_hash.as_deref().map(|h| q.make_guard(h))
+                    };
+                    let id_len = if session.quick_share {
+                        QUICK_ID_LEN
+                    } else {
+                        ENHANCED_ID_LEN
+                    };
+                    let clip = ClipMeta {
+                        id: ClipId::random(id_len),
+                        kind: session.kind,
+                        filename: session.filename,
+                        mime: session.mime,
+                        size,
+                        created_at: now,
+                        expires_at: now + session.lifetime_ms,
+                        one_time: session.one_time,
+                        quick_share: session.quick_share,
+                        plaintext: false,
+                        access,
+                        blob: session.blob,
+                        chunks: records,
+                    };
+                    match q.store.complete(id, &clip)? {
+                        Ok(()) => return Ok(clip),
+                        Err(CompleteRefused::NoSession) => return Err(ServiceError::UploadNotFound),
+                        // A new ID on collision; a fresh read when chunks changed under us.
+                        Err(CompleteRefused::Collision) | Err(CompleteRefused::Changed) => continue,
+                    }
+                }
+                Err(ServiceError::Task("could not complete after repeated conflicts".into()))
+            })
+            .await?;
+        self.store.flush().await?;
+        let clip = Arc::new(clip);
+        self.cache.insert_new(clip.clone());
+        self.sweeper_wake.notify_one();
+        tracing::info!(clip = %clip.id.redacted(), size = clip.size, chunks = clip.chunks.len(), "upload completed");
+        Ok(Completed { clip })
+    }
+}
+
+fn is_printable(s: &str) -> bool {
+    s.bytes().all(|c| (0x20..0x7f).contains(&c))
+}

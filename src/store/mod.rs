@@ -1,0 +1,505 @@
+//! The only module that knows sled. It owns the trees (clips by ID, the expiry index keyed by
+//! big-endian time then ID, upload sessions, received chunks, per-clip access counts, counters
+//! and server metadata) and exposes each state change as one multi-tree transaction, so a
+//! crash leaves either the old state or the new one. Nothing with side effects runs inside a
+//! transaction closure; callers do file work before or after.
+
+pub mod codec;
+
+use crate::model::{ChunkRecord, ClipId, ClipMeta, UploadId, UploadSession};
+use codec::{chunk_key, chunk_number, counter_value, decode, encode, expiry_key, session_key};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use sled::Transactional;
+use std::path::Path;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled reported an I/O or corruption error; the database must be reopened.
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+impl From<UnabortableTransactionError> for StoreError {
+    fn from(e: UnabortableTransactionError) -> Self {
+        match e {
+            UnabortableTransactionError::Storage(e) => StoreError::Sled(e),
+            UnabortableTransactionError::Conflict => {
+                StoreError::Corrupt("unexpected transaction conflict".into())
+            }
+        }
+    }
+}
+
+/// Counters kept for the admin statistics.
+pub mod counter {
+    /// Clips created.
+    pub const TOTAL_CLIPS: &str = "total_clips";
+    /// Content downloads served.
+    pub const TOTAL_ACCESSES: &str = "total_accesses";
+    /// Quick Share clips created.
+    pub const QUICK_SHARE: &str = "quick_share_clips";
+    /// Clips created with a real access code.
+    pub const PASSWORD: &str = "password_protected_clips";
+    /// One-time clips created.
+    pub const ONE_TIME: &str = "one_time_clips";
+    /// Clips that are neither Quick Share nor protected.
+    pub const NORMAL: &str = "normal_clips";
+    /// Bytes of stored content (clips and sessions' chunks).
+    pub const STORED_BYTES: &str = "stored_bytes";
+    /// Sweeper runs.
+    pub const SWEEPS: &str = "sweeps";
+    /// Millisecond time of the last sweep.
+    pub const LAST_SWEEP: &str = "last_sweep_at";
+}
+
+/// What happened to a chunk offered to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkPut {
+    /// Recorded; the session now has this many chunks.
+    Inserted { received: u32 },
+    /// The same bytes were already recorded under this number.
+    Same { received: u32 },
+    /// Different bytes were already recorded under this number.
+    Conflict,
+    /// The session does not exist (never did, was completed, cancelled or swept).
+    NoSession,
+}
+
+/// Why a completion could not be committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompleteRefused {
+    /// The session does not exist.
+    NoSession,
+    /// The chunk set changed since it was read; read it again.
+    Changed,
+    /// The clip ID is taken; draw another.
+    Collision,
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    clips: sled::Tree,
+    expiry: sled::Tree,
+    sessions: sled::Tree,
+    chunks: sled::Tree,
+    counters: sled::Tree,
+    access: sled::Tree,
+    meta: sled::Tree,
+}
+
+type TxResult<T, E> = Result<T, ConflictableTransactionError<E>>;
+
+fn bump(tree: &TransactionalTree, name: &str, delta: i64) -> TxResult<(), StoreError> {
+    let old = counter_value(tree.get(name)?.as_deref());
+    let new = old.saturating_add_signed(delta);
+    tree.insert(name, &new.to_be_bytes())?;
+    Ok(())
+}
+
+fn abort<T>(e: StoreError) -> TxResult<T, StoreError> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn tx_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, with a bounded page cache.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()?;
+        Ok(Store {
+            clips: db.open_tree("clips")?,
+            expiry: db.open_tree("expiry")?,
+            sessions: db.open_tree("sessions")?,
+            chunks: db.open_tree("chunks")?,
+            counters: db.open_tree("counters")?,
+            access: db.open_tree("access")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// Makes every earlier write durable (fsync). Called before acknowledging a change.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Makes every earlier write durable, from blocking code.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Returns the metadata value under `key`, creating it with `init` on first use.
+    pub fn meta_or_init(
+        &self,
+        key: &str,
+        init: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
+        if let Some(v) = self.meta.get(key)? {
+            return Ok(v.to_vec());
+        }
+        let fresh = init();
+        match self.meta.compare_and_swap(key, None as Option<&[u8]>, Some(fresh.clone()))? {
+            Ok(()) => {
+                self.db.flush()?;
+                Ok(fresh)
+            }
+            Err(cas) => Ok(cas.current.map(|v| v.to_vec()).unwrap_or(fresh)),
+        }
+    }
+
+    // ---- clips ----------------------------------------------------------------------
+
+    /// Reads a clip record, whether or not it has expired.
+    pub fn clip(&self, id: &ClipId) -> Result<Option<ClipMeta>, StoreError> {
+        self.clips.get(id.as_bytes())?.map(|v| decode(&v)).transpose()
+    }
+
+    /// Removes a clip and its expiry-index entry if the stored record is still `expected`.
+    /// Returns false when it was already gone (another request or the sweeper won).
+    pub fn remove_clip(&self, expected: &ClipMeta) -> Result<bool, StoreError> {
+        let key = expected.id.as_bytes();
+        let res = (&self.clips, &self.expiry, &self.counters, &self.access).transaction(
+            |(clips, expiry, counters, access)| {
+                let Some(cur) = clips.get(key)? else {
+                    return Ok(false);
+                };
+                let cur: ClipMeta = match decode(&cur) {
+                    Ok(c) => c,
+                    Err(e) => return abort(e),
+                };
+                if cur.id != expected.id || cur.blob != expected.blob {
+                    return Ok(false);
+                }
+                clips.remove(key)?;
+                expiry.remove(expiry_key(cur.expires_at, &cur.id))?;
+                access.remove(key)?;
+                bump(counters, counter::STORED_BYTES, -(cur.size as i64))?;
+                Ok(true)
+            },
+        );
+        res.map_err(tx_err)
+    }
+
+    /// Clips whose expiry time is at or before `now`, oldest first, at most `limit`.
+    pub fn expired_clips(&self, now: u64, limit: usize) -> Result<Vec<(u64, ClipId)>, StoreError> {
+        let end = (now.saturating_add(1)).to_be_bytes();
+        let mut out = Vec::new();
+        for kv in self.expiry.range(..end.as_slice()).take(limit) {
+            let (k, _) = kv?;
+            match codec::parse_expiry_key(&k) {
+                Some(entry) => out.push(entry),
+                None => {
+                    self.expiry.remove(k)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes an expiry-index entry whose clip record no longer exists.
+    pub fn remove_expiry_entry(&self, at: u64, id: &ClipId) -> Result<(), StoreError> {
+        self.expiry.remove(expiry_key(at, id))?;
+        Ok(())
+    }
+
+    /// The earliest expiry time in the index.
+    pub fn next_expiry(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .expiry
+            .first()?
+            .and_then(|(k, _)| codec::parse_expiry_key(&k))
+            .map(|(t, _)| t))
+    }
+
+    /// Every clip record (for the admin list and the orphan sweep).
+    pub fn all_clips(&self) -> impl Iterator<Item = Result<ClipMeta, StoreError>> + '_ {
+        self.clips
+            .iter()
+            .map(|kv| kv.map_err(StoreError::from).and_then(|(_, v)| decode(&v)))
+    }
+
+    /// Number of clip records.
+    pub fn clip_count(&self) -> usize {
+        self.clips.len()
+    }
+
+    /// Records one content download of a clip: its access count and time.
+    pub fn record_access(&self, id: &ClipId, now: u64) -> Result<(), StoreError> {
+        self.access.update_and_fetch(id.as_bytes(), |old| {
+            let count = old
+                .and_then(|b| b.get(..8))
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let mut v = Vec::with_capacity(16);
+            v.extend_from_slice(&(count + 1).to_be_bytes());
+            v.extend_from_slice(&now.to_be_bytes());
+            Some(v)
+        })?;
+        self.counters
+            .update_and_fetch(counter::TOTAL_ACCESSES, |old| {
+                Some((counter_value(old) + 1).to_be_bytes().to_vec())
+            })?;
+        Ok(())
+    }
+
+    /// Access count and last access time of a clip.
+    pub fn access_of(&self, id: &ClipId) -> Result<(u64, Option<u64>), StoreError> {
+        Ok(match self.access.get(id.as_bytes())? {
+            Some(v) if v.len() == 16 => (
+                counter_value(Some(&v[..8])),
+                Some(counter_value(Some(&v[8..]))),
+            ),
+            _ => (0, None),
+        })
+    }
+
+    // ---- upload sessions ------------------------------------------------------------
+
+    /// Creates a session; false if the ID is taken.
+    pub fn insert_session(&self, id: UploadId, s: &UploadSession) -> Result<bool, StoreError> {
+        let v = encode(s)?;
+        Ok(self
+            .sessions
+            .compare_and_swap(session_key(id), None as Option<&[u8]>, Some(v))?
+            .is_ok())
+    }
+
+    /// Reads a session.
+    pub fn session(&self, id: UploadId) -> Result<Option<UploadSession>, StoreError> {
+        self.sessions
+            .get(session_key(id))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Every session with its ID.
+    pub fn all_sessions(
+        &self,
+    ) -> impl Iterator<Item = Result<(UploadId, UploadSession), StoreError>> + '_ {
+        self.sessions.iter().map(|kv| {
+            let (k, v) = kv?;
+            let id = u64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("session key".into()))?,
+            );
+            Ok((UploadId(id), decode(&v)?))
+        })
+    }
+
+    /// Number of sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The chunks a session has received, in order.
+    pub fn chunks(&self, id: UploadId) -> Result<Vec<(u32, ChunkRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.chunks.scan_prefix(session_key(id)) {
+            let (k, v) = kv?;
+            let n = chunk_number(&k).ok_or_else(|| StoreError::Corrupt("chunk key".into()))?;
+            out.push((n, decode(&v)?));
+        }
+        Ok(out)
+    }
+
+    /// Records chunk `n` of a session unless a chunk with that number exists already, and
+    /// refreshes the session's activity time. One transaction over sessions and chunks.
+    pub fn put_chunk(
+        &self,
+        id: UploadId,
+        n: u32,
+        rec: &ChunkRecord,
+        now: u64,
+    ) -> Result<ChunkPut, StoreError> {
+        let skey = session_key(id);
+        let ckey = chunk_key(id, n);
+        let res = (&self.sessions, &self.chunks, &self.counters).transaction(
+            |(sessions, chunks, counters)| {
+                let Some(raw) = sessions.get(skey)? else {
+                    return Ok(ChunkPut::NoSession);
+                };
+                let mut s: UploadSession = match decode(&raw) {
+                    Ok(s) => s,
+                    Err(e) => return abort(e),
+                };
+                if let Some(old) = chunks.get(ckey)? {
+                    let old: ChunkRecord = match decode(&old) {
+                        Ok(o) => o,
+                        Err(e) => return abort(e),
+                    };
+                    return Ok(if old.len == rec.len && old.sha256 == rec.sha256 {
+                        ChunkPut::Same {
+                            received: s.received,
+                        }
+                    } else {
+                        ChunkPut::Conflict
+                    });
+                }
+                let enc = match encode(rec) {
+                    Ok(v) => v,
+                    Err(e) => return abort(e),
+                };
+                chunks.insert(&ckey, enc)?;
+                s.received += 1;
+                s.last_activity = now;
+                match encode(&s) {
+                    Ok(v) => sessions.insert(&skey, v)?,
+                    Err(e) => return abort(e),
+                };
+                bump(counters, counter::STORED_BYTES, rec.len as i64)?;
+                Ok(ChunkPut::Inserted {
+                    received: s.received,
+                })
+            },
+        );
+        res.map_err(tx_err)
+    }
+
+    /// Turns a session into a clip in one transaction: the session must still hold exactly
+    /// the chunks in `clip.chunks` (numbers 0..n), and `clip.id` must be free. Removes the
+    /// session and its chunk records, inserts the clip and its expiry entry, bumps counters.
+    pub fn complete(
+        &self,
+        upload: UploadId,
+        clip: &ClipMeta,
+    ) -> Result<Result<(), CompleteRefused>, StoreError> {
+        let skey = session_key(upload);
+        let value = encode(clip)?;
+        let chunk_values: Vec<Vec<u8>> =
+            clip.chunks.iter().map(encode).collect::<Result<_, _>>()?;
+        let res = (
+            &self.sessions,
+            &self.chunks,
+            &self.clips,
+            &self.expiry,
+            &self.counters,
+        )
+            .transaction(|(sessions, chunks, clips, expiry, counters)| {
+                let Some(raw) = sessions.get(skey)? else {
+                    return Ok(Err(CompleteRefused::NoSession));
+                };
+                let s: UploadSession = match decode(&raw) {
+                    Ok(s) => s,
+                    Err(e) => return abort(e),
+                };
+                if s.received as usize != clip.chunks.len() {
+                    return Ok(Err(CompleteRefused::Changed));
+                }
+                for (n, want) in chunk_values.iter().enumerate() {
+                    let key = chunk_key(upload, n as u32);
+                    match chunks.get(key)? {
+                        Some(have) if have.as_ref() == want.as_slice() => {
+                            chunks.remove(&key)?;
+                        }
+                        _ => return Ok(Err(CompleteRefused::Changed)),
+                    }
+                }
+                if clips.get(clip.id.as_bytes())?.is_some() {
+                    return Ok(Err(CompleteRefused::Collision));
+                }
+                sessions.remove(&skey)?;
+                clips.insert(clip.id.as_bytes(), value.clone())?;
+                expiry.insert(expiry_key(clip.expires_at, &clip.id), &[] as &[u8])?;
+                bump(counters, counter::TOTAL_CLIPS, 1)?;
+                if clip.quick_share {
+                    bump(counters, counter::QUICK_SHARE, 1)?;
+                } else if clip.access.is_some() {
+                    bump(counters, counter::PASSWORD, 1)?;
+                } else {
+                    bump(counters, counter::NORMAL, 1)?;
+                }
+                if clip.one_time {
+                    bump(counters, counter::ONE_TIME, 1)?;
+                }
+                Ok(Ok(()))
+            });
+        // A completion that lost a race with a chunk write or a cancel is refused, never
+        // half-applied: the transaction removed nothing.
+        res.map_err(tx_err)
+    }
+
+    /// Deletes a session and its chunk records (cancel or sweep). Returns the removed
+    /// session, or None if it did not exist.
+    pub fn remove_session(&self, id: UploadId) -> Result<Option<UploadSession>, StoreError> {
+        loop {
+            let numbers: Vec<u32> = self.chunks(id)?.into_iter().map(|(n, _)| n).collect();
+            let skey = session_key(id);
+            let res = (&self.sessions, &self.chunks, &self.counters).transaction(
+                |(sessions, chunks, counters)| {
+                    let Some(raw) = sessions.get(skey)? else {
+                        return Ok(Ok(None));
+                    };
+                    let s: UploadSession = match decode(&raw) {
+                        Ok(s) => s,
+                        Err(e) => return abort(e),
+                    };
+                    if s.received as usize != numbers.len() {
+                        return Ok(Err(()));
+                    }
+                    let mut bytes = 0i64;
+                    for &n in &numbers {
+                        if let Some(v) = chunks.remove(&chunk_key(id, n))? {
+                            if let Ok(rec) = decode::<ChunkRecord>(&v) {
+                                bytes += rec.len as i64;
+                            }
+                        }
+                    }
+                    sessions.remove(&skey)?;
+                    bump(counters, counter::STORED_BYTES, -bytes)?;
+                    Ok(Ok(Some(s)))
+                },
+            );
+            match res.map_err(tx_err)? {
+                Ok(found) => return Ok(found),
+                Err(()) => continue, // a chunk arrived between the scan and the transaction
+            }
+        }
+    }
+
+    // ---- counters -------------------------------------------------------------------
+
+    /// Reads a counter.
+    pub fn counter(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(counter_value(self.counters.get(name)?.as_deref()))
+    }
+
+    /// Sets a counter.
+    pub fn set_counter(&self, name: &str, value: u64) -> Result<(), StoreError> {
+        self.counters.insert(name, &value.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Adds to a counter.
+    pub fn add_counter(&self, name: &str, delta: u64) -> Result<(), StoreError> {
+        self.counters.update_and_fetch(name, |old| {
+            Some((counter_value(old) + delta).to_be_bytes().to_vec())
+        })?;
+        Ok(())
+    }
+
+    /// Size of the database on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
