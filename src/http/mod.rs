@@ -124,6 +124,7 @@ pub fn small_body() -> impl Filter<Extract = (bytes::Bytes,), Error = warp::Reje
             let mut body = std::pin::pin!(body);
             let mut out = bytes::BytesMut::new();
             while let Some(piece) = futures_util::StreamExt::next(&mut body).await {
+                let piece: Result<_, warp::Error> = piece;
                 let piece = piece.map_err(|_| warp::reject::custom(error::BodyUnreadable))?;
                 if out.len() + bytes::Buf::remaining(&piece) > MAX_JSON_BODY {
                     return Err(warp::reject::custom(error::BodyTooLarge));
