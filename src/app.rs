@@ -60,7 +60,12 @@ pub async fn run(
         })
     };
     let routes = crate::http::routes(state.clone());
-    let server = tokio::spawn(crate::server::serve(listener, state.clone(), routes, stop_rx));
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        state.clone(),
+        routes,
+        stop_rx,
+    ));
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
@@ -74,6 +79,9 @@ pub async fn run(
     Ok(())
 }
 
-fn watch_channel() -> (tokio::sync::watch::Sender<bool>, tokio::sync::watch::Receiver<bool>) {
+fn watch_channel() -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::sync::watch::Receiver<bool>,
+) {
     tokio::sync::watch::channel(false)
 }

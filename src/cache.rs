@@ -144,8 +144,14 @@ mod tests {
     fn never_serves_expired_entries() {
         let c = ClipCache::new(10);
         c.fill(meta("ABCDEF", 100));
-        assert!(matches!(c.get(&ClipId::parse("ABCDEF").unwrap(), 99), Lookup::Hit(_)));
-        assert!(matches!(c.get(&ClipId::parse("ABCDEF").unwrap(), 100), Lookup::Gone));
+        assert!(matches!(
+            c.get(&ClipId::parse("ABCDEF").unwrap(), 99),
+            Lookup::Hit(_)
+        ));
+        assert!(matches!(
+            c.get(&ClipId::parse("ABCDEF").unwrap(), 100),
+            Lookup::Gone
+        ));
     }
 
     #[test]

@@ -39,7 +39,14 @@ fn serve(config: qopy::config::Config) -> anyhow::Result<()> {
             println!("  {url}");
         }
         println!("Data directory: {}", config.data_dir.display());
-        if let Err(e) = qopy::app::run(config, listener, shutdown_signal(), Arc::new(qopy::clock::SystemClock)).await {
+        if let Err(e) = qopy::app::run(
+            config,
+            listener,
+            shutdown_signal(),
+            Arc::new(qopy::clock::SystemClock),
+        )
+        .await
+        {
             eprintln!("qopy: {e}");
             std::process::exit(1);
         }

@@ -27,7 +27,10 @@ impl ClipId {
         if b.len() != QUICK_ID_LEN && b.len() != ENHANCED_ID_LEN {
             return Err("Clip ID must be 6 or 10 characters");
         }
-        if !b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        if !b
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
             return Err("Clip ID must contain only uppercase letters and numbers");
         }
         Ok(Self::from_valid(b))

@@ -22,7 +22,9 @@ pub fn local_addresses() -> Vec<IpAddr> {
             if family == libc::AF_INET {
                 // SAFETY: family AF_INET means the sockaddr is a sockaddr_in.
                 let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                out.push(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                out.push(IpAddr::from(
+                    u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                ));
             } else if family == libc::AF_INET6 {
                 // SAFETY: family AF_INET6 means the sockaddr is a sockaddr_in6.
                 let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };

@@ -132,7 +132,11 @@ fn sweep_orphans(q: &Qopy, startup: bool) -> Result<u64, StoreError> {
             .collect();
         owned.insert(s.blob, files);
     }
-    let grace = if startup { Duration::ZERO } else { ORPHAN_GRACE };
+    let grace = if startup {
+        Duration::ZERO
+    } else {
+        ORPHAN_GRACE
+    };
     let (dirs, strays) = match q.blobs.list() {
         Ok(x) => x,
         Err(e) => {

@@ -45,7 +45,9 @@ pub async fn auth(state: State, ip: IpAddr, body: Bytes) -> Result<Response, Api
         ),
         e => svc(e),
     })?;
-    Ok(ok_json(json!({ "success": true, "message": "Authentication successful" })))
+    Ok(ok_json(
+        json!({ "success": true, "message": "Authentication successful" }),
+    ))
 }
 
 fn pct(x: u64, total: u64) -> u64 {
@@ -119,7 +121,10 @@ pub async fn clips(state: State, auth: Option<String>) -> Result<Response, ApiEr
 pub async fn system(state: State, auth: Option<String>) -> Result<Response, ApiError> {
     authorize(&state, auth)?;
     let q = &state.qopy;
-    let last = q.store.counter(counter::LAST_SWEEP).map_err(|e| svc(e.into()))?;
+    let last = q
+        .store
+        .counter(counter::LAST_SWEEP)
+        .map_err(|e| svc(e.into()))?;
     Ok(ok_json(json!({
         "status": "OK",
         "version": super::health::VERSION,

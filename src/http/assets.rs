@@ -91,7 +91,11 @@ pub fn admin_page(state: State, if_none_match: Option<String>) -> Result<Respons
 
 /// Any other embedded file by path (no directory listing, no parent references).
 pub fn asset(path: &str, if_none_match: Option<String>) -> Option<Response> {
-    if path.is_empty() || path.split('/').any(|seg| seg.is_empty() || seg.starts_with('.')) {
+    if path.is_empty()
+        || path
+            .split('/')
+            .any(|seg| seg.is_empty() || seg.starts_with('.'))
+    {
         return None;
     }
     respond(path, if_none_match)

@@ -86,5 +86,8 @@ pub fn into_server_body(resp: Response) -> http::Response<ServerBody> {
             return http::Response::from_parts(head, body.boxed_unsync());
         }
     }
-    http::Response::from_parts(head, body.map_err(|e| Box::new(e) as BoxError).boxed_unsync())
+    http::Response::from_parts(
+        head,
+        body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+    )
 }

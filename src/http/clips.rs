@@ -29,7 +29,9 @@ fn begin(state: &State, ip: IpAddr, class: Class, raw: &str) -> Result<ClipId, A
 /// Maps a service error and counts it as a failure when it is one an attacker learns from.
 fn fail(state: &State, ip: IpAddr, id: &ClipId, e: ServiceError, ctx: Ctx) -> ApiError {
     if matches!(e, ServiceError::NotFound | ServiceError::AccessDenied) {
-        state.limits.record_failure(ip, id.is_quick() || matches!(e, ServiceError::AccessDenied));
+        state
+            .limits
+            .record_failure(ip, id.is_quick() || matches!(e, ServiceError::AccessDenied));
     }
     ApiError::from_service(e, ctx)
 }
@@ -219,8 +221,14 @@ pub async fn download(
         http::header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, no-store, must-revalidate"),
     );
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("x-qopy-encrypted", HeaderValue::from_static(if d.clip.plaintext { "false" } else { "true" }));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "x-qopy-encrypted",
+        HeaderValue::from_static(if d.clip.plaintext { "false" } else { "true" }),
+    );
     Ok(resp)
 }
 
@@ -232,7 +240,9 @@ pub async fn legacy_get(state: State, ip: IpAddr) -> Result<Response, ApiError> 
         "Unauthenticated downloads disabled",
         "File downloads now require authentication. Please use the web interface.",
     )
-    .with(json!({ "hint": "This security measure prevents unauthorized access to encrypted files." })))
+    .with(
+        json!({ "hint": "This security measure prevents unauthorized access to encrypted files." }),
+    ))
 }
 
 #[cfg(test)]
@@ -245,6 +255,9 @@ mod tests {
         assert_eq!(disposition("../x\"y\r\n"), "attachment; filename=\".._xy\"");
         assert_eq!(disposition(""), "attachment; filename=\"download\"");
         assert!(disposition("grüße.txt").contains("filename*=UTF-8''gr%C3%BC%C3%9Fe.txt"));
-        assert_eq!(disposition(&"a".repeat(400)).len(), "attachment; filename=\"\"".len() + 255);
+        assert_eq!(
+            disposition(&"a".repeat(400)).len(),
+            "attachment; filename=\"\"".len() + 255
+        );
     }
 }

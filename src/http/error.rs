@@ -172,7 +172,11 @@ impl ApiError {
             }
         };
         if err.status.is_client_error() {
-            tracing::debug!(status = err.status.as_u16(), error = err.error, "request refused");
+            tracing::debug!(
+                status = err.status.as_u16(),
+                error = err.error,
+                "request refused"
+            );
         }
         err
     }

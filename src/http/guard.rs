@@ -73,7 +73,10 @@ pub fn check_origin(config: &Config, headers: &HeaderMap) -> OriginCheck {
         return OriginCheck::Forbidden;
     };
     let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-    if let Some(host) = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+    if let Some(host) = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
         let host = host.to_ascii_lowercase();
         if origin == format!("http://{host}") || origin == format!("https://{host}") {
             return OriginCheck::SameOrigin;
@@ -295,7 +298,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("host", HeaderValue::from_static("192.168.1.20:8080"));
         assert_eq!(check_origin(&cfg, &h), OriginCheck::SameOrigin);
-        h.insert("origin", HeaderValue::from_static("http://192.168.1.20:8080"));
+        h.insert(
+            "origin",
+            HeaderValue::from_static("http://192.168.1.20:8080"),
+        );
         assert_eq!(check_origin(&cfg, &h), OriginCheck::SameOrigin);
         h.insert("origin", HeaderValue::from_static("https://friend.example"));
         assert!(matches!(check_origin(&cfg, &h), OriginCheck::Allowed(_)));

@@ -143,7 +143,8 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| ApiError::validation(format!("Invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::validation(format!("Invalid JSON body: {e}")))
 }
 
 /// The `scheme://host` prefix of links in answers: `public_url`, or the request's Host.

@@ -20,11 +20,30 @@ pub fn routes(state: State) -> BoxedFilter<(Response,)> {
 
     let table: Vec<Route> = vec![
         // Health and configuration.
-        warp::path!("health").and(warp::get()).and(s()).and_then(health::health).boxed(),
-        warp::path!("api" / "health").and(warp::get()).and(s()).and_then(health::api_health).boxed(),
-        warp::path!("ping").and(warp::get()).and(s()).and_then(health::ping).boxed(),
-        warp::path!("api" / "config").and(warp::get()).and(s()).and_then(health::config).boxed(),
-        warp::path!("api" / "openapi.json").and(warp::get()).and_then(openapi::serve).boxed(),
+        warp::path!("health")
+            .and(warp::get())
+            .and(s())
+            .and_then(health::health)
+            .boxed(),
+        warp::path!("api" / "health")
+            .and(warp::get())
+            .and(s())
+            .and_then(health::api_health)
+            .boxed(),
+        warp::path!("ping")
+            .and(warp::get())
+            .and(s())
+            .and_then(health::ping)
+            .boxed(),
+        warp::path!("api" / "config")
+            .and(warp::get())
+            .and(s())
+            .and_then(health::config)
+            .boxed(),
+        warp::path!("api" / "openapi.json")
+            .and(warp::get())
+            .and_then(openapi::serve)
+            .boxed(),
         // Uploads.
         warp::path!("api" / "upload" / "initiate")
             .and(warp::post())
@@ -134,7 +153,9 @@ pub fn routes(state: State) -> BoxedFilter<(Response,)> {
             .and_then(|st, a| async move { finish(admin::sweep_now(st, a).await) })
             .boxed(),
         // Pages and assets.
-        warp::path::end().and(warp::get()).and(warp::header::optional::<String>("if-none-match"))
+        warp::path::end()
+            .and(warp::get())
+            .and(warp::header::optional::<String>("if-none-match"))
             .and_then(|inm| async move { finish(assets::page("index.html", inm)) })
             .boxed(),
         warp::path!("clip" / String)
@@ -159,7 +180,9 @@ pub fn routes(state: State) -> BoxedFilter<(Response,)> {
             .boxed(),
     ];
     let mut iter = table.into_iter();
-    let first = iter.next().unwrap_or_else(|| unreachable!("the table is not empty"));
+    let first = iter
+        .next()
+        .unwrap_or_else(|| unreachable!("the table is not empty"));
     iter.fold(first, |acc, r| acc.or(r).unify().boxed())
         .recover(error::recover)
         .unify()

@@ -37,7 +37,9 @@ fn loose_u64(v: &Option<Value>, field: &str) -> Result<Option<u64>, ApiError> {
             .parse()
             .map(Some)
             .map_err(|_| ApiError::validation(format!("{field} must be a positive integer"))),
-        _ => Err(ApiError::validation(format!("{field} must be a positive integer"))),
+        _ => Err(ApiError::validation(format!(
+            "{field} must be a positive integer"
+        ))),
     }
 }
 
@@ -166,9 +168,8 @@ where
     match multipart {
         Some(boundary) => {
             let stream = body.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())));
-            let constraints = multer::Constraints::new().size_limit(
-                multer::SizeLimit::new().whole_stream(q.config.chunk_size + 64 * 1024),
-            );
+            let constraints = multer::Constraints::new()
+                .size_limit(multer::SizeLimit::new().whole_stream(q.config.chunk_size + 64 * 1024));
             let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
             let mut found = false;
             loop {
@@ -236,13 +237,17 @@ pub async fn complete(
     let b: CompleteBody = parse_json(&body)?;
     // The original's "new system" body when any of its fields is present, else the legacy
     // rule where `password` carries the hash.
-    let new_system =
-        b.access_code_hash.is_some() || b.requires_access_code.is_some() || b.is_text_upload.is_some();
+    let new_system = b.access_code_hash.is_some()
+        || b.requires_access_code.is_some()
+        || b.is_text_upload.is_some();
     let access_hash = if new_system {
         if loose_bool(&b.requires_access_code, "requiresAccessCode")? {
             Some(
-                opt_string(&b.access_code_hash, "accessCodeHash")?
-                    .ok_or_else(|| ApiError::validation("accessCodeHash is required when requiresAccessCode is true"))?,
+                opt_string(&b.access_code_hash, "accessCodeHash")?.ok_or_else(|| {
+                    ApiError::validation(
+                        "accessCodeHash is required when requiresAccessCode is true",
+                    )
+                })?,
             )
         } else {
             None
@@ -300,17 +305,15 @@ pub async fn status(state: State, upload: String) -> Result<Response, ApiError> 
 /// `DELETE /api/upload/:uploadId`.
 pub async fn cancel(state: State, upload: String) -> Result<Response, ApiError> {
     let id = parse_upload_id(&upload)?;
-    state
-        .qopy
-        .cancel(id)
-        .await
-        .map_err(|e| match e {
-            ServiceError::UploadNotFound => ApiError::new(
-                http::StatusCode::NOT_FOUND,
-                "Upload session not found",
-                "Invalid upload session",
-            ),
-            e => ApiError::from_service(e, Ctx::Upload),
-        })?;
-    Ok(ok_json(json!({ "success": true, "message": "Upload cancelled successfully" })))
+    state.qopy.cancel(id).await.map_err(|e| match e {
+        ServiceError::UploadNotFound => ApiError::new(
+            http::StatusCode::NOT_FOUND,
+            "Upload session not found",
+            "Invalid upload session",
+        ),
+        e => ApiError::from_service(e, Ctx::Upload),
+    })?;
+    Ok(ok_json(
+        json!({ "success": true, "message": "Upload cancelled successfully" }),
+    ))
 }

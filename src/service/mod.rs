@@ -200,7 +200,10 @@ impl Qopy {
 
     /// Checks the storage reserve and quota before accepting `incoming` more bytes.
     pub fn check_room(&self, incoming: u64) -> Result<()> {
-        let free = self.blobs.free_space().map_err(|e| ServiceError::Blob(e.into()))?;
+        let free = self
+            .blobs
+            .free_space()
+            .map_err(|e| ServiceError::Blob(e.into()))?;
         if free < self.config.min_free_disk.saturating_add(incoming) {
             return Err(ServiceError::InsufficientStorage(format!(
                 "the server keeps {} bytes of disk free and cannot accept {} more bytes now",

@@ -5,8 +5,8 @@
 use super::{Qopy, Result, ServiceError, CHUNK_SLACK, QUICK_SHARE_LIFETIME_MS};
 use crate::blobs::ChunkSink;
 use crate::model::{
-    BlobDir, ChunkRecord, ClipId, ClipMeta, ContentKind, UploadId, UploadSession,
-    ENHANCED_ID_LEN, QUICK_ID_LEN,
+    BlobDir, ChunkRecord, ClipId, ClipMeta, ContentKind, UploadId, UploadSession, ENHANCED_ID_LEN,
+    QUICK_ID_LEN,
 };
 use crate::store::{ChunkPut, CompleteRefused};
 use std::sync::Arc;
@@ -95,7 +95,8 @@ impl Qopy {
 
     /// Largest chunk count a session may announce.
     pub fn max_chunks(&self) -> u64 {
-        self.max_content_size(false).div_ceil(self.config.chunk_size)
+        self.max_content_size(false)
+            .div_ceil(self.config.chunk_size)
     }
 
     /// Creates an upload session.
@@ -191,7 +192,10 @@ impl Qopy {
 
     /// Validates a chunk upload before its body is read, and opens the sink its bytes go to.
     pub async fn begin_chunk(self: &Arc<Self>, id: UploadId, n: u64) -> Result<ChunkSink> {
-        let session = self.store.session(id)?.ok_or(ServiceError::UploadNotFound)?;
+        let session = self
+            .store
+            .session(id)?
+            .ok_or(ServiceError::UploadNotFound)?;
         if n >= session.total_chunks as u64 {
             return Err(ServiceError::ChunkOutOfRange(session.total_chunks));
         }
@@ -276,7 +280,11 @@ impl Qopy {
 
     /// Turns a complete session into a clip. The size is computed from the stored chunks,
     /// every chunk must be present and intact, and the clip's lifetime starts now.
-    pub async fn complete(self: &Arc<Self>, id: UploadId, req: CompleteRequest) -> Result<Completed> {
+    pub async fn complete(
+        self: &Arc<Self>,
+        id: UploadId,
+        req: CompleteRequest,
+    ) -> Result<Completed> {
         if let Some(h) = &req.access_hash {
             if !super::access::is_access_hash(h) {
                 return Err(ServiceError::Validation(
@@ -284,7 +292,11 @@ impl Qopy {
                 ));
             }
         }
-        let _permit = self.heavy.acquire().await.map_err(|e| ServiceError::Task(e.to_string()))?;
+        let _permit = self
+            .heavy
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Task(e.to_string()))?;
         let clip = self
             .blocking(move |q| {
                 for _attempt in 0..16 {
@@ -299,10 +311,14 @@ impl Qopy {
                     }
                     let records: Vec<ChunkRecord> = chunks.into_iter().map(|(_, r)| r).collect();
                     // Map and check every chunk file: present, with the recorded length.
-                    drop(q.blobs.map_all(session.blob, &records).map_err(|e| match e {
-                        crate::blobs::BlobError::Damaged(_) => ServiceError::ContentMissing,
-                        e => e.into(),
-                    })?);
+                    drop(
+                        q.blobs
+                            .map_all(session.blob, &records)
+                            .map_err(|e| match e {
+                                crate::blobs::BlobError::Damaged(_) => ServiceError::ContentMissing,
+                                e => e.into(),
+                            })?,
+                    );
                     let size: u64 = records.iter().map(|r| r.len).sum();
                     let text = session.kind == ContentKind::Text;
                     if size > q.max_content_size(text) {
@@ -336,12 +352,16 @@ impl Qopy {
                     };
                     match q.store.complete(id, &clip)? {
                         Ok(()) => return Ok(clip),
-                        Err(CompleteRefused::NoSession) => return Err(ServiceError::UploadNotFound),
+                        Err(CompleteRefused::NoSession) => {
+                            return Err(ServiceError::UploadNotFound)
+                        }
                         // A new ID on collision; a fresh read when chunks changed under us.
                         Err(CompleteRefused::Collision) | Err(CompleteRefused::Changed) => continue,
                     }
                 }
-                Err(ServiceError::Task("could not complete after repeated conflicts".into()))
+                Err(ServiceError::Task(
+                    "could not complete after repeated conflicts".into(),
+                ))
             })
             .await?;
         self.store.flush().await?;

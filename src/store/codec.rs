@@ -22,8 +22,9 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&VALUE_VERSION, body)) => {
-            let (value, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
-                .map_err(|e| StoreError::Corrupt(format!("decode: {e}")))?;
+            let (value, used) =
+                bincode::serde::decode_from_slice(body, bincode::config::standard())
+                    .map_err(|e| StoreError::Corrupt(format!("decode: {e}")))?;
             if used != body.len() {
                 return Err(StoreError::Corrupt("trailing bytes in value".into()));
             }

@@ -157,7 +157,10 @@ impl Store {
             return Ok(v.to_vec());
         }
         let fresh = init();
-        match self.meta.compare_and_swap(key, None as Option<&[u8]>, Some(fresh.clone()))? {
+        match self
+            .meta
+            .compare_and_swap(key, None as Option<&[u8]>, Some(fresh.clone()))?
+        {
             Ok(()) => {
                 self.db.flush()?;
                 Ok(fresh)
@@ -170,7 +173,10 @@ impl Store {
 
     /// Reads a clip record, whether or not it has expired.
     pub fn clip(&self, id: &ClipId) -> Result<Option<ClipMeta>, StoreError> {
-        self.clips.get(id.as_bytes())?.map(|v| decode(&v)).transpose()
+        self.clips
+            .get(id.as_bytes())?
+            .map(|v| decode(&v))
+            .transpose()
     }
 
     /// Removes a clip and its expiry-index entry if the stored record is still `expected`.

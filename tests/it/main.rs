@@ -1,0 +1,5 @@
+//! The integration tests: one binary whose modules each cover one area of the server,
+//! always through the real HTTP interface of a server started by `harness`.
+
+mod harness;
+mod smoke;
