@@ -2,8 +2,9 @@
 //! so connections are accepted here, given `TCP_NODELAY` (small answers must not wait for a
 //! delayed ACK), capped in number, and served by hyper's HTTP/1 with a timer. Every request
 //! passes the origin check and gets the security headers here, so no route can forget them;
-//! streaming bodies prepared by handlers are swapped in here too. Shutdown stops accepting,
-//! lets open requests finish for a while, then drops what is left.
+//! streaming bodies prepared by handlers are swapped in here too. A connection that starts no
+//! request for `idle_timeout` is closed (after any response in progress). Shutdown stops
+//! accepting, lets open requests finish for a while, then drops what is left.
 
 use crate::http::body::{into_server_body, ServerBody};
 use crate::http::guard::{check_origin, security_headers, OriginCheck};
@@ -92,13 +93,13 @@ pub async fn serve(
 ) {
     let cfg = &state.qopy.config;
     let slots = Arc::new(Semaphore::new(cfg.max_connections));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut conns = JoinSet::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(cfg.header_read_timeout)
         .keep_alive(true);
+    let idle_timeout = cfg.idle_timeout;
     let filter = warp::service(routes);
     loop {
         let (stream, peer) = tokio::select! {
@@ -122,21 +123,77 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let st = state.clone();
         let f = filter.clone();
-        let svc = hyper::service::service_fn(move |req| handle(st.clone(), f.clone(), peer, req));
+        let activity = Arc::new(Activity::default());
+        let seen = activity.clone();
+        let svc = hyper::service::service_fn(move |req| {
+            seen.touch();
+            handle(st.clone(), f.clone(), peer, req)
+        });
         let conn = builder.serve_connection(TokioIo::new(stream), svc);
-        let watched = graceful.watch(conn);
+        let mut stop = shutdown.clone();
         conns.spawn(async move {
             let _permit = permit;
-            if let Err(e) = watched.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            tokio::pin!(conn);
+            let mut closing = false;
+            loop {
+                let idle_left = idle_timeout.saturating_sub(activity.idle_for());
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                        return;
+                    }
+                    _ = stop.changed(), if !closing => {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    _ = tokio::time::sleep(idle_left), if !closing => {
+                        if activity.idle_for() >= idle_timeout {
+                            // Ends the connection once any response in progress is sent.
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
             }
         });
     }
     drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(DRAIN) => tracing::warn!("dropping connections still open after the drain period"),
+    let drained = tokio::time::timeout(DRAIN, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("dropping connections still open after the drain period");
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
     }
-    conns.abort_all();
-    while conns.join_next().await.is_some() {}
+}
+
+/// When a connection last started a request.
+struct Activity {
+    born: std::time::Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            born: std::time::Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        let now = self.born.elapsed().as_millis() as u64;
+        self.last_ms.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.born.elapsed().saturating_sub(Duration::from_millis(last))
+    }
 }

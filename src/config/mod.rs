@@ -1,0 +1,584 @@
+//! Configuration: built-in defaults (the embedded `config/qopy.toml`), then an optional TOML
+//! file, then `QOPY_*` environment variables, then command-line flags. Every layer is checked
+//! against the same list of keys, so an unknown or malformed key stops start-up with a message
+//! that names the key and the layer it came from. The size, duration and rate parsers are public
+//! because the command-line client reuses them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The built-in defaults, documented key by key.
+const DEFAULTS_TOML: &str = include_str!("../../config/qopy.toml");
+
+/// Every configuration key, in the order of `config/qopy.toml`. Key `some_key` is also the
+/// environment variable `QOPY_SOME_KEY` and the flag `--some-key`.
+pub const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "admin_token",
+    "public_url",
+    "rate_limits",
+    "max_file_size",
+    "chunk_size",
+    "max_text_chars",
+    "expiry_options",
+    "default_expiry",
+    "session_idle",
+    "sweep_interval",
+    "min_free_disk",
+    "max_storage",
+    "cors_origins",
+    "trusted_proxies",
+    "max_connections",
+    "header_read_timeout",
+    "idle_timeout",
+    "log",
+    "limit_initiate",
+    "limit_chunk",
+    "limit_lookup",
+    "limit_download",
+    "limit_admin_auth",
+    "limit_failed_per_address",
+    "limit_failed_global",
+];
+
+/// `QOPY_*` variables read by other parts of the program; [`Config::load`] skips them.
+pub const FOREIGN_ENV: &[&str] = &["QOPY_CONFIG", "QOPY_SERVER", "QOPY_LOG_FORMAT"];
+
+/// Smallest and largest allowed `chunk_size`.
+const CHUNK_SIZE_RANGE: (u64, u64) = (64 << 10, 64 << 20);
+/// Shortest allowed `admin_token`, in characters.
+const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
+/// A rate: at most `count` events per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Events allowed per period (also the burst size).
+    pub count: u32,
+    /// The period.
+    pub per: Duration,
+}
+
+/// Per-address and server-wide request budgets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `POST /api/upload/initiate` and one-shot uploads, per address.
+    pub initiate: Rate,
+    /// Chunk uploads, per address.
+    pub chunk: Rate,
+    /// Clip and file metadata lookups (`/api/clip/*`, `/api/file/*/info`), per address.
+    pub lookup: Rate,
+    /// Content downloads (`POST /api/file/:id`), per address.
+    pub download: Rate,
+    /// Admin login attempts, per address.
+    pub admin_auth: Rate,
+    /// Failed lookups (unknown ID, wrong access code), per address.
+    pub failed_per_address: Rate,
+    /// Failed lookups (unknown ID, wrong access code), all addresses together.
+    pub failed_global: Rate,
+}
+
+/// The validated configuration of one server process. Each field is the key of the same name
+/// in `config/qopy.toml`, except `limits`, which gathers the `limit_*` keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Directory holding the database and blobs.
+    pub data_dir: PathBuf,
+    /// Admin API bearer token (at least 16 characters); `None` turns the admin API off.
+    pub admin_token: Option<String>,
+    /// Base URL for share links, without a trailing slash; `None` means use the request's Host.
+    pub public_url: Option<String>,
+    /// Whether `limits` are enforced.
+    pub rate_limits: bool,
+    /// Request budgets (the `limit_*` keys).
+    pub limits: RateLimits,
+    /// Largest file one upload may carry, in bytes (at least 1).
+    pub max_file_size: u64,
+    /// Upload chunk size in bytes, between 64 KiB and 64 MiB.
+    pub chunk_size: u64,
+    /// Most characters a text clip may hold (at least 1).
+    pub max_text_chars: u64,
+    /// Allowed expiry names and their lifetimes in milliseconds, in display order.
+    pub expiry_options: Vec<(String, u64)>,
+    /// The preselected expiry; always one of the names in `expiry_options`.
+    pub default_expiry: String,
+    /// How long an unfinished upload session may sit idle.
+    pub session_idle: Duration,
+    /// Period of the expiry sweeper.
+    pub sweep_interval: Duration,
+    /// Free disk space, in bytes, below which uploads are refused.
+    pub min_free_disk: u64,
+    /// Total storage quota in bytes; `None` means unlimited.
+    pub max_storage: Option<u64>,
+    /// Extra CORS origins, normalised to lowercase `scheme://host[:port]`.
+    pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is honoured.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Most client connections served at once (at least 1).
+    pub max_connections: usize,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open.
+    pub idle_timeout: Duration,
+    /// A `tracing_subscriber::EnvFilter` directive string, checked to parse.
+    pub log: String,
+}
+
+/// An address range (`10.0.0.0/8`, `::1/128`, or a bare address). `addr` has its host bits
+/// cleared, and an IPv4-mapped IPv6 range is stored as the IPv4 range it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    /// The network address.
+    pub addr: IpAddr,
+    /// The prefix length: at most 32 for IPv4, 128 for IPv6.
+    pub prefix: u8,
+}
+
+/// Where a setting came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// The embedded `config/qopy.toml`.
+    Defaults,
+    /// A configuration file.
+    File(PathBuf),
+    /// An environment variable (its name).
+    Env(String),
+    /// A command-line flag (its config key).
+    Flag(String),
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Layer::Defaults => f.write_str("built-in defaults"),
+            Layer::File(path) => write!(f, "config file {}", path.display()),
+            Layer::Env(var) => write!(f, "environment {var}"),
+            Layer::Flag(key) => write!(f, "flag --{}", key.replace('_', "-")),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded. Every message names the file, key or variable.
+#[derive(thiserror::Error, Debug)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read config file {}: {cause}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// A file (or the embedded defaults) is not valid TOML.
+    #[error("cannot parse {layer}: {message}")]
+    Syntax {
+        /// The file.
+        layer: Layer,
+        /// The TOML parser's message.
+        message: String,
+    },
+    /// A file or flag names a key that does not exist.
+    #[error("unknown configuration key `{key}` (from {layer})")]
+    UnknownKey {
+        /// The unknown key.
+        key: String,
+        /// Where it was found.
+        layer: Layer,
+    },
+    /// A `QOPY_*` environment variable matches no key.
+    #[error("unknown environment variable {var}: there is no configuration key `{key}`")]
+    UnknownEnv {
+        /// The variable's name.
+        var: String,
+        /// The key it would stand for.
+        key: String,
+    },
+    /// A value is malformed or out of range.
+    #[error("invalid value for `{key}` (from {layer}): {message}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// The layer the offending value came from.
+        layer: Layer,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A required key is missing from the embedded defaults (a bug in `config/qopy.toml`).
+    #[error("configuration key `{key}` is missing from the built-in defaults")]
+    Missing {
+        /// The key.
+        key: &'static str,
+    },
+}
+
+impl Config {
+    /// The built-in defaults. Panics only if the embedded `config/qopy.toml` is broken, which
+    /// the unit tests rule out.
+    pub fn defaults() -> Config {
+        Config::load(None, &[], &[]).expect("the embedded config/qopy.toml is valid")
+    }
+
+    /// Layers the defaults, `file`, the `QOPY_*` variables among `env` (other variables are
+    /// ignored, as are [`FOREIGN_ENV`]) and `flags` (config key, value), each overriding the
+    /// ones before, then validates the result. List-valued keys take comma-separated values
+    /// in `env` and `flags`.
+    pub fn load(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        flags: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut values = Values::default();
+        values.merge_toml(DEFAULTS_TOML, Layer::Defaults)?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
+                path: path.to_path_buf(),
+                cause,
+            })?;
+            values.merge_toml(&text, Layer::File(path.to_path_buf()))?;
+        }
+        for (var, value) in env {
+            let Some(suffix) = var.strip_prefix("QOPY_") else {
+                continue;
+            };
+            if FOREIGN_ENV.contains(&var.as_str()) {
+                continue;
+            }
+            let key = suffix.to_ascii_lowercase();
+            match known_key(&key) {
+                Some(k) if suffix == k.to_ascii_uppercase() => {
+                    values.set(k, Raw::Str(value.clone()), Layer::Env(var.clone()))
+                }
+                _ => {
+                    return Err(ConfigError::UnknownEnv {
+                        var: var.clone(),
+                        key,
+                    })
+                }
+            }
+        }
+        for (name, value) in flags {
+            let key = name.replace('-', "_");
+            let Some(k) = known_key(&key) else {
+                return Err(ConfigError::UnknownKey {
+                    layer: Layer::Flag(key.clone()),
+                    key,
+                });
+            };
+            values.set(k, Raw::Str(value.clone()), Layer::Flag(k.to_string()));
+        }
+        values.build()
+    }
+
+    /// The lifetime in milliseconds of the expiry option called `name`, if it is allowed.
+    pub fn expiry_ms(&self, name: &str) -> Option<u64> {
+        self.expiry_options
+            .iter()
+            .find(|(option, _)| option == name)
+            .map(|&(_, ms)| ms)
+    }
+}
+
+/// A setting before interpretation: what TOML allows, or the string of an env var or flag.
+#[derive(Debug, Clone)]
+enum Raw {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    List(Vec<String>),
+}
+
+impl Raw {
+    fn from_toml(value: toml::Value) -> Result<Raw, String> {
+        match value {
+            toml::Value::String(s) => Ok(Raw::Str(s)),
+            toml::Value::Integer(i) => Ok(Raw::Int(i)),
+            toml::Value::Boolean(b) => Ok(Raw::Bool(b)),
+            toml::Value::Array(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    toml::Value::String(s) => Ok(s),
+                    other => Err(format!(
+                        "expected a list of strings, found {}",
+                        other.type_str()
+                    )),
+                })
+                .collect::<Result<_, _>>()
+                .map(Raw::List),
+            other => Err(format!("unsupported TOML type {}", other.type_str())),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Raw::Str(_) => "a string",
+            Raw::Int(_) => "an integer",
+            Raw::Bool(_) => "a boolean",
+            Raw::List(_) => "a list",
+        }
+    }
+
+    fn text(&self) -> Result<&str, String> {
+        match self {
+            Raw::Str(s) => Ok(s),
+            other => Err(format!("expected a string, found {}", other.kind())),
+        }
+    }
+
+    fn size(&self) -> Result<u64, String> {
+        match self {
+            Raw::Int(i) => u64::try_from(*i).map_err(|_| "must not be negative".to_string()),
+            Raw::Str(s) => parse_size(s),
+            other => Err(format!("expected a size, found {}", other.kind())),
+        }
+    }
+
+    fn duration(&self) -> Result<Duration, String> {
+        let d = match self {
+            Raw::Int(i) => Duration::from_secs(
+                u64::try_from(*i).map_err(|_| "must not be negative".to_string())?,
+            ),
+            Raw::Str(s) => parse_duration(s)?,
+            other => return Err(format!("expected a duration, found {}", other.kind())),
+        };
+        if d.is_zero() {
+            return Err("must be longer than zero".into());
+        }
+        Ok(d)
+    }
+
+    /// A positive integer.
+    fn count(&self) -> Result<u64, String> {
+        let n = match self {
+            Raw::Int(i) => u64::try_from(*i).map_err(|_| "must not be negative".to_string())?,
+            Raw::Str(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{s}` is not a whole number"))?,
+            other => return Err(format!("expected an integer, found {}", other.kind())),
+        };
+        if n == 0 {
+            return Err("must be at least 1".into());
+        }
+        Ok(n)
+    }
+
+    fn switch(&self) -> Result<bool, String> {
+        match self {
+            Raw::Bool(b) => Ok(*b),
+            Raw::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" => Ok(true),
+                "off" | "false" => Ok(false),
+                _ => Err(format!("`{s}` is not on, off, true or false")),
+            },
+            other => Err(format!("expected on or off, found {}", other.kind())),
+        }
+    }
+
+    /// A list; a string is split on commas (empty items dropped), so "" is the empty list.
+    fn list(&self) -> Result<Vec<String>, String> {
+        match self {
+            Raw::List(items) => Ok(items.clone()),
+            Raw::Str(s) => Ok(s
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(String::from)
+                .collect()),
+            other => Err(format!("expected a list, found {}", other.kind())),
+        }
+    }
+}
+
+/// The name of `key` as a known key, if it is one.
+fn known_key(key: &str) -> Option<&'static str> {
+    KEYS.iter().copied().find(|k| *k == key)
+}
+
+/// The winning raw value of each key so far, and the layer it came from.
+#[derive(Default)]
+struct Values(BTreeMap<&'static str, (Raw, Layer)>);
+
+impl Values {
+    fn set(&mut self, key: &'static str, raw: Raw, layer: Layer) {
+        self.0.insert(key, (raw, layer));
+    }
+
+    fn merge_toml(&mut self, text: &str, layer: Layer) -> Result<(), ConfigError> {
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    layer: layer.clone(),
+                    message: e.to_string().trim_end().to_string(),
+                })?;
+        for (name, value) in table {
+            let Some(key) = known_key(&name) else {
+                return Err(ConfigError::UnknownKey { key: name, layer });
+            };
+            let raw = Raw::from_toml(value).map_err(|message| ConfigError::Invalid {
+                key,
+                layer: layer.clone(),
+                message,
+            })?;
+            self.set(key, raw, layer.clone());
+        }
+        Ok(())
+    }
+
+    fn invalid(&self, key: &'static str, message: String) -> ConfigError {
+        let layer = self
+            .0
+            .get(key)
+            .map_or(Layer::Defaults, |(_, layer)| layer.clone());
+        ConfigError::Invalid {
+            key,
+            layer,
+            message,
+        }
+    }
+
+    fn get<T>(
+        &self,
+        key: &'static str,
+        parse: impl FnOnce(&Raw) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let (raw, _) = self.0.get(key).ok_or(ConfigError::Missing { key })?;
+        parse(raw).map_err(|message| self.invalid(key, message))
+    }
+
+    /// Like `get`, but an absent key or a blank string is `None`.
+    fn optional<T>(
+        &self,
+        key: &'static str,
+        parse: impl FnOnce(&Raw) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.0.get(key) {
+            None => Ok(None),
+            Some((Raw::Str(s), _)) if s.trim().is_empty() => Ok(None),
+            Some(_) => self.get(key, parse).map(Some),
+        }
+    }
+
+    fn rate(&self, key: &'static str) -> Result<Rate, ConfigError> {
+        self.get(key, |raw| Rate::parse(raw.text()?))
+    }
+
+    fn build(&self) -> Result<Config, ConfigError> {
+        let expiry_options = self.get("expiry_options", |raw| {
+            let names = raw.list()?;
+            if names.is_empty() {
+                return Err("there must be at least one expiry option".into());
+            }
+            let mut options: Vec<(String, u64)> = Vec::with_capacity(names.len());
+            for name in names {
+                let d = parse_duration(&name)?;
+                let ms = u64::try_from(d.as_millis())
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| format!("`{name}` must be a positive duration"))?;
+                if options.iter().any(|(seen, _)| *seen == name) {
+                    return Err(format!("`{name}` is listed twice"));
+                }
+                options.push((name, ms));
+            }
+            Ok(options)
+        })?;
+        let default_expiry = self.get("default_expiry", |raw| {
+            let name = raw.text()?.trim();
+            if expiry_options.iter().any(|(option, _)| option == name) {
+                Ok(name.to_string())
+            } else {
+                let names: Vec<&str> = expiry_options.iter().map(|(n, _)| n.as_str()).collect();
+                Err(format!(
+                    "`{name}` is not one of expiry_options ({})",
+                    names.join(", ")
+                ))
+            }
+        })?;
+        Ok(Config {
+            listen: self.get("listen", |raw| {
+                let s = raw.text()?;
+                s.trim()
+                    .parse()
+                    .map_err(|_| format!("`{s}` is not an address like 0.0.0.0:8080 or [::]:8080"))
+            })?,
+            data_dir: self.get("data_dir", |raw| match raw.text()? {
+                s if s.trim().is_empty() => Err("must not be empty".into()),
+                s => Ok(PathBuf::from(s)),
+            })?,
+            admin_token: self.optional("admin_token", |raw| {
+                let token = raw.text()?;
+                let chars = token.chars().count();
+                if chars < MIN_ADMIN_TOKEN_CHARS {
+                    // The message must not echo the token.
+                    return Err(format!(
+                        "the admin token must be at least {MIN_ADMIN_TOKEN_CHARS} characters long (it has {chars})"
+                    ));
+                }
+                Ok(token.to_string())
+            })?,
+            public_url: self.optional("public_url", |raw| parse_public_url(raw.text()?))?,
+            rate_limits: self.get("rate_limits", Raw::switch)?,
+            limits: RateLimits {
+                initiate: self.rate("limit_initiate")?,
+                chunk: self.rate("limit_chunk")?,
+                lookup: self.rate("limit_lookup")?,
+                download: self.rate("limit_download")?,
+                admin_auth: self.rate("limit_admin_auth")?,
+                failed_per_address: self.rate("limit_failed_per_address")?,
+                failed_global: self.rate("limit_failed_global")?,
+            },
+            max_file_size: self.get("max_file_size", |raw| match raw.size()? {
+                0 => Err("must be at least 1 byte".into()),
+                n => Ok(n),
+            })?,
+            chunk_size: self.get("chunk_size", |raw| {
+                let n = raw.size()?;
+                let (min, max) = CHUNK_SIZE_RANGE;
+                if (min..=max).contains(&n) {
+                    Ok(n)
+                } else {
+                    Err(format!("{n} bytes is outside 64KiB..=64MiB"))
+                }
+            })?,
+            max_text_chars: self.get("max_text_chars", Raw::count)?,
+            expiry_options,
+            default_expiry,
+            session_idle: self.get("session_idle", Raw::duration)?,
+            sweep_interval: self.get("sweep_interval", Raw::duration)?,
+            min_free_disk: self.get("min_free_disk", Raw::size)?,
+            max_storage: self.get("max_storage", |raw| Ok(Some(raw.size()?).filter(|n| *n > 0)))?,
+            cors_origins: self.get("cors_origins", |raw| {
+                raw.list()?.iter().map(|o| parse_origin(o)).collect()
+            })?,
+            trusted_proxies: self.get("trusted_proxies", |raw| {
+                raw.list()?.iter().map(|p| IpNet::parse(p)).collect()
+            })?,
+            max_connections: self.get("max_connections", |raw| {
+                usize::try_from(raw.count()?).map_err(|_| "is too large".to_string())
+            })?,
+            header_read_timeout: self.get("header_read_timeout", Raw::duration)?,
+            idle_timeout: self.get("idle_timeout", Raw::duration)?,
+            log: self.get("log", |raw| {
+                let filter = raw.text()?.trim();
+                if filter.is_empty() {
+                    return Err("must not be empty (use e.g. \"info\")".into());
+                }
+                tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
+                Ok(filter.to_string())
+            })?,
+        })
+    }
+}
+
+mod parse;
+
+pub use parse::{parse_duration, parse_size};
+use parse::{parse_origin, parse_public_url};
+
+#[cfg(test)]
+mod tests;
