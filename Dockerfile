@@ -6,10 +6,12 @@ COPY src ./src
 COPY assets ./assets
 COPY config ./config
 COPY benches ./benches
-RUN cargo build --release --locked
+RUN cargo build --release --locked && mkdir -p /data-empty
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/qopy /qopy
+# A /data owned by the runtime user, so a fresh named volume is writable.
+COPY --from=build --chown=65532:65532 /data-empty /data
 ENV QOPY_LISTEN=0.0.0.0:8080 \
     QOPY_DATA_DIR=/data
 VOLUME ["/data"]
