@@ -73,11 +73,12 @@ pub async fn initiate(state: State, ip: IpAddr, body: Bytes) -> Result<Response,
     let filename = opt_string(&b.filename, "filename")?
         .ok_or_else(|| ApiError::validation("filename is required"))?;
     let content_type = opt_string(&b.content_type, "contentType")?;
+    let is_text_content = loose_bool(&b.is_text_content, "isTextContent")?;
     let text = match content_type.as_deref() {
         None | Some("text") => true,
         Some("file") => false,
         Some(_) => return Err(ApiError::validation("contentType must be text or file")),
-    } || loose_bool(&b.is_text_content, "isTextContent")?;
+    } || is_text_content;
     let req = InitiateRequest {
         filename,
         filesize: loose_u64(&b.filesize, "filesize")?,
@@ -152,7 +153,16 @@ where
         .parse()
         .map_err(|_| ApiError::validation("chunkNumber must be a non-negative integer"))?;
     let q = &state.qopy;
-    let err = |e| ApiError::from_service(e, Ctx::Upload);
+    // A storage error while the session was cancelled or swept under us is a 404, not a 500.
+    let err = |e| {
+        let e = match e {
+            ServiceError::Blob(_) if matches!(q.store.session(id), Ok(None)) => {
+                ServiceError::UploadNotFound
+            }
+            e => e,
+        };
+        ApiError::from_service(e, Ctx::Upload)
+    };
     let mut sink = q.begin_chunk(id, n).await.map_err(err)?;
     let multipart = content_type
         .as_deref()
