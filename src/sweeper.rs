@@ -177,7 +177,9 @@ fn sweep_orphans(q: &Qopy, startup: bool) -> Result<u64, StoreError> {
 /// `sweep_interval`, and an expiry-only one at each clip's expiry time. A newly created clip
 /// wakes the loop so it can recompute its next deadline.
 pub async fn run(q: Arc<Qopy>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut kind = SweepKind::Startup;
+    // `app::run` already did the start-up sweep before serving; a second one here would run
+    // concurrently with the first requests and delete their fresh, not yet recorded files.
+    let mut kind = SweepKind::Full;
     let mut next_full = tokio::time::Instant::now();
     loop {
         if kind != SweepKind::Expired {

@@ -57,25 +57,40 @@ fn write_blocking(
 ) -> Result<WrittenChunk, BlobError> {
     let mut rng = rand::rngs::OsRng;
     let tmp = dir.join(format!(".tmp-{:016x}", rng.next_u64()));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(BlobError::from_io)?;
-    let mut guard = TempGuard(Some(tmp.clone()));
+    // Created with the first bytes, so a request refused before its body (or with an empty
+    // body) never touches the disk.
+    let create = |guard: &mut TempGuard| {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(BlobError::from_io)?;
+        guard.0 = Some(tmp.clone());
+        Ok::<_, BlobError>(f)
+    };
+    let mut guard = TempGuard(None);
+    let mut file: Option<fs::File> = None;
     let mut hasher = Sha256::new();
     let mut len = 0u64;
     loop {
         match rx.blocking_recv() {
             Some(Msg::Data(b)) => {
+                let f = match &mut file {
+                    Some(f) => f,
+                    None => file.insert(create(&mut guard)?),
+                };
                 hasher.update(&b);
-                file.write_all(&b).map_err(BlobError::from_io)?;
+                f.write_all(&b).map_err(BlobError::from_io)?;
                 len += b.len() as u64;
             }
             Some(Msg::Finish) => break,
             None => return Err(BlobError::Interrupted),
         }
     }
+    let file = match file {
+        Some(f) => f,
+        None => create(&mut guard)?,
+    };
     file.sync_all().map_err(BlobError::from_io)?;
     drop(file);
     let token = rng.next_u64();
@@ -113,8 +128,14 @@ impl ChunkSink {
 
     /// Queues one piece of the body. Fails when the limit is passed or the writer failed.
     pub async fn write(&mut self, data: Bytes) -> Result<(), BlobError> {
+        if data.is_empty() {
+            // Nothing to write: an empty body must not create a file.
+            return Ok(());
+        }
         self.received += data.len() as u64;
         if self.received > self.limit {
+            // Let the writer remove its temporary file before the refusal is answered.
+            let _ = self.join().await;
             return Err(BlobError::TooLarge(self.limit));
         }
         let Some(tx) = &self.tx else {

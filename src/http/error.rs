@@ -217,12 +217,6 @@ pub async fn recover(r: Rejection) -> Result<Response, Infallible> {
             "Not found",
             "The requested resource was not found",
         )
-    } else if r.find::<reject::MethodNotAllowed>().is_some() {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method not allowed",
-            "This route does not accept that method",
-        )
     } else if r.find::<reject::PayloadTooLarge>().is_some() || r.find::<BodyTooLarge>().is_some() {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -249,6 +243,14 @@ pub async fn recover(r: Rejection) -> Result<Response, Infallible> {
         ApiError::validation("The request body could not be read")
     } else if r.find::<reject::InvalidQuery>().is_some() {
         ApiError::validation("Invalid query string")
+    } else if r.find::<reject::MethodNotAllowed>().is_some() {
+        // Checked last: every other rejection comes from a route whose path and method
+        // matched, which says more than another route's method mismatch on the same path.
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            "This route does not accept that method",
+        )
     } else {
         tracing::warn!(rejection = ?r, "unhandled rejection");
         ApiError::new(

@@ -6,6 +6,7 @@
 use super::ApiError;
 use crate::config::{Config, Rate};
 use governor::clock::{Clock, DefaultClock};
+use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{HeaderMap, HeaderValue};
 use parking_lot::Mutex;
@@ -115,6 +116,22 @@ pub enum Class {
 }
 
 type Keyed = DefaultKeyedRateLimiter<IpAddr>;
+/// Failure budgets report how much is left, so an address is blocked by the failure that
+/// uses the budget up (a budget of N lets exactly N failures through, not N + 1).
+type Counting = DefaultKeyedRateLimiter<IpAddr, StateInformationMiddleware>;
+type CountingDirect = DefaultDirectRateLimiter<StateInformationMiddleware>;
+
+/// How long to block after recording one failure: `None` while budget is left.
+fn block_after(
+    r: Result<StateSnapshot, governor::NotUntil<<DefaultClock as Clock>::Instant>>,
+    now: <DefaultClock as Clock>::Instant,
+) -> Option<Duration> {
+    match r {
+        Ok(s) if s.remaining_burst_capacity() == 0 => Some(s.quota().replenish_interval()),
+        Ok(_) => None,
+        Err(nu) => Some(nu.wait_time_from(now)),
+    }
+}
 
 /// All rate limiters of the server.
 pub struct Limits {
@@ -124,8 +141,8 @@ pub struct Limits {
     lookup: Keyed,
     download: Keyed,
     admin_auth: Keyed,
-    failed: Keyed,
-    failed_global: DefaultDirectRateLimiter,
+    failed: Counting,
+    failed_global: CountingDirect,
     blocked: Mutex<HashMap<IpAddr, Instant>>,
     global_blocked_until: Mutex<Option<Instant>>,
 }
@@ -163,8 +180,10 @@ impl Limits {
             lookup: RateLimiter::keyed(quota(l.lookup)),
             download: RateLimiter::keyed(quota(l.download)),
             admin_auth: RateLimiter::keyed(quota(l.admin_auth)),
-            failed: RateLimiter::keyed(quota(l.failed_per_address)),
-            failed_global: RateLimiter::direct(quota(l.failed_global)),
+            failed: RateLimiter::keyed(quota(l.failed_per_address))
+                .with_middleware::<StateInformationMiddleware>(),
+            failed_global: RateLimiter::direct(quota(l.failed_global))
+                .with_middleware::<StateInformationMiddleware>(),
             blocked: Mutex::new(HashMap::new()),
             global_blocked_until: Mutex::new(None),
         }
@@ -246,14 +265,12 @@ impl Limits {
         }
         let now = DefaultClock::default().now();
         let key = address_key(ip);
-        if let Err(nu) = self.failed.check_key(&key) {
-            self.blocked
-                .lock()
-                .insert(key, Instant::now() + nu.wait_time_from(now));
+        if let Some(wait) = block_after(self.failed.check_key(&key), now) {
+            self.blocked.lock().insert(key, Instant::now() + wait);
         }
         if guessable {
-            if let Err(nu) = self.failed_global.check() {
-                *self.global_blocked_until.lock() = Some(Instant::now() + nu.wait_time_from(now));
+            if let Some(wait) = block_after(self.failed_global.check(), now) {
+                *self.global_blocked_until.lock() = Some(Instant::now() + wait);
             }
         }
     }
@@ -266,11 +283,12 @@ impl Limits {
             &self.lookup,
             &self.download,
             &self.admin_auth,
-            &self.failed,
         ] {
             l.retain_recent();
             l.shrink_to_fit();
         }
+        self.failed.retain_recent();
+        self.failed.shrink_to_fit();
         let now = Instant::now();
         self.blocked.lock().retain(|_, until| *until > now);
     }

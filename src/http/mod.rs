@@ -12,6 +12,7 @@ pub mod error;
 pub mod guard;
 pub mod health;
 pub mod openapi;
+pub mod openapi_paths;
 pub mod routes;
 pub mod uploads;
 

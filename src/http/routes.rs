@@ -171,11 +171,22 @@ pub fn routes(state: State) -> BoxedFilter<(Response,)> {
             .and(warp::header::optional::<String>("if-none-match"))
             .and_then(|st, inm| async move { finish(assets::admin_page(st, inm)) })
             .boxed(),
+        // Matches any path, so the method is checked after the asset: an unknown path is a
+        // 404 whatever the method, a known asset with a method other than GET a 405.
         warp::path::tail()
-            .and(warp::get())
+            .and(warp::method())
             .and(warp::header::optional::<String>("if-none-match"))
-            .and_then(|tail: warp::path::Tail, inm| async move {
-                assets::asset(tail.as_str(), inm).ok_or_else(warp::reject::not_found)
+            .and_then(|tail: warp::path::Tail, m: http::Method, inm| async move {
+                match assets::asset(tail.as_str(), inm) {
+                    Some(r) if m == http::Method::GET => Ok(r),
+                    Some(_) => Ok(error::ApiError::new(
+                        http::StatusCode::METHOD_NOT_ALLOWED,
+                        "Method not allowed",
+                        "This route does not accept that method",
+                    )
+                    .into_response()),
+                    None => Err(warp::reject::not_found()),
+                }
             })
             .boxed(),
     ];

@@ -109,8 +109,11 @@ impl Qopy {
             ));
         }
         let max_size = self.max_content_size(req.text);
+        if req.filesize == Some(0) {
+            return Err(ServiceError::Validation("filesize must be at least 1".into()));
+        }
         if let Some(size) = req.filesize {
-            if size == 0 || size > max_size {
+            if size > max_size {
                 return Err(ServiceError::TooLarge(max_size));
             }
         }

@@ -1,5 +1,10 @@
 //! The integration tests: one binary whose modules each cover one area of the server,
 //! always through the real HTTP interface of a server started by `harness`.
 
+mod clips;
+mod guards;
 mod harness;
+mod regressions;
 mod smoke;
+mod uploads;
+mod v4;

@@ -1,0 +1,112 @@
+// index.js — the crypto provider the app uses. getCrypto() returns one object with the
+// same async methods on both paths: WebCrypto (crypto.subtle) when it exists, else our
+// own implementations from this directory. The choice is by feature detection only.
+// Randomness always comes from crypto.getRandomValues. All results are Uint8Arrays.
+
+import { sha256 } from './sha256.js';
+import { sha512 } from './sha512.js';
+import { hmac } from './hmac.js';
+import { pbkdf2Async } from './pbkdf2.js';
+import { hkdf } from './hkdf.js';
+import { AesGcm } from './gcm.js';
+import { toBytes, hashName, constantTimeEqual } from './util.js';
+
+/** n bytes from crypto.getRandomValues (which fills at most 65,536 bytes per call). */
+export function randomBytes(n) {
+  const c = globalThis.crypto;
+  if (!c || typeof c.getRandomValues !== 'function') throw new Error('crypto.getRandomValues is not available');
+  const out = new Uint8Array(n);
+  for (let o = 0; o < n; o += 65536) c.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
+  return out;
+}
+
+const AUTH_FAILED = 'AES-GCM: authentication failed';
+
+/** Provider backed by WebCrypto. */
+export function nativeCrypto(subtle = globalThis.crypto.subtle) {
+  const gcmParams = (nonce, aad) => {
+    const p = { name: 'AES-GCM', iv: toBytes(nonce), tagLength: 128 };
+    if (aad !== undefined && aad !== null) p.additionalData = toBytes(aad);
+    return p;
+  };
+  const gcmKey = (key, use) => subtle.importKey('raw', toBytes(key), { name: 'AES-GCM' }, false, [use]);
+  return {
+    native: true,
+    async sha256(data) { return new Uint8Array(await subtle.digest('SHA-256', toBytes(data))); },
+    async sha512(data) { return new Uint8Array(await subtle.digest('SHA-512', toBytes(data))); },
+    async hmac(hash, key, data) {
+      const k = await subtle.importKey('raw', toBytes(key), { name: 'HMAC', hash: hashName(hash) }, false, ['sign']);
+      return new Uint8Array(await subtle.sign('HMAC', k, toBytes(data)));
+    },
+    async pbkdf2(hash, password, salt, iterations, lengthBytes, onProgress) {
+      if (onProgress) onProgress(0);
+      const k = await subtle.importKey('raw', toBytes(password), 'PBKDF2', false, ['deriveBits']);
+      const bits = await subtle.deriveBits(
+        { name: 'PBKDF2', hash: hashName(hash), salt: toBytes(salt), iterations }, k, lengthBytes * 8);
+      if (onProgress) onProgress(1);
+      return new Uint8Array(bits);
+    },
+    async hkdf(ikm, salt, info, length) {
+      const k = await subtle.importKey('raw', toBytes(ikm), 'HKDF', false, ['deriveBits']);
+      const bits = await subtle.deriveBits(
+        { name: 'HKDF', hash: 'SHA-256', salt: toBytes(salt), info: toBytes(info) }, k, length * 8);
+      return new Uint8Array(bits);
+    },
+    async aesGcmEncrypt(key, nonce, plaintext, aad) {
+      const k = await gcmKey(key, 'encrypt');
+      return new Uint8Array(await subtle.encrypt(gcmParams(nonce, aad), k, toBytes(plaintext)));
+    },
+    async aesGcmDecrypt(key, nonce, data, aad) {
+      const k = await gcmKey(key, 'decrypt');
+      try {
+        return new Uint8Array(await subtle.decrypt(gcmParams(nonce, aad), k, toBytes(data)));
+      } catch (e) {
+        if (e && e.name === 'OperationError') throw new Error(AUTH_FAILED);
+        throw e;
+      }
+    },
+    randomBytes,
+  };
+}
+
+/** Provider backed by our own implementations (for non-secure contexts). */
+export function fallbackCrypto() {
+  // Reuse the expanded key and GHASH table while the same key is used record after record.
+  let lastKey = null;
+  let lastGcm = null;
+  const gcmFor = (key) => {
+    const k = toBytes(key);
+    if (!lastKey || !constantTimeEqual(lastKey, k)) {
+      lastGcm = new AesGcm(k);
+      lastKey = Uint8Array.from(k);
+    }
+    return lastGcm;
+  };
+  return {
+    native: false,
+    async sha256(data) { return sha256(toBytes(data)); },
+    async sha512(data) { return sha512(toBytes(data)); },
+    async hmac(hash, key, data) { return hmac(hash, toBytes(key), toBytes(data)); },
+    async pbkdf2(hash, password, salt, iterations, lengthBytes, onProgress) {
+      return pbkdf2Async(hash, toBytes(password), toBytes(salt), iterations, lengthBytes, onProgress);
+    },
+    async hkdf(ikm, salt, info, length) { return hkdf(toBytes(ikm), toBytes(salt), toBytes(info), length); },
+    async aesGcmEncrypt(key, nonce, plaintext, aad) {
+      return gcmFor(key).encrypt(toBytes(nonce), toBytes(plaintext), toBytes(aad));
+    },
+    async aesGcmDecrypt(key, nonce, data, aad) {
+      return gcmFor(key).decrypt(toBytes(nonce), toBytes(data), toBytes(aad));
+    },
+    randomBytes,
+  };
+}
+
+/**
+ * The provider: WebCrypto if globalThis.crypto.subtle exists, otherwise the fallback.
+ * options.forceFallback selects the fallback regardless (for tests and diagnostics).
+ */
+export async function getCrypto(options = {}) {
+  const subtle = globalThis.crypto && globalThis.crypto.subtle;
+  if (subtle && !options.forceFallback) return nativeCrypto(subtle);
+  return fallbackCrypto();
+}

@@ -1,0 +1,358 @@
+//! The `paths` of the OpenAPI document: one entry per route of `routes.rs`, with its request
+//! body, parameters and every status its handler can answer, and the parameters and error
+//! responses they share. The body schemas are in `openapi`.
+
+use super::openapi::{error, json_body, json_ok, param, response, schema};
+use serde_json::{json, Value};
+
+/// The parameters, responses and security scheme the paths share.
+pub fn shared_components() -> Value {
+    let clip_id = json!({
+        "type": "string",
+        "pattern": "^[A-Z0-9]{6}$|^[A-Z0-9]{10}$",
+        "example": "K7Q2ZP9M4X"
+    });
+    json!({
+        "securitySchemes": {
+            "adminBearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The configured admin_token (QOPY_ADMIN_TOKEN or --admin-token)"
+            }
+        },
+        "parameters": {
+            "ClipId": {
+                "name": "id", "in": "path", "required": true,
+                "description": "Clip ID: 10 characters, or 6 for Quick Share",
+                "schema": clip_id
+            },
+            "UploadId": {
+                "name": "uploadId", "in": "path", "required": true,
+                "description": "Upload session ID (the session's only capability)",
+                "schema": { "type": "string", "pattern": "^[0-9A-Fa-f]{16}$" }
+            },
+            "ChunkNumber": {
+                "name": "chunkNumber", "in": "path", "required": true,
+                "description": "Chunk number, from 0 to totalChunks - 1",
+                "schema": { "type": "integer", "minimum": 0 }
+            },
+            "IfNoneMatch": {
+                "name": "If-None-Match", "in": "header", "required": false,
+                "description": "An ETag from an earlier answer; a match gives 304",
+                "schema": { "type": "string" }
+            }
+        },
+        "responses": {
+            "BadRequest": error("Validation failed (the message says which field and why)"),
+            "RateLimited": {
+                "description": "Too many requests, or too many failed lookups from this address",
+                "headers": {
+                    "Retry-After": {
+                        "description": "Seconds to wait",
+                        "schema": { "type": "integer" }
+                    }
+                },
+                "content": { "application/json": { "schema": schema("Error") } }
+            },
+            "InsufficientStorage": error("The free-disk reserve or the storage quota would be crossed"),
+            "InternalError": error("Storage or database failure"),
+            "AdminUnauthorized": error("Missing or wrong bearer token (`Unauthorized`)"),
+            "AdminDisabled": error("No admin_token is configured (`Admin API disabled`)"),
+            "Page": {
+                "description": "An HTML page of the browser client (revalidated on every load)",
+                "headers": { "ETag": { "schema": { "type": "string" } } },
+                "content": { "text/html": { "schema": { "type": "string" } } }
+            },
+            "NotModified": { "description": "The ETag in If-None-Match still matches" }
+        }
+    })
+}
+
+/// One operation.
+fn op(tag: &str, id: &str, summary: &str, params: &[&str], responses: Value) -> Value {
+    let parameters: Vec<Value> = params.iter().map(|p| param(p)).collect();
+    let mut o = json!({
+        "tags": [tag],
+        "operationId": id,
+        "summary": summary,
+        "responses": responses,
+    });
+    if !parameters.is_empty() {
+        o["parameters"] = Value::Array(parameters);
+    }
+    o
+}
+
+/// Adds a request body to an operation.
+fn with_body(mut o: Value, body: Value) -> Value {
+    o["requestBody"] = body;
+    o
+}
+
+/// Marks an operation as needing the admin token.
+fn admin(mut o: Value) -> Value {
+    o["security"] = json!([{ "adminBearer": [] }]);
+    o
+}
+
+/// Adds a description to an operation.
+fn describe(mut o: Value, text: &str) -> Value {
+    o["description"] = Value::String(text.to_string());
+    o
+}
+
+/// The body of a chunk upload: a raw body or a multipart form with a binary `chunk` field.
+fn chunk_body() -> Value {
+    json!({
+        "required": true,
+        "description": "The chunk's bytes, at most chunkSize + 1024 bytes",
+        "content": {
+            "application/octet-stream": {
+                "schema": { "type": "string", "format": "binary" }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["chunk"],
+                    "properties": {
+                        "chunk": { "type": "string", "format": "binary" },
+                        "chunkNumber": { "type": "string", "description": "Ignored" },
+                        "chunkIndex": { "type": "string", "description": "Ignored" }
+                    }
+                },
+                "encoding": { "chunk": { "contentType": "application/octet-stream" } }
+            }
+        }
+    })
+}
+
+fn chunk_op(id: &str) -> Value {
+    let o = op(
+        "uploads",
+        id,
+        "Store one chunk",
+        &["UploadId", "ChunkNumber"],
+        json!({
+            "200": json_ok("Chunk stored (or an identical re-send)", "ChunkResponse"),
+            "400": error("Bad upload ID or chunk number, chunk number out of range, empty body \
+                (`No chunk file provided`), body cut short, malformed multipart, or an \
+                unexpected file field"),
+            "404": error("Upload session not found"),
+            "409": error("A different chunk was already stored under this number"),
+            "413": error("Chunk too large"),
+            "429": response("RateLimited"),
+            "507": response("InsufficientStorage"),
+            "500": response("InternalError"),
+        }),
+    );
+    describe(
+        with_body(o, chunk_body()),
+        "Streams the body to disk. Chunks may arrive in any order and in parallel. POST and \
+         PUT behave the same.",
+    )
+}
+
+/// `/clip/{id}` and `/file/{id}`: the app page for a well-formed ID.
+fn deep_link(id: &str, what: &str) -> Value {
+    let o = op(
+        "pages",
+        id,
+        &format!("The app page for a {what} link (`#secret` stays in the browser)"),
+        &["ClipId", "IfNoneMatch"],
+        json!({
+            "200": response("Page"),
+            "304": response("NotModified"),
+            "404": error("Not a well-formed clip ID (any letter case is accepted)"),
+        }),
+    );
+    describe(
+        o,
+        "The ID may be in any letter case here; the page normalises it.",
+    )
+}
+
+/// The responses of the admin routes that need the token.
+fn admin_responses(ok: Value) -> Value {
+    json!({
+        "200": ok,
+        "401": response("AdminUnauthorized"),
+        "503": response("AdminDisabled"),
+        "500": response("InternalError"),
+    })
+}
+
+/// `/{asset}`: any other embedded file.
+fn asset() -> Value {
+    let mut o = op(
+        "pages",
+        "asset",
+        "An embedded file of the browser client (scripts, styles, images)",
+        &[],
+        json!({
+            "200": { "description": "The file, with an ETag and a day's cache lifetime",
+                     "headers": { "ETag": { "schema": { "type": "string" } } },
+                     "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } } },
+            "304": response("NotModified"),
+            "404": error("No such file"),
+        }),
+    );
+    o["parameters"] = json!([
+        { "name": "asset", "in": "path", "required": true, "schema": { "type": "string" } },
+        param("IfNoneMatch"),
+    ]);
+    describe(
+        o,
+        "`asset` is a path below the asset root and may contain `/`; segments \
+        starting with `.` are refused.",
+    )
+}
+
+/// Every path of the route table, in its order.
+pub fn paths() -> Value {
+    json!({
+        // Health and configuration.
+        "/health": { "get": op("health", "health", "Liveness with a database check and storage figures", &[], json!({
+            "200": json_ok("Healthy", "Health"),
+            "503": json_ok("The database check failed (`status` is `ERROR`)", "Health"),
+        })) },
+        "/api/health": { "get": op("health", "apiHealth", "Liveness", &[], json!({
+            "200": json_ok("Alive", "ApiHealth"),
+        })) },
+        "/ping": { "get": op("health", "ping", "Ping", &[], json!({
+            "200": json_ok("Pong", "Ping"),
+        })) },
+        "/api/config": { "get": op("health", "config", "Access-code salt and the limits a client needs", &[], json!({
+            "200": json_ok("Public configuration", "PublicConfig"),
+        })) },
+        "/api/openapi.json": { "get": op("health", "openapi", "This document", &[], json!({
+            "200": { "description": "The OpenAPI 3.0.3 document",
+                     "content": { "application/json": { "schema": { "type": "object" } } } },
+        })) },
+
+        // Uploads.
+        "/api/upload/initiate": { "post": with_body(op("uploads", "initiateUpload", "Create an upload session", &[], json!({
+            "200": json_ok("Session created", "InitiateResponse"),
+            "400": response("BadRequest"),
+            "413": error("Declared filesize is 0 or above the maximum (`File too large`)"),
+            "429": response("RateLimited"),
+            "507": response("InsufficientStorage"),
+            "500": response("InternalError"),
+        })), json_body("InitiateRequest", true)) },
+        "/api/upload/chunk/{uploadId}/{chunkNumber}": {
+            "post": chunk_op("uploadChunk"),
+            "put": chunk_op("putChunk"),
+        },
+        "/api/upload/complete/{uploadId}": { "post": describe(with_body(op("uploads", "completeUpload", "Turn a complete session into a clip", &["UploadId"], json!({
+            "200": json_ok("Clip created; its lifetime starts now", "CompleteResponse"),
+            "400": error("Validation failed, or `Upload incomplete` with `missingChunks`"),
+            "404": error("Upload session not found, or a stored chunk is missing (`File not found on storage`)"),
+            "413": error("The stored chunks exceed the maximum size (`File too large`)"),
+            "500": response("InternalError"),
+        })), json_body("CompleteRequest", false)), "The size is computed from the stored chunks. \
+            An empty body is `{}`. With requiresAccessCode true, accessCodeHash is required.") },
+        "/api/upload/{uploadId}/status": { "get": op("uploads", "uploadStatus", "Progress of a session, with the chunk numbers received (for resume)", &["UploadId"], json!({
+            "200": json_ok("Session status", "UploadStatus"),
+            "400": response("BadRequest"),
+            "404": error("Upload session not found"),
+            "500": response("InternalError"),
+        })) },
+        "/api/upload/{uploadId}": { "delete": op("uploads", "cancelUpload", "Cancel a session and delete its chunks", &["UploadId"], json!({
+            "200": json_ok("`Upload cancelled successfully`", "SuccessMessage"),
+            "400": response("BadRequest"),
+            "404": error("Upload session not found"),
+            "500": response("InternalError"),
+        })) },
+
+        // Clips and files.
+        "/api/clip/{id}/info": { "get": op("clips", "clipInfo", "Clip metadata (never consumes)", &["ClipId"], json!({
+            "200": json_ok("Metadata", "ClipInfo"),
+            "400": response("BadRequest"),
+            "404": error("Clip not found or expired"),
+            "429": response("RateLimited"),
+            "500": response("InternalError"),
+        })) },
+        "/api/clip/{id}": {
+            "get": op("clips", "getClip", "Clip descriptor for a clip without access code", &["ClipId"], json!({
+                "200": json_ok("Descriptor", "ClipDescriptor"),
+                "400": response("BadRequest"),
+                "401": error("`Access code required`, with `requiresAccessCode: true`: use POST"),
+                "404": error("Clip not found or expired"),
+                "429": response("RateLimited"),
+                "500": response("InternalError"),
+            })),
+            "post": with_body(op("clips", "openClip", "Clip descriptor, checking the access code", &["ClipId"], json!({
+                "200": json_ok("Descriptor", "ClipDescriptor"),
+                "400": response("BadRequest"),
+                "401": error("`Access code required` (with `requiresAccessCode: true`) or `Access denied`"),
+                "404": error("Clip not found or expired"),
+                "429": response("RateLimited"),
+                "500": response("InternalError"),
+            })), json_body("AccessCodeRequest", false)),
+        },
+        "/api/file/{id}/info": { "get": op("clips", "fileInfo", "File clip metadata (never consumes)", &["ClipId"], json!({
+            "200": json_ok("Metadata", "FileInfo"),
+            "400": response("BadRequest"),
+            "404": error("File not found, expired, or not a file clip"),
+            "429": response("RateLimited"),
+            "500": response("InternalError"),
+        })) },
+        "/api/file/{id}": {
+            "post": describe(with_body(op("clips", "download", "Download the content", &["ClipId"], json!({
+                "200": {
+                    "description": "The stored bytes (ciphertext unless X-Qopy-Encrypted is false)",
+                    "headers": {
+                        "Content-Disposition": { "schema": { "type": "string" } },
+                        "X-Qopy-Encrypted": { "schema": { "type": "string", "enum": ["true", "false"] } }
+                    },
+                    "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
+                },
+                "400": response("BadRequest"),
+                "401": error("`Access code required` (with `requiresAccessCode: true`) or `Access denied`"),
+                "404": error("File not found or expired, or its stored bytes are missing"),
+                "410": error("A one-time file already consumed by a concurrent download"),
+                "429": response("RateLimited"),
+                "500": response("InternalError"),
+            })), json_body("AccessCodeRequest", false)), "The only request that consumes a \
+                one-time clip; the consumption is durable before the first byte is sent."),
+            "get": op("clips", "legacyDownload", "Obsolete unauthenticated download: always 410", &["ClipId"], json!({
+                "410": error("`Unauthenticated downloads disabled`, with a `hint`"),
+                "429": response("RateLimited"),
+            })),
+        },
+
+        // Admin.
+        "/api/admin/auth": { "post": with_body(op("admin", "adminAuth", "Check the admin password (the token)", &[], json!({
+            "200": json_ok("`Authentication successful`", "SuccessMessage"),
+            "400": error("password must be 1-128 characters"),
+            "401": error("`Authentication failed`"),
+            "429": response("RateLimited"),
+            "503": response("AdminDisabled"),
+        })), json_body("AdminAuthRequest", true)) },
+        "/api/admin/stats": { "get": admin(op("admin", "adminStats", "Statistics", &[],
+            admin_responses(json_ok("Statistics", "AdminStats")))) },
+        "/api/admin/clips": { "get": admin(op("admin", "adminClips", "The 20 newest clips, IDs shortened", &[],
+            admin_responses(json!({
+                "description": "Newest first",
+                "content": { "application/json": { "schema": { "type": "array", "items": schema("AdminClip") } } }
+            })))) },
+        "/api/admin/system": { "get": admin(op("admin", "adminSystem", "System figures", &[],
+            admin_responses(json_ok("System figures", "AdminSystem")))) },
+        "/api/admin/sweep": { "post": admin(op("admin", "adminSweep", "Run a full sweep now", &[],
+            admin_responses(json_ok("What the sweep removed", "SweepResponse")))) },
+
+        // Pages and assets.
+        "/": { "get": op("pages", "indexPage", "The app page", &["IfNoneMatch"], json!({
+            "200": response("Page"),
+            "304": response("NotModified"),
+        })) },
+        "/clip/{id}": { "get": deep_link("clipPage", "text") },
+        "/file/{id}": { "get": deep_link("filePage", "file") },
+        "/admin": { "get": op("pages", "adminPage", "The admin dashboard", &["IfNoneMatch"], json!({
+            "200": response("Page"),
+            "304": response("NotModified"),
+            "503": { "description": "No admin_token configured: an HTML notice",
+                     "content": { "text/html": { "schema": { "type": "string" } } } },
+        })) },
+        "/{asset}": { "get": asset() },
+    })
+}
