@@ -1,5 +1,7 @@
 // Benchmark of the browser crypto fallback (assets/js/crypto) against Node's WebCrypto.
 // Usage: node benches/js-crypto.mjs [--runs N]   (N timed runs per row, best is shown; default 2)
+// Times are wall-clock. Our code runs synchronously on this thread, so its process CPU time
+// is also shown ("cpu"): on a busy machine that is the fairer number.
 // Targets (issue): PBKDF2 600,000 iterations under ~3 s, AES-256-GCM >= 30 MiB/s.
 
 import os from 'node:os';
@@ -20,21 +22,25 @@ function random(n) {
   return b;
 }
 
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+let lastCpu = 0; // CPU ms of the best run of the last best() call
+
 async function best(fn) {
   let min = Infinity;
   for (let i = 0; i < RUNS; i++) {
+    const c = cpuMs();
     const t = performance.now();
     await fn();
-    min = Math.min(min, performance.now() - t);
+    const wall = performance.now() - t;
+    if (wall < min) { min = wall; lastCpu = cpuMs() - c; }
   }
   return min;
 }
 
-const rows = [];
-const row = (what, ours, web, unit, target) => {
-  rows.push({ what, ours, web, unit, target });
+const row = (what, ours, oursCpu, web, unit, target) => {
   const f = (x) => (unit === 's' ? (x / 1000).toFixed(2) + ' s' : x.toFixed(1) + ' MiB/s');
-  console.log(`${what.padEnd(34)} ours ${f(ours).padStart(12)}   webcrypto ${f(web).padStart(12)}   ${target}`);
+  console.log(`${what.padEnd(30)} ours ${f(ours).padStart(11)} (cpu ${f(oursCpu).padStart(11)})` +
+    `   webcrypto ${f(web).padStart(11)}   ${target}`);
 };
 
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu?'} x${os.cpus().length}, ` +
@@ -52,10 +58,11 @@ sha512(random(MiB));
 
 for (const [hash, len] of [['SHA-256', 32], ['SHA-512', 64]]) {
   const ours = await best(() => pbkdf2(hash, password, salt, ITER, len));
+  const oursCpu = lastCpu;
   const key = await subtle.importKey('raw', password, 'PBKDF2', false, ['deriveBits']);
   const web = await best(() => subtle.deriveBits({ name: 'PBKDF2', hash, salt, iterations: ITER }, key, len * 8));
   const ok = ours < 3000 ? 'OK' : 'MISS';
-  row(`PBKDF2-HMAC-${hash} ${ITER} it`, ours, web, 's', `target < 3 s: ${ok}`);
+  row(`PBKDF2-HMAC-${hash} ${ITER} it`, ours, oursCpu, web, 's', `target < 3 s: ${ok}`);
 }
 
 {
@@ -66,17 +73,21 @@ for (const [hash, len] of [['SHA-256', 32], ['SHA-512', 64]]) {
   const params = { name: 'AES-GCM', iv, additionalData: aad, tagLength: 128 };
   let sealed;
   const encOurs = await best(() => { sealed = g.encrypt(iv, data, aad); });
+  const encCpu = lastCpu;
   const encWeb = await best(() => subtle.encrypt(params, key, data));
   const rate = (ms) => (size / MiB) / (ms / 1000);
-  row('AES-256-GCM encrypt 16 MiB', rate(encOurs), rate(encWeb), 'MiB/s', `target >= 30 MiB/s: ${rate(encOurs) >= 30 ? 'OK' : 'MISS'}`);
+  row('AES-256-GCM encrypt 16 MiB', rate(encOurs), rate(encCpu), rate(encWeb), 'MiB/s', `target >= 30 MiB/s: ${rate(encOurs) >= 30 ? 'OK' : 'MISS'}`);
   const decOurs = await best(() => g.decrypt(iv, sealed, aad));
+  const decCpu = lastCpu;
   const decWeb = await best(() => subtle.decrypt(params, key, sealed));
-  row('AES-256-GCM decrypt 16 MiB', rate(decOurs), rate(decWeb), 'MiB/s', `target >= 30 MiB/s: ${rate(decOurs) >= 30 ? 'OK' : 'MISS'}`);
+  row('AES-256-GCM decrypt 16 MiB', rate(decOurs), rate(decCpu), rate(decWeb), 'MiB/s', `target >= 30 MiB/s: ${rate(decOurs) >= 30 ? 'OK' : 'MISS'}`);
 
   const shaOurs = await best(() => sha256(data));
+  const shaCpu = lastCpu;
   const shaWeb = await best(() => subtle.digest('SHA-256', data));
-  row('SHA-256 16 MiB', rate(shaOurs), rate(shaWeb), 'MiB/s', '');
+  row('SHA-256 16 MiB', rate(shaOurs), rate(shaCpu), rate(shaWeb), 'MiB/s', '');
   const sha5Ours = await best(() => sha512(data));
+  const sha5Cpu = lastCpu;
   const sha5Web = await best(() => subtle.digest('SHA-512', data));
-  row('SHA-512 16 MiB', rate(sha5Ours), rate(sha5Web), 'MiB/s', '');
+  row('SHA-512 16 MiB', rate(sha5Ours), rate(sha5Cpu), rate(sha5Web), 'MiB/s', '');
 }

@@ -6,8 +6,10 @@
 //! order: completing an upload maps and checks them but copies nothing, and downloads send
 //! slices of the maps.
 
+mod maps;
 mod write;
 
+pub use maps::{MapCache, Mapped};
 pub use write::{ChunkSink, WrittenChunk};
 
 use crate::model::{BlobDir, ChunkRecord};
@@ -15,6 +17,7 @@ use bytes::Bytes;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Errors of blob storage.
 #[derive(Debug, thiserror::Error)]
@@ -47,10 +50,14 @@ impl BlobError {
 }
 
 /// The blob area under the data directory.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Blobs {
     root: PathBuf,
+    maps: Arc<MapCache>,
 }
+
+/// Most maps the cache keeps (the kernel's default limit is 65,530 per process).
+const MAX_CACHED_MAPS: usize = 16_384;
 
 /// Makes a directory entry durable: fsync of the directory itself.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -62,7 +69,10 @@ impl Blobs {
     pub fn open(data_dir: &Path) -> Result<Blobs, BlobError> {
         let root = data_dir.join("blobs");
         fs::create_dir_all(&root)?;
-        Ok(Blobs { root })
+        Ok(Blobs {
+            root,
+            maps: Arc::new(MapCache::new(MAX_CACHED_MAPS)),
+        })
     }
 
     /// The directory of a session or clip.
@@ -125,11 +135,24 @@ impl Blobs {
         Ok(Bytes::from_owner(map))
     }
 
+    /// The content of a clip as maps of its chunk files in order: from the cache, or mapped
+    /// and checked now (and then cached). Blocking: call it on the blocking pool.
+    pub fn mapped(&self, dir: BlobDir, chunks: &[ChunkRecord]) -> Result<Mapped, BlobError> {
+        if let Some(m) = self.maps.get(dir) {
+            if m.len() == chunks.len() {
+                return Ok(m);
+            }
+        }
+        let m: Mapped = self.map_all(dir, chunks)?.into();
+        self.maps.insert(dir, m.clone());
+        Ok(m)
+    }
+
     /// Maps every chunk of a clip or session in order, checking each file's length, using
     /// several threads for many chunks. Cost grows with the number of chunks, not bytes.
     /// Blocking: call it on the blocking pool.
     pub fn map_all(&self, dir: BlobDir, chunks: &[ChunkRecord]) -> Result<Vec<Bytes>, BlobError> {
-        const PER_THREAD: usize = 32;
+        const PER_THREAD: usize = 64;
         if chunks.len() <= PER_THREAD {
             return chunks
                 .iter()
@@ -173,6 +196,7 @@ impl Blobs {
     /// Deletes a session's or clip's directory. Mapped files stay readable by whoever holds
     /// a map. A missing directory is not an error.
     pub fn remove_dir(&self, dir: BlobDir) -> Result<(), BlobError> {
+        self.maps.remove(dir);
         match fs::remove_dir_all(self.dir_path(dir)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -51,10 +51,13 @@ impl Qopy {
         let c = clip.clone();
         let parts = self
             .blocking(move |q| {
-                q.blobs.map_all(c.blob, &c.chunks).map_err(|e| match e {
-                    BlobError::Damaged(_) => ServiceError::ContentMissing,
-                    e => e.into(),
-                })
+                q.blobs
+                    .mapped(c.blob, &c.chunks)
+                    .map(|m| m.to_vec())
+                    .map_err(|e| match e {
+                        BlobError::Damaged(_) => ServiceError::ContentMissing,
+                        e => e.into(),
+                    })
             })
             .await?;
         if clip.one_time {

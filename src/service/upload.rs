@@ -313,15 +313,14 @@ impl Qopy {
                         return Err(ServiceError::Incomplete(missing));
                     }
                     let records: Vec<ChunkRecord> = chunks.into_iter().map(|(_, r)| r).collect();
-                    // Map and check every chunk file: present, with the recorded length.
-                    drop(
-                        q.blobs
-                            .map_all(session.blob, &records)
-                            .map_err(|e| match e {
-                                crate::blobs::BlobError::Damaged(_) => ServiceError::ContentMissing,
-                                e => e.into(),
-                            })?,
-                    );
+                    // Map and check every chunk file: present, with the recorded length. The
+                    // maps are kept for the downloads to come.
+                    q.blobs
+                        .mapped(session.blob, &records)
+                        .map_err(|e| match e {
+                            crate::blobs::BlobError::Damaged(_) => ServiceError::ContentMissing,
+                            e => e.into(),
+                        })?;
                     let size: u64 = records.iter().map(|r| r.len).sum();
                     let text = session.kind == ContentKind::Text;
                     if size > q.max_content_size(text) {

@@ -10,9 +10,7 @@
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
 
-use super::{
-    derive_key, record_nonce, Header, Layout, Metadata, V4Error, HEADER_LEN, TAG_LEN,
-};
+use super::{derive_key, record_nonce, Header, Layout, Metadata, V4Error, HEADER_LEN, TAG_LEN};
 
 /// How far from its position a failing record is looked for, to report a reordering.
 const REORDER_WINDOW: u64 = 64;
@@ -245,7 +243,9 @@ impl Decryptor {
     /// The index, near `index`, that the buffered record authenticates as, if any.
     fn find_elsewhere(&mut self, index: u64, layout: &Layout) -> Option<u64> {
         let lo = index.saturating_sub(REORDER_WINDOW).max(1);
-        let hi = index.saturating_add(REORDER_WINDOW).min(layout.last_index());
+        let hi = index
+            .saturating_add(REORDER_WINDOW)
+            .min(layout.last_index());
         (lo..=hi)
             .filter(|&j| j != index)
             .find(|&j| self.open(j, j == layout.last_index()))

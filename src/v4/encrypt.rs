@@ -6,8 +6,7 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 
 use super::{
     derive_key, random_array, record_nonce, Header, Layout, Metadata, V4Error,
-    DEFAULT_DATA_RECORD_SIZE, DEFAULT_METADATA_RECORD_SIZE, HEADER_LEN, NONCE_PREFIX_LEN,
-    SALT_LEN,
+    DEFAULT_DATA_RECORD_SIZE, DEFAULT_METADATA_RECORD_SIZE, HEADER_LEN, NONCE_PREFIX_LEN, SALT_LEN,
 };
 
 /// How to build the header. The defaults are the format's defaults with a random salt and
@@ -90,7 +89,9 @@ impl Encryptor {
         let m = header.metadata_record_size as usize;
         let json = metadata.to_json();
         let room = m.saturating_sub(4);
-        let json_len = u32::try_from(json.len()).ok().filter(|_| json.len() <= room);
+        let json_len = u32::try_from(json.len())
+            .ok()
+            .filter(|_| json.len() <= room);
         let Some(json_len) = json_len else {
             return Err(V4Error::MetadataTooLarge {
                 len: json.len(),
@@ -103,7 +104,15 @@ impl Encryptor {
         record.resize(m, 0);
         let mut pending = Vec::with_capacity(HEADER_LEN + record.len() + super::TAG_LEN);
         pending.extend_from_slice(&header_bytes);
-        seal(&cipher, &header_bytes, &header.nonce_prefix, 0, false, &mut record, &mut pending);
+        seal(
+            &cipher,
+            &header_bytes,
+            &header.nonce_prefix,
+            0,
+            false,
+            &mut record,
+            &mut pending,
+        );
 
         Ok(Encryptor {
             buf: Vec::with_capacity(header.data_record_size as usize),

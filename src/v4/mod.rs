@@ -132,11 +132,7 @@ fn kdf_input(secret: &str, password: Option<&str>) -> Vec<u8> {
 
 /// `ikm = PBKDF2-HMAC-SHA256(utf8(secret) [|| ":" || utf8(password)], salt, 600000, 32)`.
 pub fn derive_ikm(secret: &str, password: Option<&str>, salt: &[u8; SALT_LEN]) -> [u8; 32] {
-    pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(
-        &kdf_input(secret, password),
-        salt,
-        PBKDF2_ITERATIONS,
-    )
+    pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(&kdf_input(secret, password), salt, PBKDF2_ITERATIONS)
 }
 
 /// `content_key = HKDF-SHA256(ikm, salt = empty, info = "qopy v4 content", 32)`.

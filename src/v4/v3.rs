@@ -40,7 +40,10 @@ fn open_v3(secret: &str, password: Option<&str>, payload: &[u8]) -> Result<Vec<u
     let key = derive_key_v3(secret, password, &payload[1..33]);
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key));
     cipher
-        .decrypt(Nonce::from_slice(&payload[33..45]), &payload[V3_HEADER_LEN..])
+        .decrypt(
+            Nonce::from_slice(&payload[33..45]),
+            &payload[V3_HEADER_LEN..],
+        )
         .map_err(|_| V4Error::WrongKey)
 }
 

@@ -23,7 +23,10 @@ fn load() -> Value {
 }
 
 fn arr<const N: usize>(v: &Value) -> [u8; N] {
-    hex::decode(v.as_str().unwrap()).unwrap().try_into().unwrap()
+    hex::decode(v.as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
 }
 
 fn unhex(v: &Value) -> Vec<u8> {
@@ -114,18 +117,35 @@ fn vectors_derive_keys_and_encrypt_byte_exact() {
             case["password"].as_str(),
             &salt,
         );
-        assert_eq!(hex::encode(ikm), case["ikm_hex"].as_str().unwrap(), "{name}: ikm");
+        assert_eq!(
+            hex::encode(ikm),
+            case["ikm_hex"].as_str().unwrap(),
+            "{name}: ikm"
+        );
         let key = content_key(&ikm);
-        assert_eq!(hex::encode(key), case["content_key_hex"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            hex::encode(key),
+            case["content_key_hex"].as_str().unwrap(),
+            "{name}"
+        );
 
         let meta = metadata(case);
-        assert_eq!(meta.to_json(), case["metadata_json"].as_str().unwrap().as_bytes());
+        assert_eq!(
+            meta.to_json(),
+            case["metadata_json"].as_str().unwrap().as_bytes()
+        );
         let pt = plaintext(case);
         assert_eq!(pt.len() as u64, meta.size, "{name}: size");
         let expected = unhex(&case["ciphertext_hex"]);
-        assert_eq!(expected.len() as u64, case["ciphertext_len"].as_u64().unwrap());
+        assert_eq!(
+            expected.len() as u64,
+            case["ciphertext_len"].as_u64().unwrap()
+        );
         let h = header(case);
-        assert_eq!(hex::encode(h.to_bytes().unwrap()), case["header_hex"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(h.to_bytes().unwrap()),
+            case["header_hex"].as_str().unwrap()
+        );
 
         let mut rng = Rng(0x5eed ^ expected.len() as u64);
         for round in 0..4 {
@@ -136,7 +156,10 @@ fn vectors_derive_keys_and_encrypt_byte_exact() {
                 enc.update(&p, &mut out).unwrap();
             }
             enc.finish(&mut out).unwrap();
-            assert!(out == expected, "{name}: ciphertext differs (round {round})");
+            assert!(
+                out == expected,
+                "{name}: ciphertext differs (round {round})"
+            );
         }
     });
 }
@@ -152,12 +175,18 @@ fn vectors_decrypt_in_any_pieces() {
         let mut rng = Rng(0xabcdef ^ ct.len() as u64);
         for max in [1, 7, 100, 1_000, 10_000, 10_000, 10_000, u64::MAX] {
             let pieces = cut(&ct, &mut rng, max);
-            assert!(decrypt_pieces(&key, &pieces).unwrap() == want, "{name}: pieces ≤ {max}");
+            assert!(
+                decrypt_pieces(&key, &pieces).unwrap() == want,
+                "{name}: pieces ≤ {max}"
+            );
         }
         // Upload chunks of various sizes, with the same bytes regardless of records.
         for chunk in [1usize, 64, 1000, 4096, 65_536] {
             let pieces: Vec<Vec<u8>> = ct.chunks(chunk).map(<[u8]>::to_vec).collect();
-            assert!(decrypt_pieces(&key, &pieces).unwrap() == want, "{name}: chunk {chunk}");
+            assert!(
+                decrypt_pieces(&key, &pieces).unwrap() == want,
+                "{name}: chunk {chunk}"
+            );
         }
         // Metadata is there as soon as record 0 is.
         let mut dec = Decryptor::with_key(&key);
@@ -178,13 +207,19 @@ fn vectors_decrypt_with_the_secret() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| ["empty_text", "password", "quick_share"].contains(&c["name"].as_str().unwrap()))
+        .filter(|c| {
+            ["empty_text", "password", "quick_share"].contains(&c["name"].as_str().unwrap())
+        })
         .cloned()
         .collect();
     assert_eq!(cases.len(), 3);
     each_case(&cases, |case| {
         let ct = unhex(&case["ciphertext_hex"]);
-        let got = decrypt_all(case["secret"].as_str().unwrap(), case["password"].as_str(), &ct);
+        let got = decrypt_all(
+            case["secret"].as_str().unwrap(),
+            case["password"].as_str(),
+            &ct,
+        );
         assert_eq!(got.unwrap(), (metadata(case), plaintext(case)));
     });
 }
@@ -205,7 +240,7 @@ fn vectors_negative_cases() {
             // Known key: also cut the stream at random places.
             let key = arr(&base["content_key_hex"]);
             let mut rng = Rng(ct.len() as u64 | 1);
-            let whole = decrypt_pieces(&key, &[ct.clone()]).unwrap_err();
+            let whole = decrypt_pieces(&key, std::slice::from_ref(&ct)).unwrap_err();
             for max in [1, 50, 3000] {
                 let e = decrypt_pieces(&key, &cut(&ct, &mut rng, max)).unwrap_err();
                 assert_eq!(e, whole, "{name}: pieces ≤ {max}");
@@ -244,7 +279,11 @@ async fn v4_ciphertext_round_trips_through_the_server() {
     assert!(ct.len() > 4 * 64 * 1024, "several upload chunks");
 
     let done = server
-        .upload(&ct, json!({ "filename": "0123456789abcdef", "filesize": ct.len() }), json!({}))
+        .upload(
+            &ct,
+            json!({ "filename": "0123456789abcdef", "filesize": ct.len() }),
+            json!({}),
+        )
         .await;
     let id = done["clipId"].as_str().unwrap().to_string();
     let (status, bytes) = server.download_bytes(&id, None).await;
@@ -309,30 +348,92 @@ fn specs() -> Vec<Spec> {
     };
     let lorem = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(11);
     vec![
-        text("empty_text", "empty text: padded to 1 KiB, one data record", SECRET, None, ""),
-        text("unicode_text", "short Unicode text with leading and trailing whitespace (kept)",
-             SECRET, None, "  Grüße, 世界! 🔐 café\n\t  "),
-        file("exact_1024", "exactly 1 KiB: no padding needed", 1 << 20, 1024,
-             "exact-1k.bin", "application/octet-stream", 1024),
-        file("pad_64k_minus_1", "64 KiB − 1 bytes: padded with one zero to 64 KiB", 1 << 20,
-             1024, "almost-64k.dat", "", 65_535),
-        file("exact_64k_records_16k", "exactly 64 KiB (no padding) in 16 KiB records: 4 full \
-             records and an empty last record", 16_384, 1024, "64k.bin",
-             "application/octet-stream", 65_536),
-        file("multi_record_1000", "5000 bytes padded to 8192 in 1000-byte records: 8 full \
-             records and a last record of 192 bytes; 256-byte metadata record", 1000, 256,
-             "Ünïcödé \"name\" (1).txt", "text/plain", 5000),
-        file("multiple_of_record_size", "5000 bytes padded to 8192 in 1024-byte records: 8 \
-             full records and an empty last record", 1024, 1024, "x.bin", "", 5000),
-        text("password", "text with a password mixed into the key (flag bit 0)", SECRET,
-             Some("pw123"), "hello"),
-        text("quick_share", "Quick Share: a 6-character secret", "AB7K9P", None,
-             "Quick share ✓"),
+        text(
+            "empty_text",
+            "empty text: padded to 1 KiB, one data record",
+            SECRET,
+            None,
+            "",
+        ),
+        text(
+            "unicode_text",
+            "short Unicode text with leading and trailing whitespace (kept)",
+            SECRET,
+            None,
+            "  Grüße, 世界! 🔐 café\n\t  ",
+        ),
+        file(
+            "exact_1024",
+            "exactly 1 KiB: no padding needed",
+            1 << 20,
+            1024,
+            "exact-1k.bin",
+            "application/octet-stream",
+            1024,
+        ),
+        file(
+            "pad_64k_minus_1",
+            "64 KiB − 1 bytes: padded with one zero to 64 KiB",
+            1 << 20,
+            1024,
+            "almost-64k.dat",
+            "",
+            65_535,
+        ),
+        file(
+            "exact_64k_records_16k",
+            "exactly 64 KiB (no padding) in 16 KiB records: 4 full \
+             records and an empty last record",
+            16_384,
+            1024,
+            "64k.bin",
+            "application/octet-stream",
+            65_536,
+        ),
+        file(
+            "multi_record_1000",
+            "5000 bytes padded to 8192 in 1000-byte records: 8 full \
+             records and a last record of 192 bytes; 256-byte metadata record",
+            1000,
+            256,
+            "Ünïcödé \"name\" (1).txt",
+            "text/plain",
+            5000,
+        ),
+        file(
+            "multiple_of_record_size",
+            "5000 bytes padded to 8192 in 1024-byte records: 8 \
+             full records and an empty last record",
+            1024,
+            1024,
+            "x.bin",
+            "",
+            5000,
+        ),
+        text(
+            "password",
+            "text with a password mixed into the key (flag bit 0)",
+            SECRET,
+            Some("pw123"),
+            "hello",
+        ),
+        text(
+            "quick_share",
+            "Quick Share: a 6-character secret",
+            "AB7K9P",
+            None,
+            "Quick share ✓",
+        ),
         Spec {
             data_record_size: 256,
-            ..text("small_records", "600 bytes of text padded to 1 KiB in 256-byte records: \
+            ..text(
+                "small_records",
+                "600 bytes of text padded to 1 KiB in 256-byte records: \
                     4 full records and an empty last one (the base of most negative cases)",
-                   SECRET, None, &lorem[..600])
+                SECRET,
+                None,
+                &lorem[..600],
+            )
         },
     ]
 }
@@ -367,8 +468,10 @@ fn build_case(i: usize, spec: &Spec) -> (Value, [u8; 32], Vec<u8>) {
     });
     let o = case.as_object_mut().unwrap();
     if spec.as_pattern {
-        o.insert("plaintext_pattern".into(),
-                 json!({ "length": spec.plaintext.len(), "rule": "byte[i] = i % 251" }));
+        o.insert(
+            "plaintext_pattern".into(),
+            json!({ "length": spec.plaintext.len(), "rule": "byte[i] = i % 251" }),
+        );
     } else if let Ok(s) = std::str::from_utf8(&spec.plaintext) {
         o.insert("plaintext_utf8".into(), json!(s));
     } else {
@@ -376,7 +479,10 @@ fn build_case(i: usize, spec: &Spec) -> (Value, [u8; 32], Vec<u8>) {
     }
     o.insert("ikm_hex".into(), json!(hex::encode(ikm)));
     o.insert("content_key_hex".into(), json!(hex::encode(key)));
-    o.insert("header_hex".into(), json!(hex::encode(h.to_bytes().unwrap())));
+    o.insert(
+        "header_hex".into(),
+        json!(hex::encode(h.to_bytes().unwrap())),
+    );
     o.insert("ciphertext_len".into(), json!(ct.len()));
     o.insert("ciphertext_hex".into(), json!(hex::encode(&ct)));
     (case, key, ct)
@@ -420,30 +526,111 @@ fn write_vectors() {
     let mut bad_magic = sct.clone();
     bad_magic[3] = b'3';
     let negative = vec![
-        neg("tampered_data", "one bit flipped inside data record 2", small,
-            flip(sct, rec(2) + 10), None, "tampered"),
-        neg("tampered_tag", "one bit flipped in the tag of the (empty) last record", small,
-            flip(sct, sct.len() - 1), None, "tampered"),
-        neg("tampered_header", "one bit flipped in the salt (the header is every record's \
-            associated data, so record 0 fails)", small, flip(sct, 20), None, "wrong_key"),
-        neg("tampered_metadata", "one bit flipped inside the metadata record", small,
-            flip(sct, 64 + 30), None, "wrong_key"),
-        neg("truncated_last_record", "the empty last record removed", small,
-            sct[..sct.len() - 16].to_vec(), None, "truncated"),
-        neg("truncated_mid_record", "the stream cut inside data record 3", small,
-            sct[..rec(3) + 100].to_vec(), None, "truncated"),
-        neg("truncated_header", "only 40 bytes", small, sct[..40].to_vec(), None, "truncated"),
-        neg("swapped_records", "data records 1 and 2 swapped", small, swapped, None,
-            "reordered"),
-        neg("dropped_record", "data record 2 removed (record 3 then sits at position 2)",
-            small, dropped, None, "reordered"),
-        neg("extended", "16 zero bytes appended after the last record", small, extended, None,
-            "extended"),
-        neg("bad_magic", "magic QPY3 instead of QPY4", small, bad_magic, None, "bad_header"),
-        neg("wrong_password", "the password case opened with password \"pw124\"", pw,
-            pct.clone(), Some("pw124"), "wrong_key"),
-        neg("missing_password", "the password case opened without a password", pw,
-            pct.clone(), None, "password_required"),
+        neg(
+            "tampered_data",
+            "one bit flipped inside data record 2",
+            small,
+            flip(sct, rec(2) + 10),
+            None,
+            "tampered",
+        ),
+        neg(
+            "tampered_tag",
+            "one bit flipped in the tag of the (empty) last record",
+            small,
+            flip(sct, sct.len() - 1),
+            None,
+            "tampered",
+        ),
+        neg(
+            "tampered_header",
+            "one bit flipped in the salt (the header is every record's \
+            associated data, so record 0 fails)",
+            small,
+            flip(sct, 20),
+            None,
+            "wrong_key",
+        ),
+        neg(
+            "tampered_metadata",
+            "one bit flipped inside the metadata record",
+            small,
+            flip(sct, 64 + 30),
+            None,
+            "wrong_key",
+        ),
+        neg(
+            "truncated_last_record",
+            "the empty last record removed",
+            small,
+            sct[..sct.len() - 16].to_vec(),
+            None,
+            "truncated",
+        ),
+        neg(
+            "truncated_mid_record",
+            "the stream cut inside data record 3",
+            small,
+            sct[..rec(3) + 100].to_vec(),
+            None,
+            "truncated",
+        ),
+        neg(
+            "truncated_header",
+            "only 40 bytes",
+            small,
+            sct[..40].to_vec(),
+            None,
+            "truncated",
+        ),
+        neg(
+            "swapped_records",
+            "data records 1 and 2 swapped",
+            small,
+            swapped,
+            None,
+            "reordered",
+        ),
+        neg(
+            "dropped_record",
+            "data record 2 removed (record 3 then sits at position 2)",
+            small,
+            dropped,
+            None,
+            "reordered",
+        ),
+        neg(
+            "extended",
+            "16 zero bytes appended after the last record",
+            small,
+            extended,
+            None,
+            "extended",
+        ),
+        neg(
+            "bad_magic",
+            "magic QPY3 instead of QPY4",
+            small,
+            bad_magic,
+            None,
+            "bad_header",
+        ),
+        neg(
+            "wrong_password",
+            "the password case opened with password \"pw124\"",
+            pw,
+            pct.clone(),
+            Some("pw124"),
+            "wrong_key",
+        ),
+        neg(
+            "missing_password",
+            "the password case opened without a password",
+            pw,
+            pct.clone(),
+            None,
+            "password_required",
+        ),
         json!({
             "name": "wrong_secret", "description": "small_records opened with another secret",
             "base": "small_records", "secret": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9",

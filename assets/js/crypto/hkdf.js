@@ -1,8 +1,7 @@
 // hkdf.js — HKDF (RFC 5869) extract and expand, over HMAC-SHA-256 by default
 // (SHA-512 is accepted too). Owns nothing else.
 
-import { Hmac } from './hmac.js';
-import { hashClass } from './hmac.js';
+import { Hmac, hashClass } from './hmac.js';
 import { toBytes } from './util.js';
 
 /** PRK = HMAC-Hash(salt, IKM); an empty salt means HashLen zero bytes. */
