@@ -160,10 +160,8 @@ pub async fn serve(
         });
     }
     drop(listener);
-    let drained = tokio::time::timeout(DRAIN, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
+    let drained =
+        tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!("dropping connections still open after the drain period");
         conns.abort_all();
@@ -189,11 +187,14 @@ impl Default for Activity {
 impl Activity {
     fn touch(&self) {
         let now = self.born.elapsed().as_millis() as u64;
-        self.last_ms.store(now, std::sync::atomic::Ordering::Relaxed);
+        self.last_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn idle_for(&self) -> Duration {
         let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
-        self.born.elapsed().saturating_sub(Duration::from_millis(last))
+        self.born
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last))
     }
 }

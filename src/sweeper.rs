@@ -104,6 +104,9 @@ fn sweep_sessions(q: &Qopy, now: u64) -> Result<u64, StoreError> {
             }
         }
     }
+    for id in q.store.sessionless_chunks()? {
+        q.store.forget_chunks(id)?;
+    }
     Ok(removed)
 }
 

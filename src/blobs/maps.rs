@@ -16,6 +16,8 @@ pub type Mapped = Arc<[Bytes]>;
 
 struct Inner {
     entries: HashMap<BlobDir, (Mapped, u64)>,
+    /// Maps of chunks of sessions still uploading, by chunk number.
+    pending: HashMap<BlobDir, HashMap<u32, Bytes>>,
     maps: usize,
     tick: u64,
 }
@@ -32,6 +34,7 @@ impl MapCache {
         MapCache {
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
+                pending: HashMap::new(),
                 maps: 0,
                 tick: 0,
             }),
@@ -79,6 +82,42 @@ impl MapCache {
         drop(evicted);
     }
 
+    /// Keeps the map of chunk `n` of a session, unless the cache is full (completion then
+    /// maps the files itself).
+    pub fn remember(&self, dir: BlobDir, n: u32, map: Bytes) {
+        let mut g = self.inner.lock();
+        if g.maps >= self.max_maps {
+            return;
+        }
+        if g.pending.entry(dir).or_default().insert(n, map).is_none() {
+            g.maps += 1;
+        }
+    }
+
+    /// The remembered maps of chunks `0..lens.len()` of a session as a clip's content, if
+    /// every one is there with the expected length; they then move into the cache.
+    pub fn take_remembered(&self, dir: BlobDir, lens: &[u64]) -> Option<Mapped> {
+        let mut g = self.inner.lock();
+        let pending = g.pending.get(&dir)?;
+        let complete = pending.len() == lens.len()
+            && lens.iter().enumerate().all(|(n, &len)| {
+                pending
+                    .get(&(n as u32))
+                    .is_some_and(|m| m.len() as u64 == len)
+            });
+        let mut pending = g.pending.remove(&dir)?;
+        g.maps -= pending.len();
+        drop(g);
+        if !complete {
+            return None;
+        }
+        let mapped: Mapped = (0..lens.len() as u32)
+            .filter_map(|n| pending.remove(&n))
+            .collect();
+        self.insert(dir, mapped.clone());
+        Some(mapped)
+    }
+
     /// Forgets a directory's maps.
     pub fn remove(&self, dir: BlobDir) {
         let old = {
@@ -87,7 +126,11 @@ impl MapCache {
             if let Some((m, _)) = &old {
                 g.maps -= m.len();
             }
-            old
+            let pending = g.pending.remove(&dir);
+            if let Some(p) = &pending {
+                g.maps -= p.len();
+            }
+            (old, pending)
         };
         drop(old);
     }
@@ -113,12 +156,31 @@ mod tests {
         c.insert(BlobDir(2), maps(2));
         assert!(c.get(BlobDir(1)).is_some());
         c.insert(BlobDir(3), maps(2));
-        assert!(c.get(BlobDir(2)).is_none(), "least recently used goes first");
+        assert!(
+            c.get(BlobDir(2)).is_none(),
+            "least recently used goes first"
+        );
         assert!(c.get(BlobDir(1)).is_some());
         assert_eq!(c.maps(), 4);
         c.remove(BlobDir(1));
         assert_eq!(c.maps(), 2);
         c.insert(BlobDir(4), maps(9));
         assert!(c.get(BlobDir(4)).is_none(), "too large to cache");
+    }
+
+    #[test]
+    fn remembered_chunks_become_a_clip_only_when_complete() {
+        let c = MapCache::new(100);
+        c.remember(BlobDir(7), 1, Bytes::from_static(b"bb"));
+        c.remember(BlobDir(7), 0, Bytes::from_static(b"a"));
+        assert!(c.take_remembered(BlobDir(7), &[1, 2, 3]).is_none());
+        assert_eq!(c.maps(), 0, "a failed take forgets the partial set");
+        c.remember(BlobDir(7), 1, Bytes::from_static(b"bb"));
+        c.remember(BlobDir(7), 0, Bytes::from_static(b"a"));
+        let m = c.take_remembered(BlobDir(7), &[1, 2]).unwrap();
+        assert_eq!(&m[0][..], b"a");
+        assert_eq!(&m[1][..], b"bb");
+        assert!(c.get(BlobDir(7)).is_some());
+        assert!(c.take_remembered(BlobDir(7), &[1, 2]).is_none());
     }
 }

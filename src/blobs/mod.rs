@@ -123,16 +123,12 @@ impl Blobs {
         if len != rec.len {
             return Err(BlobError::Damaged(n));
         }
-        if len == 0 {
-            return Ok(Bytes::new());
-        }
-        // SAFETY: chunk files are written once under a temporary name, fsynced and renamed
-        // into place; nothing in this program writes to or truncates them afterwards, and they
-        // are only ever removed by unlinking, which leaves an existing mapping valid.
-        let map = unsafe { memmap2::Mmap::map(&file)? };
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(Bytes::from_owner(map))
+        map_file(&file, len)
+    }
+
+    /// Keeps the map of a chunk just written, for the session's completion.
+    pub fn remember_chunk(&self, dir: BlobDir, n: u32, map: Bytes) {
+        self.maps.remember(dir, n, map);
     }
 
     /// The content of a clip as maps of its chunk files in order: from the cache, or mapped
@@ -142,6 +138,10 @@ impl Blobs {
             if m.len() == chunks.len() {
                 return Ok(m);
             }
+        }
+        let lens: Vec<u64> = chunks.iter().map(|c| c.len).collect();
+        if let Some(m) = self.maps.take_remembered(dir, &lens) {
+            return Ok(m);
         }
         let m: Mapped = self.map_all(dir, chunks)?.into();
         self.maps.insert(dir, m.clone());
@@ -289,6 +289,22 @@ impl Blobs {
     pub fn free_space(&self) -> io::Result<u64> {
         free_space(&self.root)
     }
+}
+
+/// Maps a whole chunk file of `len` bytes (an empty file needs no map).
+fn map_file(file: &fs::File, len: u64) -> Result<Bytes, BlobError> {
+    if len == 0 {
+        return Ok(Bytes::new());
+    }
+    // SAFETY: chunk files are written once under a temporary name, fsynced and renamed into
+    // place; nothing in this program writes to or truncates them afterwards, and they are only
+    // ever removed by unlinking, which leaves an existing mapping valid.
+    let map = unsafe { memmap2::Mmap::map(file)? };
+    if map.len() as u64 != len {
+        return Err(BlobError::Io(io::Error::other("chunk file changed size")));
+    }
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(Bytes::from_owner(map))
 }
 
 /// Free bytes available to unprivileged users on the filesystem holding `path`.

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// A chunk that is on disk under its final name, durably.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenChunk {
     /// Length in bytes.
     pub len: u64,
@@ -23,6 +23,9 @@ pub struct WrittenChunk {
     pub sha256: [u8; 32],
     /// The random token in the file name.
     pub token: u64,
+    /// The chunk file, memory-mapped (empty for an empty chunk), so completing the upload
+    /// later has nothing left to map.
+    pub map: Bytes,
 }
 
 enum Msg {
@@ -60,7 +63,9 @@ fn write_blocking(
     // Created with the first bytes, so a request refused before its body (or with an empty
     // body) never touches the disk.
     let create = |guard: &mut TempGuard| {
+        // Readable too: the finished file is memory-mapped through this descriptor.
         let f = fs::OpenOptions::new()
+            .read(true)
             .write(true)
             .create_new(true)
             .open(&tmp)
@@ -92,6 +97,7 @@ fn write_blocking(
         None => create(&mut guard)?,
     };
     file.sync_all().map_err(BlobError::from_io)?;
+    let map = super::map_file(&file, len)?;
     drop(file);
     let token = rng.next_u64();
     let name = format!("{n:08}-{token:016x}");
@@ -101,6 +107,7 @@ fn write_blocking(
         len,
         sha256: hasher.finalize().into(),
         token,
+        map,
     })
 }
 

@@ -223,4 +223,3 @@ fn check_authority(authority: &str) -> Result<(), String> {
         Err(bad())
     }
 }
-

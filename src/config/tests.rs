@@ -198,9 +198,7 @@ fn bad_values_name_the_key_and_the_layer() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with(
-            "invalid value for `max_file_size` (from environment QOPY_MAX_FILE_SIZE):"
-        ),
+        err.starts_with("invalid value for `max_file_size` (from environment QOPY_MAX_FILE_SIZE):"),
         "{err}"
     );
     let err = Config::load(None, &[], &pairs(&[("session_idle", "soon")]))

@@ -110,7 +110,9 @@ impl Qopy {
         }
         let max_size = self.max_content_size(req.text);
         if req.filesize == Some(0) {
-            return Err(ServiceError::Validation("filesize must be at least 1".into()));
+            return Err(ServiceError::Validation(
+                "filesize must be at least 1".into(),
+            ));
         }
         if let Some(size) = req.filesize {
             if size > max_size {
@@ -241,6 +243,9 @@ impl Qopy {
         let total = session.as_ref().map(|s| s.total_chunks).unwrap_or(0);
         match put {
             ChunkPut::Inserted { received } => {
+                if let Some(b) = blob {
+                    self.blobs.remember_chunk(b, n, written.map);
+                }
                 self.store.flush().await?;
                 Ok(ChunkOutcome { n, received, total })
             }
@@ -367,6 +372,12 @@ impl Qopy {
             })
             .await?;
         self.store.flush().await?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.forget_chunks(id) {
+                tracing::warn!(error = %e, "could not forget completed chunks; the sweeper will");
+            }
+        });
         let clip = Arc::new(clip);
         self.cache.insert_new(clip.clone());
         self.sweeper_wake.notify_one();

@@ -383,8 +383,11 @@ impl Store {
     }
 
     /// Turns a session into a clip in one transaction: the session must still hold exactly
-    /// the chunks in `clip.chunks` (numbers 0..n), and `clip.id` must be free. Removes the
-    /// session and its chunk records, inserts the clip and its expiry entry, bumps counters.
+    /// `clip.chunks.len()` chunks (chunk records are insert-only and the session's count moves
+    /// with each insert in the same transaction, so an equal count means the caller's scan saw
+    /// them all), and `clip.id` must be free. Removes the session, inserts the clip and its
+    /// expiry entry, bumps counters. The session's chunk records are left for
+    /// [`Store::forget_chunks`], so the commit costs the same for 20 chunks or 800.
     pub fn complete(
         &self,
         upload: UploadId,
@@ -392,16 +395,8 @@ impl Store {
     ) -> Result<Result<(), CompleteRefused>, StoreError> {
         let skey = session_key(upload);
         let value = encode(clip)?;
-        let chunk_values: Vec<Vec<u8>> =
-            clip.chunks.iter().map(encode).collect::<Result<_, _>>()?;
-        let res = (
-            &self.sessions,
-            &self.chunks,
-            &self.clips,
-            &self.expiry,
-            &self.counters,
-        )
-            .transaction(|(sessions, chunks, clips, expiry, counters)| {
+        let res = (&self.sessions, &self.clips, &self.expiry, &self.counters).transaction(
+            |(sessions, clips, expiry, counters)| {
                 let Some(raw) = sessions.get(skey)? else {
                     return Ok(Err(CompleteRefused::NoSession));
                 };
@@ -409,17 +404,8 @@ impl Store {
                     Ok(s) => s,
                     Err(e) => return abort(e),
                 };
-                if s.received as usize != clip.chunks.len() {
+                if s.received as usize != clip.chunks.len() || s.blob != clip.blob {
                     return Ok(Err(CompleteRefused::Changed));
-                }
-                for (n, want) in chunk_values.iter().enumerate() {
-                    let key = chunk_key(upload, n as u32);
-                    match chunks.get(key)? {
-                        Some(have) if have.as_ref() == want.as_slice() => {
-                            chunks.remove(&key)?;
-                        }
-                        _ => return Ok(Err(CompleteRefused::Changed)),
-                    }
                 }
                 if clips.get(clip.id.as_bytes())?.is_some() {
                     return Ok(Err(CompleteRefused::Collision));
@@ -439,10 +425,49 @@ impl Store {
                     bump(counters, counter::ONE_TIME, 1)?;
                 }
                 Ok(Ok(()))
-            });
+            },
+        );
         // A completion that lost a race with a chunk write or a cancel is refused, never
-        // half-applied: the transaction removed nothing.
+        // half-applied.
         res.map_err(tx_err)
+    }
+
+    /// Removes the chunk records of a session that no longer exists (completed). Their bytes
+    /// now belong to a clip, so the stored-bytes counter does not change.
+    pub fn forget_chunks(&self, upload: UploadId) -> Result<(), StoreError> {
+        if self.sessions.contains_key(session_key(upload))? {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for kv in self.chunks.scan_prefix(session_key(upload)) {
+            batch.remove(kv?.0);
+        }
+        self.chunks.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Sessions that have chunk records but no session record (a crash between completing
+    /// and forgetting the chunks).
+    pub fn sessionless_chunks(&self) -> Result<Vec<UploadId>, StoreError> {
+        let mut out: Vec<UploadId> = Vec::new();
+        for kv in self.chunks.iter() {
+            let (k, _) = kv?;
+            let Some(id) = k
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+            else {
+                continue;
+            };
+            if out.last().map(|u| u.0) == Some(id) {
+                continue;
+            }
+            if !self.sessions.contains_key(id.to_be_bytes())? {
+                out.push(UploadId(id));
+            }
+        }
+        out.dedup();
+        Ok(out)
     }
 
     /// Deletes a session and its chunk records (cancel or sweep). Returns the removed

@@ -17,7 +17,9 @@ async fn regression_slow_quick_share_upload_survives() {
     let server = TestServer::start_with(|c| c.chunk_size = 64 * 1024).await;
     let data = test_bytes(100_000, 7);
     let upload = server
-        .initiate(json!({"filename": "q", "totalChunks": 2, "contentType": "text", "quickShare": true}))
+        .initiate(
+            json!({"filename": "q", "totalChunks": 2, "contentType": "text", "quickShare": true}),
+        )
         .await;
     let (s, _) = server.put_chunk(&upload, 0, data[..65536].to_vec()).await;
     assert_eq!(s, 200);
@@ -31,7 +33,10 @@ async fn regression_slow_quick_share_upload_survives() {
     assert_eq!(s, 200, "{v}");
     let expires = v["expiresAt"].as_u64().unwrap();
     let now = now_ms(&server);
-    assert!(expires >= now + 299_000 && expires <= now + 301_000, "{expires} vs {now}");
+    assert!(
+        expires >= now + 299_000 && expires <= now + 301_000,
+        "{expires} vs {now}"
+    );
     let id = v["clipId"].as_str().unwrap();
     assert_eq!(id.len(), 6);
     let (s, body) = server.download_bytes(id, None).await;
@@ -44,7 +49,11 @@ async fn regression_slow_quick_share_upload_survives() {
 async fn regression_text_clip_stays_text_after_restart() {
     let server = TestServer::start().await;
     let v = server
-        .upload(b"hello", json!({"contentType": "text", "filename": "t"}), json!({}))
+        .upload(
+            b"hello",
+            json!({"contentType": "text", "filename": "t"}),
+            json!({}),
+        )
         .await;
     let id = v["clipId"].as_str().unwrap().to_string();
     assert!(v["url"].as_str().unwrap().contains("/clip/"));
@@ -131,7 +140,9 @@ async fn regression_no_files_left_behind() {
         "consumed clip left {:?}",
         files_under(&server.data_dir())
     );
-    let dirs = std::fs::read_dir(server.data_dir().join("blobs")).unwrap().count();
+    let dirs = std::fs::read_dir(server.data_dir().join("blobs"))
+        .unwrap()
+        .count();
     assert_eq!(dirs, 0, "directories left behind");
     server.stop().await;
 }
