@@ -4,6 +4,7 @@
 mod clips;
 mod guards;
 mod harness;
+mod js;
 mod regressions;
 mod smoke;
 mod uploads;
