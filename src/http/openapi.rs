@@ -433,4 +433,49 @@ mod tests {
             );
         }
     }
+
+    /// The README's API table and the OpenAPI document list the same (method, path) pairs.
+    #[test]
+    fn readme_table_matches_the_document() {
+        let readme = include_str!("../../README.md");
+        let mut from_readme = Vec::new();
+        for line in readme.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if cells.len() < 4
+                || !cells[1]
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c == ',' || c == ' ')
+                || cells[1].is_empty()
+                || cells[1] == "Method"
+            {
+                continue;
+            }
+            let path = cells[2].trim_matches('`');
+            if !path.starts_with('/') {
+                continue;
+            }
+            // `:name` in the README is `{name}` in OpenAPI (`/:asset` is `/{asset}`).
+            let path: String = path
+                .split('/')
+                .map(|seg| match seg.strip_prefix(':') {
+                    Some(name) => format!("{{{name}}}"),
+                    None => seg.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            for method in cells[1].split(',') {
+                from_readme.push((path.clone(), method.trim().to_lowercase()));
+            }
+        }
+        let doc = document();
+        let mut from_doc = Vec::new();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for method in ops.as_object().unwrap().keys() {
+                from_doc.push((path.clone(), method.clone()));
+            }
+        }
+        from_readme.sort();
+        from_doc.sort();
+        assert_eq!(from_readme, from_doc);
+    }
 }

@@ -20,5 +20,8 @@ fn browser_modules_pass_their_node_tests() {
     );
     // The runner's summary must show tests ran and none were skipped for a missing tool.
     assert!(stdout.contains("# pass"), "{stdout}");
-    assert!(stdout.contains("# skipped 0"), "some browser tests were skipped:\n{stdout}");
+    assert!(
+        stdout.contains("# skipped 0"),
+        "some browser tests were skipped:\n{stdout}"
+    );
 }
