@@ -223,7 +223,19 @@ fn schemas() -> Value {
                     "type": "array", "items": { "type": "integer" },
                     "description": "Chunk numbers received, ascending (for resume)"
                 },
-                "chunkSize": int("Bytes per chunk")
+                "chunks": {
+                    "type": "array",
+                    "description": "Each stored chunk's size and SHA-256, so a resuming client can check it is sending the same file",
+                    "items": { "type": "object", "properties": {
+                        "n": { "type": "integer" },
+                        "size": { "type": "integer" },
+                        "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
+                    } }
+                },
+                "chunkSize": int("Bytes per chunk"),
+                "expiration": int("Lifetime the clip will get at completion, in ms"),
+                "quickShare": { "type": "boolean" },
+                "oneTime": { "type": "boolean" }
             }), &[]),
             "SuccessMessage": answer(json!({ "success": { "type": "boolean", "enum": [true] }, "message": { "type": "string" } }), &[]),
             "ClipInfo": answer(json!({

@@ -307,8 +307,19 @@ pub async fn status(state: State, upload: String) -> Result<Response, ApiError> 
         "uploadedChunks": uploaded,
         "totalChunks": total,
         "progress": (100 * uploaded as u64).checked_div(total as u64).unwrap_or(0),
-        "receivedChunks": s.received,
+        "receivedChunks": s.received.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        // Size and SHA-256 of each stored chunk, so a resuming client can check that what it
+        // would send again is what the server already has (and so that it never resumes a
+        // session with a different file).
+        "chunks": s.received.iter().map(|(n, c)| json!({
+            "n": n,
+            "size": c.len,
+            "sha256": hex::encode(c.sha256),
+        })).collect::<Vec<_>>(),
         "chunkSize": s.session.chunk_size,
+        "expiration": s.session.lifetime_ms,
+        "quickShare": s.session.quick_share,
+        "oneTime": s.session.one_time,
     })))
 }
 

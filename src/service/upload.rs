@@ -77,8 +77,8 @@ pub struct Completed {
 pub struct Status {
     /// The session.
     pub session: UploadSession,
-    /// The chunk numbers received, ascending.
-    pub received: Vec<u32>,
+    /// The chunks received, ascending by number.
+    pub received: Vec<(u32, ChunkRecord)>,
 }
 
 impl Qopy {
@@ -269,7 +269,7 @@ impl Qopy {
     pub async fn status(self: &Arc<Self>, id: UploadId) -> Result<Status> {
         self.blocking(move |q| {
             let session = q.store.session(id)?.ok_or(ServiceError::UploadNotFound)?;
-            let received = q.store.chunks(id)?.into_iter().map(|(n, _)| n).collect();
+            let received = q.store.chunks(id)?;
             Ok(Status { session, received })
         })
         .await
