@@ -143,6 +143,19 @@ wait_http() {
     die "$what did not answer $want on $url within 30 s (last: $code)"
 }
 
+# busy_sample: how many tasks besides this shell are runnable right now (5 looks, 20 ms
+# apart), taken between steps when nothing of ours runs. The load average cannot tell that:
+# it still counts the build that just ran.
+BUSY=()
+busy_sample() {
+    local _l1 _l5 _l15 rt _last i
+    for ((i = 0; i < 5; i++)); do
+        read -r _l1 _l5 _l15 rt _last </proc/loadavg
+        BUSY+=($((${rt%/*} - 1)))
+        sleep 0.02
+    done
+}
+
 server_alive() { kill -0 "$SERVER_PID" 2>/dev/null || die "the qopy server (pid $SERVER_PID) has died"; }
 
 # ---------------------------------------------------------------------------------------------
@@ -330,8 +343,9 @@ fi
   echo "load.sh: time limit of ${LOAD_TIME_LIMIT}s reached" >&2
   kill -TERM $$ ) &
 WATCHDOG_PID=$!
-readonly T_START=$(now_us)
+T_START=$(now_us)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+busy_sample
 
 WORK=$(mktemp -d /tmp/qopy-load.XXXXXX)
 chmod 755 "$WORK"        # nginx workers (user nobody when run as root) read files under it
@@ -350,7 +364,7 @@ RSS_IDLE=$(rss_now_mib)
 log "qopy is up (pid $SERVER_PID, RssAnon ${RSS_IDLE} MiB)"
 
 # ---------------------------------------------------------------------------------------------
-# 6. Start nginx (needed by every comparison below)
+# Test files, then nginx as the baseline (foreground, 2 workers, everything under $WORK/nginx)
 
 log "creating the 100 MiB test file"
 head -c "$SMALL_SIZE" /dev/urandom >"$WORK/www/bench.bin"
@@ -379,6 +393,7 @@ log "nginx is up (pid $NGINX_PID, port $NPORT)"
 
 # ---------------------------------------------------------------------------------------------
 # 2. Chunked upload throughput, 100 MiB
+busy_sample
 
 Q_UP=() N_UP=() D_UP=() Q_COMPLETE=()
 CLIP=""
@@ -391,11 +406,13 @@ for ((r = 1; r <= UPLOAD_RUNS; r++)); do
     N_UP+=("$(mibps "$SMALL_SIZE" "$UP_US")")
     disk_write "$WORK/c100"
     D_UP+=("$(mibps "$SMALL_SIZE" "$UP_US")")
+    busy_sample
     log "upload run $r: qopy ${Q_UP[-1]} MiB/s (complete ${Q_COMPLETE[-1]} ms, clip $CLIP), nginx ${N_UP[-1]} MiB/s, disk ${D_UP[-1]} MiB/s"
 done
 
 # ---------------------------------------------------------------------------------------------
 # 3. Download throughput, 100 MiB
+busy_sample
 
 read -r code size _ < <(download "http://127.0.0.1:$QPORT/api/file/$CLIP" POST "$WORK/download.bin")
 [[ $code == 200 ]] || die "POST /api/file/$CLIP -> HTTP $code: $(head -c 300 "$WORK/download.bin")"
@@ -420,6 +437,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # 4. Small-request rate
+busy_sample
 
 INFO_URL=http://127.0.0.1:$QPORT/api/clip/$CLIP/info
 code=$(curl -sS -o "$WORK/info.json" -w '%{http_code}' --max-time 5 "$INFO_URL")
@@ -440,6 +458,7 @@ server_alive
 
 # ---------------------------------------------------------------------------------------------
 # 5. Memory while 1 GiB goes up and comes back down
+busy_sample
 
 log "creating the 1 GiB test file as $BIG_CHUNKS chunk files (streamed, never held in memory)"
 head -c "$BIG_SIZE" /dev/urandom | split -b "$CHUNK_SIZE" -d -a 3 - "$WORK/c1g/chunk."
@@ -465,11 +484,13 @@ BIG_DOWN=$(calc "$speed / $MIB" 1)
 log "1 GiB download: $BIG_DOWN MiB/s, RssAnon peak $RSS_DOWN MiB"
 RSS_PEAK=$(best "$RSS_UP" "$RSS_DOWN")
 server_alive
+busy_sample
 T_TOTAL=$(calc "($(now_us) - $T_START) / 1000000" 0)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-BUSY_NOTE=""
-[[ $(verdict "${LOAD_START%% *} < $CORES / 2") == OK ]] ||
-    BUSY_NOTE="  (other work was running: these numbers are noisy)"
+BUSY_MEAN=$(printf '%s\n' "${BUSY[@]}" | awk '{ s += $1 } END { printf "%.2f", s / NR }')
+BUSY_NOTE="an idle machine gives 0"
+[[ $(verdict "$BUSY_MEAN < 0.3") == OK ]] ||
+    BUSY_NOTE="MACHINE BUSY: other work was running, so these numbers are noisy"
 
 # ---------------------------------------------------------------------------------------------
 # Report
@@ -491,7 +512,8 @@ row() { printf '%-44s | %-25s | %-27s | %-6s | %-17s | %s\n' "$@"; }
     echo "Command line:  $INVOCATION   (in $ORIG_PWD)"
     echo "Settings:      WRK_DURATION=$WRK_DURATION UPLOAD_RUNS=$UPLOAD_RUNS DOWNLOAD_RUNS=$DOWNLOAD_RUNS RUST_LOG=${RUST_LOG:-unset}"
     echo "Machine:       $CORES cores, ${CPU_MODEL:-unknown CPU}; $(uname -sr)"
-    echo "Load average:  $LOAD_START at the start, $LOAD_END at the end$BUSY_NOTE"
+    echo "Load:          load average $LOAD_START at the start (the build included), $LOAD_END at the end;"
+    echo "               other runnable tasks between steps: mean $BUSY_MEAN over ${#BUSY[@]} looks ($BUSY_NOTE)"
     echo "qopy:          ${QOPY_CMD[*]}   (git $GIT_REV$GIT_DIRTY)"
     echo "nginx:         ${NGINX_CMD[*]}   ($("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //'), worker_processes 2, sendfile on)"
     echo "Tools:         $(curl --version | head -n 1 | cut -d' ' -f1-2), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2); all traffic on 127.0.0.1"

@@ -43,6 +43,7 @@ pub async fn run(
         .map_err(|e| AppError::Open(e.into()))?;
     let state = Arc::new(AppState {
         limits: Limits::new(&qopy.config),
+        metrics: crate::metrics::Metrics::new(qopy.clone()),
         qopy: qopy.clone(),
     });
     let (stop_tx, stop_rx) = watch_channel();

@@ -113,6 +113,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Serve,
+    /// Encrypt files, a directory or standard input locally and upload them; prints the
+    /// link (with its secret) on the last line of standard output.
+    Send(crate::client::SendArgs),
+    /// Download and decrypt a link.
+    Get(crate::client::GetArgs),
+    /// Exit 0 if the server configured here (--listen / QOPY_LISTEN) answers
+    /// /api/health, 1 otherwise (for Docker's HEALTHCHECK).
+    Healthcheck,
 }
 
 impl Cli {

@@ -5,15 +5,19 @@
 //! `http` (warp routes, errors, headers, limits) → `service` (the use cases) →
 //! `store` (sled), `blobs` (chunk files and memory maps), `cache` → `model` (plain types).
 //! `app::run` wires them together and is the only way to start a server; `server` owns the
-//! accept loop; `sweeper` removes what has expired or been abandoned.
+//! accept loop; `sweeper` removes what has expired or been abandoned; `metrics` holds the Prometheus
+//! registry the server loop records into. `client` is the command-line client (`qopy send`,
+//! `qopy get`), which talks to a server over HTTP only.
 
 pub mod app;
 pub mod blobs;
 pub mod cache;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod net;
 pub mod server;

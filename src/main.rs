@@ -1,5 +1,6 @@
-//! The `qopy` binary: parse the command line, load the configuration, start logging, bind
-//! the listener and hand over to `app::run` until SIGINT or SIGTERM.
+//! The `qopy` binary: parse the command line; for the client subcommands (`send`, `get`,
+//! `healthcheck`) hand over to `qopy::client`; otherwise load the configuration, start
+//! logging, bind the listener and hand over to `app::run` until SIGINT or SIGTERM.
 
 use clap::Parser;
 use qopy::cli::{Cli, Command};
@@ -7,6 +8,28 @@ use std::sync::Arc;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    match &cli.command {
+        // The client commands talk to a server over HTTP; the server's configuration is
+        // none of their business (and must not stop them when it is broken).
+        Some(Command::Send(args)) => client_exit(qopy::client::upload::send(args).map(|link| {
+            println!("{link}");
+        })),
+        Some(Command::Get(args)) => client_exit(qopy::client::download::get(args)),
+        Some(Command::Healthcheck) => {
+            // Docker reserves exit code 2, so every failure here is 1.
+            let healthy = match cli.load_config() {
+                Ok(config) => {
+                    qopy::client::healthcheck(qopy::client::health_address(config.listen))
+                }
+                Err(e) => {
+                    eprintln!("qopy: {e}");
+                    false
+                }
+            };
+            std::process::exit(if healthy { 0 } else { 1 });
+        }
+        None | Some(Command::Serve) => {}
+    }
     let config = match cli.load_config() {
         Ok(c) => c,
         Err(e) => {
@@ -14,8 +37,17 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config),
+    serve(config)
+}
+
+/// Exits 0 on success; prints the error and exits 1 otherwise.
+fn client_exit(result: Result<(), qopy::client::ClientError>) -> ! {
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("qopy: {e}");
+            std::process::exit(1);
+        }
     }
 }
 

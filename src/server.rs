@@ -2,7 +2,8 @@
 //! so connections are accepted here, given `TCP_NODELAY` (small answers must not wait for a
 //! delayed ACK), capped in number, and served by hyper's HTTP/1 with a timer. Every request
 //! passes the origin check and gets the security headers here, so no route can forget them;
-//! streaming bodies prepared by handlers are swapped in here too. A connection that starts no
+//! streaming bodies prepared by handlers are swapped in here too, and every request is
+//! counted into the metrics (route template, status, latency, bytes in and out). A connection that starts no
 //! request for `idle_timeout` is closed (after any response in progress). Shutdown stops
 //! accepting, lets open requests finish for a while, then drops what is left.
 
@@ -37,20 +38,78 @@ fn preflight(origin: &str) -> Response {
     );
     h.insert(
         "access-control-allow-headers",
-        HeaderValue::from_static("content-type, authorization, x-qopy-expiry, x-qopy-one-time"),
+        HeaderValue::from_static(
+            "content-type, authorization, x-qopy-expiry, x-qopy-one-time, x-qopy-quick-share",
+        ),
     );
     h.insert("access-control-max-age", HeaderValue::from_static("600"));
     r
 }
 
+/// A request body that counts the bytes read from it into the metrics (a chunked upload
+/// has no `Content-Length` to count).
+struct CountedBody {
+    inner: Incoming,
+    state: State,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, hyper::Error>>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(f))) = &r {
+            if let Some(d) = f.data_ref() {
+                self.state.metrics.add_bytes_in(d.len() as u64);
+            }
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 async fn handle<S>(
+    state: State,
+    filter: S,
+    peer: std::net::SocketAddr,
+    req: http::Request<Incoming>,
+) -> Result<http::Response<ServerBody>, Infallible>
+where
+    S: Service<http::Request<CountedBody>, Response = Response, Error = Infallible>,
+{
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let route = crate::metrics::route_template(&method, req.uri().path());
+    let st = state.clone();
+    let req = req.map(|inner| CountedBody { inner, state: st });
+    let resp = respond(state.clone(), filter, peer, req).await?;
+    let m = &state.metrics;
+    m.record(&method, route, resp.status().as_u16(), started.elapsed());
+    if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
+        m.add_bytes_out(n);
+    }
+    Ok(resp)
+}
+
+async fn respond<S>(
     state: State,
     mut filter: S,
     peer: std::net::SocketAddr,
-    mut req: http::Request<Incoming>,
+    mut req: http::Request<CountedBody>,
 ) -> Result<http::Response<ServerBody>, Infallible>
 where
-    S: Service<http::Request<Incoming>, Response = Response, Error = Infallible>,
+    S: Service<http::Request<CountedBody>, Response = Response, Error = Infallible>,
 {
     req.extensions_mut().insert(PeerAddr(peer));
     let origin = check_origin(&state.qopy.config, req.headers());

@@ -4,7 +4,7 @@
 //! fsync of the directory) and never modified afterwards, so they can be memory-mapped without
 //! the SIGBUS risk of a file truncated under a mapping. A clip's content is its chunk files in
 //! order: completing an upload maps and checks them but copies nothing, and downloads send
-//! slices of the maps.
+//! slices of the maps. A clip's directory may also hold its cached image preview.
 
 mod maps;
 mod write;
@@ -55,6 +55,9 @@ pub struct Blobs {
     root: PathBuf,
     maps: Arc<MapCache>,
 }
+
+/// The name of a clip's cached image preview inside its directory.
+pub const PREVIEW_FILE: &str = "preview.jpg";
 
 /// Most maps the cache keeps (the kernel's default limit is 65,530 per process).
 const MAX_CACHED_MAPS: usize = 16_384;
@@ -231,10 +234,12 @@ impl Blobs {
         keep: &[(u32, u64)],
         min_age: std::time::Duration,
     ) -> Result<usize, BlobError> {
-        let keep: std::collections::HashSet<String> = keep
+        let mut keep: std::collections::HashSet<String> = keep
             .iter()
             .map(|&(n, t)| Self::chunk_file_name(n, t))
             .collect();
+        // A clip's cached preview belongs to it like its chunks; it goes with the directory.
+        keep.insert(PREVIEW_FILE.to_string());
         let mut removed = 0;
         let entries = match fs::read_dir(self.dir_path(dir)) {
             Ok(e) => e,

@@ -189,3 +189,33 @@ impl Blobs {
         sink.finish().await
     }
 }
+
+impl Blobs {
+    /// The cached preview of a clip, if one was written. Blocking.
+    pub fn read_preview(&self, dir: crate::model::BlobDir) -> Option<Bytes> {
+        fs::read(self.dir_path(dir).join(super::PREVIEW_FILE))
+            .ok()
+            .map(Bytes::from)
+    }
+
+    /// Stores a clip's preview crash-safely (temporary file, fsync, rename, fsync of the
+    /// directory). Never creates the directory: a clip removed meanwhile gets no preview file.
+    /// Blocking.
+    pub fn write_preview(&self, dir: crate::model::BlobDir, data: &[u8]) -> Result<(), BlobError> {
+        let dir = self.dir_path(dir);
+        let tmp = dir.join(format!(".tmp-{:016x}", rand::rngs::OsRng.next_u64()));
+        let mut guard = TempGuard(None);
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(BlobError::from_io)?;
+        guard.0 = Some(tmp.clone());
+        f.write_all(data).map_err(BlobError::from_io)?;
+        f.sync_all().map_err(BlobError::from_io)?;
+        drop(f);
+        rename_durably(&tmp, &dir.join(super::PREVIEW_FILE), &dir)?;
+        guard.0 = None;
+        Ok(())
+    }
+}

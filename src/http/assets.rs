@@ -100,3 +100,8 @@ pub fn asset(path: &str, if_none_match: Option<String>) -> Option<Response> {
     }
     respond(path, if_none_match)
 }
+
+/// True when `path` names an embedded file (for metrics labels).
+pub fn exists(path: &str) -> bool {
+    Assets::get(path).is_some()
+}

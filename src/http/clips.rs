@@ -19,7 +19,7 @@ fn parse_id(s: &str) -> Result<ClipId, ApiError> {
 }
 
 /// Checks the limits of a lookup, parses the ID, and returns whether it is guessable.
-fn begin(state: &State, ip: IpAddr, class: Class, raw: &str) -> Result<ClipId, ApiError> {
+pub(super) fn begin(state: &State, ip: IpAddr, class: Class, raw: &str) -> Result<ClipId, ApiError> {
     state.limits.check(class, ip)?;
     let id = parse_id(raw)?;
     state.limits.check_not_blocked(ip, id.is_quick())?;
@@ -27,7 +27,7 @@ fn begin(state: &State, ip: IpAddr, class: Class, raw: &str) -> Result<ClipId, A
 }
 
 /// Maps a service error and counts it as a failure when it is one an attacker learns from.
-fn fail(state: &State, ip: IpAddr, id: &ClipId, e: ServiceError, ctx: Ctx) -> ApiError {
+pub(super) fn fail(state: &State, ip: IpAddr, id: &ClipId, e: ServiceError, ctx: Ctx) -> ApiError {
     if matches!(e, ServiceError::NotFound | ServiceError::AccessDenied) {
         state
             .limits
@@ -205,6 +205,11 @@ pub async fn download(
         .download(id, code)
         .await
         .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
+    Ok(content_response(d))
+}
+
+/// The streaming response of a download, with its headers.
+pub fn content_response(d: crate::service::Download) -> Response {
     let len = d.len();
     let name = disposition(&d.clip.filename);
     let mut resp = streaming_response(d.parts);
@@ -229,7 +234,7 @@ pub async fn download(
         "x-qopy-encrypted",
         HeaderValue::from_static(if d.clip.plaintext { "false" } else { "true" }),
     );
-    Ok(resp)
+    resp
 }
 
 /// `GET /api/file/:id`: obsolete, always 410.

@@ -12,7 +12,9 @@ pub mod error;
 pub mod guard;
 pub mod health;
 pub mod openapi;
+pub mod oneshot;
 pub mod openapi_paths;
+pub mod preview;
 pub mod routes;
 pub mod uploads;
 
@@ -37,6 +39,8 @@ pub struct AppState {
     pub qopy: Arc<Qopy>,
     /// Rate limiters.
     pub limits: Limits,
+    /// Prometheus metrics, recorded by the server loop.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Shared handle to the state.

@@ -181,6 +181,22 @@ fn admin_responses(ok: Value) -> Value {
     })
 }
 
+/// `PUT /{asset}`: a one-shot upload named by the path (the parameter shares the asset route's
+/// name, since OpenAPI forbids two templates of the same shape).
+fn put_named() -> Value {
+    let mut o = oneshot_op(
+        "putOneShotNamed",
+        "One-shot upload of the raw body, named by the path (`curl -T notes.txt host/`)",
+        false,
+        &[],
+    );
+    if let Some(p) = o["parameters"].as_array_mut() {
+        p.insert(0, json!({ "name": "asset", "in": "path", "required": true,
+            "description": "The file name (percent-encoded)", "schema": { "type": "string" } }));
+    }
+    o
+}
+
 /// `/{asset}`: any other embedded file.
 fn asset() -> Value {
     let mut o = op(
@@ -207,6 +223,73 @@ fn asset() -> Value {
     )
 }
 
+/// The body and options of a one-shot upload.
+fn oneshot_op(id: &str, summary: &str, multipart: bool, params: &[&str]) -> Value {
+    let mut content = json!({
+        "application/octet-stream": { "schema": { "type": "string", "format": "binary" } }
+    });
+    if multipart {
+        content["multipart/form-data"] = json!({
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": { "file": { "type": "string", "format": "binary" } }
+            }
+        });
+    }
+    let mut o = op("oneshot", id, summary, params, json!({
+        "200": {
+            "description": "The clip URL as plain text with a trailing newline (also in Location)",
+            "headers": {
+                "Location": { "schema": { "type": "string" } },
+                "X-Qopy-Expires-At": { "schema": { "type": "integer" } }
+            },
+            "content": { "text/plain": { "schema": { "type": "string" } } }
+        },
+        "400": error("Bad option, bad file name, empty body, body cut short, malformed \
+            multipart or no `file` field"),
+        "413": error("Larger than max_file_size (`File too large`); nothing is kept"),
+        "429": response("RateLimited"),
+        "507": response("InsufficientStorage"),
+        "500": response("InternalError"),
+    }));
+    let mut parameters = o["parameters"].as_array().cloned().unwrap_or_default();
+    parameters.extend([
+        json!({ "name": "expiry", "in": "query", "required": false,
+                "description": "Lifetime name (one of expiry_options); also header X-Qopy-Expiry",
+                "schema": { "type": "string", "example": "1hr" } }),
+        json!({ "name": "oneTime", "in": "query", "required": false,
+                "description": "1/true: deleted by its first POST download; also header X-Qopy-One-Time",
+                "schema": { "type": "string", "example": "1" } }),
+        json!({ "name": "quickShare", "in": "query", "required": false,
+                "description": "1/true: 6-character ID, 5 minutes; also header X-Qopy-Quick-Share",
+                "schema": { "type": "string", "example": "1" } }),
+    ]);
+    o["parameters"] = Value::Array(parameters);
+    describe(
+        with_body(o, json!({ "required": true, "content": content })),
+        "Streams the body into a clip that is NOT end-to-end encrypted (marked `encrypted: \
+         false`). The answer URL gives the bytes back to `curl` (see GET /file/{id}).",
+    )
+}
+
+/// `POST /clip/{id}` and `POST /file/{id}`: raw download of an unencrypted clip.
+fn raw_post(id: &str) -> Value {
+    describe(
+        op("oneshot", id, "Download an unencrypted clip's bytes, consuming a one-time clip", &["ClipId"], json!({
+            "200": { "description": "The bytes, with the download headers",
+                     "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+            "400": error("Malformed ID, or `Encrypted clip` (use the browser or POST /api/file/{id})"),
+            "404": error("File not found or expired"),
+            "410": error("A one-time clip consumed by a concurrent download"),
+            "429": response("RateLimited"),
+            "500": response("InternalError"),
+        })),
+        "`curl -X POST URL` for the URL a one-shot upload answered. Like POST /api/file/{id}, it \
+         consumes a one-time clip.",
+    )
+}
+
 /// Every path of the route table, in its order.
 pub fn paths() -> Value {
     json!({
@@ -223,6 +306,12 @@ pub fn paths() -> Value {
         })) },
         "/api/config": { "get": op("health", "config", "Access-code salt and the limits a client needs", &[], json!({
             "200": json_ok("Public configuration", "PublicConfig"),
+        })) },
+        "/metrics": { "get": op("health", "metrics", "Prometheus metrics (text exposition format)", &[], json!({
+            "200": { "description": "Requests by route template and status, latency histograms, \
+                        bytes in and out, clips and sessions live, sweeper runs, cache hits and \
+                        misses, storage used and free",
+                     "content": { "application/openmetrics-text": { "schema": { "type": "string" } } } },
         })) },
         "/api/openapi.json": { "get": op("health", "openapi", "This document", &[], json!({
             "200": { "description": "The OpenAPI 3.0.3 document",
@@ -264,6 +353,16 @@ pub fn paths() -> Value {
         })) },
 
         // Clips and files.
+        "/api/clip/{id}/preview": { "get": describe(op("clips", "clipPreview", "JPEG preview of an unencrypted image clip (never consumes)", &["ClipId"], json!({
+            "200": { "description": "A JPEG (quality 85) fitting inside 800x600, never enlarged; cached",
+                     "content": { "image/jpeg": { "schema": { "type": "string", "format": "binary" } } } },
+            "400": response("BadRequest"),
+            "404": error("Clip not found or expired"),
+            "415": error("`Preview unavailable`: encrypted, one-time, or not a supported image"),
+            "422": error("`Image refused`: over the decoding limits (dimensions, memory) or undecodable"),
+            "429": response("RateLimited"),
+            "500": response("InternalError"),
+        })), "Decoded under limits (at most 12000x12000 pixels, 256 MiB), so a decompression bomb is refused.") },
         "/api/clip/{id}/info": { "get": op("clips", "clipInfo", "Clip metadata (never consumes)", &["ClipId"], json!({
             "200": json_ok("Metadata", "ClipInfo"),
             "400": response("BadRequest"),
@@ -341,18 +440,22 @@ pub fn paths() -> Value {
             admin_responses(json_ok("What the sweep removed", "SweepResponse")))) },
 
         // Pages and assets.
-        "/": { "get": op("pages", "indexPage", "The app page", &["IfNoneMatch"], json!({
-            "200": response("Page"),
-            "304": response("NotModified"),
-        })) },
-        "/clip/{id}": { "get": deep_link("clipPage", "text") },
-        "/file/{id}": { "get": deep_link("filePage", "file") },
+        "/": {
+            "get": op("pages", "indexPage", "The app page", &["IfNoneMatch"], json!({
+                "200": response("Page"),
+                "304": response("NotModified"),
+            })),
+            "put": oneshot_op("putOneShot", "One-shot upload of the raw body (`curl -T file host/`, `curl -T - host/`)", false, &[]),
+            "post": oneshot_op("postOneShot", "One-shot upload: multipart field `file` (`curl -F file=@x host/`) or a raw body (`--data-binary @-`)", true, &[]),
+        },
+        "/clip/{id}": { "get": deep_link("clipPage", "text"), "post": raw_post("clipRaw") },
+        "/file/{id}": { "get": deep_link("filePage", "file"), "post": raw_post("fileRaw") },
         "/admin": { "get": op("pages", "adminPage", "The admin dashboard", &["IfNoneMatch"], json!({
             "200": response("Page"),
             "304": response("NotModified"),
             "503": { "description": "No admin_token configured: an HTML notice",
                      "content": { "text/html": { "schema": { "type": "string" } } } },
         })) },
-        "/{asset}": { "get": asset() },
+        "/{asset}": { "get": asset(), "put": put_named() },
     })
 }

@@ -3,9 +3,10 @@
 //! with the wrong method a 405.
 
 use super::{
-    admin, assets, client_ip, clips, error, finish, health, openapi, small_body, uploads,
-    with_state, Response, State,
+    admin, assets, client_ip, clips, error, finish, health, oneshot, openapi, preview,
+    small_body, uploads, with_state, Response, State,
 };
+use std::collections::HashMap;
 use warp::filters::BoxedFilter;
 use warp::Filter;
 
@@ -39,6 +40,11 @@ pub fn routes(state: State) -> BoxedFilter<(Response,)> {
             .and(warp::get())
             .and(s())
             .and_then(health::config)
+            .boxed(),
+        warp::path!("metrics")
+            .and(warp::get())
+            .and(s())
+            .and_then(|st| async move { finish(preview::metrics(st).await) })
             .boxed(),
         warp::path!("api" / "openapi.json")
             .and(warp::get())
@@ -82,6 +88,12 @@ pub fn routes(state: State) -> BoxedFilter<(Response,)> {
             .and_then(|id, st| async move { finish(uploads::cancel(st, id).await) })
             .boxed(),
         // Clips and files.
+        warp::path!("api" / "clip" / String / "preview")
+            .and(warp::get())
+            .and(s())
+            .and(ip())
+            .and_then(|id, st, ip| async move { finish(preview::preview(st, ip, id).await) })
+            .boxed(),
         warp::path!("api" / "clip" / String / "info")
             .and(warp::get())
             .and(s())
@@ -158,12 +170,64 @@ pub fn routes(state: State) -> BoxedFilter<(Response,)> {
             .and(warp::header::optional::<String>("if-none-match"))
             .and_then(|inm| async move { finish(assets::page("index.html", inm)) })
             .boxed(),
+        // The app page, or the raw bytes of an unencrypted clip for non-browsers.
         warp::path!("clip" / String)
             .or(warp::path!("file" / String))
             .unify()
             .and(warp::get())
+            .and(s())
+            .and(ip())
+            .and(warp::header::optional::<String>("accept"))
+            .and(host())
             .and(warp::header::optional::<String>("if-none-match"))
-            .and_then(|id: String, inm| async move { finish(assets::deep_link(&id, inm)) })
+            .and_then(|id: String, st, ip, accept, h, inm| async move {
+                finish(oneshot::get(st, ip, id, accept, h, inm).await)
+            })
+            .boxed(),
+        warp::path!("clip" / String)
+            .or(warp::path!("file" / String))
+            .unify()
+            .and(warp::post())
+            .and(s())
+            .and(ip())
+            .and_then(|id: String, st, ip| async move {
+                finish(oneshot::post_download(st, ip, id).await)
+            })
+            .boxed(),
+        // One-shot uploads for scripts: PUT / or /:filename, POST / (multipart or raw).
+        warp::path::end()
+            .and(warp::put())
+            .and(s())
+            .and(ip())
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::header::headers_cloned())
+            .and(warp::body::stream())
+            .and_then(|st, ip, q, h, body| async move {
+                finish(oneshot::put(st, ip, None, q, h, futures_util::StreamExt::boxed(body)).await)
+            })
+            .boxed(),
+        warp::path!(String)
+            .and(warp::put())
+            .and(s())
+            .and(ip())
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::header::headers_cloned())
+            .and(warp::body::stream())
+            .and_then(|name, st, ip, q, h, body| async move {
+                let body = futures_util::StreamExt::boxed(body);
+                finish(oneshot::put(st, ip, Some(name), q, h, body).await)
+            })
+            .boxed(),
+        warp::path::end()
+            .and(warp::post())
+            .and(s())
+            .and(ip())
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::header::headers_cloned())
+            .and(warp::body::stream())
+            .and_then(|st, ip, q, h, body| async move {
+                finish(oneshot::post(st, ip, q, h, futures_util::StreamExt::boxed(body)).await)
+            })
             .boxed(),
         warp::path!("admin")
             .and(warp::get())

@@ -1,15 +1,19 @@
 //! The use cases of Qopy, with no HTTP types: initiate an upload, store a chunk, complete,
 //! look a clip up, check an access code, download (consuming one-time clips), cancel, and the
-//! figures for the admin API. It coordinates the store (sled), the blobs (files and maps) and
+//! figures for the admin API, one-shot (unencrypted, single-request) uploads and image
+//! previews of those. It coordinates the store (sled), the blobs (files and maps) and
 //! the cache, and it decides every rule of SPEC §3: expiry counted from completion and checked
 //! on every read, Quick Share forced to 6 characters and 5 minutes without access code, and
 //! one-time clips consumed durably before the first byte.
 
 mod access;
 mod clips;
+mod oneshot;
+mod preview;
 mod upload;
 
 pub use clips::Download;
+pub use oneshot::OneShotRequest;
 pub use upload::{ChunkOutcome, CompleteRequest, Completed, InitiateRequest, Initiated, Status};
 
 use crate::blobs::{BlobError, Blobs};
@@ -76,6 +80,12 @@ pub enum ServiceError {
     /// The client went away mid-body.
     #[error("upload interrupted")]
     Interrupted,
+    /// The clip has no preview (encrypted, one-time, or not an image); the message says why.
+    #[error("no preview: {0}")]
+    NoPreview(String),
+    /// The image is refused by the decoding limits or cannot be decoded.
+    #[error("image refused: {0}")]
+    ImageRefused(String),
     /// The admin API is not configured.
     #[error("admin API disabled")]
     AdminDisabled,
@@ -137,6 +147,8 @@ pub struct Qopy {
     pub heavy: Semaphore,
     /// Wakes the sweeper when a clip with an early expiry appears.
     pub sweeper_wake: Notify,
+    /// Bounds concurrent image decoding for previews (each may use up to its allocation limit).
+    pub previews: Semaphore,
 }
 
 fn random_hex(bytes: usize) -> Vec<u8> {
@@ -168,6 +180,7 @@ impl Qopy {
             started: Instant::now(),
             heavy: Semaphore::new(16),
             sweeper_wake: Notify::new(),
+            previews: Semaphore::new(2),
             config,
             store,
             blobs,

@@ -293,6 +293,16 @@ impl Qopy {
         id: UploadId,
         req: CompleteRequest,
     ) -> Result<Completed> {
+        self.complete_clip(id, req, false).await
+    }
+
+    /// [`Qopy::complete`], marking the clip as unencrypted when `plaintext` (one-shot uploads).
+    pub(super) async fn complete_clip(
+        self: &Arc<Self>,
+        id: UploadId,
+        req: CompleteRequest,
+        plaintext: bool,
+    ) -> Result<Completed> {
         if let Some(h) = &req.access_hash {
             if !super::access::is_access_hash(h) {
                 return Err(ServiceError::Validation(
@@ -352,7 +362,7 @@ impl Qopy {
                         expires_at: now + session.lifetime_ms,
                         one_time: session.one_time,
                         quick_share: session.quick_share,
-                        plaintext: false,
+                        plaintext,
                         access,
                         blob: session.blob,
                         chunks: records,

@@ -432,6 +432,36 @@ impl Store {
         res.map_err(tx_err)
     }
 
+    /// Fixes a streamed (one-shot) session's final shape once its body has ended: the chunk
+    /// count becomes the number received, and the name and MIME type (known only after the
+    /// first bytes) are set. False if the session is gone.
+    pub fn seal_session(
+        &self,
+        id: UploadId,
+        filename: &str,
+        mime: &str,
+    ) -> Result<bool, StoreError> {
+        let skey = session_key(id);
+        let res = self.sessions.transaction(|sessions| {
+            let Some(raw) = sessions.get(skey)? else {
+                return Ok(false);
+            };
+            let mut s: UploadSession = match decode(&raw) {
+                Ok(s) => s,
+                Err(e) => return abort(e),
+            };
+            s.total_chunks = s.received;
+            s.filename = filename.to_string();
+            s.mime = mime.to_string();
+            match encode(&s) {
+                Ok(v) => sessions.insert(&skey, v)?,
+                Err(e) => return abort(e),
+            };
+            Ok(true)
+        });
+        res.map_err(tx_err)
+    }
+
     /// Removes the chunk records of a session that no longer exists (completed). Their bytes
     /// now belong to a clip, so the stored-bytes counter does not change.
     pub fn forget_chunks(&self, upload: UploadId) -> Result<(), StoreError> {

@@ -1,7 +1,10 @@
 //! The integration tests: one binary whose modules each cover one area of the server,
 //! always through the real HTTP interface of a server started by `harness`.
 
+mod browser;
+mod cli;
 mod clips;
+mod crash;
 mod guards;
 mod harness;
 mod js;

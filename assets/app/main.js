@@ -1,0 +1,136 @@
+// main.js — entry point of the app page (/ and the deep links /clip/:id, /file/:id).
+// Theme and language first (so they work even if the rest fails to load), then the
+// server config (/api/config via the engine), the three tabs, keyboard shortcuts, the
+// insecure-context line and deep links. The UI modules are loaded with import() so a
+// missing engine shows a clear message instead of a dead page.
+import { initTheme } from './theme.js';
+import { initI18n, t } from './i18n.js';
+import { toast } from './toast.js';
+
+const $ = (id) => document.getElementById(id);
+const TABS = ['text', 'file', 'retrieve'];
+
+initTheme($('theme-toggle'));
+initI18n($('lang-toggle'));
+
+/** Selects a tab; focus moves to the tab when `focusTab`, else stays. */
+function selectTab(name, focusTab = false) {
+  for (const n of TABS) {
+    const tab = $(`tab-${n}`);
+    const on = n === name;
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`panel-${n}`).hidden = !on;
+    if (on && focusTab) tab.focus();
+  }
+}
+
+function initTabs() {
+  const list = $('tabs');
+  for (const n of TABS) $(`tab-${n}`).addEventListener('click', () => selectTab(n));
+  list.addEventListener('keydown', (e) => {
+    const i = TABS.findIndex((n) => $(`tab-${n}`) === document.activeElement);
+    if (i < 0) return;
+    let j = -1;
+    if (e.key === 'ArrowRight') j = (i + 1) % TABS.length;
+    else if (e.key === 'ArrowLeft') j = (i + TABS.length - 1) % TABS.length;
+    else if (e.key === 'Home') j = 0;
+    else if (e.key === 'End') j = TABS.length - 1;
+    if (j >= 0) { e.preventDefault(); selectTab(TABS[j], true); }
+  });
+  document.addEventListener('qopy:tab', (e) => selectTab(e.detail, true));
+  // Alt+Shift+1/2/3 (by physical key, so any keyboard layout works).
+  document.addEventListener('keydown', (e) => {
+    if (!e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey) return;
+    const k = { Digit1: 'text', Digit2: 'file', Digit3: 'retrieve' }[e.code];
+    if (!k || $('share-modal').open) return;
+    e.preventDefault();
+    selectTab(k, true);
+  });
+}
+
+function fillExpiry(select, config, expiryLabel) {
+  select.textContent = '';
+  for (const opt of config.expiryOptions || []) {
+    const o = document.createElement('option');
+    o.value = opt.name;
+    o.textContent = expiryLabel(opt.ms, opt.name);
+    o.dataset.ms = String(opt.ms);
+    select.append(o);
+  }
+  select.value = config.defaultExpiry;
+}
+
+/** /clip/ID or /file/ID (any case) → { id, secret }; else null. */
+function deepLink() {
+  const m = location.pathname.match(/^\/(?:clip|file)\/([A-Za-z0-9]{6}|[A-Za-z0-9]{10})\/?$/);
+  if (!m) return null;
+  let secret = location.hash.slice(1);
+  try { secret = decodeURIComponent(secret); } catch { /* keep as is */ }
+  return { id: m[1].toUpperCase(), secret };
+}
+
+async function start() {
+  initTabs();
+  let mods;
+  try {
+    const [transfer, util, modal, text, file, retrieve, crypto, i18n] = await Promise.all([
+      import('/js/transfer.js'), import('./util.js'), import('./modal.js'), import('./share-text.js'),
+      import('./share-file.js'), import('./retrieve.js'), import('/js/crypto/index.js'),
+      import('./i18n.js'),
+    ]);
+    mods = { transfer, util, modal, text, file, retrieve, crypto, i18n };
+  } catch (err) {
+    console.error(err);
+    toast(t('err.engine'), 'error', 60000);
+    return;
+  }
+  try {
+    const c = await mods.crypto.getCrypto();
+    if (c && c.native === false) $('insecure-notice').hidden = false;
+  } catch { $('insecure-notice').hidden = false; }
+
+  let config;
+  try {
+    config = await mods.transfer.getServerConfig();
+  } catch (err) {
+    console.error(err);
+    toast(t('err.config'), 'error', 60000);
+    return;
+  }
+  for (const id of ['text-expiry', 'file-expiry']) {
+    fillExpiry($(id), config, mods.util.expiryLabel);
+  }
+  mods.i18n.onLangChange(() => {
+    for (const id of ['text-expiry', 'file-expiry']) {
+      for (const o of $(id).options) if (o.dataset.ms) o.textContent = mods.util.expiryLabel(Number(o.dataset.ms), o.value);
+    }
+  });
+  mods.modal.initModal();
+  mods.text.initShareText(config);
+  mods.file.initShareFile(config);
+  mods.retrieve.initRetrieve();
+
+  // A file dropped anywhere on the page goes to Share Files.
+  document.addEventListener('dragover', (e) => { if (e.dataTransfer && [...e.dataTransfer.types].includes('Files')) e.preventDefault(); });
+  document.addEventListener('drop', (e) => {
+    if (e.defaultPrevented) return;
+    const f = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
+    if (!f) return;
+    e.preventDefault();
+    selectTab('file');
+    mods.file.acceptDrop(f);
+  });
+
+  const follow = async () => {
+    const link = deepLink();
+    if (!link) return;
+    selectTab('retrieve');
+    await mods.retrieve.openDeepLink(link.id, link.secret);
+  };
+  window.addEventListener('hashchange', follow);
+  await follow();
+  document.documentElement.dataset.ready = 'true';
+}
+
+start();

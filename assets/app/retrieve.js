@@ -1,0 +1,319 @@
+// retrieve.js — the Retrieve tab and deep links. The ID field accepts an ID, a whole link
+// or a verbal code. clipInfo() (never consumes) decides what to ask for: the Quick Share
+// secret (6-char ID without secret), the access code (hasPassword), and whether the clip is
+// one-time. Nothing is consumed until the user clicks Reveal / Download, which calls
+// openClip(). Files go to a sink: the File System Access save picker where available, else
+// a Blob download named after the decrypted metadata. A failed decryption saves nothing.
+import { clipInfo, openClip } from '/js/transfer.js';
+import { t, onLangChange } from './i18n.js';
+import { toast } from './toast.js';
+import { makeSink } from './sink.js';
+import {
+  setBusy, errorText, formatBytes, formatTime, formatDuration, formatNumber,
+  parseClipInput, idProblem, isAbort, copyText,
+} from './util.js';
+import { countChars } from './share-text.js';
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  id: '', secret: '', fromLink: false, info: null, infoFor: '', lookup: null, controller: null, busy: false, shownOnce: false,
+};
+let lookupTimer = 0;
+
+/** Shows the explicit Reveal/Download button instead of Retrieve (or the other way round). */
+function setReveal(on) {
+  $('retrieve-reveal').hidden = !on;
+  $('retrieve-submit').hidden = on;
+}
+
+function clearResult() {
+  $('retrieve-error').hidden = true;
+  $('retrieve-result-text').hidden = true;
+  $('retrieve-result-file').hidden = true;
+  setReveal(false);
+}
+
+function showError(msg) {
+  const el = $('retrieve-error');
+  el.textContent = msg;
+  el.hidden = false;
+}
+
+function needsSecretField() {
+  return state.id.length === 6 && !state.secret && !(state.info && state.info.encrypted === false);
+}
+
+function renderInfo() {
+  const info = state.info && state.infoFor === state.id ? state.info : null;
+  $('retrieve-secret-field').hidden = !needsSecretField();
+  $('retrieve-code-field').hidden = !(info && info.hasPassword);
+  const box = $('retrieve-info');
+  box.hidden = !info;
+  if (!info) return;
+  const parts = [t('ret.info', {
+    kind: info.contentType === 'file' ? t('ret.kindFile') : t('ret.kindText'),
+    time: formatTime(info.expiresAt),
+    left: formatDuration((Number(info.expiresAt) - Date.now()) / 1000),
+  })];
+  if (info.quickShare) parts.push(t('ret.infoQuick'));
+  if (info.hasPassword) parts.push(t('ret.infoCode'));
+  $('retrieve-info-text').textContent = parts.join(' · ');
+  $('retrieve-unencrypted').hidden = info.encrypted !== false;
+  $('retrieve-onetime').hidden = !info.oneTime;
+  renderRevealLabel();
+}
+
+function renderRevealLabel() {
+  const info = state.info;
+  if (!info) return;
+  const file = info.contentType === 'file';
+  const key = file ? (info.oneTime ? 'ret.downloadOnce' : 'ret.download') : (info.oneTime ? 'ret.revealOnce' : 'ret.reveal');
+  $('retrieve-reveal-label').textContent = t(key);
+  $('retrieve-reveal').classList.toggle('danger', !!info.oneTime);
+  $('retrieve-reveal').classList.toggle('primary', !info.oneTime);
+}
+
+/** Fetches the clip's info (cached per ID). Returns the info or throws. */
+async function lookup(id) {
+  if (state.infoFor === id && state.info) return state.info;
+  if (state.lookup && state.lookup.id === id) return state.lookup.promise;
+  const promise = clipInfo(id).then((info) => {
+    if (state.id === id) { state.info = info; state.infoFor = id; renderInfo(); }
+    return info;
+  }).finally(() => { if (state.lookup && state.lookup.id === id) state.lookup = null; });
+  state.lookup = { id, promise };
+  return promise;
+}
+
+function onIdInput() {
+  const input = $('retrieve-id');
+  const parsed = parseClipInput(input.value);
+  const linkLike = parsed.secret || /[/#·]/.test(input.value);
+  if (linkLike && !idProblem(parsed.id)) {
+    input.value = parsed.id;
+    if (parsed.id.length === 6 && parsed.secret.length === 6 && !/[/#]/.test(parsed.secret)) {
+      // verbal code: the secret goes into its field, visible and editable
+      state.secret = '';
+      $('retrieve-secret').value = parsed.secret;
+    } else {
+      state.secret = parsed.secret;
+    }
+    state.fromLink = !!parsed.secret;
+  } else {
+    const up = input.value.toUpperCase();
+    if (up !== input.value) {
+      const pos = input.selectionStart;
+      input.value = up;
+      input.setSelectionRange(pos, pos);
+    }
+    if (parsed.id !== state.id) { state.secret = ''; state.fromLink = false; }
+  }
+  state.id = parseClipInput(input.value).id;
+  if (state.infoFor !== state.id) state.info = null;
+  clearResult();
+  renderInfo();
+  clearTimeout(lookupTimer);
+  if (!idProblem(state.id)) {
+    lookupTimer = setTimeout(() => {
+      lookup(state.id).catch((err) => { if (err.status === 404) showError(t('err.notFound')); });
+    }, 300);
+  }
+}
+
+/** The Retrieve button: validate, look up, then open (text) or offer the Reveal/Download click. */
+async function submit() {
+  if (state.busy) return;
+  state.id = parseClipInput($('retrieve-id').value).id;
+  const problem = idProblem(state.id);
+  clearResult();
+  if (problem) { showError(problem); $('retrieve-id').focus(); return; }
+  const btn = $('retrieve-submit');
+  setBusy(btn, true);
+  let info;
+  try {
+    info = await lookup(state.id);
+  } catch (err) {
+    setBusy(btn, false);
+    showError(errorText(err));
+    return;
+  }
+  setBusy(btn, false);
+  if (!checkInputs(info)) return;
+  if (info.oneTime || info.contentType === 'file') {
+    setReveal(true);
+    $('retrieve-reveal').focus();
+  } else {
+    await open();
+  }
+}
+
+/** Checks that we have what this clip needs; shows what is missing. */
+function checkInputs(info) {
+  if (info.encrypted !== false && !secretFor()) {
+    if (state.id.length === 6) {
+      $('retrieve-secret-field').hidden = false;
+      showError(t(($('retrieve-secret').value.trim() ? 'err.secretBad' : 'err.secretMissing')));
+      $('retrieve-secret').focus();
+    } else {
+      showError(t('err.noSecret'));
+    }
+    return false;
+  }
+  if (info.hasPassword && !$('retrieve-code').value) {
+    $('retrieve-code-field').hidden = false;
+    showError(t('err.codeNeeded'));
+    $('retrieve-code').focus();
+    return false;
+  }
+  return true;
+}
+
+function secretFor() {
+  if (state.secret) return state.secret;
+  if (state.id.length === 6) {
+    const s = $('retrieve-secret').value.trim().toUpperCase();
+    return /^[A-Z0-9]{6}$/.test(s) ? s : '';
+  }
+  return '';
+}
+
+function showProgress(p) {
+  const total = Number(p.total) || 0;
+  const done = Number(p.sent ?? p.received ?? p.done) || 0;
+  const pct = total ? Math.min(100, Math.floor((done / total) * 100)) : 0;
+  $('retrieve-progress-phase').textContent = p.phase === 'key' ? t('file.phase.key') : t('file.phase.download');
+  $('retrieve-progress-fill').style.width = `${pct}%`;
+  $('retrieve-progress-percent').textContent = total ? `${pct}%` : '';
+  $('retrieve-progress-bar').setAttribute('aria-valuenow', String(pct));
+  $('retrieve-progress-detail').textContent = total
+    ? (p.bytesPerSec > 0 && Number.isFinite(p.etaSeconds)
+      ? t('file.speed', { done: formatBytes(done), total: formatBytes(total), speed: formatBytes(p.bytesPerSec), eta: formatDuration(p.etaSeconds) })
+      : t('file.speedNoEta', { done: formatBytes(done), total: formatBytes(total) }))
+    : '';
+}
+
+/** The explicit Reveal / Download click (and the plain open of a reusable text clip). */
+async function open() {
+  if (state.busy) return;
+  const info = state.info;
+  if (!info || !checkInputs(info)) return;
+  const isFile = info.contentType === 'file';
+  let sink = null;
+  if (isFile) {
+    // Must run before any await: the save picker needs the click's user activation.
+    try { sink = await makeSink(state.id); } catch (err) {
+      if (isAbort(err)) toast(t('toast.pickCancelled'), 'info'); else showError(errorText(err));
+      return;
+    }
+  }
+  state.busy = true;
+  const reveal = $('retrieve-reveal');
+  setBusy(reveal, true);
+  setBusy($('retrieve-submit'), true);
+  $('retrieve-error').hidden = true;
+  state.controller = new AbortController();
+  $('retrieve-progress').hidden = !isFile;
+  showProgress({ phase: 'key' });
+  const code = $('retrieve-code').value;
+  try {
+    const opts = {
+      clipId: state.id, secret: secretFor(), onProgress: showProgress,
+      signal: state.controller.signal,
+    };
+    if (code) { opts.password = code; opts.accessCode = code; }
+    if (sink) opts.sink = sink;
+    const res = await openClip(opts);
+    setReveal(false);
+    if (res.kind === 'text') showText(res, info);
+    else { if (sink && sink.finish) await sink.finish(res.meta); showFile(res.meta, info); }
+    if (info.oneTime) { state.info = null; state.infoFor = ''; }
+  } catch (err) {
+    if (sink && !sink.closed) { try { await sink.abort(); } catch { /* already aborted */ } }
+    if (isAbort(err)) toast(t('ret.cancelled'), 'info');
+    else {
+      showError(errorText(err));
+      if (err.status === 404 || err.status === 410) { setReveal(false); $('retrieve-submit').focus(); }
+    }
+  } finally {
+    state.busy = false;
+    state.controller = null;
+    setBusy(reveal, false);
+    setBusy($('retrieve-submit'), false);
+    $('retrieve-progress').hidden = true;
+  }
+}
+
+function showText(res, info) {
+  $('retrieve-text').textContent = res.text;
+  state.shownOnce = !!info.oneTime;
+  const meta = [t('ret.textMeta', { n: formatNumber(countChars(res.text)), time: formatTime(info.expiresAt) })];
+  if (info.oneTime) meta.push(t('ret.destroyed'));
+  $('retrieve-text-meta').textContent = meta.join(' · ');
+  $('retrieve-result-text').hidden = false;
+  $('retrieve-info').hidden = true;
+  $('retrieve-text').focus();
+}
+
+function showFile(meta, info) {
+  meta = meta || {};
+  $('retrieve-file-name').textContent = meta.name || state.id;
+  const details = [t('ret.fileSaved', { size: formatBytes(meta.size), type: meta.type || t('file.unknownType') })];
+  if (info.oneTime) details.push(t('ret.destroyed'));
+  $('retrieve-file-details').textContent = details.join(' · ');
+  $('retrieve-result-file').hidden = false;
+  $('retrieve-info').hidden = true;
+}
+
+function newPaste() {
+  // A one-time clip cannot be fetched again: confirm before its content leaves the screen.
+  if (state.shownOnce && !window.confirm(t('ret.newConfirm'))) return;
+  state.shownOnce = false;
+  $('retrieve-id').value = '';
+  $('retrieve-secret').value = '';
+  $('retrieve-code').value = '';
+  Object.assign(state, { id: '', secret: '', fromLink: false, info: null, infoFor: '' });
+  clearResult();
+  renderInfo();
+  document.dispatchEvent(new CustomEvent('qopy:tab', { detail: 'text' }));
+}
+
+/**
+ * A deep link /clip/ID#secret or /file/ID#secret (or a 6-char ID without a fragment):
+ * fill the form, look the clip up, and offer Reveal/Download. Nothing is consumed here.
+ */
+export async function openDeepLink(id, secret) {
+  $('retrieve-id').value = id;
+  Object.assign(state, { id, secret: secret || '', fromLink: !!secret, info: null, infoFor: '' });
+  clearResult();
+  renderInfo();
+  let info;
+  try { info = await lookup(id); } catch (err) { showError(errorText(err)); return; }
+  if (info.encrypted !== false && !secret && id.length === 10) { showError(t('err.noSecret')); return; }
+  if (info.hasPassword) toast(t('err.codeNeeded'), 'info');
+  const explicit = info.oneTime || info.contentType === 'file';
+  setReveal(explicit);
+  if (needsSecretField()) { $('retrieve-secret').focus(); return; }
+  if (info.hasPassword) { $('retrieve-code').focus(); return; }
+  if (explicit) {
+    $('retrieve-reveal').focus();
+  } else {
+    await open(); // a reusable text clip: reading it consumes nothing
+  }
+}
+
+export function initRetrieve() {
+  $('retrieve-id').addEventListener('input', onIdInput);
+  $('retrieve-form').addEventListener('submit', (e) => { e.preventDefault(); submit(); });
+  $('retrieve-secret').addEventListener('input', (e) => {
+    const v = e.target.value.toUpperCase().replace(/[^A-Z0-9]/g, '');
+    if (v !== e.target.value) e.target.value = v;
+  });
+  $('retrieve-reveal').addEventListener('click', open);
+  $('retrieve-cancel').addEventListener('click', () => { if (state.controller) state.controller.abort(); });
+  $('retrieve-copy').addEventListener('click', async () => {
+    const ok = await copyText($('retrieve-text').textContent);
+    toast(ok ? t('toast.contentCopied') : t('toast.copyFailed'), ok ? 'success' : 'error');
+  });
+  $('retrieve-new').addEventListener('click', newPaste);
+  onLangChange(() => { renderInfo(); });
+}

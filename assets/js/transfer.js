@@ -1,0 +1,423 @@
+// transfer.js — the browser client's network side: share text and files as V4 streams
+// (parallel chunk uploads with retry, progress with speed and time left, cancel, resume
+// after a dropped connection, a server restart or a tab reload), and open clips (streaming
+// decryption into a caller-supplied sink; V3 and unencrypted clips too).
+// Options shared by every call: base (URL prefix, '' = same origin), fetch (for tests),
+// crypto (a provider from ./crypto/index.js; default getCrypto()).
+// API errors are ApiError { status, error, message, ...body }; crypto errors are V4Error.
+
+import { getCrypto } from './crypto/index.js';
+import { toHex, fromHex } from './crypto/util.js';
+import {
+  V4Writer, V4Reader, V4Error, newSecret, newQuickSecret, ciphertextLength, decryptAny, isV4,
+} from './v4.js';
+
+const utf8 = new TextEncoder();
+const RESUME_PREFIX = 'qopy.upload.';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+const CHUNK_TIMEOUT_MS = 120000;
+const MAX_TEXT_BYTES = 16 * 1024 * 1024; // larger "text" is treated as a file
+// Ours (43 base64url chars), the original's (44 standard Base64 chars), Quick Share (6 A-Z0-9).
+const SECRET_RE = /^(?:[A-Za-z0-9_-]{43}|[A-Za-z0-9+/]{43}=|[A-Z0-9]{6})$/;
+
+/** An error answer of the API: { status, error, message } and the body's other fields. */
+export class ApiError extends Error {
+  constructor(status, body = {}, fallback = '') {
+    super(body.message || body.error || fallback || `HTTP ${status}`);
+    Object.assign(this, body, { name: 'ApiError', status, error: body.error || fallback || `HTTP ${status}` });
+    this.message = body.message || this.error;
+  }
+}
+
+const fetchOf = (opts) => opts.fetch || globalThis.fetch.bind(globalThis);
+const cryptoOf = async (opts) => opts.crypto || getCrypto();
+const abortError = () => Object.assign(new Error('cancelled'), { name: 'AbortError', kind: 'cancelled' });
+const sleep = (ms, signal) => new Promise((resolve, reject) => {
+  if (signal && signal.aborted) return reject(abortError());
+  const t = setTimeout(() => { if (signal) signal.removeEventListener('abort', on); resolve(); }, ms);
+  const on = () => { clearTimeout(t); reject(abortError()); };
+  if (signal) signal.addEventListener('abort', on, { once: true });
+});
+
+/** fetch + JSON, throwing ApiError for non-2xx answers. */
+async function api(path, opts, init = {}) {
+  const res = await fetchOf(opts)((opts.base || '') + path, init);
+  if (res.ok) return res;
+  let body = {};
+  try { body = await res.json(); } catch (e) { /* not JSON */ }
+  const err = new ApiError(res.status, body, res.statusText);
+  const ra = res.headers.get('retry-after');
+  if (ra) err.retryAfter = Number(ra);
+  throw err;
+}
+const jsonInit = (method, body, signal) => ({
+  method, signal, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+});
+
+const configCache = new Map();
+/** GET /api/config, cached per base URL (a failure is not cached). */
+export async function getServerConfig(opts = {}) {
+  const k = opts.base || '';
+  if (!configCache.has(k)) {
+    const p = api('/api/config', opts).then((r) => r.json());
+    configCache.set(k, p);
+    p.catch(() => configCache.delete(k));
+  }
+  return configCache.get(k);
+}
+
+/** The access-code hash the server expects: PBKDF2-HMAC-SHA512(code, salt, 600000, 64), hex. */
+export async function accessCodeHash(crypto, code, pbkdf2Salt, onProgress) {
+  return toHex(await crypto.pbkdf2('SHA-512', utf8.encode(code), utf8.encode(pbkdf2Salt), 600000, 64, onProgress));
+}
+
+/** Progress with speed and time left over a moving window (5 s) of samples. */
+function meter(total, onProgress, already) {
+  let sent = already;
+  const samples = [[Date.now(), sent]];
+  const report = (now) => {
+    const [t0, s0] = samples[0];
+    const bytesPerSec = now > t0 ? ((sent - s0) * 1000) / (now - t0) : 0;
+    const etaSeconds = bytesPerSec > 0 ? (total - sent) / bytesPerSec : null;
+    if (onProgress) onProgress({ phase: 'upload', sent, total, bytesPerSec, etaSeconds });
+  };
+  report(Date.now());
+  return {
+    add(bytes) {
+      sent += bytes;
+      const now = Date.now();
+      samples.push([now, sent]);
+      while (samples.length > 2 && now - samples[0][0] > 5000) samples.shift();
+      report(now);
+    },
+  };
+}
+
+const offline = () => typeof navigator !== 'undefined' && navigator.onLine === false
+  && typeof globalThis.addEventListener === 'function';
+
+/** One request with retries on network errors, timeouts, 5xx and 429 (honouring Retry-After). */
+async function withRetry(opts, fn) {
+  const retries = opts.retries ?? 5, base = opts.backoffMs ?? 500;
+  for (let attempt = 0; ; attempt++) {
+    if (opts.signal && opts.signal.aborted) throw abortError();
+    try {
+      return await fn();
+    } catch (e) {
+      if (opts.signal && opts.signal.aborted) throw abortError();
+      const retriable = !(e instanceof ApiError) || e.status >= 500 || e.status === 429;
+      if (!retriable || attempt >= retries) throw e;
+      if (!(e instanceof ApiError) && offline()) { // wait for the network without using up retries
+        await new Promise((resolve) => { globalThis.addEventListener('online', resolve, { once: true }); sleep(60000, opts.signal).then(resolve, resolve); });
+        attempt--;
+        continue;
+      }
+      let wait = Math.min(30000, base * 2 ** attempt) * (0.75 + Math.random() / 2);
+      if (e.retryAfter > 0) wait = Math.max(wait, e.retryAfter * 1000);
+      await sleep(wait, opts.signal);
+    }
+  }
+}
+
+/** PUTs one chunk; a per-request timeout counts as a network error. */
+async function putChunk(opts, uploadId, n, bytes) {
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort();
+  if (opts.signal) opts.signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => ctl.abort(), opts.chunkTimeoutMs ?? CHUNK_TIMEOUT_MS);
+  try {
+    await api(`/api/upload/chunk/${uploadId}/${n}`, opts, {
+      method: 'PUT', signal: ctl.signal, headers: { 'Content-Type': 'application/octet-stream' }, body: bytes,
+    });
+  } finally {
+    clearTimeout(timer);
+    if (opts.signal) opts.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Uploads the listed chunks, `parallel` at a time; the first fatal error stops the rest. */
+async function uploadChunks(opts, s, todo, m) {
+  let next = 0, failed = null;
+  const worker = async () => {
+    while (!failed && next < todo.length) {
+      const n = todo[next++];
+      try {
+        const bytes = await s.writer.read(n * s.chunkSize, s.chunkSize, s.source);
+        await withRetry(opts, () => putChunk(opts, s.uploadId, n, bytes));
+        m.add(bytes.length);
+      } catch (e) {
+        failed = failed || e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 3) }, worker));
+  if (failed) throw failed;
+}
+
+/** The chunks the server already has that match what we would send (null: not resumable). */
+async function verifyResume(opts, s, total) {
+  const st = await (await api(`/api/upload/${s.uploadId}/status`, opts)).json();
+  if (st.totalChunks !== s.totalChunks || st.chunkSize !== s.chunkSize) return null;
+  const have = [];
+  let verified = 0;
+  for (const c of st.chunks || []) {
+    const mine = await s.writer.read(c.n * s.chunkSize, s.chunkSize, s.source);
+    if (mine.length !== c.size || toHex(await s.crypto.sha256(mine)) !== c.sha256) return null;
+    have.push(c.n);
+    verified += mine.length;
+    if (opts.onProgress) opts.onProgress({ phase: 'upload', sent: verified, total, bytesPerSec: 0, etaSeconds: null });
+  }
+  return have;
+}
+
+const storageOf = (opts) => (opts.storage !== undefined ? opts.storage
+  : (typeof localStorage !== 'undefined' ? localStorage : null));
+
+async function resumeKey(crypto, file) {
+  const id = JSON.stringify([file.name || '', file.size, file.lastModified || 0]);
+  return RESUME_PREFIX + toHex(await crypto.sha256(utf8.encode(id))).slice(0, 32);
+}
+
+function load(storage, key) {
+  try { return storage ? JSON.parse(storage.getItem(key) || 'null') : null; } catch (e) { return null; }
+}
+function drop(storage, key) {
+  try { if (storage && key) storage.removeItem(key); } catch (e) { /* ignore */ }
+}
+
+/**
+ * The saved, unfinished uploads: [{ key, uploadId, name, size, lastModified, total, options,
+ * savedAt }]. shareFile resumes one when the same file is shared with the same `options`
+ * (expiration, oneTime, quickShare, hasPassword, hasAccessCode), so a form can prefill them.
+ */
+export async function resumableUploads(storage = storageOf({})) {
+  const out = [];
+  for (let i = 0; storage && i < storage.length; i++) {
+    const key = storage.key(i), e = key && key.startsWith(RESUME_PREFIX) ? load(storage, key) : null;
+    if (e && e.uploadId) out.push({ key, uploadId: e.uploadId, name: e.name, size: e.size, lastModified: e.lastModified, total: e.total, options: e.options, savedAt: e.savedAt });
+  }
+  return out;
+}
+
+/** The options that must match for a saved upload to be resumed. */
+function sessionOptions(opts, quick) {
+  return {
+    expiration: quick ? '5min' : (opts.expiration || null), oneTime: !!opts.oneTime, quickShare: quick,
+    hasPassword: !quick && !!opts.password, hasAccessCode: !quick && !!opts.accessCode,
+  };
+}
+const sameOptions = (a, b) => !!a && Object.keys(b).every((k) => a[k] === b[k]);
+
+/** Common path of shareText and shareFile. */
+async function share(source, meta, opts, file) {
+  const crypto = await cryptoOf(opts);
+  const cfg = await getServerConfig(opts);
+  const quick = !!opts.quickShare;
+  const password = quick || !opts.password ? null : opts.password;
+  const accessCode = quick || !opts.accessCode ? null : opts.accessCode;
+  const chunkSize = cfg.chunkSize || 5242880;
+  const total = ciphertextLength(meta.size);
+  const totalChunks = Math.max(1, Math.ceil(total / chunkSize));
+  const options = sessionOptions(opts, quick);
+  const storage = file ? storageOf(opts) : null;
+  const key = storage ? await resumeKey(crypto, file) : null;
+  const onProgress = opts.onProgress;
+  const onKeyProgress = onProgress ? (f) => onProgress({ phase: 'key', sent: 0, total, fraction: f }) : undefined;
+  const s = { crypto, source, chunkSize, totalChunks, uploadId: null, writer: null, secret: null };
+  let have = [];
+  const cancel = async () => {
+    drop(storage, key);
+    if (s.uploadId) await api(`/api/upload/${s.uploadId}`, opts, { method: 'DELETE' }).catch(() => {});
+  };
+  const saved = load(storage, key);
+  if (saved && saved.chunkSize === chunkSize && saved.total === total && sameOptions(saved.options, options)) {
+    try {
+      s.secret = saved.secret;
+      s.uploadId = saved.uploadId;
+      s.writer = await V4Writer.create({
+        crypto, secret: saved.secret, password, meta, salt: fromHex(saved.salt), noncePrefix: fromHex(saved.noncePrefix), onKeyProgress,
+      });
+      have = await verifyResume(opts, s, total);
+    } catch (e) {
+      if (opts.signal && opts.signal.aborted) { await cancel(); throw abortError(); }
+      have = null;
+    }
+    if (!have) { // Different content or a lost session: never reuse its nonces; start afresh.
+      if (s.uploadId) api(`/api/upload/${s.uploadId}`, opts, { method: 'DELETE' }).catch(() => {});
+      drop(storage, key);
+      s.uploadId = null; s.writer = null; have = [];
+    }
+  } else if (saved) {
+    drop(storage, key);
+  }
+
+  if (!s.uploadId) {
+    s.secret = quick ? newQuickSecret(crypto) : newSecret(crypto);
+    s.writer = await V4Writer.create({ crypto, secret: s.secret, password, meta, onKeyProgress });
+    const init = await withRetry(opts, async () => (await api('/api/upload/initiate', opts, jsonInit('POST', {
+      filename: toHex(crypto.randomBytes(file ? 16 : 8)), filesize: total, totalChunks,
+      mimeType: 'application/octet-stream', expiration: options.expiration || undefined,
+      hasPassword: options.hasAccessCode, oneTime: options.oneTime, quickShare: quick,
+      contentType: file ? 'file' : 'text', isTextContent: !file,
+    }, opts.signal))).json());
+    s.uploadId = init.uploadId;
+    if (storage) {
+      try {
+        storage.setItem(key, JSON.stringify({
+          uploadId: s.uploadId, secret: s.secret, salt: toHex(s.writer.salt), noncePrefix: toHex(s.writer.noncePrefix),
+          chunkSize, total, options, name: file.name || '', size: file.size, lastModified: file.lastModified || 0, savedAt: Date.now(),
+        }));
+      } catch (e) { /* storage full or blocked: no resume, the upload still works */ }
+    }
+  }
+
+  try {
+    const hashing = accessCode ? accessCodeHash(crypto, accessCode, cfg.pbkdf2Salt) : null; // alongside the upload
+    if (hashing) hashing.catch(() => {});
+    const m = meter(total, onProgress, have.reduce((n, c) => n + Math.min(chunkSize, total - c * chunkSize), 0));
+    const todo = [];
+    for (let n = 0; n < totalChunks; n++) if (!have.includes(n)) todo.push(n);
+    await uploadChunks(opts, s, todo, m);
+    const hash = await hashing;
+    const body = hash ? { requiresAccessCode: true, accessCodeHash: hash } : {};
+    let done;
+    try {
+      done = await withRetry(opts, async () => (await api(`/api/upload/complete/${s.uploadId}`, opts,
+        jsonInit('POST', body, opts.signal))).json());
+    } catch (e) {
+      if (!(e instanceof ApiError) || !Array.isArray(e.missingChunks)) throw e;
+      await uploadChunks(opts, s, e.missingChunks, m);
+      done = await (await api(`/api/upload/complete/${s.uploadId}`, opts, jsonInit('POST', body, opts.signal))).json();
+    }
+    drop(storage, key);
+    if (onProgress) onProgress({ phase: 'complete', sent: total, total, bytesPerSec: 0, etaSeconds: 0 });
+    return {
+      clipId: done.clipId, url: `${done.url}#${s.secret}`, secret: s.secret, expiresAt: done.expiresAt,
+      quickShare: !!done.quickShare, oneTime: !!done.oneTime,
+      verbalCode: quick ? `${done.clipId} · ${s.secret}` : null,
+    };
+  } catch (e) {
+    if (opts.signal && opts.signal.aborted) { await cancel(); throw abortError(); }
+    throw e;
+  }
+}
+
+/** Shares text exactly as given (no trimming). */
+export async function shareText(text, opts = {}) {
+  if (typeof text !== 'string' || text.length === 0) throw new Error('the text is empty');
+  const cfg = await getServerConfig(opts);
+  let chars = 0;
+  for (const _ of text) chars++; // eslint-disable-line no-unused-vars
+  if (cfg.maxTextChars && chars > cfg.maxTextChars) {
+    throw Object.assign(new Error(`text too long: ${chars} characters (max ${cfg.maxTextChars})`), { kind: 'too_long' });
+  }
+  const bytes = utf8.encode(text);
+  return share(bytes, { kind: 'text', name: '', type: TEXT_TYPE, size: bytes.length }, opts, null);
+}
+
+/** Shares a File (or Blob), streaming it from disk record by record. */
+export async function shareFile(file, opts = {}) {
+  const cfg = await getServerConfig(opts);
+  if (cfg.maxFileSize && file.size > cfg.maxFileSize) {
+    throw Object.assign(new Error(`file too large (max ${cfg.maxFileSize} bytes)`), { kind: 'too_large' });
+  }
+  const meta = { kind: 'file', name: file.name || 'file', type: file.type || '', size: file.size };
+  return share(file, meta, opts, file);
+}
+
+/** GET /api/clip/:id/info (never consumes). */
+export async function clipInfo(clipId, opts = {}) {
+  return (await api(`/api/clip/${encodeURIComponent(clipId)}/info`, opts)).json();
+}
+
+/** Collects pieces in memory when no sink is given. */
+function blobSink() {
+  let parts = [];
+  return { parts, async write(b) { parts.push(b); }, async close() {}, async abort() { parts = this.parts = []; } };
+}
+
+/**
+ * Opens a clip. The POST /api/file/:id inside consumes a one-time clip: call it only after
+ * the user's reveal/download click. Text → { kind:'text', text, meta }; files are written to
+ * `sink` (or collected into `blob`) → { kind:'file', meta }. Any failure aborts the sink and
+ * throws (a V4Error's kind says why decryption failed), so nothing is saved.
+ */
+export async function openClip({ clipId, secret, password, accessCode, onProgress, signal, sink, ...rest }) {
+  const opts = { ...rest, signal };
+  const crypto = await cryptoOf(opts);
+  const id = encodeURIComponent(clipId);
+  const hash = accessCode ? await accessCodeHash(crypto, accessCode, (await getServerConfig(opts)).pbkdf2Salt) : null;
+  const desc = await (await api(`/api/clip/${id}`, opts, hash ? jsonInit('POST', { accessCode: hash }, signal) : { signal })).json();
+  const encrypted = desc.encrypted !== false;
+  if (encrypted && !secret) throw new V4Error('missing_secret', 'the link has no secret (#...)');
+  if (encrypted && !SECRET_RE.test(secret)) throw new V4Error('bad_secret', 'the secret is malformed (nothing was downloaded)');
+  const pw = password || null;
+  const res = await api(`/api/file/${id}`, opts, jsonInit('POST', hash ? { accessCode: hash } : {}, signal));
+  const total = Number(res.headers.get('content-length')) || desc.filesize || 0;
+  const reader = res.body.getReader();
+  const out = sink || blobSink();
+  const t0 = Date.now(), textParts = [];
+  let received = 0, meta = null, asText = !encrypted && desc.contentType === 'text', v4 = null, head = [], v3 = false;
+  const emit = async (pieces) => {
+    for (const p of pieces) if (asText) textParts.push(p.slice()); else await out.write(p);
+  };
+  const feed = async (bytes) => { // V4: metadata first, so the kind is known before any data
+    const pieces = await v4.push(bytes);
+    if (!meta && v4.metadata) { meta = v4.metadata; asText = meta.kind === 'text' && meta.size <= MAX_TEXT_BYTES; }
+    await emit(pieces);
+  };
+  const onKeyProgress = onProgress ? (f) => onProgress({ phase: 'key', fraction: f, received, total }) : null;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.length;
+      if (onProgress) {
+        const secs = (Date.now() - t0) / 1000, bytesPerSec = secs > 0 ? received / secs : 0;
+        onProgress({ phase: 'download', received, total, bytesPerSec, etaSeconds: bytesPerSec ? (total - received) / bytesPerSec : null });
+      }
+      if (!encrypted) await emit([value]);
+      else if (v4) await feed(value);
+      else {
+        head.push(value);
+        if (received < 4 || v3) continue;
+        const buf = concatParts(head);
+        if (isV4(buf)) {
+          v4 = new V4Reader({ crypto, secret, password: pw, onKeyProgress });
+          head = null;
+          await feed(buf);
+        } else { // the original's V3: one GCM message, decrypted whole at the end
+          v3 = true;
+          head = [buf];
+        }
+      }
+    }
+    if (!encrypted) meta = { kind: asText ? 'text' : 'file', name: desc.filename, type: desc.mimeType, size: received };
+    else if (v4) await v4.finish();
+    else {
+      const r = await decryptAny(crypto, secret, pw, concatParts(head));
+      meta = r.meta;
+      asText = meta.kind === 'text';
+      await emit([r.data]);
+    }
+    if (asText) {
+      if (sink) await sink.abort(); // a text clip is shown, never saved
+      return { kind: 'text', text: new TextDecoder().decode(concatParts(textParts)), meta, encrypted };
+    }
+    await out.close();
+    return { kind: 'file', meta, encrypted, ...(sink ? {} : { blob: new Blob(out.parts, { type: meta.type || '' }) }) };
+  } catch (e) {
+    try { await out.abort(); } catch (e2) { /* ignore */ }
+    reader.cancel().catch(() => {});
+    if (signal && signal.aborted) throw abortError();
+    throw e;
+  }
+}
+
+function concatParts(parts) {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}

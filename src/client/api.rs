@@ -1,0 +1,344 @@
+//! The HTTP API as the client uses it (blocking reqwest): configuration, the upload session
+//! (initiate, chunks, status, cancel, complete), clip information and the download. Error
+//! answers (`{"error", "message"}`) become [`ClientError`]s with the server's message. Request
+//! URLs never contain a link's secret (it is a fragment), so transport errors may show them.
+
+use std::time::Duration;
+
+use reqwest::blocking::{Client, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::Sha512;
+
+use super::{ClientError, Result};
+
+/// PBKDF2 iterations of the access-code hash (the server's contract, SPEC §3).
+pub const ACCESS_CODE_ITERATIONS: u32 = 600_000;
+
+/// How often a chunk is tried before the upload gives up.
+const CHUNK_ATTEMPTS: u32 = 4;
+
+/// `GET /api/config`: what a client needs to know.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerConfig {
+    /// The salt of access-code hashes.
+    pub pbkdf2_salt: String,
+    /// Bytes per upload chunk.
+    pub chunk_size: u64,
+    /// The longest text clip, in characters.
+    pub max_text_chars: u64,
+    /// The largest file.
+    pub max_file_size: u64,
+}
+
+/// A created upload session.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Initiated {
+    /// The session's ID (a capability: never printed).
+    pub upload_id: String,
+    /// Bytes per chunk.
+    pub chunk_size: u64,
+    /// Chunks the session expects.
+    pub total_chunks: u64,
+}
+
+/// One chunk the server holds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoredChunk {
+    /// Its number.
+    pub n: u32,
+    /// Its length.
+    pub size: u64,
+    /// Lowercase hex SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+/// `GET /api/upload/:id/status`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadStatus {
+    /// Chunks the session expects.
+    pub total_chunks: u64,
+    /// Bytes per chunk.
+    pub chunk_size: u64,
+    /// The chunks received.
+    #[serde(default)]
+    pub chunks: Vec<StoredChunk>,
+}
+
+/// A completed upload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completed {
+    /// The clip's page URL (without the secret).
+    pub url: String,
+    /// When it expires, in milliseconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// `GET /api/clip/:id/info`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClipInfo {
+    /// `text` or `file`.
+    pub content_type: String,
+    /// Consumed by its first download.
+    #[serde(default)]
+    pub one_time: bool,
+    /// An access code is required.
+    #[serde(default)]
+    pub has_password: bool,
+    /// The content is client-side encrypted (false for plain `curl` uploads).
+    #[serde(default = "yes")]
+    pub encrypted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The access-code hash the server expects: lowercase hex of
+/// `PBKDF2-HMAC-SHA512(code, utf8(pbkdf2Salt), 600000, 64)`.
+pub fn access_code_hash(code: &str, salt: &str) -> String {
+    let out = pbkdf2::pbkdf2_hmac_array::<Sha512, 64>(
+        code.as_bytes(),
+        salt.as_bytes(),
+        ACCESS_CODE_ITERATIONS,
+    );
+    hex::encode(out)
+}
+
+/// A Qopy server.
+pub struct Api {
+    base: String,
+    http: Client,
+}
+
+impl Api {
+    /// A client for the server at `base` (`http(s)://host[:port][/prefix]`).
+    pub fn new(base: &str) -> Result<Api> {
+        let http = Client::builder()
+            .connect_timeout(Duration::from_secs(20))
+            // Downloads and chunk uploads may take long; stalls are caught by TCP keep-alive.
+            .timeout(None)
+            .tcp_keepalive(Duration::from_secs(30))
+            .user_agent(concat!("qopy/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| ClientError::Network {
+                url: base.to_string(),
+                source,
+            })?;
+        Ok(Api {
+            base: base.to_string(),
+            http,
+        })
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn net(&self, source: reqwest::Error) -> ClientError {
+        ClientError::Network {
+            url: self.base.clone(),
+            source,
+        }
+    }
+
+    /// Reads a JSON success body, or turns an error answer into a [`ClientError::Api`].
+    fn json<T: for<'de> Deserialize<'de>>(&self, r: Response) -> Result<T> {
+        let r = check(r)?;
+        r.json().map_err(|e| self.net(e))
+    }
+
+    /// `GET /api/config`.
+    pub fn config(&self) -> Result<ServerConfig> {
+        let r = self
+            .http
+            .get(self.url("/api/config"))
+            .send()
+            .map_err(|e| self.net(e))?;
+        if r.status().as_u16() == 404 {
+            return Err(ClientError::Usage(format!(
+                "{} does not look like a Qopy server (no /api/config)",
+                self.base
+            )));
+        }
+        self.json(r)
+    }
+
+    /// `POST /api/upload/initiate`.
+    pub fn initiate(&self, body: &Value) -> Result<Initiated> {
+        let r = self
+            .http
+            .post(self.url("/api/upload/initiate"))
+            .json(body)
+            .send()
+            .map_err(|e| self.net(e))?;
+        self.json(r)
+    }
+
+    /// `PUT /api/upload/chunk/:id/:n` with the raw bytes, retried on network errors, 5xx and
+    /// 429 (an identical re-send is idempotent on the server).
+    pub fn put_chunk(&self, upload: &str, n: u32, bytes: &[u8]) -> Result<()> {
+        let url = self.url(&format!("/api/upload/chunk/{upload}/{n}"));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = self
+                .http
+                .put(&url)
+                .header("content-type", "application/octet-stream")
+                .body(bytes.to_vec())
+                .send();
+            let retry_after = match sent {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
+                    let wait = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u64>().ok());
+                    if attempt >= CHUNK_ATTEMPTS {
+                        return check(r).map(|_| ());
+                    }
+                    wait
+                }
+                Ok(r) => return check(r).map(|_| ()),
+                Err(e) if attempt >= CHUNK_ATTEMPTS => return Err(self.net(e)),
+                Err(_) => None,
+            };
+            let backoff = retry_after.unwrap_or(1 << (attempt - 1)).min(60);
+            std::thread::sleep(Duration::from_secs(backoff));
+        }
+    }
+
+    /// `GET /api/upload/:id/status`; `None` when the session no longer exists.
+    pub fn status(&self, upload: &str) -> Result<Option<UploadStatus>> {
+        let r = self
+            .http
+            .get(self.url(&format!("/api/upload/{upload}/status")))
+            .send()
+            .map_err(|e| self.net(e))?;
+        if matches!(r.status().as_u16(), 400 | 404) {
+            return Ok(None);
+        }
+        self.json(r).map(Some)
+    }
+
+    /// `DELETE /api/upload/:id`; a session already gone is fine.
+    pub fn cancel(&self, upload: &str) -> Result<()> {
+        let r = self
+            .http
+            .delete(self.url(&format!("/api/upload/{upload}")))
+            .send()
+            .map_err(|e| self.net(e))?;
+        if r.status().as_u16() == 404 {
+            return Ok(());
+        }
+        check(r).map(|_| ())
+    }
+
+    /// `POST /api/upload/complete/:id`, with the access-code hash if there is one.
+    pub fn complete(&self, upload: &str, access_hash: Option<&str>) -> Result<Completed> {
+        let body = match access_hash {
+            Some(h) => json!({ "requiresAccessCode": true, "accessCodeHash": h }),
+            None => json!({ "requiresAccessCode": false }),
+        };
+        let r = self
+            .http
+            .post(self.url(&format!("/api/upload/complete/{upload}")))
+            .json(&body)
+            .send()
+            .map_err(|e| self.net(e))?;
+        self.json(r)
+    }
+
+    /// `GET /api/clip/:id/info` (never consumes).
+    pub fn clip_info(&self, id: &str) -> Result<ClipInfo> {
+        let r = self
+            .http
+            .get(self.url(&format!("/api/clip/{id}/info")))
+            .send()
+            .map_err(|e| self.net(e))?;
+        match r.status().as_u16() {
+            404 => Err(ClientError::NotFound),
+            _ => self.json(r),
+        }
+    }
+
+    /// `GET /api/file/:id/info`: the stored file name (for unencrypted clips).
+    pub fn file_name(&self, id: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        struct FileInfo {
+            filename: String,
+        }
+        let r = self
+            .http
+            .get(self.url(&format!("/api/file/{id}/info")))
+            .send()
+            .map_err(|e| self.net(e))?;
+        match r.status().as_u16() {
+            404 => Err(ClientError::NotFound),
+            _ => self.json::<FileInfo>(r).map(|f| f.filename),
+        }
+    }
+
+    /// `POST /api/file/:id`: the content as a stream (this consumes a one-time clip).
+    pub fn download(&self, id: &str, access_hash: Option<&str>) -> Result<Response> {
+        let r = self
+            .http
+            .post(self.url(&format!("/api/file/{id}")))
+            .json(&json!({ "accessCode": access_hash }))
+            .send()
+            .map_err(|e| self.net(e))?;
+        match r.status().as_u16() {
+            200 => Ok(r),
+            401 if access_hash.is_some() => Err(ClientError::WrongAccessCode),
+            401 => Err(ClientError::AccessCodeRequired),
+            404 => Err(ClientError::NotFound),
+            410 => Err(ClientError::Consumed),
+            _ => check(r),
+        }
+    }
+}
+
+/// The response if it is a success, else its `{"error","message"}` as a [`ClientError::Api`].
+fn check(r: Response) -> Result<Response> {
+    let status = r.status();
+    if status.is_success() {
+        return Ok(r);
+    }
+    let v: Value = r.json().unwrap_or(Value::Null);
+    let message = v["message"]
+        .as_str()
+        .or_else(|| v["error"].as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    Err(ClientError::Api {
+        status: status.as_u16(),
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_code_hash_is_128_lowercase_hex() {
+        let h = access_code_hash("1234", "salt");
+        assert_eq!(h.len(), 128);
+        assert!(h
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(h, access_code_hash("1235", "salt"));
+    }
+}

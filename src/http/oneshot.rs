@@ -1,0 +1,272 @@
+//! One-shot upload routes for scripts, and the raw reading of what they create.
+//!
+//! - `PUT /` and `PUT /:filename` with the raw body (`curl -T file host/`, `curl -T - host/`),
+//!   `POST /` with a multipart field `file` (`curl -F file=@x host/`) or a raw body
+//!   (`curl --data-binary @- host/`). Options come from the query (`expiry`, `oneTime`,
+//!   `quickShare`) or the headers `X-Qopy-Expiry`, `X-Qopy-One-Time`, `X-Qopy-Quick-Share`.
+//!   The answer is the clip URL as plain text with a trailing newline.
+//! - `GET /file/:id` (and `/clip/:id`) from a client that does not accept HTML gets the bytes
+//!   of an unencrypted clip. A one-time clip is never consumed by a GET (link scanners and
+//!   previews send GETs): the answer is a 409 with a plain-text hint to `curl -X POST` the URL,
+//!   and `POST /file/:id` downloads and consumes it. Browsers, encrypted clips and unknown IDs
+//!   keep getting the app page, exactly as before.
+
+use super::clips::{begin, content_response, fail};
+use super::guard::Class;
+use super::{assets, base_url, ApiError, Ctx, Response, State};
+use crate::service::{OneShotRequest, ServiceError};
+use bytes::{Buf, Bytes};
+use futures_util::{Stream, StreamExt};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+fn flag(v: Option<&str>, name: &str) -> Result<bool, ApiError> {
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("0") | Some("false") | Some("no") | Some("off") => Ok(false),
+        Some("1") | Some("true") | Some("yes") | Some("on") => Ok(true),
+        Some(_) => Err(ApiError::validation(format!(
+            "{name} must be 1, 0, true, false, yes or no"
+        ))),
+    }
+}
+
+/// The options of a one-shot upload, query parameters first, then headers.
+fn options(
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    filename: Option<String>,
+) -> Result<OneShotRequest, ApiError> {
+    let q = |names: &[&str]| names.iter().find_map(|n| query.get(*n).map(String::as_str));
+    Ok(OneShotRequest {
+        filename,
+        mime: header(headers, "content-type").map(str::to_string),
+        expiry: q(&["expiry", "expiration"])
+            .or_else(|| header(headers, "x-qopy-expiry"))
+            .map(str::to_string),
+        one_time: flag(
+            q(&["oneTime", "one_time"]).or_else(|| header(headers, "x-qopy-one-time")),
+            "oneTime",
+        )?,
+        quick_share: flag(
+            q(&["quickShare", "quick_share"]).or_else(|| header(headers, "x-qopy-quick-share")),
+            "quickShare",
+        )?,
+        content_length: header(headers, "content-length").and_then(|v| v.parse().ok()),
+    })
+}
+
+fn body_stream<S, B>(body: S) -> impl Stream<Item = Result<Bytes, ServiceError>> + Unpin
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    body.map(|r| {
+        r.map(|mut b| b.copy_to_bytes(b.remaining())).map_err(|e| {
+            tracing::debug!(error = %e, "one-shot body read failed");
+            ServiceError::Interrupted
+        })
+    })
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn store<S>(
+    state: &State,
+    host: Option<&str>,
+    req: OneShotRequest,
+    body: S,
+) -> Result<Response, ApiError>
+where
+    S: Stream<Item = Result<Bytes, ServiceError>> + Unpin,
+{
+    let clip = state
+        .qopy
+        .oneshot(req, body)
+        .await
+        .map_err(|e| ApiError::from_service(e, Ctx::Upload))?;
+    let url = format!("{}/file/{}", base_url(state, host), clip.id);
+    let mut r = text(StatusCode::OK, format!("{url}\n"));
+    let h = r.headers_mut();
+    h.insert("x-qopy-expires-at", HeaderValue::from(clip.expires_at));
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        h.insert(http::header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// `PUT /` and `PUT /:filename`: the raw body is the content.
+pub async fn put<S, B>(
+    state: State,
+    ip: IpAddr,
+    filename: Option<String>,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: S,
+) -> Result<Response, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    state.limits.check(Class::Initiate, ip)?;
+    let filename = match filename {
+        Some(raw) => Some(
+            percent_encoding::percent_decode_str(&raw)
+                .decode_utf8()
+                .map_err(|_| ApiError::validation("the file name must be UTF-8"))?
+                .into_owned(),
+        ),
+        None => None,
+    };
+    let req = options(&query, &headers, filename)?;
+    store(&state, header(&headers, "host"), req, body_stream(body)).await
+}
+
+/// `POST /`: multipart with a `file` field, or a raw body.
+pub async fn post<S, B>(
+    state: State,
+    ip: IpAddr,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: S,
+) -> Result<Response, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin + 'static,
+    B: Buf + Send + 'static,
+{
+    state.limits.check(Class::Initiate, ip)?;
+    let host = header(&headers, "host");
+    let boundary = header(&headers, "content-type").and_then(|ct| multer::parse_boundary(ct).ok());
+    let Some(boundary) = boundary else {
+        let req = options(&query, &headers, None)?;
+        return store(&state, host, req, body_stream(body)).await;
+    };
+    let mut req = options(&query, &headers, None)?;
+    // The multipart framing is not content: the length limit applies to the part.
+    req.content_length = None;
+    let limit = state.qopy.max_oneshot_size();
+    let stream = body.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())));
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(limit.saturating_add(64 * 1024)));
+    let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let malformed = |e: multer::Error| match e {
+        multer::Error::StreamSizeExceeded { .. } => {
+            ApiError::from_service(ServiceError::TooLarge(limit), Ctx::Upload)
+        }
+        e => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Upload error",
+            format!("Malformed multipart body: {e}"),
+        ),
+    };
+    while let Some(field) = form.next_field().await.map_err(malformed)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        req.filename = field.file_name().map(str::to_string);
+        if let Some(m) = field.content_type() {
+            req.mime = Some(m.to_string());
+        }
+        let part = field.map(|r| {
+            r.map_err(|e| match e {
+                multer::Error::StreamSizeExceeded { .. } => ServiceError::TooLarge(limit),
+                e => {
+                    tracing::debug!(error = %e, "one-shot multipart read failed");
+                    ServiceError::Interrupted
+                }
+            })
+        });
+        return store(&state, host, req, part).await;
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "No file provided",
+        "Send the content in a multipart field named file (curl -F file=@x)",
+    ))
+}
+
+/// True when the client takes HTML (a browser), so it gets the app page.
+fn wants_html(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| a.contains("text/html") || a.contains("application/xhtml"))
+}
+
+/// `GET /file/:id` and `GET /clip/:id`: the app page, or the bytes of an unencrypted clip for
+/// a client that does not accept HTML. Never consumes.
+pub async fn get(
+    state: State,
+    ip: IpAddr,
+    raw: String,
+    accept: Option<String>,
+    host: Option<String>,
+    if_none_match: Option<String>,
+) -> Result<Response, ApiError> {
+    let page = || assets::deep_link(&raw, if_none_match.clone());
+    if wants_html(accept.as_deref()) {
+        return page();
+    }
+    let Ok(id) = crate::model::ClipId::parse(&raw) else {
+        return page();
+    };
+    let Ok(clip) = state.qopy.live_clip(&id) else {
+        return page();
+    };
+    if !clip.plaintext {
+        return page();
+    }
+    state.limits.check(Class::Download, ip)?;
+    if clip.one_time {
+        let url = format!("{}/file/{}", base_url(&state, host.as_deref()), clip.id);
+        return Ok(text(
+            StatusCode::CONFLICT,
+            format!(
+                "This is a one-time clip: the download that reads it deletes it, and a GET \
+                 never does (link previews and scanners send GETs).\n\
+                 To download it, send a POST to the same URL: curl -X POST {url}\n"
+            ),
+        ));
+    }
+    let d = state
+        .qopy
+        .download(id, None)
+        .await
+        .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
+    Ok(content_response(d))
+}
+
+/// `POST /file/:id` and `POST /clip/:id`: the bytes of an unencrypted clip, consuming a
+/// one-time clip (as `POST /api/file/:id` does).
+pub async fn post_download(state: State, ip: IpAddr, raw: String) -> Result<Response, ApiError> {
+    let id = begin(&state, ip, Class::Download, &raw)?;
+    let clip = state
+        .qopy
+        .live_clip(&id)
+        .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
+    if !clip.plaintext {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Encrypted clip",
+            "This clip is end-to-end encrypted: open its link in a browser, or download the \
+             ciphertext with POST /api/file/:id",
+        ));
+    }
+    let d = state
+        .qopy
+        .download(id, None)
+        .await
+        .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
+    Ok(content_response(d))
+}

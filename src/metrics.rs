@@ -1,0 +1,230 @@
+//! Prometheus metrics (`GET /metrics`), with the `prometheus-client` crate. Request figures
+//! are recorded by the server loop for every request: a count by method, route template and
+//! status, a latency histogram by method and route template (time until the response head is
+//! ready; a long download's body is not in it), and bytes in and out. Route templates come from
+//! [`route_template`], which never puts a real clip or upload ID into a label. Figures the
+//! store and caches already keep (live clips and sessions, sweeps, cache hits, storage) are
+//! read at scrape time by a collector rather than mirrored, so they cannot drift.
+
+use crate::service::Qopy;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Labels of the request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: &'static str,
+    status: u16,
+}
+
+/// Labels of the latency histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs to about 26 s.
+    Histogram::new(exponential_buckets(0.0001, 4.0, 10))
+}
+
+/// The process's metrics registry and the request instruments.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    bytes_in: Counter,
+    bytes_out: Counter,
+}
+
+impl Metrics {
+    /// A registry with the request instruments and a scrape-time collector over `qopy`.
+    pub fn new(qopy: Arc<Qopy>) -> Metrics {
+        let mut registry = Registry::with_prefix("qopy");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let bytes_in = Counter::default();
+        let bytes_out = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route template and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time until the response head is ready, by method and route template",
+            latency.clone(),
+        );
+        registry.register(
+            "http_request_bytes",
+            "Request body bytes received",
+            bytes_in.clone(),
+        );
+        registry.register(
+            "http_response_bytes",
+            "Response body bytes sent (as announced by each response)",
+            bytes_out.clone(),
+        );
+        registry.register_collector(Box::new(StoreCollector { qopy }));
+        Metrics {
+            registry,
+            requests,
+            latency,
+            bytes_in,
+            bytes_out,
+        }
+    }
+
+    /// Records one answered request.
+    pub fn record(&self, method: &http::Method, route: &'static str, status: u16, took: Duration) {
+        let method = method.as_str().to_string();
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.clone(),
+                route,
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { method, route })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts request body bytes.
+    pub fn add_bytes_in(&self, n: u64) {
+        self.bytes_in.inc_by(n);
+    }
+
+    /// Counts response body bytes.
+    pub fn add_bytes_out(&self, n: u64) {
+        self.bytes_out.inc_by(n);
+    }
+
+    /// The exposition text (Prometheus/OpenMetrics text format).
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// Reads the store's and caches' own figures at scrape time.
+struct StoreCollector {
+    qopy: Arc<Qopy>,
+}
+
+impl std::fmt::Debug for StoreCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreCollector")
+    }
+}
+
+fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: i64) -> std::fmt::Result {
+    let g = ConstGauge::new(v);
+    let m = enc.encode_descriptor(name, help, None, g.metric_type())?;
+    g.encode(m)
+}
+
+fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt::Result {
+    let c = ConstCounter::new(v);
+    let m = enc.encode_descriptor(name, help, None, c.metric_type())?;
+    c.encode(m)
+}
+
+impl Collector for StoreCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use crate::store::counter as k;
+        let q = &self.qopy;
+        // A failing counter read must not fail the whole scrape; 0 is logged, not hidden.
+        let read = |name: &str| {
+            q.store.counter(name).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, counter = name, "metrics: counter unreadable");
+                0
+            })
+        };
+        let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        gauge(&mut enc, "clips", "Clips stored (live, or expired and not yet swept)", signed(q.store.clip_count() as u64))?;
+        gauge(&mut enc, "upload_sessions", "Upload sessions in progress", signed(q.store.session_count() as u64))?;
+        counter(&mut enc, "clips_created", "Clips created", read(k::TOTAL_CLIPS))?;
+        counter(&mut enc, "downloads", "Content downloads served", read(k::TOTAL_ACCESSES))?;
+        counter(&mut enc, "sweeper_runs", "Sweeper runs", read(k::SWEEPS))?;
+        let (hits, misses) = q.cache.stats();
+        counter(&mut enc, "cache_hits", "Clip metadata cache hits", hits)?;
+        counter(&mut enc, "cache_misses", "Clip metadata cache misses", misses)?;
+        gauge(&mut enc, "storage_used_bytes", "Bytes of stored content (clips and upload sessions)", signed(read(k::STORED_BYTES)))?;
+        gauge(&mut enc, "database_bytes", "Size of the database on disk", signed(q.store.size_on_disk()))?;
+        match q.blobs.free_space() {
+            Ok(free) => gauge(&mut enc, "storage_free_bytes", "Free bytes on the data directory's filesystem", signed(free))?,
+            Err(e) => tracing::warn!(error = %e, "metrics: free space unknown"),
+        }
+        Ok(())
+    }
+}
+
+/// The route template of a request, for labels: fixed segments kept, IDs and names replaced
+/// by `{id}`, `{n}`, `{filename}`; anything unknown is `other`. Never returns client input.
+pub fn route_template(method: &http::Method, path: &str) -> &'static str {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segs.as_slice() {
+        [""] => "/",
+        ["health"] => "/health",
+        ["ping"] => "/ping",
+        ["metrics"] => "/metrics",
+        ["admin"] => "/admin",
+        ["api", "health"] => "/api/health",
+        ["api", "config"] => "/api/config",
+        ["api", "openapi.json"] => "/api/openapi.json",
+        ["api", "upload", "initiate"] => "/api/upload/initiate",
+        ["api", "upload", "chunk", _, _] => "/api/upload/chunk/{id}/{n}",
+        ["api", "upload", "complete", _] => "/api/upload/complete/{id}",
+        ["api", "upload", _, "status"] => "/api/upload/{id}/status",
+        ["api", "upload", _] => "/api/upload/{id}",
+        ["api", "clip", _, "info"] => "/api/clip/{id}/info",
+        ["api", "clip", _, "preview"] => "/api/clip/{id}/preview",
+        ["api", "clip", _] => "/api/clip/{id}",
+        ["api", "file", _, "info"] => "/api/file/{id}/info",
+        ["api", "file", _] => "/api/file/{id}",
+        ["api", "admin", "auth"] => "/api/admin/auth",
+        ["api", "admin", "stats"] => "/api/admin/stats",
+        ["api", "admin", "clips"] => "/api/admin/clips",
+        ["api", "admin", "system"] => "/api/admin/system",
+        ["api", "admin", "sweep"] => "/api/admin/sweep",
+        ["clip", _] => "/clip/{id}",
+        ["file", _] => "/file/{id}",
+        [_] if *method == http::Method::PUT => "/{filename}",
+        _ if crate::http::assets::exists(path.trim_start_matches('/')) => "/{asset}",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_template;
+    use http::Method;
+
+    #[test]
+    fn templates_hide_ids() {
+        let g = Method::GET;
+        assert_eq!(route_template(&g, "/api/clip/ABC123/info"), "/api/clip/{id}/info");
+        assert_eq!(route_template(&g, "/api/clip/ABC123"), "/api/clip/{id}");
+        assert_eq!(
+            route_template(&Method::PUT, "/api/upload/chunk/0123456789ABCDEF/3"),
+            "/api/upload/chunk/{id}/{n}"
+        );
+        assert_eq!(route_template(&Method::PUT, "/secret-name.txt"), "/{filename}");
+        assert_eq!(route_template(&g, "/secret-name.txt"), "other");
+        assert_eq!(route_template(&g, "/"), "/");
+        assert_eq!(route_template(&g, "/file/ABCDEFGHIJ"), "/file/{id}");
+    }
+}

@@ -1,0 +1,274 @@
+//! One-shot uploads (`curl -T file host/`, `curl -F file=@x host/`, a pipe): the body is
+//! streamed into chunk files of the configured chunk size through an ordinary upload session
+//! (so the session owns the files while they are written, the sweeper treats them like any
+//! other upload, and the storage accounting is the same), then the session is sealed with
+//! the number of chunks actually received and completed into a clip marked `plaintext`.
+//! Nothing holds the whole body in memory. Any failure cancels the session, which removes
+//! its files.
+
+use super::{Qopy, Result, ServiceError, QUICK_SHARE_LIFETIME_MS};
+use crate::blobs::ChunkSink;
+use crate::model::{BlobDir, ClipMeta, ContentKind, UploadId, UploadSession};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::sync::Arc;
+
+/// What a one-shot upload asks for (already parsed from headers and query).
+#[derive(Debug, Clone, Default)]
+pub struct OneShotRequest {
+    /// File name from the path or the multipart part, if any.
+    pub filename: Option<String>,
+    /// MIME type the client declared, if any (generic types are ignored).
+    pub mime: Option<String>,
+    /// Expiry name, if given.
+    pub expiry: Option<String>,
+    /// Consume on first download.
+    pub one_time: bool,
+    /// Quick Share (6-character ID, 5 minutes).
+    pub quick_share: bool,
+    /// The declared body length, when the client sent one.
+    pub content_length: Option<u64>,
+}
+
+/// Bytes kept from the start of the body to guess its type.
+const SNIFF_LEN: usize = 4096;
+
+/// The writing state of one one-shot upload.
+struct Writer {
+    id: UploadId,
+    n: u32,
+    sink: Option<ChunkSink>,
+    in_chunk: u64,
+    total: u64,
+    head: Vec<u8>,
+}
+
+impl Qopy {
+    /// The largest one-shot body: the configured maximum file size (no crypto overhead).
+    pub fn max_oneshot_size(&self) -> u64 {
+        self.config.max_file_size
+    }
+
+    /// Stores a one-shot upload from `body` and returns the new clip.
+    pub async fn oneshot<S>(self: &Arc<Self>, req: OneShotRequest, body: S) -> Result<Arc<ClipMeta>>
+    where
+        S: Stream<Item = Result<Bytes>> + Unpin,
+    {
+        let cfg = &self.config;
+        let limit = self.max_oneshot_size();
+        if req.content_length.is_some_and(|l| l > limit) {
+            return Err(ServiceError::TooLarge(limit));
+        }
+        if let Some(name) = &req.filename {
+            let len = name.chars().count();
+            if len == 0 || len > 255 || name.chars().any(char::is_control) {
+                return Err(ServiceError::Validation(
+                    "the file name must be 1-255 printable characters".into(),
+                ));
+            }
+        }
+        let lifetime_ms = if req.quick_share {
+            QUICK_SHARE_LIFETIME_MS
+        } else {
+            let name = req.expiry.as_deref().unwrap_or(&cfg.default_expiry);
+            cfg.expiry_ms(name).ok_or_else(|| {
+                let names: Vec<&str> = cfg.expiry_options.iter().map(|(n, _)| n.as_str()).collect();
+                ServiceError::Validation(format!("expiry must be one of {}", names.join(", ")))
+            })?
+        };
+        self.check_room(req.content_length.unwrap_or(cfg.chunk_size))?;
+        let now = self.now();
+        let session = UploadSession {
+            filename: "upload".into(),
+            mime: "application/octet-stream".into(),
+            kind: ContentKind::File,
+            total_chunks: limit.div_ceil(cfg.chunk_size).max(1) as u32,
+            chunk_size: cfg.chunk_size,
+            lifetime_ms,
+            one_time: req.one_time,
+            quick_share: req.quick_share,
+            has_password: false,
+            blob: BlobDir::random(),
+            created_at: now,
+            last_activity: now,
+            received: 0,
+        };
+        let id = self
+            .blocking(move |q| {
+                q.blobs.create_dir(session.blob)?;
+                loop {
+                    let id = UploadId::random();
+                    if q.store.insert_session(id, &session)? {
+                        return Ok(id);
+                    }
+                }
+            })
+            .await?;
+        let mut w = Writer {
+            id,
+            n: 0,
+            sink: None,
+            in_chunk: 0,
+            total: 0,
+            head: Vec::new(),
+        };
+        match self.pump_oneshot(&mut w, &req, body, limit).await {
+            Ok(clip) => Ok(clip),
+            Err(e) => {
+                drop(w.sink.take());
+                if let Err(c) = self.cancel(id).await {
+                    tracing::warn!(error = %c, "could not cancel a failed one-shot upload; the sweeper will");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn pump_oneshot<S>(
+        self: &Arc<Self>,
+        w: &mut Writer,
+        req: &OneShotRequest,
+        mut body: S,
+        limit: u64,
+    ) -> Result<Arc<ClipMeta>>
+    where
+        S: Stream<Item = Result<Bytes>> + Unpin,
+    {
+        let chunk_size = self.config.chunk_size;
+        while let Some(piece) = body.next().await {
+            let mut piece = piece?;
+            w.total += piece.len() as u64;
+            if w.total > limit {
+                return Err(ServiceError::TooLarge(limit));
+            }
+            if w.head.len() < SNIFF_LEN {
+                let take = piece.len().min(SNIFF_LEN - w.head.len());
+                w.head.extend_from_slice(&piece[..take]);
+            }
+            while !piece.is_empty() {
+                let sink = match &mut w.sink {
+                    Some(s) => s,
+                    None => w.sink.insert(self.begin_chunk(w.id, w.n as u64).await?),
+                };
+                let take = piece.len().min((chunk_size - w.in_chunk) as usize);
+                sink.write(piece.split_to(take)).await?;
+                w.in_chunk += take as u64;
+                if w.in_chunk == chunk_size {
+                    self.end_oneshot_chunk(w).await?;
+                }
+            }
+        }
+        if w.in_chunk > 0 {
+            self.end_oneshot_chunk(w).await?;
+        }
+        if w.n == 0 {
+            return Err(ServiceError::Validation("the body is empty".into()));
+        }
+        let (filename, mime) = name_and_type(req, &w.head);
+        let id = w.id;
+        let sealed = self
+            .blocking(move |q| Ok(q.store.seal_session(id, &filename, &mime)?))
+            .await?;
+        if !sealed {
+            return Err(ServiceError::UploadNotFound);
+        }
+        let done = self
+            .complete_clip(id, super::CompleteRequest::default(), true)
+            .await?;
+        Ok(done.clip)
+    }
+
+    async fn end_oneshot_chunk(self: &Arc<Self>, w: &mut Writer) -> Result<()> {
+        if let Some(sink) = w.sink.take() {
+            self.finish_chunk(w.id, w.n, sink).await?;
+            w.n += 1;
+            w.in_chunk = 0;
+        }
+        Ok(())
+    }
+}
+
+/// MIME types that say nothing about the content (curl's `--data-binary` default, forms).
+fn is_generic(mime: &str) -> bool {
+    let base = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    base.is_empty()
+        || base == "application/octet-stream"
+        || base == "application/x-www-form-urlencoded"
+        || base.starts_with("multipart/")
+}
+
+/// The clip's file name and MIME type: the client's when given, else guessed from the name,
+/// else from the first bytes (an image format, UTF-8 text, or opaque bytes).
+fn name_and_type(req: &OneShotRequest, head: &[u8]) -> (String, String) {
+    let declared = req
+        .mime
+        .as_deref()
+        .filter(|m| !is_generic(m) && m.len() <= 100 && m.bytes().all(|c| (0x20..0x7f).contains(&c)))
+        .map(str::to_string);
+    let by_name = req
+        .filename
+        .as_deref()
+        .and_then(|n| mime_guess::from_path(n).first())
+        .map(|m| m.to_string());
+    let sniffed = || -> (String, &'static str) {
+        if let Ok(f) = image::guess_format(head) {
+            let ext = f.extensions_str().first().copied().unwrap_or("img");
+            let mime = f.to_mime_type().to_string();
+            return (mime, ext);
+        }
+        let text = match std::str::from_utf8(head) {
+            Ok(_) => true,
+            // Cut inside a character at the sniffing boundary is still text.
+            Err(e) => e.error_len().is_none(),
+        };
+        if text {
+            ("text/plain; charset=utf-8".to_string(), "txt")
+        } else {
+            ("application/octet-stream".to_string(), "bin")
+        }
+    };
+    match (&req.filename, declared.or(by_name)) {
+        (Some(name), Some(mime)) => (name.clone(), mime),
+        (Some(name), None) => (name.clone(), sniffed().0),
+        (None, Some(mime)) => {
+            let ext = mime_guess::get_mime_extensions_str(&mime)
+                .and_then(|e| e.first())
+                .copied()
+                .unwrap_or("bin");
+            (format!("upload.{ext}"), mime)
+        }
+        (None, None) => {
+            let (mime, ext) = sniffed();
+            let stem = if ext == "txt" { "paste" } else { "upload" };
+            (format!("{stem}.{ext}"), mime)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{name_and_type, OneShotRequest};
+
+    #[test]
+    fn names_and_types_are_guessed() {
+        let r = OneShotRequest::default();
+        assert_eq!(
+            name_and_type(&r, b"hello"),
+            ("paste.txt".into(), "text/plain; charset=utf-8".into())
+        );
+        assert_eq!(
+            name_and_type(&r, b"\x89PNG\r\n\x1a\n"),
+            ("upload.png".into(), "image/png".into())
+        );
+        assert_eq!(
+            name_and_type(&r, &[0xff, 0x00, 0xfe, 0x80]),
+            ("upload.bin".into(), "application/octet-stream".into())
+        );
+        let named = OneShotRequest {
+            filename: Some("a.json".into()),
+            mime: Some("application/x-www-form-urlencoded".into()),
+            ..Default::default()
+        };
+        assert_eq!(name_and_type(&named, b"{}"), ("a.json".into(), "application/json".into()));
+    }
+}

@@ -1,0 +1,192 @@
+//! Image previews of unencrypted clips: a JPEG (quality 85) that fits inside 800x600 and is
+//! never enlarged, decoded with the `image` crate under limits on dimensions and allocation
+//! (a small file that declares a huge image is refused before anything is allocated), on the
+//! blocking pool behind a semaphore, and cached as a file in the clip's own directory, so it
+//! goes when the clip goes. Encrypted clips have no preview (the server cannot read them), nor
+//! do one-time clips (a preview would show them without consuming them). Previews never consume.
+
+use super::{Qopy, Result, ServiceError};
+use crate::blobs::BlobError;
+use crate::model::ClipId;
+use bytes::Bytes;
+use image::{ImageError, ImageReader, Limits};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+/// The box a preview fits in.
+pub const PREVIEW_MAX: (u32, u32) = (800, 600);
+/// JPEG quality of previews.
+const QUALITY: u8 = 85;
+/// Largest width or height decoded.
+const MAX_SIDE: u32 = 12_000;
+/// Most memory one decode may allocate.
+const MAX_ALLOC: u64 = 256 * 1024 * 1024;
+
+impl Qopy {
+    /// The JPEG preview of a clip, from the cache or made now.
+    pub async fn preview(self: &Arc<Self>, id: ClipId) -> Result<Bytes> {
+        let clip = self.live_clip(&id)?;
+        if !clip.plaintext {
+            return Err(ServiceError::NoPreview(
+                "encrypted clips have no preview: only the recipient's browser can read them"
+                    .into(),
+            ));
+        }
+        if clip.one_time {
+            return Err(ServiceError::NoPreview(
+                "one-time clips have no preview: it would show them without consuming them".into(),
+            ));
+        }
+        let c = clip.clone();
+        if let Some(b) = self.blocking(move |q| Ok(q.blobs.read_preview(c.blob))).await? {
+            return Ok(b);
+        }
+        let _permit = self
+            .previews
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Task(e.to_string()))?;
+        self.blocking(move |q| {
+            // Another request may have made it while this one waited.
+            if let Some(b) = q.blobs.read_preview(clip.blob) {
+                return Ok(b);
+            }
+            let parts = q.blobs.mapped(clip.blob, &clip.chunks).map_err(|e| match e {
+                BlobError::Damaged(_) => ServiceError::ContentMissing,
+                e => e.into(),
+            })?;
+            let jpeg = render(PartsReader::new(parts.to_vec()))?;
+            if let Err(e) = q.blobs.write_preview(clip.blob, &jpeg) {
+                tracing::debug!(error = %e, "preview not cached");
+            }
+            Ok(Bytes::from(jpeg))
+        })
+        .await
+    }
+}
+
+/// Decodes an image under the limits and encodes its preview. Blocking.
+fn render<R: Read + Seek>(src: R) -> Result<Vec<u8>> {
+    let mut reader = ImageReader::new(BufReader::new(src))
+        .with_guessed_format()
+        .map_err(|e| ServiceError::Blob(e.into()))?;
+    if reader.format().is_none() {
+        return Err(ServiceError::NoPreview("the clip is not an image".into()));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let img = reader.decode().map_err(refused)?;
+    let (w, h) = (img.width(), img.height());
+    let img = if w > PREVIEW_MAX.0 || h > PREVIEW_MAX.1 {
+        img.thumbnail(PREVIEW_MAX.0, PREVIEW_MAX.1)
+    } else {
+        img
+    };
+    let rgb = img.into_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY)
+        .encode_image(&rgb)
+        .map_err(refused)?;
+    Ok(out)
+}
+
+fn refused(e: ImageError) -> ServiceError {
+    match e {
+        ImageError::Limits(l) => ServiceError::ImageRefused(format!(
+            "the image is too large to preview (at most {MAX_SIDE}x{MAX_SIDE} pixels and {} MiB decoded): {l}",
+            MAX_ALLOC >> 20
+        )),
+        ImageError::Unsupported(u) => {
+            ServiceError::NoPreview(format!("unsupported image format: {u}"))
+        }
+        ImageError::IoError(e) => ServiceError::Blob(e.into()),
+        e => ServiceError::ImageRefused(format!("the image could not be decoded: {e}")),
+    }
+}
+
+/// Reads a clip's chunk maps in order as one seekable byte stream, without copying them.
+struct PartsReader {
+    parts: Vec<Bytes>,
+    /// Start offset of each part.
+    starts: Vec<u64>,
+    len: u64,
+    pos: u64,
+}
+
+impl PartsReader {
+    fn new(parts: Vec<Bytes>) -> PartsReader {
+        let mut starts = Vec::with_capacity(parts.len());
+        let mut len = 0u64;
+        for p in &parts {
+            starts.push(len);
+            len += p.len() as u64;
+        }
+        PartsReader {
+            parts,
+            starts,
+            len,
+            pos: 0,
+        }
+    }
+}
+
+impl Read for PartsReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        // The part holding `pos`: the last one starting at or before it.
+        let i = self.starts.partition_point(|&s| s <= self.pos) - 1;
+        let part = &self.parts[i];
+        let off = (self.pos - self.starts[i]) as usize;
+        let n = buf.len().min(part.len() - off);
+        buf[..n].copy_from_slice(&part[off..off + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for PartsReader {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        let Some(t) = target else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before start"));
+        };
+        self.pos = t;
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PartsReader;
+    use bytes::Bytes;
+    use std::io::{Read, Seek, SeekFrom};
+
+    #[test]
+    fn parts_reader_reads_across_parts_and_seeks() {
+        let mut r = PartsReader::new(vec![
+            Bytes::from_static(b"abc"),
+            Bytes::new(),
+            Bytes::from_static(b"defg"),
+        ]);
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"abcdefg");
+        r.seek(SeekFrom::Start(2)).unwrap();
+        let mut two = [0u8; 2];
+        r.read_exact(&mut two).unwrap();
+        assert_eq!(&two, b"cd");
+        r.seek(SeekFrom::End(-1)).unwrap();
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"g");
+    }
+}

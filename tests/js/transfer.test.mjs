@@ -1,0 +1,347 @@
+// End-to-end tests of assets/js/transfer.js against the real server binary (run: node --test
+// tests/js/). The binary is target/debug/qopy (or $QOPY_BIN; built once with `cargo build` if
+// missing), started on a free loopback port with a temporary data directory, rate limits off
+// and 64 KiB chunks so that small files span many chunks. Covers text and file round trips,
+// password, access code, Quick Share, one-time, cancel, resume after an interrupted upload
+// (only the missing chunks are sent), a server restart mid-upload, a changed file that must not resume, a tampered
+// download, V3 payloads, plaintext clips, and one round trip with the fallback crypto.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { nativeCrypto, fallbackCrypto } from '../../assets/js/crypto/index.js';
+import { fromHex } from '../../assets/js/crypto/util.js';
+import { ciphertextLength } from '../../assets/js/v4.js';
+import {
+  shareText, shareFile, openClip, clipInfo, getServerConfig, accessCodeHash, resumableUploads,
+} from '../../assets/js/transfer.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const crypto = nativeCrypto();
+let server, dataDir, base;
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+let bin, port;
+async function startServer() {
+  server = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--rate-limits', 'off',
+    '--chunk-size', '64KiB'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  server.stderr.on('data', (d) => { log = (log + d).slice(-4000); });
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(`${base}/api/health`)).ok) break; } catch (e) { /* not up yet */ }
+    if (i > 200 || server.exitCode !== null) throw new Error(`server did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  bin = process.env.QOPY_BIN || join(ROOT, 'target/debug/qopy');
+  if (!existsSync(bin)) execFileSync('cargo', ['build'], { cwd: ROOT, stdio: 'inherit' });
+  dataDir = mkdtempSync(join(tmpdir(), 'qopy-js-'));
+  port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  await startServer();
+});
+
+after(() => {
+  if (server) server.kill('SIGKILL');
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+const opts = (extra = {}) => ({ base, crypto, storage: null, backoffMs: 20, ...extra });
+const bytes = (n, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + (i >> 8)) & 255);
+
+/** A Storage-like object in memory. */
+function memoryStorage() {
+  const m = new Map();
+  return {
+    get length() { return m.size; },
+    key: (i) => [...m.keys()][i] ?? null,
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => m.set(k, String(v)),
+    removeItem: (k) => m.delete(k),
+  };
+}
+
+/** A sink that records what happened to it. */
+function recordingSink() {
+  const s = { parts: [], closed: false, aborted: false };
+  s.write = async (b) => { s.parts.push(b.slice()); };
+  s.close = async () => { s.closed = true; };
+  s.abort = async () => { s.aborted = true; s.parts = []; };
+  s.bytes = () => new Uint8Array(Buffer.concat(s.parts));
+  return s;
+}
+
+/** A fetch that counts chunk PUTs and can fail them after `okPuts` successes. */
+function countingFetch({ failAfter = Infinity, onPut } = {}) {
+  const f = async (url, init = {}) => {
+    if (init.method === 'PUT' && String(url).includes('/api/upload/chunk/')) {
+      if (f.puts >= failAfter) throw new TypeError('fetch failed (network down)');
+      f.puts++;
+      if (onPut) onPut(f.puts);
+    }
+    return fetch(url, init);
+  };
+  f.puts = 0;
+  return f;
+}
+
+test('config and access-code hash', async () => {
+  const cfg = await getServerConfig({ base });
+  assert.equal(cfg.chunkSize, 65536);
+  assert.match(cfg.pbkdf2Salt, /./);
+  assert.ok(cfg.maxFileSize > 0 && cfg.maxTextChars > 0 && Array.isArray(cfg.expiryOptions));
+  assert.equal(await getServerConfig({ base }), cfg); // cached
+  // The reference's known answer (§5.5).
+  assert.equal(await accessCodeHash(crypto, 'pw123', 'qopy-access-salt-v1'),
+    '0920202e0eed9de4b400cf3c3901795520fbf18332350d55a80514f31398611291764a8a40c1d191ff6efb479a710359317f69a25eb8e8c0b7c62f8ddf300892');
+});
+
+test('text round trip keeps whitespace; the server sees a random name', async () => {
+  const text = '  Grüße 🔐\n\tline two  \n';
+  const phases = new Set();
+  const r = await shareText(text, opts({ expiration: '1hr', onProgress: (p) => phases.add(p.phase) }));
+  assert.match(r.clipId, /^[A-Z0-9]{10}$/);
+  assert.match(r.secret, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(r.url, `${base}/clip/${r.clipId}#${r.secret}`);
+  assert.ok(r.expiresAt > Date.now() + 3500e3 && r.expiresAt < Date.now() + 3700e3);
+  assert.ok(phases.has('upload') && phases.has('complete'));
+  const info = await clipInfo(r.clipId, { base });
+  assert.equal(info.encrypted, true);
+  assert.equal(info.contentType, 'text');
+  const desc = await (await fetch(`${base}/api/clip/${r.clipId}`)).json();
+  assert.match(desc.filename, /^[0-9a-f]{16}$/);
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() });
+  assert.equal(got.kind, 'text');
+  assert.equal(got.text, text);
+  assert.equal(got.meta.type, 'text/plain; charset=utf-8');
+});
+
+test('file round trip over many chunks and two records, with progress', async () => {
+  const data = bytes(1_300_000);
+  const file = new File([data], 'report final.pdf', { type: 'application/pdf', lastModified: 1700000000000 });
+  const seen = [];
+  const f = countingFetch();
+  const r = await shareFile(file, opts({ fetch: f, parallel: 3, onProgress: (p) => seen.push(p) }));
+  assert.equal(r.url, `${base}/file/${r.clipId}#${r.secret}`);
+  const total = seen.find((p) => p.phase === 'upload').total;
+  assert.equal(f.puts, Math.ceil(total / 65536));
+  const last = seen.filter((p) => p.phase === 'upload').pop();
+  assert.equal(last.sent, total);
+  assert.ok(seen.some((p) => p.phase === 'upload' && p.bytesPerSec > 0 && p.etaSeconds !== null));
+  assert.equal(seen[seen.length - 1].phase, 'complete');
+  const desc = await (await fetch(`${base}/api/clip/${r.clipId}`)).json();
+  assert.equal(desc.filesize, total);
+  assert.match(desc.filename, /^[0-9a-f]{32}$/);
+  assert.equal(desc.mimeType, 'application/octet-stream');
+  const sink = recordingSink();
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, sink, ...opts() });
+  assert.deepEqual(got.meta, { kind: 'file', name: 'report final.pdf', type: 'application/pdf', size: data.length });
+  assert.ok(sink.closed && !sink.aborted);
+  assert.deepEqual(sink.bytes(), data);
+  const again = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() }); // no sink: a Blob
+  assert.deepEqual(new Uint8Array(await again.blob.arrayBuffer()), data);
+});
+
+test('password mixed into the key; access code as the server gate', async () => {
+  const r = await shareText('secret words', opts({ password: 'hunter2' }));
+  const open = (extra) => openClip({ clipId: r.clipId, secret: r.secret, ...opts(), ...extra });
+  await assert.rejects(open({}), (e) => e.kind === 'password_required');
+  await assert.rejects(open({ password: 'hunter3' }), (e) => e.kind === 'wrong_key');
+  assert.equal((await open({ password: 'hunter2' })).text, 'secret words');
+
+  const file = new File([bytes(5000)], 'a.bin');
+  const g = await shareFile(file, opts({ accessCode: 'open sesame' }));
+  assert.equal((await clipInfo(g.clipId, { base })).hasPassword, true);
+  const openF = (extra) => openClip({ clipId: g.clipId, secret: g.secret, ...opts(), ...extra });
+  await assert.rejects(openF({}), (e) => e.status === 401 && e.requiresAccessCode === true);
+  await assert.rejects(openF({ accessCode: 'open sesamE' }), (e) => e.status === 401 || e.status === 403);
+  const ok = await openF({ accessCode: 'open sesame' });
+  assert.deepEqual(new Uint8Array(await ok.blob.arrayBuffer()), bytes(5000));
+});
+
+test('Quick Share: 6-character ID and secret, verbal code, 5 minutes', async () => {
+  const r = await shareText('quick!', opts({ quickShare: true, expiration: '24hr', password: 'ignored' }));
+  assert.match(r.clipId, /^[A-Z0-9]{6}$/);
+  assert.match(r.secret, /^[A-Z0-9]{6}$/);
+  assert.equal(r.verbalCode, `${r.clipId} · ${r.secret}`);
+  assert.equal(r.quickShare, true);
+  assert.ok(r.expiresAt <= Date.now() + 300e3 && r.expiresAt > Date.now() + 200e3);
+  assert.equal((await openClip({ clipId: r.clipId, secret: r.secret, ...opts() })).text, 'quick!');
+});
+
+test('one-time: info never consumes, the first open does', async () => {
+  const r = await shareText('burn after reading', opts({ oneTime: true }));
+  assert.equal(r.oneTime, true);
+  assert.equal((await clipInfo(r.clipId, { base })).oneTime, true);
+  assert.equal((await clipInfo(r.clipId, { base })).oneTime, true);
+  assert.equal((await openClip({ clipId: r.clipId, secret: r.secret, ...opts() })).text, 'burn after reading');
+  await assert.rejects(openClip({ clipId: r.clipId, secret: r.secret, ...opts() }), (e) => e.status === 404 || e.status === 410);
+});
+
+test('resume: an interrupted upload sends only the missing chunks on re-select', async () => {
+  const storage = memoryStorage();
+  const data = bytes(400_000, 3);
+  const file = () => new File([data], 'big.iso', { lastModified: 1234567890 });
+  const broken = countingFetch({ failAfter: 2 });
+  await assert.rejects(shareFile(file(), opts({ fetch: broken, storage, parallel: 1, retries: 1 })), /network down/);
+  assert.equal(broken.puts, 2);
+  const saved = await resumableUploads(storage);
+  assert.equal(saved.length, 1);
+  assert.equal(saved[0].name, 'big.iso');
+  assert.equal(saved[0].lastModified, 1234567890);
+  assert.deepEqual(saved[0].options, { expiration: null, oneTime: false, quickShare: false, hasPassword: false, hasAccessCode: false });
+  const f = countingFetch();
+  const r = await shareFile(file(), opts({ fetch: f, storage }));
+  const totalChunks = Math.ceil(saved[0].total / 65536);
+  assert.equal(f.puts, totalChunks - 2);
+  assert.equal(storage.length, 0);
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() });
+  assert.deepEqual(new Uint8Array(await got.blob.arrayBuffer()), data);
+});
+
+test('resume: a changed file with the same name, size and date starts a fresh session', async () => {
+  const storage = memoryStorage();
+  const make = (seed) => new File([bytes(300_000, seed)], 'same.bin', { lastModified: 42 });
+  const broken = countingFetch({ failAfter: 2 });
+  await assert.rejects(shareFile(make(1), opts({ fetch: broken, storage, parallel: 1, retries: 0 })));
+  const old = (await resumableUploads(storage))[0];
+  const f = countingFetch();
+  const r = await shareFile(make(2), opts({ fetch: f, storage }));
+  assert.equal(f.puts, Math.ceil(old.total / 65536));
+  assert.equal((await fetch(`${base}/api/upload/${old.uploadId}/status`)).status, 404); // old one deleted
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() });
+  assert.deepEqual(new Uint8Array(await got.blob.arrayBuffer()), bytes(300_000, 2));
+});
+
+test('cancel stops the upload, deletes the session and forgets it', async () => {
+  const storage = memoryStorage();
+  const ctl = new AbortController();
+  let uploadId = null;
+  const f = countingFetch({
+    onPut: (n) => {
+      if (n === 2) { uploadId = JSON.parse(storage.getItem(storage.key(0))).uploadId; ctl.abort(); }
+    },
+  });
+  await assert.rejects(shareFile(new File([bytes(500_000)], 'c.bin'), opts({ fetch: f, storage, signal: ctl.signal, parallel: 1 })),
+    (e) => e.name === 'AbortError');
+  assert.equal(f.puts, 2);
+  assert.equal(storage.length, 0);
+  assert.match(uploadId, /^[0-9A-F]{16}$/);
+  assert.equal((await fetch(`${base}/api/upload/${uploadId}/status`)).status, 404);
+});
+
+test('transient failures are retried: lost answers, 503, 429 with Retry-After', async () => {
+  const data = bytes(350_000, 4);
+  const log = [];
+  const flaky = async (url, init = {}) => {
+    const m = String(url).match(/\/chunk\/[0-9A-F]+\/(\d+)$/);
+    if (!m || init.method !== 'PUT') return fetch(url, init);
+    const n = Number(m[1]), seen = log.filter((x) => x === n).length;
+    log.push(n);
+    if (n === 1 && seen === 0) { await fetch(url, init); throw new TypeError('connection reset'); } // stored, answer lost
+    if (n === 2 && seen === 0) return Response.json({ error: 'Busy' }, { status: 503 });
+    if (n === 3 && seen === 0) return Response.json({ error: 'Too many' }, { status: 429, headers: { 'Retry-After': '1' } });
+    return fetch(url, init);
+  };
+  const t0 = Date.now();
+  const r = await shareFile(new File([data], 'flaky.bin'), opts({ fetch: flaky }));
+  assert.ok(Date.now() - t0 >= 900, 'Retry-After was honoured');
+  for (const n of [1, 2, 3]) assert.equal(log.filter((x) => x === n).length, 2);
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() });
+  assert.deepEqual(new Uint8Array(await got.blob.arrayBuffer()), data);
+  // A client error is not retried.
+  const gone = async (url, init = {}) => (String(url).includes('/chunk/') ? Response.json({ error: 'Upload session not found' }, { status: 404 }) : fetch(url, init));
+  await assert.rejects(shareFile(new File([data], 'x.bin'), opts({ fetch: gone })), (e) => e.status === 404 && e.error === 'Upload session not found');
+});
+
+test('a server restart during an upload is ridden out by the retries', async () => {
+  const data = bytes(600_000, 9);
+  let restarted = null;
+  const f = countingFetch({
+    onPut: (n) => {
+      if (n === 3) {
+        const old = server;
+        restarted = new Promise((r) => old.once('exit', r)).then(startServer);
+        old.kill('SIGKILL');
+      }
+    },
+  });
+  const r = await shareFile(new File([data], 'r.bin'), opts({ fetch: f, parallel: 2, retries: 8, backoffMs: 100 }));
+  await restarted;
+  assert.ok(f.puts > Math.ceil(ciphertextLength(data.length) / 65536), 'some chunk was sent again');
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() });
+  assert.deepEqual(new Uint8Array(await got.blob.arrayBuffer()), data);
+});
+
+test('a tampered download fails, aborts the sink and saves nothing', async () => {
+  const data = bytes(1_200_000, 5);
+  const r = await shareFile(new File([data], 't.bin'), opts());
+  const tamper = async (url, init = {}) => {
+    const res = await fetch(url, init);
+    if (!String(url).includes('/api/file/') || init.method !== 'POST') return res;
+    const b = new Uint8Array(await res.arrayBuffer());
+    b[b.length - 100] ^= 0x40; // inside the second data record
+    return new Response(b, { status: res.status, headers: res.headers });
+  };
+  const sink = recordingSink();
+  await assert.rejects(openClip({ clipId: r.clipId, secret: r.secret, sink, ...opts({ fetch: tamper }) }),
+    (e) => e.kind === 'tampered');
+  assert.ok(sink.aborted && !sink.closed);
+  await assert.rejects(openClip({ clipId: r.clipId, secret: 'A'.repeat(43), sink: recordingSink(), ...opts() }),
+    (e) => e.kind === 'wrong_key');
+});
+
+test('V3 payloads made by the original client open', async () => {
+  const payload = Uint8Array.from([3, ...fromHex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'),
+    ...fromHex('a0a1a2a3a4a5a6a7a8a9aaab'), ...fromHex('ddb91dbdf8ba29a9939823d41f545ba748cda2c7b6')]);
+  const post = (path, body) => fetch(base + path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const init = await (await post('/api/upload/initiate', { filename: 'abcdef0123456789', filesize: payload.length, totalChunks: 1, contentType: 'text' })).json();
+  await fetch(`${base}/api/upload/chunk/${init.uploadId}/0`, { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: payload });
+  const done = await (await post(`/api/upload/complete/${init.uploadId}`, { isTextUpload: true, contentType: 'text' })).json();
+  const got = await openClip({ clipId: done.clipId, secret: 'AB7K9P', ...opts() });
+  assert.equal(got.text, 'hello');
+});
+
+test('unencrypted clips (curl uploads) are returned as they are; bad secrets consume nothing', async () => {
+  let downloads = 0;
+  const fake = async (url) => {
+    const u = String(url), m = u.match(/\/api\/(clip|file)\/([A-Z0-9]+)$/);
+    if (!m) return new Response('{}', { status: 404 });
+    const text = m[2] === 'TTTTTTTTTT', plain = m[2] !== 'EEEEEEEEEE';
+    if (m[1] === 'clip') {
+      return Response.json({ contentType: text ? 'text' : 'file', encrypted: !plain, filename: 'n.txt', mimeType: 'text/plain', filesize: 3 });
+    }
+    downloads++;
+    return new Response(text ? new TextEncoder().encode(' ü ') : new Uint8Array([1, 2, 3]));
+  };
+  const got = await openClip({ clipId: 'ABCDEFGHIJ', ...opts({ fetch: fake }) });
+  assert.equal(got.encrypted, false);
+  assert.deepEqual(got.meta, { kind: 'file', name: 'n.txt', type: 'text/plain', size: 3 });
+  assert.deepEqual(new Uint8Array(await got.blob.arrayBuffer()), new Uint8Array([1, 2, 3]));
+  const t = await openClip({ clipId: 'TTTTTTTTTT', ...opts({ fetch: fake }) });
+  assert.deepEqual([t.kind, t.text, t.encrypted], ['text', ' ü ', false]);
+  assert.equal(downloads, 2);
+  await assert.rejects(openClip({ clipId: 'EEEEEEEEEE', secret: 'too-short', ...opts({ fetch: fake }) }), (e) => e.kind === 'bad_secret');
+  await assert.rejects(openClip({ clipId: 'EEEEEEEEEE', ...opts({ fetch: fake }) }), (e) => e.kind === 'missing_secret');
+  assert.equal(downloads, 2);
+});
+
+test('the fallback crypto provider interoperates with the native one', async () => {
+  const r = await shareText('made without WebCrypto', opts({ crypto: fallbackCrypto() }));
+  assert.equal((await openClip({ clipId: r.clipId, secret: r.secret, ...opts() })).text, 'made without WebCrypto');
+});
