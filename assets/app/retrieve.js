@@ -69,8 +69,6 @@ function renderRevealLabel() {
   const file = info.contentType === 'file';
   const key = file ? (info.oneTime ? 'ret.downloadOnce' : 'ret.download') : (info.oneTime ? 'ret.revealOnce' : 'ret.reveal');
   $('retrieve-reveal-label').textContent = t(key);
-  $('retrieve-reveal').classList.toggle('danger', !!info.oneTime);
-  $('retrieve-reveal').classList.toggle('primary', !info.oneTime);
 }
 
 /** Fetches the clip's info (cached per ID). Returns the info or throws. */
