@@ -23,6 +23,9 @@ pub enum AppError {
     /// A start-up task failed.
     #[error("start-up failed: {0}")]
     Startup(String),
+    /// The database failed while serving; the process should exit and be restarted.
+    #[error("stopping after a database failure (a restart reopens it): {0}")]
+    Fatal(String),
 }
 
 /// Runs the server on `listener` until `shutdown` resolves.
@@ -60,6 +63,8 @@ pub async fn run(
             }
         })
     };
+    let (fatal_tx, mut fatal_rx) = tokio::sync::watch::channel(None::<String>);
+    let watchdog = tokio::spawn(watch_database(qopy.clone(), fatal_tx, stop_rx.clone()));
     let routes = crate::http::routes(state.clone());
     let server = tokio::spawn(crate::server::serve(
         listener,
@@ -67,17 +72,52 @@ pub async fn run(
         routes,
         stop_rx,
     ));
-    shutdown.await;
+    let fatal = tokio::select! {
+        _ = shutdown => None,
+        r = fatal_rx.wait_for(|f| f.is_some()) => r.ok().and_then(|f| f.clone()),
+    };
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = sweeper.await;
     let _ = pruner.await;
+    let _ = watchdog.await;
     drop(state);
     if let Err(e) = qopy.store.flush().await {
         tracing::error!(error = %e, "final flush failed");
     }
-    Ok(())
+    match fatal {
+        Some(reason) => Err(AppError::Fatal(reason)),
+        None => Ok(()),
+    }
+}
+
+/// How often the database is checked for a latched I/O error.
+const DATABASE_CHECK: Duration = Duration::from_secs(1);
+
+/// Flushes the database every [`DATABASE_CHECK`]; on an I/O error or corruption (which sled
+/// latches, so every later write fails too) reports it on `fatal`, which ends `run` with an
+/// error and the process with a non-zero code.
+async fn watch_database(
+    qopy: Arc<Qopy>,
+    fatal: tokio::sync::watch::Sender<Option<String>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(DATABASE_CHECK) => {}
+            _ = stop.changed() => return,
+        }
+        match qopy.store.flush().await {
+            Ok(()) => {}
+            Err(e) if e.is_fatal() => {
+                tracing::error!(error = %e, "the database failed; stopping");
+                let _ = fatal.send(Some(e.to_string()));
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "database flush failed"),
+        }
+    }
 }
 
 fn watch_channel() -> (

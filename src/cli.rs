@@ -82,6 +82,9 @@ pub struct Cli {
     /// Time an idle keep-alive connection stays open [default: 60s]
     #[arg(long, value_name = "DURATION", global = true)]
     pub idle_timeout: Option<String>,
+    /// Slowest accepted chunk body, SIZE/DURATION or off [default: 480KiB/30s]
+    #[arg(long, value_name = "RATE", global = true)]
+    pub min_upload_rate: Option<String>,
     /// Log filter in tracing EnvFilter syntax [default: info]
     #[arg(long, value_name = "FILTER", global = true)]
     pub log: Option<String>,
@@ -126,7 +129,7 @@ pub enum Command {
 impl Cli {
     /// The configuration flags that were given, as (config key, value) pairs.
     pub fn config_flags(&self) -> Vec<(String, String)> {
-        let flags: [(&str, &Option<String>); 27] = [
+        let flags: [(&str, &Option<String>); 28] = [
             ("listen", &self.listen),
             ("data_dir", &self.data_dir),
             ("admin_token", &self.admin_token),
@@ -146,6 +149,7 @@ impl Cli {
             ("max_connections", &self.max_connections),
             ("header_read_timeout", &self.header_read_timeout),
             ("idle_timeout", &self.idle_timeout),
+            ("min_upload_rate", &self.min_upload_rate),
             ("log", &self.log),
             ("limit_initiate", &self.limit_initiate),
             ("limit_chunk", &self.limit_chunk),

@@ -159,6 +159,7 @@ pub async fn serve(
         .header_read_timeout(cfg.header_read_timeout)
         .keep_alive(true);
     let idle_timeout = cfg.idle_timeout;
+    let header_read_timeout = cfg.header_read_timeout;
     let filter = warp::service(routes);
     loop {
         let (stream, peer) = tokio::select! {
@@ -190,6 +191,10 @@ pub async fn serve(
         });
         let conn = builder.serve_connection(TokioIo::new(stream), svc);
         let mut stop = shutdown.clone();
+        // hyper starts its header timer only with the first byte (hyperium/hyper#3962), so a
+        // connection that sends nothing would stay open until `idle_timeout`: the first
+        // request's headers must arrive within `header_read_timeout` of the accept.
+        let first_deadline = tokio::time::Instant::now() + header_read_timeout;
         conns.spawn(async move {
             let _permit = permit;
             tokio::pin!(conn);
@@ -202,6 +207,12 @@ pub async fn serve(
                             tracing::debug!(error = %e, "connection ended with an error");
                         }
                         return;
+                    }
+                    _ = tokio::time::sleep_until(first_deadline), if !activity.started() => {
+                        if !activity.started() {
+                            tracing::debug!("no request headers in time; closing the connection");
+                            return;
+                        }
                     }
                     _ = stop.changed(), if !closing => {
                         closing = true;
@@ -232,6 +243,7 @@ pub async fn serve(
 struct Activity {
     born: std::time::Instant,
     last_ms: std::sync::atomic::AtomicU64,
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Activity {
@@ -239,6 +251,7 @@ impl Default for Activity {
         Activity {
             born: std::time::Instant::now(),
             last_ms: std::sync::atomic::AtomicU64::new(0),
+            started: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -248,6 +261,13 @@ impl Activity {
         let now = self.born.elapsed().as_millis() as u64;
         self.last_ms
             .store(now, std::sync::atomic::Ordering::Relaxed);
+        self.started
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a request has started on this connection.
+    fn started(&self) -> bool {
+        self.started.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn idle_for(&self) -> Duration {

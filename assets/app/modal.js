@@ -28,9 +28,10 @@ function close() {
 }
 
 /** Shows the dialog for a share result ({ url, clipId, secret, expiresAt, quickShare, oneTime, verbalCode }). */
-export function openShareModal(result, { onNew } = {}) {
+export function openShareModal(result, { onNew, returnFocus } = {}) {
   const d = $('share-modal');
-  current = { result, onNew, opener: document.activeElement };
+  const active = document.activeElement;
+  current = { result, onNew, opener: active && active !== document.body ? active : returnFocus };
   $('share-url').value = result.url;
   const quick = !!result.quickShare;
   $('share-quick').hidden = !quick;

@@ -29,15 +29,30 @@ function renderFile() {
   $('file-details').textContent = t('file.details', { size: formatBytes(file.size), type: file.type || t('file.unknownType') });
 }
 
+let resumeNeedsCode = false;
+
+function renderResumeNote() {
+  $('file-resume-note').textContent = t('file.resume') + (resumeNeedsCode ? ` ${t('file.resumeCode')}` : '');
+}
+
 async function checkResume(f) {
   const note = $('file-resume-note');
   note.hidden = true;
+  resumeNeedsCode = false;
   try {
     const list = await resumableUploads();
     if (f !== file || !Array.isArray(list)) return;
-    const match = list.some((u) => u && u.name === f.name && Number(u.size) === f.size &&
+    const match = list.find((u) => u && u.name === f.name && Number(u.size) === f.size &&
       (u.lastModified === undefined || Number(u.lastModified) === f.lastModified));
-    if (match) { note.textContent = t('file.resume'); note.hidden = false; }
+    if (!match) return;
+    // The engine resumes only with the same options: restore them from the saved upload.
+    const o = match.options || {};
+    const sel = $('file-expiry');
+    if (o.expiration && [...sel.options].some((x) => x.value === o.expiration)) sel.value = o.expiration;
+    if (o.oneTime !== undefined) $('file-onetime').checked = !!o.oneTime;
+    resumeNeedsCode = !!(o.hasAccessCode || o.hasPassword);
+    renderResumeNote();
+    note.hidden = false;
   } catch { /* no resume information: a fresh upload */ }
 }
 
@@ -116,7 +131,7 @@ async function submit() {
     if (code) { opts.accessCode = code; opts.password = code; }
     const result = await shareFile(file, opts);
     showProgress({ phase: 'complete' });
-    openShareModal(result, { onNew: resetFileForm });
+    openShareModal(result, { returnFocus: $('file-submit'), onNew: resetFileForm });
     $('file-resume-note').hidden = true;
   } catch (err) {
     if (isAbort(err) || (controller && controller.signal.aborted)) toast(t('file.cancelled'), 'info');
@@ -162,7 +177,7 @@ export function initShareFile(cfg) {
   $('file-code').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); }
   });
-  onLangChange(() => { renderLimit(); renderFile(); if (!$('file-resume-note').hidden) $('file-resume-note').textContent = t('file.resume'); });
+  onLangChange(() => { renderLimit(); renderFile(); if (!$('file-resume-note').hidden) renderResumeNote(); });
   renderLimit();
   renderFile();
 }

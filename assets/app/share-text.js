@@ -83,7 +83,7 @@ async function submit() {
     if (!quick) opts.expiration = $('text-expiry').value;
     if (code) { opts.accessCode = code; opts.password = code; }
     const result = await shareText(text, opts);
-    openShareModal(result, { onNew: resetTextForm });
+    openShareModal(result, { returnFocus: $('text-submit'), onNew: resetTextForm });
   } catch (err) {
     toast(errorText(err), 'error');
   } finally {

@@ -38,6 +38,7 @@ export default {
   'file.details': '{size} · {type}',
   'file.unknownType': 'unbekannter Typ',
   'file.resume': 'Ein unterbrochener Upload dieser Datei wurde gefunden: Er wird dort fortgesetzt, wo er stehen blieb.',
+  'file.resumeCode': 'Gib denselben Zugangscode wie vorher ein.',
   'file.phase.key': 'Schlüssel wird vorbereitet …',
   'file.phase.upload': 'Verschlüsseln und hochladen',
   'file.phase.complete': 'Wird abgeschlossen …',

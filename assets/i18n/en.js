@@ -38,6 +38,7 @@ export default {
   'file.details': '{size} · {type}',
   'file.unknownType': 'unknown type',
   'file.resume': 'An interrupted upload of this file was found: it resumes where it stopped.',
+  'file.resumeCode': 'Enter the same access code as before.',
   'file.phase.key': 'Preparing the key…',
   'file.phase.upload': 'Encrypting and uploading',
   'file.phase.complete': 'Finishing…',

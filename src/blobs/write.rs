@@ -165,6 +165,11 @@ impl ChunkSink {
         }
     }
 
+    /// Gives the body up: returns once the writer has removed its temporary file.
+    pub async fn abandon(&mut self) {
+        let _ = self.join().await;
+    }
+
     /// Ends the body: the chunk is durable under its final name when this returns Ok.
     pub async fn finish(mut self) -> Result<WrittenChunk, BlobError> {
         if let Some(tx) = &self.tx {

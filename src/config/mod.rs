@@ -35,6 +35,7 @@ pub const KEYS: &[&str] = &[
     "max_connections",
     "header_read_timeout",
     "idle_timeout",
+    "min_upload_rate",
     "log",
     "limit_initiate",
     "limit_chunk",
@@ -59,6 +60,15 @@ pub struct Rate {
     /// Events allowed per period (also the burst size).
     pub count: u32,
     /// The period.
+    pub per: Duration,
+}
+
+/// A minimum transfer rate: at least `bytes` in every window of `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadRate {
+    /// Bytes that must arrive within each window (at least 1).
+    pub bytes: u64,
+    /// The window, also the grace period before the first check.
     pub per: Duration,
 }
 
@@ -125,6 +135,8 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Time an idle keep-alive connection is kept open.
     pub idle_timeout: Duration,
+    /// Slowest accepted chunk body; `None` means no minimum.
+    pub min_upload_rate: Option<UploadRate>,
     /// A `tracing_subscriber::EnvFilter` directive string, checked to parse.
     pub log: String,
 }
@@ -563,6 +575,10 @@ impl Values {
             })?,
             header_read_timeout: self.get("header_read_timeout", Raw::duration)?,
             idle_timeout: self.get("idle_timeout", Raw::duration)?,
+            min_upload_rate: self.get("min_upload_rate", |raw| match raw {
+                Raw::Int(0) => Ok(None),
+                raw => UploadRate::parse(raw.text()?),
+            })?,
             log: self.get("log", |raw| {
                 let filter = raw.text()?.trim();
                 if filter.is_empty() {

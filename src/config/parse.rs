@@ -1,7 +1,7 @@
 //! Parsers of configuration values: sizes, durations, rates, address ranges, URLs and
 //! origins. Public where the command-line client reuses them.
 
-use super::{IpNet, Rate};
+use super::{IpNet, Rate, UploadRate};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -25,6 +25,30 @@ impl Rate {
             ));
         }
         Ok(Rate { count, per })
+    }
+}
+
+impl UploadRate {
+    /// Parses `SIZE/DURATION`, the least that must arrive in every window of DURATION
+    /// ("480KiB/30s"; "16KiB/s" means "16KiB/1s"), or `0`/`off` for no minimum.
+    pub fn parse(s: &str) -> Result<Option<UploadRate>, String> {
+        let t = s.trim();
+        if t == "0" || t.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let bad = || format!("`{s}` is not a transfer rate (expected SIZE/DURATION, e.g. 480KiB/30s, or off)");
+        let (bytes, per) = t.split_once('/').ok_or_else(bad)?;
+        let bytes = parse_size(bytes)?;
+        let per = per.trim();
+        let per = if per.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            parse_duration(&format!("1{per}"))?
+        } else {
+            parse_duration(per)?
+        };
+        if bytes == 0 || per.is_zero() {
+            return Err(format!("`{s}`: the size and the duration must both be positive"));
+        }
+        Ok(Some(UploadRate { bytes, per }))
     }
 }
 

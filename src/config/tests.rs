@@ -84,6 +84,10 @@ fn defaults_parse_and_match_the_documented_values() {
         max_connections: 1024,
         header_read_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
+        min_upload_rate: Some(UploadRate {
+            bytes: 480 << 10,
+            per: Duration::from_secs(30),
+        }),
         log: "info".into(),
     };
     assert_eq!(Config::defaults(), expected);
@@ -443,5 +447,18 @@ fn ip_net_contains_v4_v6_and_mapped() {
         "10.0.0.0/x",
     ] {
         assert!(IpNet::parse(input).is_err(), "{input}");
+    }
+}
+
+#[test]
+fn min_upload_rate_parses_size_per_duration_or_off() {
+    let r = |bytes, secs| Some(UploadRate { bytes, per: Duration::from_secs(secs) });
+    assert_eq!(UploadRate::parse("480KiB/30s"), Ok(r(480 << 10, 30)));
+    assert_eq!(UploadRate::parse("16KiB/s"), Ok(r(16 << 10, 1)));
+    assert_eq!(UploadRate::parse(" 1MB / 1min "), Ok(r(1_000_000, 60)));
+    assert_eq!(UploadRate::parse("off"), Ok(None));
+    assert_eq!(UploadRate::parse("0"), Ok(None));
+    for bad in ["", "16KiB", "0/30s", "16KiB/0s", "x/s", "16KiB/fortnight"] {
+        assert!(UploadRate::parse(bad).is_err(), "{bad} accepted");
     }
 }

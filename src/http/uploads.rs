@@ -4,6 +4,7 @@
 use super::guard::Class;
 use super::{base_url, ok_json, parse_json, ApiError, Ctx, Response, State};
 use crate::blobs::ChunkSink;
+use crate::config::UploadRate;
 use crate::model::{ContentKind, UploadId};
 use crate::service::{CompleteRequest, InitiateRequest, ServiceError};
 use bytes::{Buf, Bytes};
@@ -115,19 +116,46 @@ fn parse_upload_id(s: &str) -> Result<UploadId, ApiError> {
         .ok_or_else(|| ApiError::validation("uploadId must be 16 hexadecimal characters"))
 }
 
-/// Streams one body into a sink.
-async fn pump<S, B, E>(sink: &mut ChunkSink, mut body: S) -> Result<(), ServiceError>
+/// Streams one body into a sink. With a minimum rate, at least `bytes` must arrive in every
+/// window of `per` (counted from the start of the body), or the chunk is given up (its
+/// temporary file removed) and the client told it was too slow.
+async fn pump<S, B, E>(
+    sink: &mut ChunkSink,
+    mut body: S,
+    min_rate: Option<UploadRate>,
+) -> Result<(), ServiceError>
 where
     S: Stream<Item = Result<B, E>> + Unpin,
     B: Buf,
     E: std::fmt::Display,
 {
-    while let Some(piece) = body.next().await {
+    let far = std::time::Duration::from_secs(365 * 86_400);
+    let window = min_rate.map_or(far, |r| r.per);
+    let mut deadline = tokio::time::Instant::now() + window;
+    let mut in_window = 0u64;
+    loop {
+        let piece = match tokio::time::timeout_at(deadline, body.next()).await {
+            Ok(Some(piece)) => piece,
+            Ok(None) => break,
+            Err(_) => match min_rate {
+                Some(r) if in_window < r.bytes => {
+                    tracing::debug!(bytes = in_window, "chunk body below the minimum rate");
+                    sink.abandon().await;
+                    return Err(ServiceError::TooSlow(r));
+                }
+                _ => {
+                    deadline += window;
+                    in_window = 0;
+                    continue;
+                }
+            },
+        };
         let mut piece = piece.map_err(|e| {
             tracing::debug!(error = %e, "chunk body read failed");
             ServiceError::Interrupted
         })?;
         let bytes = piece.copy_to_bytes(piece.remaining());
+        in_window += bytes.len() as u64;
         sink.write(bytes).await?;
     }
     Ok(())
@@ -201,7 +229,9 @@ where
                 };
                 if field.name() == Some("chunk") && !found {
                     found = true;
-                    pump(&mut sink, field).await.map_err(err)?;
+                    pump(&mut sink, field, q.config.min_upload_rate)
+                        .await
+                        .map_err(err)?;
                 } else if field.file_name().is_some() {
                     return Err(ApiError::new(
                         http::StatusCode::BAD_REQUEST,
@@ -215,7 +245,9 @@ where
                 return Err(err(ServiceError::NoChunk));
             }
         }
-        None => pump(&mut sink, body).await.map_err(err)?,
+        None => pump(&mut sink, body, q.config.min_upload_rate)
+            .await
+            .map_err(err)?,
     }
     let r = q.finish_chunk(id, n as u32, sink).await.map_err(err)?;
     Ok(ok_json(json!({

@@ -80,6 +80,9 @@ pub enum ServiceError {
     /// The client went away mid-body.
     #[error("upload interrupted")]
     Interrupted,
+    /// The body arrived slower than `min_upload_rate`.
+    #[error("upload slower than the minimum rate")]
+    TooSlow(crate::config::UploadRate),
     /// The clip has no preview (encrypted, one-time, or not an image); the message says why.
     #[error("no preview: {0}")]
     NoPreview(String),

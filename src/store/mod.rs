@@ -25,6 +25,18 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the database itself failed (an I/O error or corruption). sled latches its
+    /// first I/O error until it is reopened, so after one every later write fails too: the
+    /// process should exit and be restarted rather than serve on half-broken.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sled(sled::Error::Io(_) | sled::Error::Corruption { .. })
+        )
+    }
+}
+
 impl From<UnabortableTransactionError> for StoreError {
     fn from(e: UnabortableTransactionError) -> Self {
         match e {

@@ -34,6 +34,8 @@ const CHUNK: usize = 64 * 1024;
 const WORKERS: usize = 6;
 /// A clip is checked after this many restarts, then no longer tracked (keeps cycles short).
 const CHECKS_BEFORE_RETIRING: u32 = 3;
+/// A clip is no longer tracked this long after it was made (it expires after 5 minutes).
+const TRACKED_FOR: Duration = Duration::from_secs(4 * 60);
 
 fn sha(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
@@ -58,6 +60,7 @@ struct ClipRec {
     checks: u32,
     /// A worker is using it right now.
     busy: bool,
+    made: Instant,
 }
 
 struct SessionRec {
@@ -127,7 +130,14 @@ async fn start(data: &Path, log: &Path) -> Server {
             .append(true)
             .open(log)
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qopy"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_qopy"));
+        // The server refuses unknown QOPY_* variables, such as this test's own.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("QOPY_") {
+                cmd.env_remove(k);
+            }
+        }
+        let mut child = cmd
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data)
@@ -242,6 +252,7 @@ async fn finish_session(
             consumed: Consumption::No,
             checks: 0,
             busy: false,
+            made: Instant::now(),
         },
     );
     Some(())
@@ -256,12 +267,18 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
         let r = match op {
             // A new upload, completed or (sometimes) left incomplete.
             0..=4 => {
-                let size = rng.gen_range(1..=(5 * CHUNK) / 2);
+                // Mostly small clips, some of several chunks; they expire after 5 minutes,
+                // which keeps the data directory small in long runs.
+                let size = if rng.gen_bool(0.3) {
+                    rng.gen_range(CHUNK..=(5 * CHUNK) / 2)
+                } else {
+                    rng.gen_range(1..=8192)
+                };
                 let total = size.div_ceil(CHUNK) as u32;
                 let one_time = rng.gen_bool(0.3);
                 let body = json!({
                     "filename": "crash.bin", "filesize": size, "totalChunks": total,
-                    "contentType": "file", "expiration": "1hr", "oneTime": one_time,
+                    "contentType": "file", "expiration": "5min", "oneTime": one_time,
                 });
                 match post(&c, format!("{base}/api/upload/initiate"), body).await {
                     Some((200, v)) => {
@@ -464,7 +481,7 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
             rec.consumed = if info == 200 { Consumption::No } else { Consumption::Done };
         }
         rec.checks += 1;
-        if rec.checks >= CHECKS_BEFORE_RETIRING {
+        if rec.checks >= CHECKS_BEFORE_RETIRING || rec.made.elapsed() > TRACKED_FOR {
             g.clips.remove(&id);
             g.retired += 1;
         }

@@ -212,6 +212,8 @@ impl Browser {
             "--disable-sync",
             "--no-first-run",
             "--no-default-browser-check",
+            "--disable-crash-reporter",
+            "--disable-breakpad",
             "--disable-dev-shm-usage",
             "--disable-features=Translate,MediaRouter,OptimizationHints",
             "--password-store=basic",

@@ -50,7 +50,9 @@ for (const c of V.cases) {
   eq(`${c.name} ciphertext`, toHex(await w.read(0, w.totalLength, new Blob([pt]))), c.ciphertext_hex);
   const r = new V4Reader({ crypto, secret: c.secret, password: c.password, key });
   const { meta, data } = await readAll(r, fromHex(c.ciphertext_hex), 777);
-  eq(`${c.name} metadata`, JSON.stringify(meta), JSON.stringify(c.metadata));
+  // Key order differs between the vectors (as parsed in Rust) and the reader: compare sorted.
+  const canon = (o) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+  eq(`${c.name} metadata`, canon(meta), canon(c.metadata));
   eq(`${c.name} plaintext`, toHex(data), toHex(pt));
 }
 for (const n of V.negative) {
