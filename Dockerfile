@@ -16,5 +16,8 @@ ENV QOPY_LISTEN=0.0.0.0:8080 \
     QOPY_DATA_DIR=/data
 VOLUME ["/data"]
 EXPOSE 8080
+# `qopy healthcheck` asks /api/health on the port of the same configuration (QOPY_LISTEN,
+# QOPY_CONFIG); it exits 0 when healthy and 1 otherwise.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 CMD ["/qopy", "healthcheck"]
 USER nonroot
 ENTRYPOINT ["/qopy"]

@@ -555,9 +555,10 @@ row() { printf '%-44s | %-25s | %-27s | %-6s | %-17s | %s\n' "$@"; }
     for c in "${WRK_CMDS[@]}"; do echo "    $c"; done
     echo "[6] RssAnon from /proc/$SERVER_PID/status every 50 ms while 1 GiB is uploaded (205 raw PUT"
     echo "    chunks, $STREAMS streams) and then downloaded to /dev/null. Mapped file pages do not count."
-    echo "[7] Not a target, a ceiling: the same chunk files copied into the data directory's file system"
-    echo "    by dd with conv=fsync, $STREAMS at a time, then the directory fsync'd. An upload that makes each"
-    echo "    chunk durable cannot beat it. 100 MiB runs: ${D_UP[*]} MiB/s."
+    echo "[7] Not a target but context: the same chunk files copied into the data directory's file system"
+    echo "    by dd with conv=fsync, $STREAMS at a time, then the directory fsync'd: the disk work an upload that"
+    echo "    makes each chunk durable cannot avoid. Measured at other moments than qopy's runs, so on a"
+    echo "    busy machine either can come out ahead. 100 MiB runs: ${D_UP[*]} MiB/s."
     if ((${#FAILURES[@]})); then
         echo
         echo "FAILED steps:"

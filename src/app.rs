@@ -20,6 +20,9 @@ pub enum AppError {
     /// The data directory or database could not be opened.
     #[error("cannot open the data directory: {0}")]
     Open(#[from] ServiceError),
+    /// HTTPS could not be set up (`tls`, `tls_cert`, `tls_key`).
+    #[error("cannot set up HTTPS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A start-up task failed.
     #[error("start-up failed: {0}")]
     Startup(String),
@@ -35,6 +38,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     clock: Arc<dyn Clock>,
 ) -> Result<(), AppError> {
+    // Certificate problems stop start-up before anything is opened.
+    let tls = crate::tls::load(&config)?;
     let qopy = tokio::task::spawn_blocking(move || Qopy::open(config, clock))
         .await
         .map_err(|e| AppError::Startup(e.to_string()))??;
@@ -48,6 +53,7 @@ pub async fn run(
         limits: Limits::new(&qopy.config),
         metrics: crate::metrics::Metrics::new(qopy.clone()),
         qopy: qopy.clone(),
+        tls,
     });
     let (stop_tx, stop_rx) = watch_channel();
     let sweeper = tokio::spawn(sweeper::run(qopy.clone(), stop_rx.clone()));

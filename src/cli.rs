@@ -37,6 +37,15 @@ pub struct Cli {
     /// Base URL for share links [default: unset, use the request's Host]
     #[arg(long, value_name = "URL", global = true)]
     pub public_url: Option<String>,
+    /// Built-in HTTPS: off, files (--tls-cert/--tls-key) or self-signed [default: off]
+    #[arg(long, value_name = "off|files|self-signed", global = true)]
+    pub tls: Option<String>,
+    /// PEM certificate chain for --tls files [default: unset]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_cert: Option<String>,
+    /// PEM private key for --tls files [default: unset]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_key: Option<String>,
     /// Enforce request rate limits [default: on]
     #[arg(long, value_name = "on|off", global = true)]
     pub rate_limits: Option<String>,
@@ -129,11 +138,14 @@ pub enum Command {
 impl Cli {
     /// The configuration flags that were given, as (config key, value) pairs.
     pub fn config_flags(&self) -> Vec<(String, String)> {
-        let flags: [(&str, &Option<String>); 28] = [
+        let flags: [(&str, &Option<String>); 31] = [
             ("listen", &self.listen),
             ("data_dir", &self.data_dir),
             ("admin_token", &self.admin_token),
             ("public_url", &self.public_url),
+            ("tls", &self.tls),
+            ("tls_cert", &self.tls_cert),
+            ("tls_key", &self.tls_key),
             ("rate_limits", &self.rate_limits),
             ("max_file_size", &self.max_file_size),
             ("chunk_size", &self.chunk_size),

@@ -24,4 +24,5 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod sweeper;
+pub mod tls;
 pub mod v4;

@@ -66,9 +66,28 @@ fn serve(config: qopy::config::Config) -> anyhow::Result<()> {
             }
         };
         let bound = listener.local_addr()?;
+        // Loaded here to print the fingerprint (and to make a self-signed certificate on the
+        // first start); `run` loads the same files again.
+        let tls = match qopy::tls::load(&config) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("qopy: cannot set up HTTPS: {e}");
+                std::process::exit(1);
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         println!("Qopy is serving. Open one of:");
-        for url in qopy::net::urls(bound) {
+        for url in qopy::net::urls_with_scheme(bound, scheme) {
             println!("  {url}");
+        }
+        if let Some(tls) = &tls {
+            println!("TLS certificate SHA-256: {}", tls.fingerprint);
+            if tls.mode == qopy::config::TlsMode::SelfSigned {
+                println!(
+                    "  (self-signed, {}: check this fingerprint when the browser warns)",
+                    tls.cert_path.display()
+                );
+            }
         }
         println!("Data directory: {}", config.data_dir.display());
         if let Err(e) = qopy::app::run(

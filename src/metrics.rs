@@ -154,18 +154,58 @@ impl Collector for StoreCollector {
             })
         };
         let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        gauge(&mut enc, "clips", "Clips stored (live, or expired and not yet swept)", signed(q.store.clip_count() as u64))?;
-        gauge(&mut enc, "upload_sessions", "Upload sessions in progress", signed(q.store.session_count() as u64))?;
-        counter(&mut enc, "clips_created", "Clips created", read(k::TOTAL_CLIPS))?;
-        counter(&mut enc, "downloads", "Content downloads served", read(k::TOTAL_ACCESSES))?;
+        gauge(
+            &mut enc,
+            "clips",
+            "Clips stored (live, or expired and not yet swept)",
+            signed(q.store.clip_count() as u64),
+        )?;
+        gauge(
+            &mut enc,
+            "upload_sessions",
+            "Upload sessions in progress",
+            signed(q.store.session_count() as u64),
+        )?;
+        counter(
+            &mut enc,
+            "clips_created",
+            "Clips created",
+            read(k::TOTAL_CLIPS),
+        )?;
+        counter(
+            &mut enc,
+            "downloads",
+            "Content downloads served",
+            read(k::TOTAL_ACCESSES),
+        )?;
         counter(&mut enc, "sweeper_runs", "Sweeper runs", read(k::SWEEPS))?;
         let (hits, misses) = q.cache.stats();
         counter(&mut enc, "cache_hits", "Clip metadata cache hits", hits)?;
-        counter(&mut enc, "cache_misses", "Clip metadata cache misses", misses)?;
-        gauge(&mut enc, "storage_used_bytes", "Bytes of stored content (clips and upload sessions)", signed(read(k::STORED_BYTES)))?;
-        gauge(&mut enc, "database_bytes", "Size of the database on disk", signed(q.store.size_on_disk()))?;
+        counter(
+            &mut enc,
+            "cache_misses",
+            "Clip metadata cache misses",
+            misses,
+        )?;
+        gauge(
+            &mut enc,
+            "storage_used_bytes",
+            "Bytes of stored content (clips and upload sessions)",
+            signed(read(k::STORED_BYTES)),
+        )?;
+        gauge(
+            &mut enc,
+            "database_bytes",
+            "Size of the database on disk",
+            signed(q.store.size_on_disk()),
+        )?;
         match q.blobs.free_space() {
-            Ok(free) => gauge(&mut enc, "storage_free_bytes", "Free bytes on the data directory's filesystem", signed(free))?,
+            Ok(free) => gauge(
+                &mut enc,
+                "storage_free_bytes",
+                "Free bytes on the data directory's filesystem",
+                signed(free),
+            )?,
             Err(e) => tracing::warn!(error = %e, "metrics: free space unknown"),
         }
         Ok(())
@@ -216,13 +256,19 @@ mod tests {
     #[test]
     fn templates_hide_ids() {
         let g = Method::GET;
-        assert_eq!(route_template(&g, "/api/clip/ABC123/info"), "/api/clip/{id}/info");
+        assert_eq!(
+            route_template(&g, "/api/clip/ABC123/info"),
+            "/api/clip/{id}/info"
+        );
         assert_eq!(route_template(&g, "/api/clip/ABC123"), "/api/clip/{id}");
         assert_eq!(
             route_template(&Method::PUT, "/api/upload/chunk/0123456789ABCDEF/3"),
             "/api/upload/chunk/{id}/{n}"
         );
-        assert_eq!(route_template(&Method::PUT, "/secret-name.txt"), "/{filename}");
+        assert_eq!(
+            route_template(&Method::PUT, "/secret-name.txt"),
+            "/{filename}"
+        );
         assert_eq!(route_template(&g, "/secret-name.txt"), "other");
         assert_eq!(route_template(&g, "/"), "/");
         assert_eq!(route_template(&g, "/file/ABCDEFGHIJ"), "/file/{id}");

@@ -46,9 +46,14 @@ pub fn local_addresses() -> Vec<IpAddr> {
 
 /// The URLs at which a server bound to `bound` can be opened.
 pub fn urls(bound: SocketAddr) -> Vec<String> {
+    urls_with_scheme(bound, "http")
+}
+
+/// Like [`urls`], with `scheme` (`http` or `https`).
+pub fn urls_with_scheme(bound: SocketAddr, scheme: &str) -> Vec<String> {
     let fmt = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => format!("http://{v4}:{}/", bound.port()),
-        IpAddr::V6(v6) => format!("http://[{v6}]:{}/", bound.port()),
+        IpAddr::V4(v4) => format!("{scheme}://{v4}:{}/", bound.port()),
+        IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{}/", bound.port()),
     };
     if !bound.ip().is_unspecified() {
         return vec![fmt(bound.ip())];

@@ -1,4 +1,5 @@
-//! The accept loop. warp 0.4's own server has no header-read timeout and no connection cap,
+//! The accept loop (with the TLS handshake when the `tls` key asks for HTTPS; HSTS is then
+//! added to every response). warp 0.4's own server has no header-read timeout and no connection cap,
 //! so connections are accepted here, given `TCP_NODELAY` (small answers must not wait for a
 //! delayed ACK), capped in number, and served by hyper's HTTP/1 with a timer. Every request
 //! passes the origin check and gets the security headers here, so no route can forget them;
@@ -83,6 +84,7 @@ async fn handle<S>(
     state: State,
     filter: S,
     peer: std::net::SocketAddr,
+    tls: bool,
     req: http::Request<Incoming>,
 ) -> Result<http::Response<ServerBody>, Infallible>
 where
@@ -93,7 +95,14 @@ where
     let route = crate::metrics::route_template(&method, req.uri().path());
     let st = state.clone();
     let req = req.map(|inner| CountedBody { inner, state: st });
-    let resp = respond(state.clone(), filter, peer, req).await?;
+    let mut resp = respond(state.clone(), filter, peer, req).await?;
+    if tls {
+        // Only over TLS: browsers ignore HSTS received over plain http anyway (RFC 6797 §8.1).
+        resp.headers_mut().insert(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     let m = &state.metrics;
     m.record(&method, route, resp.status().as_u16(), started.elapsed());
     if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
@@ -185,18 +194,40 @@ pub async fn serve(
         let f = filter.clone();
         let activity = Arc::new(Activity::default());
         let seen = activity.clone();
+        let acceptor = state.tls.as_ref().map(|t| t.acceptor.clone());
+        let is_tls = acceptor.is_some();
         let svc = hyper::service::service_fn(move |req| {
             seen.touch();
-            handle(st.clone(), f.clone(), peer, req)
+            handle(st.clone(), f.clone(), peer, is_tls, req)
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let builder = builder.clone();
         let mut stop = shutdown.clone();
-        // hyper starts its header timer only with the first byte (hyperium/hyper#3962), so a
-        // connection that sends nothing would stay open until `idle_timeout`: the first
-        // request's headers must arrive within `header_read_timeout` of the accept.
-        let first_deadline = tokio::time::Instant::now() + header_read_timeout;
         conns.spawn(async move {
             let _permit = permit;
+            // The TLS handshake holds the connection's slot and has its own deadline.
+            let io: Box<dyn Io> = match acceptor {
+                None => Box::new(stream),
+                Some(acceptor) => {
+                    let hs = crate::tls::HANDSHAKE_TIMEOUT;
+                    match tokio::time::timeout(hs, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => Box::new(tls),
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            let conn = builder.serve_connection(TokioIo::new(io), svc);
+            // hyper starts its header timer only with the first byte (hyperium/hyper#3962), so
+            // a connection that sends nothing would stay open until `idle_timeout`: the first
+            // request's headers must arrive within `header_read_timeout` of the accept (of the
+            // handshake's end, over TLS).
+            let first_deadline = tokio::time::Instant::now() + header_read_timeout;
             tokio::pin!(conn);
             let mut closing = false;
             loop {
@@ -238,6 +269,10 @@ pub async fn serve(
         while conns.join_next().await.is_some() {}
     }
 }
+
+/// A client connection's byte stream: plain TCP or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// When a connection last started a request.
 struct Activity {

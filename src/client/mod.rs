@@ -8,12 +8,12 @@
 //! anywhere else; resume state, which must hold it to regenerate identical ciphertext, is a
 //! file readable only by its owner and is removed once the upload completes.
 //!
-//! * [`args`]: the subcommands' command-line arguments.
-//! * [`settings`]: where the server URL, the config file and the resume state live.
-//! * [`api`]: the blocking HTTP calls and their errors.
-//! * [`source`]: what is sent (text, a file, an archive of several files, standard input).
-//! * [`upload`] and [`resume`]: `send`, chunk by chunk, resuming an interrupted upload.
-//! * [`download`]: `get`.
+//! * [`args`] holds the subcommands' command-line arguments;
+//! * [`settings`] knows where the server URL, the config file and the resume state live;
+//! * [`api`] makes the blocking HTTP calls and turns error answers into [`ClientError`]s;
+//! * [`source`] is what is sent (text, a file, an archive of several files, standard input);
+//! * [`upload`] and [`resume`] do `send`, chunk by chunk, resuming an interrupted upload;
+//! * [`download`] does `get`; [`progress`] draws the progress bars.
 
 pub mod api;
 pub mod args;

@@ -20,6 +20,9 @@ pub const KEYS: &[&str] = &[
     "data_dir",
     "admin_token",
     "public_url",
+    "tls",
+    "tls_cert",
+    "tls_key",
     "rate_limits",
     "max_file_size",
     "chunk_size",
@@ -72,6 +75,28 @@ pub struct UploadRate {
     pub per: Duration,
 }
 
+/// The `tls` key: how (and whether) the server speaks HTTPS itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP (the default; use a reverse proxy for HTTPS).
+    Off,
+    /// HTTPS with the certificate chain `tls_cert` and private key `tls_key`.
+    Files,
+    /// HTTPS with a self-signed certificate generated once under `<data_dir>/tls/`.
+    SelfSigned,
+}
+
+impl TlsMode {
+    /// The configuration value: `off`, `files` or `self-signed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Off => "off",
+            TlsMode::Files => "files",
+            TlsMode::SelfSigned => "self-signed",
+        }
+    }
+}
+
 /// Per-address and server-wide request budgets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
@@ -103,6 +128,12 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Base URL for share links, without a trailing slash; `None` means use the request's Host.
     pub public_url: Option<String>,
+    /// Whether and how the server serves HTTPS itself.
+    pub tls: TlsMode,
+    /// PEM certificate chain (leaf first) for `tls = "files"`; required then, unused otherwise.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls = "files"`; required then, unused otherwise.
+    pub tls_key: Option<PathBuf>,
     /// Whether `limits` are enforced.
     pub rate_limits: bool,
     /// Request budgets (the `limit_*` keys).
@@ -511,6 +542,36 @@ impl Values {
                 ))
             }
         })?;
+        let tls = self.get("tls", |raw| {
+            let s = raw.text()?;
+            match s.trim().to_ascii_lowercase().as_str() {
+                "off" => Ok(TlsMode::Off),
+                "files" => Ok(TlsMode::Files),
+                "self-signed" | "self_signed" => Ok(TlsMode::SelfSigned),
+                _ => Err(format!("`{s}` is not off, files or self-signed")),
+            }
+        })?;
+        let path = |raw: &Raw| raw.text().map(|s| PathBuf::from(s.trim()));
+        let tls_cert = self.optional("tls_cert", path)?;
+        let tls_key = self.optional("tls_key", path)?;
+        if tls == TlsMode::Files {
+            for (key, value) in [("tls_cert", &tls_cert), ("tls_key", &tls_key)] {
+                if value.is_none() {
+                    // Named with the layer that asked for files, where the fix belongs.
+                    let layer = self
+                        .0
+                        .get("tls")
+                        .map_or(Layer::Defaults, |(_, l)| l.clone());
+                    return Err(ConfigError::Invalid {
+                        key,
+                        layer,
+                        message: format!(
+                            "`{key}` is required when tls is \"files\" (the path of a PEM file)"
+                        ),
+                    });
+                }
+            }
+        }
         Ok(Config {
             listen: self.get("listen", |raw| {
                 let s = raw.text()?;
@@ -534,6 +595,9 @@ impl Values {
                 Ok(token.to_string())
             })?,
             public_url: self.optional("public_url", |raw| parse_public_url(raw.text()?))?,
+            tls,
+            tls_cert,
+            tls_key,
             rate_limits: self.get("rate_limits", Raw::switch)?,
             limits: RateLimits {
                 initiate: self.rate("limit_initiate")?,

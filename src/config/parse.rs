@@ -36,7 +36,11 @@ impl UploadRate {
         if t == "0" || t.eq_ignore_ascii_case("off") {
             return Ok(None);
         }
-        let bad = || format!("`{s}` is not a transfer rate (expected SIZE/DURATION, e.g. 480KiB/30s, or off)");
+        let bad = || {
+            format!(
+                "`{s}` is not a transfer rate (expected SIZE/DURATION, e.g. 480KiB/30s, or off)"
+            )
+        };
         let (bytes, per) = t.split_once('/').ok_or_else(bad)?;
         let bytes = parse_size(bytes)?;
         let per = per.trim();
@@ -46,7 +50,9 @@ impl UploadRate {
             parse_duration(per)?
         };
         if bytes == 0 || per.is_zero() {
-            return Err(format!("`{s}`: the size and the duration must both be positive"));
+            return Err(format!(
+                "`{s}`: the size and the duration must both be positive"
+            ));
         }
         Ok(Some(UploadRate { bytes, per }))
     }

@@ -53,6 +53,9 @@ fn defaults_parse_and_match_the_documented_values() {
         data_dir: PathBuf::from("./qopy-data"),
         admin_token: None,
         public_url: None,
+        tls: TlsMode::Off,
+        tls_cert: None,
+        tls_key: None,
         rate_limits: true,
         limits: RateLimits {
             initiate: rate(30, 60),
@@ -452,7 +455,12 @@ fn ip_net_contains_v4_v6_and_mapped() {
 
 #[test]
 fn min_upload_rate_parses_size_per_duration_or_off() {
-    let r = |bytes, secs| Some(UploadRate { bytes, per: Duration::from_secs(secs) });
+    let r = |bytes, secs| {
+        Some(UploadRate {
+            bytes,
+            per: Duration::from_secs(secs),
+        })
+    };
     assert_eq!(UploadRate::parse("480KiB/30s"), Ok(r(480 << 10, 30)));
     assert_eq!(UploadRate::parse("16KiB/s"), Ok(r(16 << 10, 1)));
     assert_eq!(UploadRate::parse(" 1MB / 1min "), Ok(r(1_000_000, 60)));
@@ -461,4 +469,30 @@ fn min_upload_rate_parses_size_per_duration_or_off() {
     for bad in ["", "16KiB", "0/30s", "16KiB/0s", "x/s", "16KiB/fortnight"] {
         assert!(UploadRate::parse(bad).is_err(), "{bad} accepted");
     }
+}
+
+#[test]
+fn tls_modes_and_required_files() {
+    assert_eq!(Config::defaults().tls, TlsMode::Off);
+    let c = env_load(&[("QOPY_TLS", "self-signed")]).unwrap();
+    assert_eq!(c.tls, TlsMode::SelfSigned);
+    assert_eq!(c.tls.as_str(), "self-signed");
+    let flags = pairs(&[
+        ("tls", "files"),
+        ("tls-cert", "/c.pem"),
+        ("tls-key", "/k.pem"),
+    ]);
+    let c = Config::load(None, &[], &flags).unwrap();
+    assert_eq!(c.tls, TlsMode::Files);
+    assert_eq!(c.tls_cert, Some(PathBuf::from("/c.pem")));
+    assert_eq!(c.tls_key, Some(PathBuf::from("/k.pem")));
+
+    let e = env_load(&[("QOPY_TLS", "files"), ("QOPY_TLS_CERT", "/c.pem")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`tls_key`") && e.contains("QOPY_TLS"), "{e}");
+    let e = env_load(&[("QOPY_TLS", "files")]).unwrap_err().to_string();
+    assert!(e.contains("`tls_cert`"), "{e}");
+    let e = env_load(&[("QOPY_TLS", "on")]).unwrap_err().to_string();
+    assert!(e.contains("`tls`") && e.contains("self-signed"), "{e}");
 }

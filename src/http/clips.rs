@@ -19,7 +19,12 @@ fn parse_id(s: &str) -> Result<ClipId, ApiError> {
 }
 
 /// Checks the limits of a lookup, parses the ID, and returns whether it is guessable.
-pub(super) fn begin(state: &State, ip: IpAddr, class: Class, raw: &str) -> Result<ClipId, ApiError> {
+pub(super) fn begin(
+    state: &State,
+    ip: IpAddr,
+    class: Class,
+    raw: &str,
+) -> Result<ClipId, ApiError> {
     state.limits.check(class, ip)?;
     let id = parse_id(raw)?;
     state.limits.check_not_blocked(ip, id.is_quick())?;

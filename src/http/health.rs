@@ -1,5 +1,5 @@
 //! Health and public configuration: `GET /health` (with real figures and a database check),
-//! `GET /api/health`, `GET /ping` and `GET /api/config`.
+//! `GET /api/health`, `GET /ping`, `GET /api/config` and `GET /api/tls`.
 
 use super::{json_response, ok_json, Response, State};
 use http::StatusCode;
@@ -64,6 +64,20 @@ pub async fn ping(state: State) -> Result<Response, std::convert::Infallible> {
         "pong": true,
         "timestamp": timestamp(),
         "uptime": state.qopy.started.elapsed().as_secs_f64(),
+    })))
+}
+
+/// `GET /api/tls`: whether the server speaks HTTPS itself, how, and the SHA-256 fingerprint
+/// of its certificate (so a self-signed one can be checked against the start-up output).
+pub async fn tls(state: State) -> Result<Response, std::convert::Infallible> {
+    let mode = state
+        .tls
+        .as_ref()
+        .map_or(crate::config::TlsMode::Off, |t| t.mode);
+    Ok(ok_json(json!({
+        "enabled": state.tls.is_some(),
+        "mode": mode.as_str(),
+        "fingerprintSha256": state.tls.as_ref().map(|t| t.fingerprint.clone()),
     })))
 }
 

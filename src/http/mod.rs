@@ -11,8 +11,8 @@ pub mod clips;
 pub mod error;
 pub mod guard;
 pub mod health;
-pub mod openapi;
 pub mod oneshot;
+pub mod openapi;
 pub mod openapi_paths;
 pub mod preview;
 pub mod routes;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Prometheus metrics, recorded by the server loop.
     pub metrics: crate::metrics::Metrics,
+    /// Built-in HTTPS, when the `tls` key is not off.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// Shared handle to the state.
@@ -164,5 +166,6 @@ pub fn base_url(state: &AppState, host: Option<&str>) -> String {
                     .all(|c| c.is_ascii_alphanumeric() || b".-:[]_".contains(&c))
         })
         .unwrap_or("localhost");
-    format!("http://{host}")
+    let scheme = if state.tls.is_some() { "https" } else { "http" };
+    format!("{scheme}://{host}")
 }

@@ -81,7 +81,10 @@ fn text(status: StatusCode, body: String) -> Response {
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     r
 }
 
@@ -107,6 +110,15 @@ where
         h.insert(http::header::LOCATION, v);
     }
     Ok(r)
+}
+
+/// True for a one-segment path another route serves (a page, an asset, `health`...), which
+/// `PUT /:filename` leaves to that route (and its 405).
+pub fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "health" | "ping" | "metrics" | "admin" | "api" | "clip" | "file"
+    ) || assets::exists(name)
 }
 
 /// `PUT /` and `PUT /:filename`: the raw body is the content.

@@ -191,8 +191,11 @@ fn put_named() -> Value {
         &[],
     );
     if let Some(p) = o["parameters"].as_array_mut() {
-        p.insert(0, json!({ "name": "asset", "in": "path", "required": true,
-            "description": "The file name (percent-encoded)", "schema": { "type": "string" } }));
+        p.insert(
+            0,
+            json!({ "name": "asset", "in": "path", "required": true,
+            "description": "The file name (percent-encoded)", "schema": { "type": "string" } }),
+        );
     }
     o
 }
@@ -237,22 +240,28 @@ fn oneshot_op(id: &str, summary: &str, multipart: bool, params: &[&str]) -> Valu
             }
         });
     }
-    let mut o = op("oneshot", id, summary, params, json!({
-        "200": {
-            "description": "The clip URL as plain text with a trailing newline (also in Location)",
-            "headers": {
-                "Location": { "schema": { "type": "string" } },
-                "X-Qopy-Expires-At": { "schema": { "type": "integer" } }
+    let mut o = op(
+        "oneshot",
+        id,
+        summary,
+        params,
+        json!({
+            "200": {
+                "description": "The clip URL as plain text with a trailing newline (also in Location)",
+                "headers": {
+                    "Location": { "schema": { "type": "string" } },
+                    "X-Qopy-Expires-At": { "schema": { "type": "integer" } }
+                },
+                "content": { "text/plain": { "schema": { "type": "string" } } }
             },
-            "content": { "text/plain": { "schema": { "type": "string" } } }
-        },
-        "400": error("Bad option, bad file name, empty body, body cut short, malformed \
-            multipart or no `file` field"),
-        "413": error("Larger than max_file_size (`File too large`); nothing is kept"),
-        "429": response("RateLimited"),
-        "507": response("InsufficientStorage"),
-        "500": response("InternalError"),
-    }));
+            "400": error("Bad option, bad file name, empty body, body cut short, malformed \
+                multipart or no `file` field"),
+            "413": error("Larger than max_file_size (`File too large`); nothing is kept"),
+            "429": response("RateLimited"),
+            "507": response("InsufficientStorage"),
+            "500": response("InternalError"),
+        }),
+    );
     let mut parameters = o["parameters"].as_array().cloned().unwrap_or_default();
     parameters.extend([
         json!({ "name": "expiry", "in": "query", "required": false,
@@ -276,15 +285,21 @@ fn oneshot_op(id: &str, summary: &str, multipart: bool, params: &[&str]) -> Valu
 /// `POST /clip/{id}` and `POST /file/{id}`: raw download of an unencrypted clip.
 fn raw_post(id: &str) -> Value {
     describe(
-        op("oneshot", id, "Download an unencrypted clip's bytes, consuming a one-time clip", &["ClipId"], json!({
-            "200": { "description": "The bytes, with the download headers",
-                     "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
-            "400": error("Malformed ID, or `Encrypted clip` (use the browser or POST /api/file/{id})"),
-            "404": error("File not found or expired"),
-            "410": error("A one-time clip consumed by a concurrent download"),
-            "429": response("RateLimited"),
-            "500": response("InternalError"),
-        })),
+        op(
+            "oneshot",
+            id,
+            "Download an unencrypted clip's bytes, consuming a one-time clip",
+            &["ClipId"],
+            json!({
+                "200": { "description": "The bytes, with the download headers",
+                         "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                "400": error("Malformed ID, or `Encrypted clip` (use the browser or POST /api/file/{id})"),
+                "404": error("File not found or expired"),
+                "410": error("A one-time clip consumed by a concurrent download"),
+                "429": response("RateLimited"),
+                "500": response("InternalError"),
+            }),
+        ),
         "`curl -X POST URL` for the URL a one-shot upload answered. Like POST /api/file/{id}, it \
          consumes a one-time clip.",
     )

@@ -18,14 +18,20 @@ pub async fn preview(state: State, ip: IpAddr, raw: String) -> Result<Response, 
     let len = jpeg.len();
     let mut r = Response::new(jpeg.into());
     let h = r.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("image/jpeg"),
+    );
     h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
     // The clip may expire or be deleted at any time: no shared or long-lived copies.
     h.insert(
         http::header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=60"),
     );
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(r)
 }
 
@@ -45,6 +51,9 @@ pub async fn metrics(state: State) -> Result<Response, ApiError> {
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
-    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     Ok(r)
 }

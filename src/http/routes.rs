@@ -3,8 +3,8 @@
 //! with the wrong method a 405.
 
 use super::{
-    admin, assets, client_ip, clips, error, finish, health, oneshot, openapi, preview,
-    small_body, uploads, with_state, Response, State,
+    admin, assets, client_ip, clips, error, finish, health, oneshot, openapi, preview, small_body,
+    uploads, with_state, Response, State,
 };
 use std::collections::HashMap;
 use warp::filters::BoxedFilter;
@@ -40,6 +40,11 @@ pub fn routes(state: State) -> BoxedFilter<(Response,)> {
             .and(warp::get())
             .and(s())
             .and_then(health::config)
+            .boxed(),
+        warp::path!("api" / "tls")
+            .and(warp::get())
+            .and(s())
+            .and_then(health::tls)
             .boxed(),
         warp::path!("metrics")
             .and(warp::get())
@@ -206,8 +211,17 @@ pub fn routes(state: State) -> BoxedFilter<(Response,)> {
                 finish(oneshot::put(st, ip, None, q, h, futures_util::StreamExt::boxed(body)).await)
             })
             .boxed(),
+        // Only PUT, and not over a name the table already serves: a GET of an unknown
+        // one-segment path stays a 404 and `PUT /health` a 405.
         warp::path!(String)
-            .and(warp::put())
+            .and(warp::method())
+            .and_then(|name: String, m: http::Method| async move {
+                if m == http::Method::PUT && !oneshot::is_reserved(&name) {
+                    Ok(name)
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            })
             .and(s())
             .and(ip())
             .and(warp::query::<HashMap<String, String>>())

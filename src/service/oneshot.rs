@@ -190,7 +190,12 @@ impl Qopy {
 
 /// MIME types that say nothing about the content (curl's `--data-binary` default, forms).
 fn is_generic(mime: &str) -> bool {
-    let base = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     base.is_empty()
         || base == "application/octet-stream"
         || base == "application/x-www-form-urlencoded"
@@ -203,7 +208,9 @@ fn name_and_type(req: &OneShotRequest, head: &[u8]) -> (String, String) {
     let declared = req
         .mime
         .as_deref()
-        .filter(|m| !is_generic(m) && m.len() <= 100 && m.bytes().all(|c| (0x20..0x7f).contains(&c)))
+        .filter(|m| {
+            !is_generic(m) && m.len() <= 100 && m.bytes().all(|c| (0x20..0x7f).contains(&c))
+        })
         .map(str::to_string);
     let by_name = req
         .filename
@@ -269,6 +276,9 @@ mod tests {
             mime: Some("application/x-www-form-urlencoded".into()),
             ..Default::default()
         };
-        assert_eq!(name_and_type(&named, b"{}"), ("a.json".into(), "application/json".into()));
+        assert_eq!(
+            name_and_type(&named, b"{}"),
+            ("a.json".into(), "application/json".into())
+        );
     }
 }

@@ -38,7 +38,10 @@ impl Qopy {
             ));
         }
         let c = clip.clone();
-        if let Some(b) = self.blocking(move |q| Ok(q.blobs.read_preview(c.blob))).await? {
+        if let Some(b) = self
+            .blocking(move |q| Ok(q.blobs.read_preview(c.blob)))
+            .await?
+        {
             return Ok(b);
         }
         let _permit = self
@@ -51,10 +54,13 @@ impl Qopy {
             if let Some(b) = q.blobs.read_preview(clip.blob) {
                 return Ok(b);
             }
-            let parts = q.blobs.mapped(clip.blob, &clip.chunks).map_err(|e| match e {
-                BlobError::Damaged(_) => ServiceError::ContentMissing,
-                e => e.into(),
-            })?;
+            let parts = q
+                .blobs
+                .mapped(clip.blob, &clip.chunks)
+                .map_err(|e| match e {
+                    BlobError::Damaged(_) => ServiceError::ContentMissing,
+                    e => e.into(),
+                })?;
             let jpeg = render(PartsReader::new(parts.to_vec()))?;
             if let Err(e) = q.blobs.write_preview(clip.blob, &jpeg) {
                 tracing::debug!(error = %e, "preview not cached");
@@ -157,7 +163,10 @@ impl Seek for PartsReader {
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
         let Some(t) = target else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before start"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before start",
+            ));
         };
         self.pos = t;
         Ok(t)

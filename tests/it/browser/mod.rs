@@ -12,3 +12,6 @@ mod driver;
 mod qr;
 mod pages;
 mod vectors;
+mod ui;
+mod ui_text;
+mod ui_file;
