@@ -148,7 +148,7 @@ impl Api {
     fn net(&self, source: reqwest::Error) -> ClientError {
         ClientError::Network {
             url: self.base.clone(),
-            source,
+            source: source.without_url(),
         }
     }
 
@@ -187,7 +187,7 @@ impl Api {
 
     /// `PUT /api/upload/chunk/:id/:n` with the raw bytes, retried on network errors, 5xx and
     /// 429 (an identical re-send is idempotent on the server).
-    pub fn put_chunk(&self, upload: &str, n: u32, bytes: &[u8]) -> Result<()> {
+    pub fn put_chunk(&self, upload: &str, n: u32, bytes: bytes::Bytes) -> Result<()> {
         let url = self.url(&format!("/api/upload/chunk/{upload}/{n}"));
         let mut attempt = 0;
         loop {
@@ -196,7 +196,7 @@ impl Api {
                 .http
                 .put(&url)
                 .header("content-type", "application/octet-stream")
-                .body(bytes.to_vec())
+                .body(bytes.clone())
                 .send();
             let retry_after = match sent {
                 Ok(r) if r.status().is_success() => return Ok(()),

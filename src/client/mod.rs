@@ -56,7 +56,7 @@ pub enum ClientError {
     #[error("not a Qopy link: {0} (expected http(s)://HOST/clip/ID#SECRET or /file/ID#SECRET)")]
     BadLink(String),
     /// The server could not be reached or the connection broke.
-    #[error("cannot reach the server at {url}: {source}")]
+    #[error("cannot reach the server at {url}: {}", chain(.source))]
     Network {
         /// The server's base URL (never a link with its secret).
         url: String,
@@ -99,6 +99,21 @@ pub enum ClientError {
     /// Test-only: the upload stopped on purpose (`QOPY_TEST_STOP_AFTER_CHUNKS`).
     #[error("upload interrupted after {0} chunks (QOPY_TEST_STOP_AFTER_CHUNKS, for tests only)")]
     TestInterrupted(u32),
+}
+
+/// An error and its causes, `a: b: c` (reqwest's own message omits the cause).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = c.source();
+    }
+    out
 }
 
 fn crypto_message(e: &V4Error) -> String {

@@ -367,8 +367,9 @@ fn upload_chunks(
                 if stop.load(Ordering::Relaxed) {
                     continue;
                 }
-                match api.put_chunk(upload_id, n, &bytes) {
-                    Ok(()) => progress.inc(bytes.len() as u64),
+                let len = bytes.len() as u64;
+                match api.put_chunk(upload_id, n, bytes::Bytes::from(bytes)) {
+                    Ok(()) => progress.inc(len),
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);
                         if let Ok(mut f) = failed.lock() {

@@ -373,6 +373,15 @@ fn schemas() -> Value {
                 },
                 "defaultExpiry": { "type": "string" },
                 "quickShareExpiryMs": int("Lifetime of Quick Share clips")
+            }), &[]),
+            "TlsInfo": answer(json!({
+                "enabled": boolean("Whether this server speaks HTTPS itself (the `tls` key)"),
+                "mode": { "type": "string", "enum": ["off", "files", "self-signed"] },
+                "fingerprintSha256": {
+                    "type": "string", "nullable": true,
+                    "description": "SHA-256 of the certificate (DER), uppercase hex pairs joined by `:`; null when off",
+                    "example": "AB:CD:..."
+                }
             }), &[])
     })
 }
@@ -396,6 +405,7 @@ mod tests {
             ("/api/health", "get"),
             ("/ping", "get"),
             ("/api/config", "get"),
+            ("/api/tls", "get"),
             ("/metrics", "get"),
             ("/api/openapi.json", "get"),
             ("/api/upload/initiate", "post"),

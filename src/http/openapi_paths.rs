@@ -152,22 +152,40 @@ fn chunk_op(id: &str) -> Value {
     )
 }
 
-/// `/clip/{id}` and `/file/{id}`: the app page for a well-formed ID.
+/// `/clip/{id}` and `/file/{id}`: the app page for a well-formed ID, or the raw bytes of an
+/// unencrypted clip for a client that does not accept HTML.
 fn deep_link(id: &str, what: &str) -> Value {
-    let o = op(
+    let mut o = op(
         "pages",
         id,
         &format!("The app page for a {what} link (`#secret` stays in the browser)"),
         &["ClipId", "IfNoneMatch"],
         json!({
-            "200": response("Page"),
+            "200": {
+                "description": "The app page; or, for a client whose Accept lacks text/html, \
+                    the bytes of an unencrypted (one-shot) clip that is not one-time",
+                "content": {
+                    "text/html": { "schema": { "type": "string" } },
+                    "application/octet-stream": { "schema": { "type": "string", "format": "binary" } }
+                }
+            },
             "304": response("NotModified"),
             "404": error("Not a well-formed clip ID (any letter case is accepted)"),
+            "409": { "description": "An unencrypted one-time clip asked for without text/html: \
+                        a plain-text hint to `curl -X POST` the URL (a GET never consumes)",
+                     "content": { "text/plain": { "schema": { "type": "string" } } } },
+            "429": response("RateLimited"),
         }),
     );
+    if let Some(p) = o["parameters"].as_array_mut() {
+        p.push(json!({ "name": "Accept", "in": "header", "required": false,
+            "description": "With text/html (a browser): always the app page",
+            "schema": { "type": "string" } }));
+    }
     describe(
         o,
-        "The ID may be in any letter case here; the page normalises it.",
+        "The ID may be in any letter case here; the page normalises it. Encrypted clips and \
+         unknown IDs always get the page.",
     )
 }
 
@@ -321,6 +339,9 @@ pub fn paths() -> Value {
         })) },
         "/api/config": { "get": op("health", "config", "Access-code salt and the limits a client needs", &[], json!({
             "200": json_ok("Public configuration", "PublicConfig"),
+        })) },
+        "/api/tls": { "get": op("health", "tls", "Built-in HTTPS: mode and certificate fingerprint", &[], json!({
+            "200": json_ok("The `tls` mode and the SHA-256 fingerprint of the certificate", "TlsInfo"),
         })) },
         "/metrics": { "get": op("health", "metrics", "Prometheus metrics (text exposition format)", &[], json!({
             "200": { "description": "Requests by route template and status, latency histograms, \

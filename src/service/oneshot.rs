@@ -30,6 +30,21 @@ pub struct OneShotRequest {
     pub content_length: Option<u64>,
 }
 
+/// Cancels a one-shot session when dropped while armed.
+struct CancelOnDrop(Option<(Arc<Qopy>, UploadId)>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some((q, id)) = self.0.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = q.cancel(id).await;
+                });
+            }
+        }
+    }
+}
+
 /// Bytes kept from the start of the body to guess its type.
 const SNIFF_LEN: usize = 4096;
 
@@ -112,12 +127,21 @@ impl Qopy {
             total: 0,
             head: Vec::new(),
         };
-        match self.pump_oneshot(&mut w, &req, body, limit).await {
+        // Cancels the session if this future is dropped midway (the connection was torn
+        // down), so its chunk files do not wait for the idle-session sweep.
+        let mut guard = CancelOnDrop(Some((self.clone(), id)));
+        let r = self.pump_oneshot(&mut w, &req, body, limit).await;
+        guard.0 = None;
+        match r {
             Ok(clip) => Ok(clip),
             Err(e) => {
                 drop(w.sink.take());
-                if let Err(c) = self.cancel(id).await {
-                    tracing::warn!(error = %c, "could not cancel a failed one-shot upload; the sweeper will");
+                match self.cancel(id).await {
+                    Ok(()) | Err(ServiceError::UploadNotFound) => {}
+                    Err(c) => tracing::warn!(
+                        error = %c,
+                        "could not cancel a failed one-shot upload; the sweeper will"
+                    ),
                 }
                 Err(e)
             }

@@ -530,3 +530,154 @@ async fn healthcheck_exit_codes() {
         .await;
     assert_eq!(broken.code, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_opens_an_upload_made_the_browser_way() {
+    // What assets/js/transfer.js does: a V4 stream of the file with its name and type in the
+    // metadata, cut into chunkSize pieces, announced with a random hex filename.
+    let server = TestServer::start_with(|c| c.chunk_size = 64 * 1024).await;
+    let user = User::new();
+    let content = test_bytes(200_000, 5);
+    let secret = qopy::v4::generate_secret();
+    let meta = qopy::v4::Metadata::file("photo.jpg", "image/jpeg", content.len() as u64);
+    let stream = qopy::v4::encrypt_all(
+        &secret,
+        None,
+        &meta,
+        &qopy::v4::EncryptOptions::default(),
+        &content,
+    )
+    .unwrap();
+    let chunks: Vec<&[u8]> = stream.chunks(64 * 1024).collect();
+    let upload = server
+        .initiate(serde_json::json!({
+            "filename": "0123456789abcdef0123456789abcdef",
+            "filesize": stream.len(),
+            "totalChunks": chunks.len(),
+            "mimeType": "application/octet-stream",
+            "contentType": "file",
+            "isTextContent": false,
+        }))
+        .await;
+    for (n, c) in chunks.iter().enumerate() {
+        let (status, v) = server.put_chunk(&upload, n as u32, c.to_vec()).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    let (status, done) = server
+        .post_json(
+            &format!("/api/upload/complete/{upload}"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    let link = format!("{}#{secret}", done["url"].as_str().unwrap());
+    let run = user.get(&link, &[]).await.ok();
+    assert!(run.stderr.contains("photo.jpg"), "{}", run.stderr);
+    assert_eq!(std::fs::read(user.path("photo.jpg")).unwrap(), content);
+}
+
+/// Runs `script` (an ES module) with Node.js, `assets/js/transfer.js` importable as
+/// `TRANSFER`, and the given environment; returns (exit code, stdout, stderr).
+async fn node(script: &str, env: &[(&str, &str)]) -> (i32, Vec<u8>, String) {
+    let transfer = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/js/transfer.js");
+    let script = format!(
+        "const TRANSFER = {:?};\n{script}",
+        format!("file://{}", transfer.display())
+    );
+    let out = tokio::process::Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("node (Node.js 20 or later) runs");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Opens QOPY_LINK with the browser client's openClip: the content on stdout, the metadata
+/// as JSON on stderr.
+const NODE_OPEN: &str = r#"
+const { openClip } = await import(TRANSFER);
+const u = new URL(process.env.QOPY_LINK);
+const id = u.pathname.split('/').pop();
+const r = await openClip({ clipId: id, secret: u.hash.slice(1), base: u.origin });
+console.error(JSON.stringify(r.meta));
+process.stdout.write(r.kind === 'text' ? r.text : Buffer.from(await r.blob.arrayBuffer()));
+"#;
+
+/// Shares QOPY_TEXT (or, with QOPY_FILE, a file of that name holding QOPY_TEXT) with the
+/// browser client and prints the link.
+const NODE_SHARE: &str = r#"
+const { shareText, shareFile } = await import(TRANSFER);
+const opts = { base: process.env.QOPY_BASE };
+const text = process.env.QOPY_TEXT;
+const r = process.env.QOPY_FILE
+  ? await shareFile(new File([text], process.env.QOPY_FILE, { type: 'text/csv' }), opts)
+  : await shareText(text, opts);
+console.log(r.url);
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_work_between_the_cli_and_the_browser_client() {
+    let server = TestServer::start_with(|c| c.chunk_size = 64 * 1024).await;
+    let user = User::new();
+
+    // CLI → browser: text.
+    let text = "from the command line ✓";
+    let link = user
+        .run(
+            &["send", "--server", &server.base, "-"],
+            Some(text.as_bytes()),
+            &[],
+        )
+        .await
+        .ok()
+        .link();
+    let (code, out, err) = node(NODE_OPEN, &[("QOPY_LINK", &link)]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, text.as_bytes());
+
+    // CLI → browser: a file spanning several chunks.
+    let bytes = test_bytes(300_000, 9);
+    std::fs::write(user.path("data.bin"), &bytes).unwrap();
+    let link = user.send(&server, &[], &["data.bin"]).await.ok().link();
+    let (code, out, err) = node(NODE_OPEN, &[("QOPY_LINK", &link)]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("\"name\":\"data.bin\""), "{err}");
+    assert_eq!(sha256(&out), sha256(&bytes));
+
+    // Browser → CLI: text.
+    let (code, out, err) = node(
+        NODE_SHARE,
+        &[
+            ("QOPY_BASE", &server.base),
+            ("QOPY_TEXT", "from the browser ✓"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let link = String::from_utf8(out).unwrap().trim().to_string();
+    let got = user.get(&link, &[]).await.ok();
+    assert_eq!(got.stdout, "from the browser ✓".as_bytes());
+
+    // Browser → CLI: a file, saved under its name.
+    let (code, out, err) = node(
+        NODE_SHARE,
+        &[
+            ("QOPY_BASE", &server.base),
+            ("QOPY_TEXT", "a,b\n1,2\n"),
+            ("QOPY_FILE", "table.csv"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let link = String::from_utf8(out).unwrap().trim().to_string();
+    user.get(&link, &[]).await.ok();
+    assert_eq!(
+        std::fs::read(user.path("table.csv")).unwrap(),
+        b"a,b\n1,2\n"
+    );
+}

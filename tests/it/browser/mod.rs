@@ -15,3 +15,5 @@ mod vectors;
 mod ui;
 mod ui_text;
 mod ui_file;
+mod interop;
+mod throttle_probe;

@@ -171,8 +171,17 @@ async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
     assert!(before < 8, "the upload finished before the restart ({before} chunks)");
     b.screenshot("desktop-light-upload-in-progress").await;
 
+    let t0 = std::time::Instant::now();
     let server = server.restart().await;
+    eprintln!("restart took {:?}; before={before}; modal open: {}; saved: {:?}", t0.elapsed(),
+        b.js("return document.getElementById('share-modal').open", vec![]).await, saved_upload_id(&b).await);
     assert_eq!(server.base, format!("http://{addr}"));
+    // The session and its chunks survived the restart (the page is still throttled, so it
+    // cannot have finished yet), and the page still holds the same session.
+    let v: Value = http.get(&status_url).send().await.unwrap().json().await.unwrap();
+    let after = v["chunks"].as_array().map(|c| c.len()).unwrap_or(0);
+    assert!(after >= before && after < 8, "status after the restart: {v}");
+    assert_eq!(saved_upload_id(&b).await.as_deref(), Some(upload.as_str()));
     b.cdp(
         "Network.emulateNetworkConditions",
         json!({ "offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 }),
