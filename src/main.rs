@@ -19,7 +19,8 @@ fn main() -> anyhow::Result<()> {
             // Docker reserves exit code 2, so every failure here is 1.
             let healthy = match cli.load_config() {
                 Ok(config) => {
-                    qopy::client::healthcheck(qopy::client::health_address(config.listen))
+                    let tls = config.tls != qopy::config::TlsMode::Off;
+                    qopy::client::healthcheck(qopy::client::health_address(config.listen), tls)
                 }
                 Err(e) => {
                     eprintln!("qopy: {e}");

@@ -72,6 +72,8 @@ function deepLink() {
 
 async function start() {
   initTabs();
+  // The certificate box (tls = "self-signed") needs nothing else from the page.
+  import('./tls.js').then((m) => m.initTls()).catch((err) => console.error(err));
   let mods;
   try {
     const [transfer, util, modal, text, file, retrieve, crypto, i18n] = await Promise.all([

@@ -12,11 +12,13 @@
 //! * [`settings`] knows where the server URL, the config file and the resume state live;
 //! * [`api`] makes the blocking HTTP calls and turns error answers into [`ClientError`]s;
 //! * [`source`] is what is sent (text, a file, an archive of several files, standard input);
-//! * [`upload`] and [`resume`] do `send`, chunk by chunk, resuming an interrupted upload;
+//! * [`upload`], [`chunks`] and [`resume`] do `send`, chunk by chunk, resuming an
+//!   interrupted upload;
 //! * [`download`] does `get`; [`progress`] draws the progress bars.
 
 pub mod api;
 pub mod args;
+pub mod chunks;
 pub mod download;
 pub mod progress;
 pub mod resume;
@@ -153,18 +155,24 @@ pub fn health_address(listen: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, listen.port())
 }
 
-/// `GET http://ADDR/api/health`: true when the server answers 200 within five seconds.
-pub fn healthcheck(addr: SocketAddr) -> bool {
+/// `GET http://ADDR/api/health` (`https://` when `tls`): true when the server answers 200
+/// within five seconds. Over TLS the certificate is not checked: this asks the server on its
+/// own loopback address whether it is alive, and a self-signed certificate must not fail it.
+pub fn healthcheck(addr: SocketAddr, tls: bool) -> bool {
     let client = match reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(5))
+        .danger_accept_invalid_certs(tls)
         .build()
     {
         Ok(c) => c,
         Err(_) => return false,
     };
     client
-        .get(format!("http://{addr}/api/health"))
+        .get(format!(
+            "{}://{addr}/api/health",
+            if tls { "https" } else { "http" }
+        ))
         .send()
         .map(|r| r.status().as_u16() == 200)
         .unwrap_or(false)

@@ -13,7 +13,6 @@
 //! Any difference (or a session that is gone) starts a new session with a new secret.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
@@ -23,12 +22,10 @@ use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::v4::{
-    derive_key, Encryptor, Header, DEFAULT_DATA_RECORD_SIZE, DEFAULT_METADATA_RECORD_SIZE,
-    NONCE_PREFIX_LEN, SALT_LEN,
-};
+use crate::v4::{NONCE_PREFIX_LEN, SALT_LEN};
 
 use super::api::{access_code_hash, Api, UploadStatus};
+use super::chunks::{Chunks, Plan};
 use super::progress::Progress;
 use super::resume::{ResumeState, StateFile};
 use super::source::{prepare, Source};
@@ -37,111 +34,9 @@ use super::{ClientError, Result, SendArgs};
 /// Chunk uploads in flight at once.
 const WORKERS: usize = 3;
 
-/// Plaintext read per encryption step.
-const READ_SIZE: usize = 1 << 20;
-
 /// Test-only: stop after sending this many chunks, as if the connection had dropped, so the
 /// integration tests can exercise resuming. Nothing but the tests sets it.
 const TEST_STOP_ENV: &str = "QOPY_TEST_STOP_AFTER_CHUNKS";
-
-/// What fixes the ciphertext: the secret, the derived key and the header.
-struct Plan {
-    secret: String,
-    key: [u8; 32],
-    header: Header,
-}
-
-impl Plan {
-    fn new(
-        secret: String,
-        password: Option<&str>,
-        salt: [u8; SALT_LEN],
-        prefix: [u8; NONCE_PREFIX_LEN],
-    ) -> Plan {
-        let header = Header {
-            password: password.is_some(),
-            data_record_size: DEFAULT_DATA_RECORD_SIZE,
-            metadata_record_size: DEFAULT_METADATA_RECORD_SIZE,
-            salt,
-            nonce_prefix: prefix,
-        };
-        let key = derive_key(&secret, password, &salt);
-        Plan {
-            secret,
-            key,
-            header,
-        }
-    }
-
-    fn from_state(state: &ResumeState, password: Option<&str>) -> Option<Plan> {
-        let salt: [u8; SALT_LEN] = hex::decode(&state.salt).ok()?.try_into().ok()?;
-        let prefix: [u8; NONCE_PREFIX_LEN] =
-            hex::decode(&state.nonce_prefix).ok()?.try_into().ok()?;
-        Some(Plan::new(state.secret.clone(), password, salt, prefix))
-    }
-
-    fn chunks<'a>(&self, source: &'a Source, chunk_size: u64) -> Result<Chunks<'a>> {
-        let enc = Encryptor::with_key(&self.key, self.header.clone(), &source.metadata)
-            .map_err(ClientError::Crypto)?;
-        Ok(Chunks {
-            reader: source.open()?,
-            size: source.metadata.size,
-            read: 0,
-            enc: Some(enc),
-            pending: Vec::new(),
-            chunk_size: usize::try_from(chunk_size).unwrap_or(usize::MAX),
-            next: 0,
-        })
-    }
-}
-
-/// The ciphertext of a source, cut into upload chunks.
-struct Chunks<'a> {
-    reader: Box<dyn Read + 'a>,
-    size: u64,
-    read: u64,
-    enc: Option<Encryptor>,
-    pending: Vec<u8>,
-    chunk_size: usize,
-    next: u32,
-}
-
-impl Chunks<'_> {
-    /// The next chunk and its number, or `None` at the end.
-    fn next_chunk(&mut self) -> Result<Option<(u32, Vec<u8>)>> {
-        let mut buf = vec![0u8; READ_SIZE];
-        while self.pending.len() < self.chunk_size {
-            let Some(enc) = self.enc.as_mut() else { break };
-            let n = self
-                .reader
-                .read(&mut buf)
-                .map_err(|e| ClientError::io("input", e))?;
-            if n == 0 {
-                if self.read != self.size {
-                    return Err(ClientError::Usage(
-                        "the input changed while it was being sent (it got shorter)".into(),
-                    ));
-                }
-                if let Some(enc) = self.enc.take() {
-                    enc.finish(&mut self.pending).map_err(ClientError::Crypto)?;
-                }
-            } else {
-                self.read += n as u64;
-                enc.update(&buf[..n], &mut self.pending)
-                    .map_err(ClientError::Crypto)?;
-            }
-        }
-        if self.pending.is_empty() {
-            return Ok(None);
-        }
-        let take = self.pending.len().min(self.chunk_size);
-        let rest = self.pending.split_off(take);
-        let chunk = std::mem::replace(&mut self.pending, rest);
-        let n = self.next;
-        self.next += 1;
-        Ok(Some((n, chunk)))
-    }
-}
 
 /// Runs `qopy send` and returns the link (`URL#SECRET`).
 pub fn send(args: &SendArgs) -> Result<String> {

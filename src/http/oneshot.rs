@@ -230,11 +230,19 @@ pub async fn get(
     if wants_html(accept.as_deref()) {
         return page();
     }
-    let Ok(id) = crate::model::ClipId::parse(&raw) else {
+    if crate::model::ClipId::parse(&raw).is_err() {
         return page();
-    };
-    let Ok(clip) = state.qopy.live_clip(&id) else {
-        return page();
+    }
+    // A non-browser GET can tell an unencrypted clip from anything else, so it is a lookup:
+    // rate-limited, and a miss counts against the failed-lookup budget (Quick Share IDs are
+    // short enough to guess at).
+    let id = begin(&state, ip, Class::Lookup, &raw)?;
+    let clip = match state.qopy.live_clip(&id) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = fail(&state, ip, &id, e, Ctx::File);
+            return page();
+        }
     };
     if !clip.plaintext {
         return page();

@@ -542,3 +542,36 @@ async fn previews_are_refused_for_bombs_encrypted_and_non_images() {
 
     assert_eq!(preview(&s, "ZZZZZZZZZZ").await.status().as_u16(), 404);
 }
+
+/// A non-browser GET of a clip link can tell an unencrypted clip from anything else, so
+/// guessing IDs that way uses up the failed-lookup budget like the API does.
+#[tokio::test]
+async fn raw_gets_of_unknown_ids_count_as_failed_lookups() {
+    let s = TestServer::start_with(|c| {
+        c.chunk_size = CHUNK;
+        c.rate_limits = true;
+        c.limits.failed_per_address = qopy::config::Rate {
+            count: 3,
+            per: Duration::from_secs(300),
+        };
+    })
+    .await;
+    let (_, a) = put(&s, "/", b"shared".to_vec()).await;
+    let id = id_of(&s, &a);
+    for i in 0..3 {
+        // Misses still get the page (as before), but they are counted.
+        let (status, _) = get_raw(&s, &format!("NOSUCH{i:04}")).await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = get_raw(&s, &id).await;
+    assert_eq!(status, 429);
+    // A browser is never refused the page.
+    let r = s
+        .client
+        .get(s.url(&format!("/file/{id}")))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}

@@ -239,3 +239,134 @@ async fn files_mode_start_up_errors_name_the_key() {
     let e = startup_error(c).await;
     assert!(e.contains("tls_cert") && e.contains("nowhere.pem"), "{e}");
 }
+
+/// The real binary: start-up prints https URLs and the fingerprint of the certificate it
+/// stored, `qopy healthcheck` works over TLS, and `--tls files` without `--tls-key` exits 2
+/// naming the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_prints_https_urls_and_the_fingerprint() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let qopy = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_qopy"));
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("NO_PROXY", "*")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    };
+    let mut child = qopy(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--tls",
+        "self-signed",
+        "--log",
+        "warn",
+    ])
+    .spawn()
+    .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut printed) = (None, None);
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let t = line.trim();
+            if t.starts_with("https://") && url.is_none() {
+                url = Some(t.to_string());
+            } else if let Some(fp) = t.strip_prefix("TLS certificate SHA-256: ") {
+                printed = Some(fp.to_string());
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("start-up output");
+    let url = url.expect("an https URL is printed");
+    let printed = printed.unwrap();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let pem = std::fs::read(data.join("tls").join("cert.pem")).unwrap();
+    assert_eq!(printed, fingerprint_of(&pem));
+
+    let listen = url
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
+    let client = trusting(&pem);
+    let r = get_ok(&client, &format!("{}api/health", url)).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let health = qopy(&["healthcheck", "--listen", &listen, "--tls", "self-signed"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+    child.kill().await.unwrap();
+
+    let refused = qopy(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--tls",
+        "files",
+        "--tls-cert",
+        "cert.pem",
+    ])
+    .output()
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`tls_key`"), "{stderr}");
+}
+
+/// A client that opens a connection and never starts the handshake holds a connection slot
+/// only until the handshake deadline (10 s), and never blocks the accept loop.
+#[tokio::test]
+async fn stalled_handshake_counts_against_the_cap_and_times_out() {
+    let mut server = TestServer::start_with(|c| {
+        c.tls = TlsMode::SelfSigned;
+        c.max_connections = 1;
+    })
+    .await;
+    let pem = wait_for_cert(&server.data_dir()).await;
+    over_https(&mut server, &pem);
+    // Serving: one quick request (its connection closes with the client below).
+    let probe = trusting(&pem);
+    assert_eq!(get_ok(&probe, &server.url("/api/health")).await.status(), 200);
+    drop(probe);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let addr = server.base.trim_start_matches("https://").to_string();
+    let started = std::time::Instant::now();
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The only slot is taken by the silent connection: a second client is turned away.
+    let refused = trusting(&pem).get(server.url("/api/health")).send().await;
+    assert!(refused.is_err(), "the connection cap must count handshakes");
+    // The silent connection is closed at the handshake deadline.
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(20), stalled.read(&mut buf))
+        .await
+        .expect("closed within the handshake timeout")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(9), "closed after {waited:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ok = trusting(&pem).get(server.url("/api/health")).send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    server.stop().await;
+}

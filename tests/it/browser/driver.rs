@@ -116,7 +116,10 @@ impl Driver {
         let child = Command::new(&exe)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
-            .arg(format!("--log-path={}", log.with_extension("verbose.log").display()))
+            .arg(format!(
+                "--log-path={}",
+                log.with_extension("verbose.log").display()
+            ))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
@@ -223,7 +226,10 @@ impl Browser {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        args.push(format!("--user-data-dir={}", profile.path().join("profile").display()));
+        args.push(format!(
+            "--user-data-dir={}",
+            profile.path().join("profile").display()
+        ));
         args.push(format!("--window-size={},{}", opts.size.0, opts.size.1));
         let mut prefs = json!({
             "download.default_directory": downloads.display().to_string(),
@@ -271,11 +277,7 @@ impl Browser {
                     .unwrap_or_default();
                 panic!("could not open a Chromium session through chromedriver: {e}\n{log}")
             });
-        let session = client
-            .session_id()
-            .await
-            .unwrap()
-            .expect("a session id");
+        let session = client.session_id().await.unwrap().expect("a session id");
         let b = Browser {
             client,
             driver,
@@ -405,7 +407,10 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("async script failed: {e}\n--- script ---\n{body}"));
         if let Some(err) = v.get("err") {
-            panic!("async script threw: {}\n--- script ---\n{body}", err.as_str().unwrap_or(""));
+            panic!(
+                "async script threw: {}\n--- script ---\n{body}",
+                err.as_str().unwrap_or("")
+            );
         }
         v["ok"].clone()
     }
@@ -474,7 +479,9 @@ impl Browser {
     /// Replaces the value of an input or textarea by typing `text` into it.
     pub async fn type_into(&self, css: &str, text: &str) {
         let el = self.wait_visible(css).await;
-        el.clear().await.unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        el.clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
         el.send_keys(text)
             .await
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
@@ -576,11 +583,7 @@ impl Browser {
 
     /// Ends the session and stops chromedriver (and Chromium with it).
     pub async fn close(mut self) {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(10),
-            self.client.clone().close(),
-        )
-        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.client.clone().close()).await;
         self.closed = true;
         self.driver.kill();
     }

@@ -46,7 +46,13 @@ async fn rust_encrypted_clips_open_in_the_browser_and_browser_text_decrypts_in_r
     // Rust -> browser: text.
     let text = "  Rust → Browser: Grüße 🦀 世界\n\t ";
     let secret = generate_secret();
-    let id = rust_upload(&server, &secret, Metadata::text(text.len() as u64), text.as_bytes().to_vec()).await;
+    let id = rust_upload(
+        &server,
+        &secret,
+        Metadata::text(text.len() as u64),
+        text.as_bytes().to_vec(),
+    )
+    .await;
     open_app(&b, &server.url(&format!("/clip/{id}#{secret}"))).await;
     assert_eq!(retrieved_text(&b).await, text);
 
@@ -64,7 +70,10 @@ async fn rust_encrypted_clips_open_in_the_browser_and_browser_text_decrypts_in_r
     let saved = download_via_link(&b, &server.url(&format!("/file/{id}#{secret}"))).await;
     assert_eq!(saved.file_name().unwrap().to_string_lossy(), name);
     let got = std::fs::read(&saved).unwrap();
-    assert!(Sha256::digest(&got) == Sha256::digest(&data), "the browser saved other bytes");
+    assert!(
+        Sha256::digest(&got) == Sha256::digest(&data),
+        "the browser saved other bytes"
+    );
 
     // Browser -> Rust: text.
     open_app(&b, &server.url("/")).await;
@@ -75,10 +84,11 @@ async fn rust_encrypted_clips_open_in_the_browser_and_browser_text_decrypts_in_r
     let (status, ct) = server.download_bytes(id, None).await;
     assert_eq!(status, 200);
     let secret = secret.to_string();
-    let (meta, plain) = tokio::task::spawn_blocking(move || qopy::v4::decrypt_all(&secret, None, &ct))
-        .await
-        .unwrap()
-        .expect("Rust decrypts the browser's text clip");
+    let (meta, plain) =
+        tokio::task::spawn_blocking(move || qopy::v4::decrypt_all(&secret, None, &ct))
+            .await
+            .unwrap()
+            .expect("Rust decrypts the browser's text clip");
     assert_eq!(meta.kind, Kind::Text);
     assert_eq!(String::from_utf8(plain).unwrap(), text);
     b.close().await;

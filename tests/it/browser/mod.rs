@@ -9,11 +9,11 @@
 //! - `qr`: the browser's QR encoder decoded back by zbarimg from a screenshot.
 
 mod driver;
-mod qr;
-mod pages;
-mod vectors;
-mod ui;
-mod ui_text;
-mod ui_file;
 mod interop;
-mod throttle_probe;
+mod pages;
+mod qr;
+mod tls_page;
+mod ui;
+mod ui_file;
+mod ui_text;
+mod vectors;

@@ -46,15 +46,22 @@ async fn pages_load_without_console_errors_or_csp_violations() {
     )
     .await;
     let seen = b
-        .wait_for("the CSP refusal in the console", Duration::from_secs(10), || async {
-            let log = b.console().await;
-            log.iter()
-                .any(|e| e.message.contains("Content Security Policy"))
-                .then_some(())
-        })
+        .wait_for(
+            "the CSP refusal in the console",
+            Duration::from_secs(10),
+            || async {
+                let log = b.console().await;
+                log.iter()
+                    .any(|e| e.message.contains("Content Security Policy"))
+                    .then_some(())
+            },
+        )
         .await;
     let _ = seen;
-    assert_eq!(b.js("return window.__inline === undefined", vec![]).await, json!(true));
+    assert_eq!(
+        b.js("return window.__inline === undefined", vec![]).await,
+        json!(true)
+    );
     b.close().await;
 }
 
@@ -83,25 +90,40 @@ async fn dark_system_theme_and_german_browser_get_a_dark_german_page() {
     .await;
     open_app(&b, &server.url("/")).await;
     assert_eq!(
-        b.js("return matchMedia('(prefers-color-scheme: dark)').matches", vec![]).await,
+        b.js(
+            "return matchMedia('(prefers-color-scheme: dark)').matches",
+            vec![]
+        )
+        .await,
         json!(true)
     );
-    assert_eq!(b.js("return document.documentElement.lang", vec![]).await, json!("de"));
+    assert_eq!(
+        b.js("return document.documentElement.lang", vec![]).await,
+        json!("de")
+    );
     assert_eq!(b.text_of("[data-testid=tab-text]").await, "Text teilen");
     assert_eq!(b.text_of("[data-testid=tab-file]").await, "Dateien teilen");
     assert_eq!(b.text_of("[data-testid=tab-retrieve]").await, "Abrufen");
     assert_eq!(b.text_of("#text-submit .btn-label").await, "Link erstellen");
     assert_eq!(
-        b.js("return document.documentElement.dataset.themeEffective", vec![]).await,
+        b.js(
+            "return document.documentElement.dataset.themeEffective",
+            vec![]
+        )
+        .await,
         json!("dark")
     );
     let lum = background_luminance(&b, "body").await;
-    assert!(lum < 0.1, "the dark theme's background is not dark: luminance {lum}");
+    assert!(
+        lum < 0.1,
+        "the dark theme's background is not dark: luminance {lum}"
+    );
     b.screenshot("desktop-dark-de-share-text").await;
     let shared = share_text(&b, "Hallo Welt", TextOptions::default()).await;
     assert!(shared.url.contains("/clip/"));
     b.screenshot("desktop-dark-de-share-dialog").await;
-    b.js("document.getElementById('share-modal').close()", vec![]).await;
+    b.js("document.getElementById('share-modal').close()", vec![])
+        .await;
 
     // The language switch gives English; the choice sticks across a reload.
     b.click("[data-testid=lang-toggle]").await;
@@ -114,9 +136,15 @@ async fn dark_system_theme_and_german_browser_get_a_dark_german_page() {
     b.set_viewport(PHONE.0, PHONE.1).await;
     open_app(&b, &server.url("/")).await;
     let overflow = b
-        .js("return document.documentElement.scrollWidth - window.innerWidth", vec![])
+        .js(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
         .await;
-    assert!(overflow.as_i64().unwrap() <= 0, "page wider than a phone by {overflow} px");
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "page wider than a phone by {overflow} px"
+    );
     b.screenshot("phone-dark-share-text").await;
     b.close().await;
 }
@@ -124,24 +152,42 @@ async fn dark_system_theme_and_german_browser_get_a_dark_german_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn theme_switch_turns_a_light_page_dark_and_phone_layout_fits() {
     let server = TestServer::start().await;
-    let b = Browser::start_with(BrowserOptions { size: PHONE, ..Default::default() }).await;
+    let b = Browser::start_with(BrowserOptions {
+        size: PHONE,
+        ..Default::default()
+    })
+    .await;
     open_app(&b, &server.url("/")).await;
     assert_eq!(b.text_of("[data-testid=tab-text]").await, "Share Text");
     assert_eq!(
-        b.js("return document.documentElement.dataset.themeEffective", vec![]).await,
+        b.js(
+            "return document.documentElement.dataset.themeEffective",
+            vec![]
+        )
+        .await,
         json!("light")
     );
     let light = background_luminance(&b, "body").await;
-    assert!(light > 0.5, "the light theme's background is not light: {light}");
+    assert!(
+        light > 0.5,
+        "the light theme's background is not light: {light}"
+    );
     let overflow = b
-        .js("return document.documentElement.scrollWidth - window.innerWidth", vec![])
+        .js(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
         .await;
-    assert!(overflow.as_i64().unwrap() <= 0, "page wider than a phone by {overflow} px");
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "page wider than a phone by {overflow} px"
+    );
     b.screenshot("phone-light-share-text").await;
     let shared = share_text(&b, "  from a phone  ", TextOptions::default()).await;
     assert!(shared.url.contains("/clip/"));
     b.screenshot("phone-light-share-dialog").await;
-    b.js("document.getElementById('share-modal').close()", vec![]).await;
+    b.js("document.getElementById('share-modal').close()", vec![])
+        .await;
     b.click("[data-testid=tab-file]").await;
     b.screenshot("phone-light-share-files").await;
     b.click("[data-testid=tab-retrieve]").await;
@@ -157,7 +203,11 @@ async fn theme_switch_turns_a_light_page_dark_and_phone_layout_fits() {
     // The switch is remembered.
     open_app(&b, &server.url("/")).await;
     assert_eq!(
-        b.js("return document.documentElement.dataset.themeEffective", vec![]).await,
+        b.js(
+            "return document.documentElement.dataset.themeEffective",
+            vec![]
+        )
+        .await,
         json!("dark")
     );
     let dark = background_luminance(&b, "body").await;

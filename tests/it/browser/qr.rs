@@ -37,9 +37,16 @@ async fn qr_svg_of_a_long_share_link_decodes_back_with_zbarimg() {
     b.goto(&server.url("/")).await;
     // A real-shaped link: 10-character ID and a 43-character base64url secret.
     let link = server.url("/clip/K7Q2M9X4PZ#Zm9vYmFyLWJhei1xdXV4LTAxMjM0NTY3ODktX2FiY2RlZmdo");
-    assert_eq!(render_and_decode(&b, &link, "M", "qr-share-link").await, vec![link.clone()]);
+    assert_eq!(
+        render_and_decode(&b, &link, "M", "qr-share-link").await,
+        vec![link.clone()]
+    );
     // A longer one (a file link with a name), at the lowest and highest correction levels.
-    let long = format!("{}/file/K7Q2M9X4PZ#{}", server.base, "AbC-_09xYz".repeat(30));
+    let long = format!(
+        "{}/file/K7Q2M9X4PZ#{}",
+        server.base,
+        "AbC-_09xYz".repeat(30)
+    );
     for ecc in ["L", "H"] {
         let got = render_and_decode(&b, &long, ecc, &format!("qr-long-link-{ecc}")).await;
         assert_eq!(got, vec![long.clone()], "ecc {ecc}");

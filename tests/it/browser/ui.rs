@@ -36,7 +36,12 @@ pub async fn open_app(b: &Browser, url: &str) {
         .client
         .execute("delete document.documentElement.dataset.ready", vec![])
         .await;
-    let now = b.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+    let now = b
+        .client
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
     if now == url {
         b.client.refresh().await.expect("reload");
     } else {

@@ -8,6 +8,7 @@ use crate::harness::{test_bytes, TestServer};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 const BIG: Duration = Duration::from_secs(180);
@@ -38,14 +39,26 @@ async fn choose_file(b: &Browser, path: &Path) {
 /// Splits a share link into (clip ID, secret).
 fn id_and_secret(url: &str) -> (String, String) {
     let (path, secret) = url.split_once('#').expect("a secret after #");
-    (path.rsplit('/').next().unwrap().to_string(), secret.to_string())
+    (
+        path.rsplit('/').next().unwrap().to_string(),
+        secret.to_string(),
+    )
 }
 
-/// Downloads a clip's ciphertext from the server and decrypts it with the Rust V4 code.
-async fn rust_decrypt(server: &TestServer, url: &str) -> (qopy::v4::Metadata, Vec<u8>) {
+/// Downloads a clip's ciphertext (`POST /api/file/:id`) and decrypts it with the Rust V4 code.
+async fn rust_decrypt(base: &str, url: &str) -> (qopy::v4::Metadata, Vec<u8>) {
     let (id, secret) = id_and_secret(url);
-    let (status, ct) = server.download_bytes(&id, None).await;
-    assert_eq!(status, 200);
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{base}/api/file/{id}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let ct = r.bytes().await.unwrap().to_vec();
     tokio::task::spawn_blocking(move || qopy::v4::decrypt_all(&secret, None, &ct))
         .await
         .unwrap()
@@ -91,10 +104,14 @@ async fn file_of_50_mib_round_trips_with_identical_sha256() {
     assert!(shared.url.starts_with(&server.url("/")), "{shared:?}");
 
     // The Rust V4 code reads the browser's ciphertext.
-    let (meta, plain) = rust_decrypt(&server, &shared.url).await;
+    let (meta, plain) = rust_decrypt(&server.base, &shared.url).await;
     assert_eq!(meta.name, "fifty MiB – Größe.bin");
     assert_eq!(meta.size, 50 * 1024 * 1024);
-    assert_eq!(sha256_hex(&plain), want, "Rust decryption of the browser upload");
+    assert_eq!(
+        sha256_hex(&plain),
+        want,
+        "Rust decryption of the browser upload"
+    );
     drop(plain);
 
     second_tab(&b).await;
@@ -125,6 +142,75 @@ async fn saved_upload_id(b: &Browser) -> Option<String> {
     v.as_str().map(|s| s.to_string())
 }
 
+/// A server started on the data directory, configuration and clock of a stopped
+/// `TestServer` (the harness's own restart binds again at once; this test needs the server
+/// to stay down for a while first).
+struct Rebooted {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+impl Rebooted {
+    async fn boot(
+        dir: Arc<tempfile::TempDir>,
+        config: qopy::config::Config,
+        clock: Arc<qopy::clock::OffsetClock>,
+    ) -> Rebooted {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .expect("bind the same port again");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let clk: Arc<dyn qopy::clock::Clock> = clock;
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            qopy::app::run(config, listener, shutdown, clk)
+                .await
+                .expect("server failed");
+        });
+        Rebooted {
+            base,
+            stop: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), t)
+                .await
+                .expect("server did not stop")
+                .expect("server task panicked");
+        }
+    }
+}
+
+/// Instruments the page's `fetch` (test-only): chunk PUTs after chunk 0 wait at a gate until
+/// `__qopyGate.open()`; every PUT and every failed request is counted. This puts the
+/// server restart at a known point of the upload instead of racing a fast loopback.
+const GATE: &str = "
+  const g = window.__qopyGate = { isOpen: false, waiters: [], held: 0, failed: 0, puts: {} };
+  g.open = () => { g.isOpen = true; for (const w of g.waiters) w(); g.waiters = []; };
+  const real = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const url = String(input && input.url ? input.url : input);
+    const m = url.match(/\\/api\\/upload\\/chunk\\/[^/]+\\/(\\d+)/);
+    if (m) {
+      const n = Number(m[1]);
+      if (n >= 1 && !g.isOpen) { g.held++; await new Promise((r) => g.waiters.push(r)); }
+      g.puts[n] = (g.puts[n] || 0) + 1;
+    }
+    try { return await real(input, init); } catch (e) { g.failed++; throw e; }
+  };";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
     // A fixed port, so the page's origin survives the restart.
@@ -135,7 +221,7 @@ async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
         .port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let server = TestServer::start_with(|c| c.listen = addr).await;
-    let size = 40 * 1024 * 1024; // 8 upload chunks of 5 MiB
+    let size = 20 * 1024 * 1024 + 4321; // 5 upload chunks of 5 MiB
     let data = test_bytes(size, 77);
     let want = sha256_hex(&data);
     let (_dir, path) = temp_file("resume-me.bin", &data);
@@ -144,16 +230,10 @@ async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
     let b = Browser::start().await;
     open_app(&b, &server.url("/")).await;
     choose_file(&b, &path).await;
-    // Slow the page's uploads down (about 8 MB/s), so the restart lands mid-upload.
-    b.cdp("Network.enable", json!({})).await;
-    b.cdp(
-        "Network.emulateNetworkConditions",
-        json!({ "offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 8_000_000 }),
-    )
-    .await;
+    b.js(GATE, vec![]).await;
     b.click("[data-testid=file-submit]").await;
 
-    // Wait until the server has some chunks, but not all.
+    // Chunk 0 is stored; the page's other chunk requests are waiting.
     let upload = b
         .wait_for("the page to start an upload session", BIG, || async {
             saved_upload_id(&b).await
@@ -161,32 +241,31 @@ async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
         .await;
     let status_url = server.url(&format!("/api/upload/{upload}/status"));
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let before = b
-        .wait_for("a first stored chunk", BIG, || async {
-            let v: Value = http.get(&status_url).send().await.ok()?.json().await.ok()?;
-            let n = v["chunks"].as_array().map(|c| c.len()).unwrap_or(0);
-            (n >= 1).then_some(n)
-        })
-        .await;
-    assert!(before < 8, "the upload finished before the restart ({before} chunks)");
+    b.wait_for("chunk 0 stored and the others held", BIG, || async {
+        let v: Value = http.get(&status_url).send().await.ok()?.json().await.ok()?;
+        let n = v["chunks"].as_array().map(|c| c.len()).unwrap_or(0);
+        let held = b.js("return window.__qopyGate.held", vec![]).await;
+        (n == 1 && held.as_u64().unwrap_or(0) >= 2).then_some(())
+    })
+    .await;
     b.screenshot("desktop-light-upload-in-progress").await;
 
-    let t0 = std::time::Instant::now();
-    let server = server.restart().await;
-    eprintln!("restart took {:?}; before={before}; modal open: {}; saved: {:?}", t0.elapsed(),
-        b.js("return document.getElementById('share-modal').open", vec![]).await, saved_upload_id(&b).await);
-    assert_eq!(server.base, format!("http://{addr}"));
-    // The session and its chunks survived the restart (the page is still throttled, so it
-    // cannot have finished yet), and the page still holds the same session.
-    let v: Value = http.get(&status_url).send().await.unwrap().json().await.unwrap();
-    let after = v["chunks"].as_array().map(|c| c.len()).unwrap_or(0);
-    assert!(after >= before && after < 8, "status after the restart: {v}");
-    assert_eq!(saved_upload_id(&b).await.as_deref(), Some(upload.as_str()));
-    b.cdp(
-        "Network.emulateNetworkConditions",
-        json!({ "offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 }),
+    // The server goes down; the page's held requests now fail and are retried.
+    let (dir, config, clock) = server.stop().await;
+    b.js("window.__qopyGate.open()", vec![]).await;
+    b.wait_js(
+        "the page to meet the stopped server",
+        BIG,
+        "window.__qopyGate.failed >= 1",
     )
     .await;
+    assert_eq!(
+        b.js("return document.getElementById('share-modal').open", vec![])
+            .await,
+        json!(false)
+    );
+    let server = Rebooted::boot(dir, config, clock).await;
+    assert_eq!(server.base, format!("http://{addr}"));
 
     b.wait_for("the resumed upload to finish", BIG, || async {
         let open = b
@@ -196,12 +275,21 @@ async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
     })
     .await;
     let shared = read_share_dialog(&b).await;
-    // The same session completed: its chunks from before the restart were kept.
-    let (_, secret) = id_and_secret(&shared.url);
-    assert!(!secret.is_empty());
-    assert!(saved_upload_id(&b).await.is_none(), "the finished upload is still saved for resuming");
-    let (meta, plain) = rust_decrypt(&server, &shared.url).await;
+    // Chunk 0 was sent once: the page went on with the same session after the restart.
+    let puts = b.js("return window.__qopyGate.puts", vec![]).await;
+    assert_eq!(puts["0"], json!(1), "chunk 0 was sent again: {puts}");
+    assert!(
+        saved_upload_id(&b).await.is_none(),
+        "the finished upload is still saved for resuming"
+    );
+    let (meta, plain) = rust_decrypt(&server.base, &shared.url).await;
     assert_eq!(meta.name, "resume-me.bin");
-    assert_eq!(sha256_hex(&plain), want, "the resumed upload's content differs");
+    assert_eq!(plain.len(), size);
+    assert_eq!(
+        sha256_hex(&plain),
+        want,
+        "the resumed upload's content differs"
+    );
     b.close().await;
+    server.stop().await;
 }

@@ -48,7 +48,11 @@ async fn text_round_trip_keeps_unicode_and_whitespace_and_its_qr_decodes_to_the_
     open_app(&b, &shared.url).await;
     assert_eq!(retrieved_text(&b).await, TEXT);
     b.screenshot("desktop-light-retrieved-text").await;
-    assert!(b.console_problems().await.is_empty(), "{:#?}", b.console_problems().await);
+    assert!(
+        b.console_problems().await.is_empty(),
+        "{:#?}",
+        b.console_problems().await
+    );
     b.close().await;
 }
 
@@ -58,12 +62,22 @@ async fn quick_share_opens_by_its_verbal_code_on_a_second_page() {
     let b = Browser::start().await;
     open_app(&b, &server.url("/")).await;
     let text = "  quick share ✓ Grüße  ";
-    let shared = share_text(&b, text, TextOptions { quick: true, ..Default::default() }).await;
+    let shared = share_text(
+        &b,
+        text,
+        TextOptions {
+            quick: true,
+            ..Default::default()
+        },
+    )
+    .await;
     let verbal = shared.verbal.clone().expect("a verbal code in the dialog");
     let (id, secret) = verbal.split_once(" · ").expect("ID · SECRET");
     assert_eq!(id.len(), 6, "{verbal}");
     assert_eq!(secret.len(), 6, "{verbal}");
-    assert!(verbal.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || " ·".contains(c)));
+    assert!(verbal
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || " ·".contains(c)));
     assert_eq!(id, shared.id);
     let (status, info) = clip_info(&server.base, id).await;
     assert_eq!(status, 200);
@@ -87,7 +101,15 @@ async fn access_code_clip_refuses_a_wrong_code_and_opens_with_the_right_one() {
     let b = Browser::start().await;
     open_app(&b, &server.url("/")).await;
     let text = "behind a code ✓";
-    let shared = share_text(&b, text, TextOptions { code: Some("right-code-42"), ..Default::default() }).await;
+    let shared = share_text(
+        &b,
+        text,
+        TextOptions {
+            code: Some("right-code-42"),
+            ..Default::default()
+        },
+    )
+    .await;
     let (status, info) = clip_info(&server.base, &shared.id).await;
     assert_eq!(status, 200);
     assert_eq!(info["hasPassword"], true, "{info}");
@@ -96,17 +118,29 @@ async fn access_code_clip_refuses_a_wrong_code_and_opens_with_the_right_one() {
     second_tab(&b).await;
     open_app(&b, &shared.url).await;
     b.wait_visible("[data-testid=retrieve-code]").await;
-    assert!(!b.find("[data-testid=retrieve-result-text]").await.is_displayed().await.unwrap());
-    b.type_into("[data-testid=retrieve-code]", "wrong-code-41").await;
+    assert!(!b
+        .find("[data-testid=retrieve-result-text]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    b.type_into("[data-testid=retrieve-code]", "wrong-code-41")
+        .await;
     b.click("[data-testid=retrieve-submit]").await;
     let err = retrieve_error(&b).await;
     assert!(!err.is_empty());
-    assert!(!b.find("[data-testid=retrieve-result-text]").await.is_displayed().await.unwrap());
+    assert!(!b
+        .find("[data-testid=retrieve-result-text]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
     b.screenshot("desktop-light-wrong-access-code").await;
     // A refused code consumes nothing.
     assert_eq!(clip_info(&server.base, &shared.id).await.0, 200);
 
-    b.type_into("[data-testid=retrieve-code]", "right-code-42").await;
+    b.type_into("[data-testid=retrieve-code]", "right-code-42")
+        .await;
     b.click("[data-testid=retrieve-submit]").await;
     assert_eq!(retrieved_text(&b).await, text);
     b.close().await;
@@ -118,7 +152,15 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
     let b = Browser::start().await;
     open_app(&b, &server.url("/")).await;
     let text = " read me once ";
-    let shared = share_text(&b, text, TextOptions { one_time: true, ..Default::default() }).await;
+    let shared = share_text(
+        &b,
+        text,
+        TextOptions {
+            one_time: true,
+            ..Default::default()
+        },
+    )
+    .await;
     close_share_dialog(&b).await;
 
     second_tab(&b).await;
@@ -128,9 +170,17 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
     b.screenshot("desktop-light-one-time-reveal").await;
     // Opening the link consumed nothing, and shows nothing yet.
     let (status, info) = clip_info(&server.base, &shared.id).await;
-    assert_eq!(status, 200, "the link alone consumed the one-time clip: {info}");
+    assert_eq!(
+        status, 200,
+        "the link alone consumed the one-time clip: {info}"
+    );
     assert_eq!(info["oneTime"], true, "{info}");
-    assert!(!b.find("[data-testid=retrieve-result-text]").await.is_displayed().await.unwrap());
+    assert!(!b
+        .find("[data-testid=retrieve-result-text]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
     // A reload (a link preview, a second look) consumes nothing either.
     open_app(&b, &shared.url).await;
     b.wait_visible("[data-testid=retrieve-reveal]").await;
@@ -139,11 +189,19 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
     b.click("[data-testid=retrieve-reveal]").await;
     assert_eq!(retrieved_text(&b).await, text);
     let (status, _) = clip_info(&server.base, &shared.id).await;
-    assert_eq!(status, 404, "the one-time clip is still there after it was read");
+    assert_eq!(
+        status, 404,
+        "the one-time clip is still there after it was read"
+    );
     // The link again: gone.
     open_app(&b, &shared.url).await;
     let err = retrieve_error(&b).await;
     assert!(!err.is_empty());
-    assert!(!b.find("[data-testid=retrieve-result-text]").await.is_displayed().await.unwrap());
+    assert!(!b
+        .find("[data-testid=retrieve-result-text]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
     b.close().await;
 }

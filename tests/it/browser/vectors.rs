@@ -15,22 +15,41 @@ fn primitives() -> Value {
 /// Counts the checks the vectors file implies, so a script that silently skips some fails.
 fn expected_checks(v: &Value, short_iv_refused: usize) -> u64 {
     let n = |k: &str| v[k].as_array().unwrap().len() as u64;
-    2 * n("sha") + 2 * n("hmac") + n("hkdf") + n("pbkdf2") + 3 * (n("gcm") - short_iv_refused as u64)
+    2 * n("sha")
+        + 2 * n("hmac")
+        + n("hkdf")
+        + n("pbkdf2")
+        + 3 * (n("gcm") - short_iv_refused as u64)
 }
 
 async fn run_primitives(b: &Browser, force_fallback: bool) -> Value {
     let v = primitives();
     let r = b
-        .js_async(include_str!("js/primitives.js"), vec![v.clone(), json!(force_fallback)])
+        .js_async(
+            include_str!("js/primitives.js"),
+            vec![v.clone(), json!(force_fallback)],
+        )
         .await;
     assert_eq!(r["native"], json!(!force_fallback), "wrong provider: {r}");
     let failures = r["failures"].as_array().unwrap();
-    assert!(failures.is_empty(), "vector failures ({}): {failures:#?}", if force_fallback { "fallback" } else { "WebCrypto" });
+    assert!(
+        failures.is_empty(),
+        "vector failures ({}): {failures:#?}",
+        if force_fallback {
+            "fallback"
+        } else {
+            "WebCrypto"
+        }
+    );
     let refused = r["refusedShortIv"].as_array().unwrap().len();
     if force_fallback {
         assert_eq!(refused, 0, "the fallback must accept every IV length");
     }
-    assert_eq!(r["checked"].as_u64().unwrap(), expected_checks(&v, refused), "{r}");
+    assert_eq!(
+        r["checked"].as_u64().unwrap(),
+        expected_checks(&v, refused),
+        "{r}"
+    );
     r
 }
 
@@ -39,7 +58,10 @@ async fn primitives_vectors_pass_in_the_browser_with_fallback_and_webcrypto() {
     let server = TestServer::start().await;
     let b = Browser::start().await;
     b.goto(&server.url("/")).await;
-    assert_eq!(b.js("return window.isSecureContext", vec![]).await, json!(true));
+    assert_eq!(
+        b.js("return window.isSecureContext", vec![]).await,
+        json!(true)
+    );
     run_primitives(&b, true).await;
     let native = run_primitives(&b, false).await;
     // Chromium's WebCrypto may refuse the 64-bit IV of GCM test case 17; only that one.
@@ -57,7 +79,10 @@ async fn fallback_agrees_with_webcrypto_on_random_inputs_in_the_browser() {
     let failures = r["failures"].as_array().unwrap();
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(r["checked"].as_u64().unwrap() >= 40 * 8 + 7, "{r}");
-    eprintln!("PBKDF2-SHA256 600k, WebCrypto + fallback: {} ms", r["ms600k"]);
+    eprintln!(
+        "PBKDF2-SHA256 600k, WebCrypto + fallback: {} ms",
+        r["ms600k"]
+    );
     b.close().await;
 }
 
@@ -79,11 +104,17 @@ async fn a_plain_http_lan_origin_has_no_subtle_crypto_and_gets_the_fallback() {
             vec![],
         )
         .await;
-    assert_eq!(r, json!({ "secure": false, "subtle": false, "native": false }));
+    assert_eq!(
+        r,
+        json!({ "secure": false, "subtle": false, "native": false })
+    );
     // The provider the page picks by itself passes the vectors there.
     let v = primitives();
     let r = b
-        .js_async(include_str!("js/primitives.js"), vec![v.clone(), json!(false)])
+        .js_async(
+            include_str!("js/primitives.js"),
+            vec![v.clone(), json!(false)],
+        )
         .await;
     assert_eq!(r["native"], json!(false));
     assert!(r["failures"].as_array().unwrap().is_empty(), "{r}");
@@ -105,11 +136,17 @@ async fn v4_vectors_pass_in_the_browser_with_webcrypto_and_fallback() {
     let cases = v["cases"].as_array().unwrap().len() as u64;
     for which in ["native", "fallback"] {
         let r = b
-            .js_async(include_str!("js/v4vectors.js"), vec![v.clone(), json!(which)])
+            .js_async(
+                include_str!("js/v4vectors.js"),
+                vec![v.clone(), json!(which)],
+            )
             .await;
         let failures = r["failures"].as_array().unwrap();
         assert!(failures.is_empty(), "{which}: {failures:#?}");
-        assert!(r["checked"].as_u64().unwrap() >= cases * 5 + 8, "{which}: {r}");
+        assert!(
+            r["checked"].as_u64().unwrap() >= cases * 5 + 8,
+            "{which}: {r}"
+        );
     }
     b.close().await;
 }
