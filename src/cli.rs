@@ -228,6 +228,29 @@ mod tests {
     }
 
     #[test]
+    fn client_subcommands_parse() {
+        let cli = Cli::try_parse_from(["qopy", "send", "--one-time", "--expiry", "1hr", "-"])
+            .expect("parses");
+        let Some(Command::Send(args)) = cli.command else {
+            panic!("not send")
+        };
+        assert!(args.one_time && !args.quick_share);
+        assert_eq!(args.files, [std::path::PathBuf::from("-")]);
+        // Quick Share has a fixed expiry and no access code or password.
+        for extra in ["--expiry=1hr", "--access-code=1", "--password=p"] {
+            assert!(Cli::try_parse_from(["qopy", "send", "--quick-share", extra, "f"]).is_err());
+        }
+        assert!(Cli::try_parse_from(["qopy", "send"]).is_err());
+        let cli = Cli::try_parse_from(["qopy", "get", "http://h/clip/ABCDEF#s", "-o", "-"])
+            .expect("parses");
+        assert!(matches!(cli.command, Some(Command::Get(_))));
+        let cli = Cli::try_parse_from(["qopy", "healthcheck", "--listen", "127.0.0.1:1"])
+            .expect("parses");
+        assert_eq!(cli.command, Some(Command::Healthcheck));
+        assert_eq!(cli.listen.as_deref(), Some("127.0.0.1:1"));
+    }
+
+    #[test]
     fn no_subcommand_and_serve_with_flags_after_it() {
         let cli = Cli::try_parse_from(["qopy"]).expect("parses");
         assert_eq!(cli.command, None);

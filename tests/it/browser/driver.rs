@@ -159,7 +159,8 @@ pub struct Browser {
     driver: Driver,
     session: String,
     http: reqwest::Client,
-    profile: tempfile::TempDir,
+    /// The profile, downloads and chromedriver log (removed on drop).
+    _profile: tempfile::TempDir,
     /// Where downloads land.
     pub downloads: PathBuf,
     closed: bool,
@@ -283,7 +284,7 @@ impl Browser {
             driver,
             session,
             http,
-            profile,
+            _profile: profile,
             downloads,
             closed: false,
             _slot: slot,
@@ -314,11 +315,6 @@ impl Browser {
             json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
         )
         .await;
-    }
-
-    /// The profile's temporary directory (removed on drop).
-    pub fn temp_dir(&self) -> &Path {
-        self.profile.path()
     }
 
     fn session_url(&self, tail: &str) -> String {

@@ -188,6 +188,7 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
 
     b.click("[data-testid=retrieve-reveal]").await;
     assert_eq!(retrieved_text(&b).await, text);
+    b.wait_hidden("[data-testid=retrieve-reveal]").await;
     let (status, _) = clip_info(&server.base, &shared.id).await;
     assert_eq!(
         status, 404,
