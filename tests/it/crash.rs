@@ -107,7 +107,14 @@ struct Server {
 }
 
 impl Server {
-    fn kill(mut self) {
+    /// SIGKILL, then wait for the process to be gone.
+    fn kill(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
         let _ = self.child.kill(); // SIGKILL
         let _ = self.child.wait();
     }
@@ -137,15 +144,24 @@ async fn start(data: &Path, log: &Path) -> Server {
                 cmd.env_remove(k);
             }
         }
-        let mut child = cmd
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data)
             .args(["--rate-limits", "off", "--admin-token", ADMIN])
             .args(["--chunk-size", "64KiB", "--min-free-disk", "1MiB"])
             .args(["--log", "warn"])
             .stdout(Stdio::null())
-            .stderr(err)
+            .stderr(err);
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the server
+        // if this test process dies, so that no server outlives an interrupted run.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
             .spawn()
             .expect("cannot start the qopy binary");
         let base = format!("http://127.0.0.1:{port}");

@@ -188,24 +188,37 @@ impl Browser {
         let profile = tempfile::tempdir().expect("profile dir");
         let downloads = profile.path().join("downloads");
         std::fs::create_dir_all(&downloads).unwrap();
-        let driver = Driver::start(&profile.path().join("chromedriver.log"));
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
-
-        // Wait until chromedriver answers.
-        let status_url = format!("{}/status", driver.url());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(r) = http.get(&status_url).send().await {
-                if r.status().is_success() {
-                    break;
+        // Start chromedriver and wait until it answers; a port taken between our probe and
+        // its bind makes it exit, and then another port is tried.
+        let log = profile.path().join("chromedriver.log");
+        let mut attempt = 0;
+        let driver = loop {
+            attempt += 1;
+            let mut driver = Driver::start(&log);
+            let status_url = format!("{}/status", driver.url());
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let ready = loop {
+                if let Ok(r) = http.get(&status_url).send().await {
+                    if r.status().is_success() {
+                        break true;
+                    }
                 }
+                if Instant::now() >= deadline || matches!(driver.child.try_wait(), Ok(Some(_))) {
+                    break false;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            if ready {
+                break driver;
             }
+            driver.kill();
             assert!(
-                Instant::now() < deadline,
-                "chromedriver did not answer on {status_url} within 20 s"
+                attempt < 3,
+                "chromedriver did not answer on {status_url}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
 
         let mut args: Vec<String> = [
             "--headless=new",
