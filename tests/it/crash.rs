@@ -161,9 +161,7 @@ async fn start(data: &Path, log: &Path) -> Server {
                 Ok(())
             });
         }
-        let mut child = cmd
-            .spawn()
-            .expect("cannot start the qopy binary");
+        let mut child = cmd.spawn().expect("cannot start the qopy binary");
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -240,7 +238,9 @@ async fn finish_session(
         let piece = &content[n as usize * CHUNK..((n as usize + 1) * CHUNK).min(content.len())];
         let st = send_chunk(c, base, up, n, piece).await?;
         if st != 200 {
-            m.lock().failures.push(format!("chunk {n} of a live session answered {st}"));
+            m.lock()
+                .failures
+                .push(format!("chunk {n} of a live session answered {st}"));
             return None;
         }
         k.ops.fetch_add(1, Ordering::Relaxed);
@@ -252,7 +252,9 @@ async fn finish_session(
     m.lock().sessions.get_mut(up)?.completing = true;
     let (st, v) = post(c, format!("{base}/api/upload/complete/{up}"), json!({})).await?;
     if st != 200 {
-        m.lock().failures.push(format!("complete answered {st}: {v}"));
+        m.lock()
+            .failures
+            .push(format!("complete answered {st}: {v}"));
         return None;
     }
     k.ops.fetch_add(1, Ordering::Relaxed);
@@ -320,7 +322,9 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                         r
                     }
                     Some((st, v)) => {
-                        m.lock().failures.push(format!("initiate answered {st}: {v}"));
+                        m.lock()
+                            .failures
+                            .push(format!("initiate answered {st}: {v}"));
                         None
                     }
                     None => None,
@@ -366,7 +370,11 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                 };
                 match pick {
                     Some((id, want)) => {
-                        let r = c.post(format!("{base}/api/file/{id}")).json(&json!({})).send().await;
+                        let r = c
+                            .post(format!("{base}/api/file/{id}"))
+                            .json(&json!({}))
+                            .send()
+                            .await;
                         match r {
                             Ok(r) if r.status() == 200 => match r.bytes().await {
                                 Ok(b) => {
@@ -410,7 +418,11 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                 };
                 match pick {
                     Some(id) => {
-                        let r = c.post(format!("{base}/api/file/{id}")).json(&json!({})).send().await;
+                        let r = c
+                            .post(format!("{base}/api/file/{id}"))
+                            .json(&json!({}))
+                            .send()
+                            .await;
                         match r {
                             Ok(r) if r.status() == 200 => {
                                 // Headers arrived: the consumption is durable now.
@@ -424,7 +436,9 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                                 k.consumed.fetch_add(1, Ordering::Relaxed);
                                 if let Ok(b) = r.bytes().await {
                                     if sha(&b) != want {
-                                        m.lock().failures.push(format!("one-time {id}: wrong bytes"));
+                                        m.lock()
+                                            .failures
+                                            .push(format!("one-time {id}: wrong bytes"));
                                     }
                                 }
                                 Some(())
@@ -469,7 +483,12 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
         let mut fail = None;
         match (one_time, consumed) {
             (false, _) => {
-                let r = c.post(format!("{base}/api/file/{id}")).json(&json!({})).send().await.unwrap();
+                let r = c
+                    .post(format!("{base}/api/file/{id}"))
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap();
                 let st = r.status().as_u16();
                 let b = r.bytes().await.unwrap();
                 k.ops.fetch_add(1, Ordering::Relaxed);
@@ -480,7 +499,9 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
                 }
             }
             (true, Consumption::No) if info != 200 => {
-                fail = Some(format!("LOSS: acknowledged one-time clip {id} answers {info}"));
+                fail = Some(format!(
+                    "LOSS: acknowledged one-time clip {id} answers {info}"
+                ));
             }
             (true, Consumption::Done) if info == 200 => {
                 fail = Some(format!("RESURRECTION: consumed one-time clip {id} is back"));
@@ -494,7 +515,11 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
         let rec = g.clips.get_mut(&id).unwrap();
         rec.busy = false;
         if rec.consumed == Consumption::Maybe {
-            rec.consumed = if info == 200 { Consumption::No } else { Consumption::Done };
+            rec.consumed = if info == 200 {
+                Consumption::No
+            } else {
+                Consumption::Done
+            };
         }
         rec.checks += 1;
         if rec.checks >= CHECKS_BEFORE_RETIRING || rec.made.elapsed() > TRACKED_FOR {
@@ -506,10 +531,22 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
         .lock()
         .sessions
         .iter()
-        .map(|(id, s)| (id.clone(), s.content(), s.total, s.acked.clone(), s.completing))
+        .map(|(id, s)| {
+            (
+                id.clone(),
+                s.content(),
+                s.total,
+                s.acked.clone(),
+                s.completing,
+            )
+        })
         .collect();
     for (up, content, total, acked, completing) in sessions {
-        let r = c.get(format!("{base}/api/upload/{up}/status")).send().await.unwrap();
+        let r = c
+            .get(format!("{base}/api/upload/{up}/status"))
+            .send()
+            .await
+            .unwrap();
         let st = r.status().as_u16();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         k.ops.fetch_add(1, Ordering::Relaxed);
@@ -521,7 +558,10 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
             continue;
         }
         if st != 200 {
-            g.failures.push(format!("LOSS: upload session {up} with {} acknowledged chunks answers {st}", acked.len()));
+            g.failures.push(format!(
+                "LOSS: upload session {up} with {} acknowledged chunks answers {st}",
+                acked.len()
+            ));
             g.sessions.remove(&up);
             continue;
         }
@@ -529,23 +569,34 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .map(|c| (c["n"].as_u64().unwrap_or(u64::MAX) as u32, c["sha256"].as_str().unwrap_or("").to_string()))
+                    .map(|c| {
+                        (
+                            c["n"].as_u64().unwrap_or(u64::MAX) as u32,
+                            c["sha256"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
         for n in &acked {
             if !listed.contains_key(n) {
-                g.failures.push(format!("LOSS: acknowledged chunk {n} of session {up} not listed"));
+                g.failures.push(format!(
+                    "LOSS: acknowledged chunk {n} of session {up} not listed"
+                ));
             }
         }
         for (n, h) in &listed {
             if *n >= total {
-                g.failures.push(format!("session {up} lists chunk {n} of {total}"));
+                g.failures
+                    .push(format!("session {up} lists chunk {n} of {total}"));
                 continue;
             }
-            let piece = &content[*n as usize * CHUNK..((*n as usize + 1) * CHUNK).min(content.len())];
+            let piece =
+                &content[*n as usize * CHUNK..((*n as usize + 1) * CHUNK).min(content.len())];
             if *h != hex::encode(sha(piece)) {
-                g.failures.push(format!("TORN: chunk {n} of session {up} differs from what was sent"));
+                g.failures.push(format!(
+                    "TORN: chunk {n} of session {up} differs from what was sent"
+                ));
             }
         }
         let s = g.sessions.get_mut(&up).unwrap();
@@ -565,9 +616,10 @@ fn check_disk(data: &Path) -> Vec<String> {
     let q = open_retrying(config);
     let mut out = Vec::new();
     match sweeper::sweep(&q, SweepKind::Startup) {
-        Ok(r) if r.orphans > 0 => {
-            out.push(format!("ORPHANS: {} files survived the first sweep", r.orphans))
-        }
+        Ok(r) if r.orphans > 0 => out.push(format!(
+            "ORPHANS: {} files survived the first sweep",
+            r.orphans
+        )),
         Ok(_) => {}
         Err(e) => out.push(format!("sweep failed: {e}")),
     }
@@ -577,7 +629,10 @@ fn check_disk(data: &Path) -> Vec<String> {
             Ok(maps) => {
                 for (n, (m, rec)) in maps.iter().zip(&clip.chunks).enumerate() {
                     if sha(m) != rec.sha256 {
-                        out.push(format!("clip {}: chunk {n} bytes differ from its record", clip.id));
+                        out.push(format!(
+                            "clip {}: chunk {n} bytes differ from its record",
+                            clip.id
+                        ));
                     }
                 }
             }
@@ -589,7 +644,9 @@ fn check_disk(data: &Path) -> Vec<String> {
         for (n, rec) in q.store.chunks(id).expect("chunk records") {
             match std::fs::read(q.blobs.chunk_path(s.blob, n, rec.token)) {
                 Ok(b) if sha(&b) == rec.sha256 => {}
-                _ => out.push(format!("DANGLING: a session's chunk {n} file is missing or differs")),
+                _ => out.push(format!(
+                    "DANGLING: a session's chunk {n} file is missing or differs"
+                )),
             }
         }
     }
@@ -660,7 +717,9 @@ async fn kill_9_loses_nothing_acknowledged() {
         verify(&server.base, &model, &counters).await;
         server.kill();
         let d = data.clone();
-        let disk = tokio::task::spawn_blocking(move || check_disk(&d)).await.unwrap();
+        let disk = tokio::task::spawn_blocking(move || check_disk(&d))
+            .await
+            .unwrap();
         model.lock().failures.extend(disk);
         let g = model.lock();
         assert!(

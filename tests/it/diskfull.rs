@@ -45,7 +45,11 @@ impl Drop for Tmpfs {
     }
 }
 
-async fn post(c: &reqwest::Client, url: String, body: serde_json::Value) -> (u16, serde_json::Value) {
+async fn post(
+    c: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
     match c.post(url).json(&body).send().await {
         Ok(r) => (r.status().as_u16(), r.json().await.unwrap_or_default()),
         Err(_) => (0, serde_json::Value::Null),
@@ -113,7 +117,10 @@ async fn uploads_past_the_free_disk_reserve_get_507_and_earlier_clips_stay() {
     assert!(!clips.is_empty(), "nothing fitted before the reserve");
     // Refused before the filesystem was anywhere near full.
     let free = qopy::blobs::free_space(&data.join("blobs")).unwrap();
-    assert!(free >= 14 * MIB, "only {free} bytes free: the reserve did not hold");
+    assert!(
+        free >= 14 * MIB,
+        "only {free} bytes free: the reserve did not hold"
+    );
     for (id, want) in &clips {
         let (status, body) = srv.download_bytes(id, None).await;
         assert_eq!(status, 200);
@@ -148,8 +155,10 @@ async fn a_write_that_meets_enospc_is_507_cleaned_up_and_harms_no_other_clip() {
     let mut uploads = Vec::new();
     for _ in 0..4 {
         uploads.push(
-            srv.initiate(json!({"filename": "f", "filesize": MIB, "totalChunks": 1, "contentType": "file"}))
-                .await,
+            srv.initiate(
+                json!({"filename": "f", "filesize": MIB, "totalChunks": 1, "contentType": "file"}),
+            )
+            .await,
         );
     }
     let sends = uploads.iter().enumerate().map(|(i, id)| {
@@ -159,11 +168,12 @@ async fn a_write_that_meets_enospc_is_507_cleaned_up_and_harms_no_other_clip() {
         async move {
             let first = bytes::Bytes::copy_from_slice(&body[..4096]);
             let rest = bytes::Bytes::copy_from_slice(&body[4096..]);
-            let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(first)])
-                .chain(futures_util::stream::once(async move {
+            let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(first)]).chain(
+                futures_util::stream::once(async move {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     Ok(rest)
-                }));
+                }),
+            );
             let r = client
                 .put(url)
                 .header("content-type", "application/octet-stream")
@@ -173,7 +183,10 @@ async fn a_write_that_meets_enospc_is_507_cleaned_up_and_harms_no_other_clip() {
                 .await
                 .unwrap();
             let status = r.status().as_u16();
-            (status, r.json::<serde_json::Value>().await.unwrap_or_default())
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
         }
     });
     use futures_util::StreamExt;
@@ -183,10 +196,16 @@ async fn a_write_that_meets_enospc_is_507_cleaned_up_and_harms_no_other_clip() {
         statuses.iter().all(|s| *s == 200 || *s == 507),
         "answers: {answers:?}"
     );
-    assert!(statuses.contains(&507), "no write met the full disk: {answers:?}");
+    assert!(
+        statuses.contains(&507),
+        "no write met the full disk: {answers:?}"
+    );
     for (s, v) in &answers {
         if *s == 507 {
-            assert!(v["message"].as_str().unwrap().contains("disk is full"), "{v}");
+            assert!(
+                v["message"].as_str().unwrap().contains("disk is full"),
+                "{v}"
+            );
         }
     }
     // No temporary file is left behind.
@@ -268,7 +287,14 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(&data)
-        .args(["--rate-limits", "off", "--min-free-disk", "0", "--log", "warn"])
+        .args([
+            "--rate-limits",
+            "off",
+            "--min-free-disk",
+            "0",
+            "--log",
+            "warn",
+        ])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -281,13 +307,20 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
         .unwrap();
     let t = Instant::now();
     while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(t.elapsed() < Duration::from_secs(20), "the server did not start");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // A clip to download: each download records an access, a database write.
     let body = test_bytes(1000, 9);
-    let (_, v) = post(&client, format!("{base}/api/upload/initiate"),
-        json!({"filename": "f", "filesize": 1000, "totalChunks": 1, "contentType": "file"})).await;
+    let (_, v) = post(
+        &client,
+        format!("{base}/api/upload/initiate"),
+        json!({"filename": "f", "filesize": 1000, "totalChunks": 1, "contentType": "file"}),
+    )
+    .await;
     let up = v["uploadId"].as_str().unwrap().to_string();
     let r = client
         .put(format!("{base}/api/upload/chunk/{up}/0"))
@@ -297,7 +330,12 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let (_, v) = post(&client, format!("{base}/api/upload/complete/{up}"), json!({})).await;
+    let (_, v) = post(
+        &client,
+        format!("{base}/api/upload/complete/{up}"),
+        json!({}),
+    )
+    .await;
     let clip = v["clipId"].as_str().unwrap().to_string();
     // Fill the filesystem completely, then make the server write to its database.
     {

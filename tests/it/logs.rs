@@ -37,7 +37,14 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(dir.path().join("data"))
-        .args(["--admin-token", ADMIN, "--min-free-disk", "1MiB", "--log", "debug"])
+        .args([
+            "--admin-token",
+            ADMIN,
+            "--min-free-disk",
+            "1MiB",
+            "--log",
+            "debug",
+        ])
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()
@@ -46,7 +53,10 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
     let c = reqwest::Client::builder().no_proxy().build().unwrap();
     let t = Instant::now();
     while c.get(format!("{base}/health")).send().await.is_err() {
-        assert!(t.elapsed() < Duration::from_secs(20), "the server did not start");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let hash = access_hash(42);
@@ -71,7 +81,11 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        let _ = c.get(format!("{base}/api/upload/{up}/status")).send().await.unwrap();
+        let _ = c
+            .get(format!("{base}/api/upload/{up}/status"))
+            .send()
+            .await
+            .unwrap();
         let complete = if code {
             json!({"requiresAccessCode": true, "accessCodeHash": hash})
         } else {
@@ -80,16 +94,43 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
         let (s, v) = post(&c, format!("{base}/api/upload/complete/{up}"), complete).await;
         assert_eq!(s, 200, "{v}");
         let id = v["clipId"].as_str().unwrap().to_string();
-        let _ = c.get(format!("{base}/api/clip/{id}/info")).send().await.unwrap();
-        let _ = c.get(format!("{base}/api/file/{id}/info")).send().await.unwrap();
+        let _ = c
+            .get(format!("{base}/api/clip/{id}/info"))
+            .send()
+            .await
+            .unwrap();
+        let _ = c
+            .get(format!("{base}/api/file/{id}/info"))
+            .send()
+            .await
+            .unwrap();
         if code {
-            let (s, _) = post(&c, format!("{base}/api/file/{id}"), json!({"accessCode": wrong})).await;
+            let (s, _) = post(
+                &c,
+                format!("{base}/api/file/{id}"),
+                json!({"accessCode": wrong}),
+            )
+            .await;
             assert_eq!(s, 401);
-            let (s, _) = post(&c, format!("{base}/api/clip/{id}"), json!({"accessCode": wrong})).await;
+            let (s, _) = post(
+                &c,
+                format!("{base}/api/clip/{id}"),
+                json!({"accessCode": wrong}),
+            )
+            .await;
             assert!(s == 401 || s == 403, "{s}");
         }
-        let body = if code { json!({"accessCode": hash}) } else { json!({}) };
-        let r = c.post(format!("{base}/api/file/{id}")).json(&body).send().await.unwrap();
+        let body = if code {
+            json!({"accessCode": hash})
+        } else {
+            json!({})
+        };
+        let r = c
+            .post(format!("{base}/api/file/{id}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let _ = r.bytes().await;
         upload_ids.push(up);
@@ -103,10 +144,22 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
     )
     .await;
     let up = v["uploadId"].as_str().unwrap().to_string();
-    let _ = c.delete(format!("{base}/api/upload/{up}")).send().await.unwrap();
+    let _ = c
+        .delete(format!("{base}/api/upload/{up}"))
+        .send()
+        .await
+        .unwrap();
     upload_ids.push(up);
-    let _ = c.get(format!("{base}/api/clip/ZZZZZZZZZZ/info")).send().await.unwrap();
-    let _ = c.get(format!("{base}/api/upload/0123456789ABCDEF/status")).send().await.unwrap();
+    let _ = c
+        .get(format!("{base}/api/clip/ZZZZZZZZZZ/info"))
+        .send()
+        .await
+        .unwrap();
+    let _ = c
+        .get(format!("{base}/api/upload/0123456789ABCDEF/status"))
+        .send()
+        .await
+        .unwrap();
     let _ = c
         .post(format!("{base}/api/upload/initiate"))
         .header("content-type", "application/json")
@@ -114,9 +167,24 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
         .send()
         .await
         .unwrap();
-    let _ = c.get(format!("{base}/api/admin/stats")).bearer_auth(ADMIN).send().await.unwrap();
-    let _ = c.get(format!("{base}/api/admin/clips")).bearer_auth(ADMIN).send().await.unwrap();
-    let _ = c.get(format!("{base}/api/admin/stats")).bearer_auth("wrong-token-wrong-token").send().await.unwrap();
+    let _ = c
+        .get(format!("{base}/api/admin/stats"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let _ = c
+        .get(format!("{base}/api/admin/clips"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let _ = c
+        .get(format!("{base}/api/admin/stats"))
+        .bearer_auth("wrong-token-wrong-token")
+        .send()
+        .await
+        .unwrap();
     // SIGTERM: a graceful stop, so everything is written out.
     // SAFETY: plain libc call on the PID of the child this test started.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -138,7 +206,12 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
         }
     }
     // sled's debug lines print keys as byte lists: look for the IDs in that form too.
-    let byte_list = |b: &[u8]| b.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ");
+    let byte_list = |b: &[u8]| {
+        b.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for id in &clip_ids {
         if log.contains(&byte_list(id.as_bytes())) {
             leaks.push(format!("clip ID {id} as bytes"));
@@ -149,7 +222,10 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
             leaks.push(format!("upload ID {id} as bytes"));
         }
     }
-    for (what, secret) in [("access-code hash", &hash), ("wrong access-code hash", &wrong)] {
+    for (what, secret) in [
+        ("access-code hash", &hash),
+        ("wrong access-code hash", &wrong),
+    ] {
         for start in (0..secret.len() - 16).step_by(8) {
             if log.contains(&secret[start..start + 16]) {
                 leaks.push(format!("{what} (characters {start}..{})", start + 16));
@@ -167,6 +243,11 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
             leaks.push(what.to_string());
         }
     }
-    if std::env::var_os("QOPY_SHOW_LOG").is_some() { println!("{log}"); }
-    assert!(leaks.is_empty(), "the log leaks: {leaks:?}\n--- log ---\n{log}");
+    if std::env::var_os("QOPY_SHOW_LOG").is_some() {
+        println!("{log}");
+    }
+    assert!(
+        leaks.is_empty(),
+        "the log leaks: {leaks:?}\n--- log ---\n{log}"
+    );
 }

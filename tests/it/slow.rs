@@ -107,15 +107,24 @@ async fn dribbling_clients_do_not_delay_normal_requests() {
         worst_upload = worst_upload.max(t.elapsed());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(worst < Duration::from_secs(2), "a health request took {worst:?}");
-    assert!(worst_upload < Duration::from_secs(5), "an upload took {worst_upload:?}");
+    assert!(
+        worst < Duration::from_secs(2),
+        "a health request took {worst:?}"
+    );
+    assert!(
+        worst_upload < Duration::from_secs(5),
+        "an upload took {worst_upload:?}"
+    );
     // Header dribblers are cut off by the header timeout, long before they finish.
     let mut header_cut = 0;
     for t in tasks {
         let (kind, closed) = t.await.unwrap();
         if kind == 0 {
             let took = closed.expect("a header dribbler was never closed");
-            assert!(took < Duration::from_secs(6), "a header dribbler lasted {took:?}");
+            assert!(
+                took < Duration::from_secs(6),
+                "a header dribbler lasted {took:?}"
+            );
             header_cut += 1;
         }
     }
@@ -135,7 +144,9 @@ async fn chunk_body_below_the_minimum_rate_is_refused_with_408() {
     })
     .await;
     let upload = srv
-        .initiate(json!({"filename": "x", "filesize": 1000, "totalChunks": 1, "contentType": "file"}))
+        .initiate(
+            json!({"filename": "x", "filesize": 1000, "totalChunks": 1, "contentType": "file"}),
+        )
         .await;
     let before = files_under(&srv.data_dir());
     let addr = srv.base.trim_start_matches("http://").to_string();
@@ -154,7 +165,9 @@ async fn chunk_body_below_the_minimum_rate_is_refused_with_408() {
             break;
         }
         // Read whatever answer arrives between bytes.
-        while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(20), s.read(&mut buf)).await {
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(20), s.read(&mut buf)).await
+        {
             if n == 0 {
                 break 'send;
             }
@@ -163,12 +176,19 @@ async fn chunk_body_below_the_minimum_rate_is_refused_with_408() {
                 break 'send;
             }
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no answer after 10 s");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no answer after 10 s"
+        );
     }
     let text = String::from_utf8_lossy(&answer).to_string();
     assert!(text.starts_with("HTTP/1.1 408"), "answer: {text}");
     assert!(text.contains("minimum"), "answer: {text}");
-    assert!(t.elapsed() < Duration::from_secs(4), "refused only after {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "refused only after {:?}",
+        t.elapsed()
+    );
     // Nothing was stored; the session is unchanged and still accepts the chunk.
     assert_eq!(files_under(&srv.data_dir()), before);
     let (status, v) = srv.get_json(&format!("/api/upload/{upload}/status")).await;

@@ -144,7 +144,12 @@ async fn self_signed_round_trip_hsts_and_reuse_across_restarts() {
 #[tokio::test]
 async fn plain_http_has_no_hsts_and_reports_tls_off() {
     let server = TestServer::start().await;
-    let r = server.client.get(server.url("/api/tls")).send().await.unwrap();
+    let r = server
+        .client
+        .get(server.url("/api/tls"))
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().get("strict-transport-security").is_none());
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(
@@ -345,7 +350,10 @@ async fn stalled_handshake_counts_against_the_cap_and_times_out() {
     over_https(&mut server, &pem);
     // Serving: one quick request (its connection closes with the client below).
     let probe = trusting(&pem);
-    assert_eq!(get_ok(&probe, &server.url("/api/health")).await.status(), 200);
+    assert_eq!(
+        get_ok(&probe, &server.url("/api/health")).await.status(),
+        200
+    );
     drop(probe);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -366,7 +374,11 @@ async fn stalled_handshake_counts_against_the_cap_and_times_out() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_secs(9), "closed after {waited:?}");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let ok = trusting(&pem).get(server.url("/api/health")).send().await.unwrap();
+    let ok = trusting(&pem)
+        .get(server.url("/api/health"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status().as_u16(), 200);
     server.stop().await;
 }

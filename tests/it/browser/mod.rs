@@ -1,12 +1,20 @@
 //! Browser tests: a real headless Chromium (Debian's `chromium` and `chromium-driver`, which
 //! `.ci/run` installs) driven through WebDriver against the real server. They fail, never
-//! skip, when the browser is missing.
+//! skip, when the browser is missing. Screenshots of the main screens (light, dark, German,
+//! phone width) go to `target/screenshots/`.
 //!
 //! - `driver`: the harness (chromedriver process, session options, waits, screenshots, logs).
+//! - `ui`: steps of the app page that several tests share.
 //! - `vectors`: the crypto fallback and WebCrypto on the published vectors, inside the page;
-//!   the V4 vectors through the browser's V4 code.
-//! - `pages`: every page loads without console errors or CSP violations; screenshots.
+//!   the V4 vectors through the browser's V4 code; the fallback on a non-secure origin.
+//! - `pages`: every page loads without console errors or CSP violations; dark theme, German,
+//!   phone width.
 //! - `qr`: the browser's QR encoder decoded back by zbarimg from a screenshot.
+//! - `ui_text`: text round trip, the dialog's QR code, Quick Share, access code, one-time,
+//!   and the whole flow on a plain-HTTP LAN-like origin.
+//! - `ui_file`: a 50 MiB file round trip; an upload interrupted by a server restart.
+//! - `interop`: the Rust V4 code and the browser read each other's clips.
+//! - `tls_page`: the start page over the built-in self-signed HTTPS.
 
 mod driver;
 mod interop;

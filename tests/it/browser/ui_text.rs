@@ -3,7 +3,7 @@
 //! back to the link; Quick Share by verbal code; an access code (wrong refused, right opens);
 //! a one-time clip that nothing consumes before the Reveal click and that is gone after it.
 
-use super::driver::{zbarimg, Browser};
+use super::driver::{zbarimg, Browser, BrowserOptions};
 use super::ui::{
     clip_info, close_share_dialog, open_app, retrieve_error, retrieved_text, second_tab,
     share_text, TextOptions, STEP,
@@ -204,5 +204,50 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
         .is_displayed()
         .await
         .unwrap());
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_round_trip_on_a_plain_http_lan_origin_uses_the_fallback_crypto() {
+    // `http://qopy.test:PORT` (mapped to 127.0.0.1) is not a secure context, like a LAN
+    // address: no crypto.subtle, so the page must use its own crypto, and says so.
+    let server = TestServer::start().await;
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    let b = Browser::start_with(BrowserOptions {
+        loopback_hosts: vec!["qopy.test".into()],
+        ..Default::default()
+    })
+    .await;
+    let origin = format!("http://qopy.test:{port}");
+    open_app(&b, &format!("{origin}/")).await;
+    assert_eq!(
+        b.js(
+            "return window.isSecureContext || !!(window.crypto && crypto.subtle)",
+            vec![]
+        )
+        .await,
+        serde_json::json!(false)
+    );
+    b.wait_visible("[data-testid=insecure-notice]").await;
+    let shared = share_text(
+        &b,
+        TEXT,
+        TextOptions {
+            code: Some("lan-code"),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(
+        shared.url.starts_with(&format!("{origin}/clip/")),
+        "{shared:?}"
+    );
+    b.screenshot("desktop-light-insecure-origin-dialog").await;
+    close_share_dialog(&b).await;
+    second_tab(&b).await;
+    open_app(&b, &shared.url).await;
+    b.type_into("[data-testid=retrieve-code]", "lan-code").await;
+    b.click("[data-testid=retrieve-submit]").await;
+    assert_eq!(retrieved_text(&b).await, TEXT);
     b.close().await;
 }
