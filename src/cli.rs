@@ -91,7 +91,7 @@ pub struct Cli {
     /// Time an idle keep-alive connection stays open [default: 60s]
     #[arg(long, value_name = "DURATION", global = true)]
     pub idle_timeout: Option<String>,
-    /// Slowest accepted chunk body, SIZE/DURATION or off [default: 480KiB/30s]
+    /// Slowest accepted chunk body, SIZE/DURATION or off [default: 120KiB/30s]
     #[arg(long, value_name = "RATE", global = true)]
     pub min_upload_rate: Option<String>,
     /// Log filter in tracing EnvFilter syntax [default: info]

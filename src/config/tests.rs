@@ -88,7 +88,7 @@ fn defaults_parse_and_match_the_documented_values() {
         header_read_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
         min_upload_rate: Some(UploadRate {
-            bytes: 480 << 10,
+            bytes: 120 << 10,
             per: Duration::from_secs(30),
         }),
         log: "info".into(),
