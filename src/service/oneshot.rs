@@ -108,17 +108,7 @@ impl Qopy {
             last_activity: now,
             received: 0,
         };
-        let id = self
-            .blocking(move |q| {
-                q.blobs.create_dir(session.blob)?;
-                loop {
-                    let id = UploadId::random();
-                    if q.store.insert_session(id, &session)? {
-                        return Ok(id);
-                    }
-                }
-            })
-            .await?;
+        let id = self.create_session(session).await?;
         let mut w = Writer {
             id,
             n: 0,

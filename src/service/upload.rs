@@ -99,6 +99,23 @@ impl Qopy {
             .div_ceil(self.config.chunk_size)
     }
 
+    /// Creates a session's directory (durably) and its record under a fresh random ID.
+    pub(super) async fn create_session(
+        self: &Arc<Self>,
+        session: UploadSession,
+    ) -> Result<UploadId> {
+        self.blocking(move |q| {
+            q.blobs.create_dir(session.blob)?;
+            loop {
+                let id = UploadId::random();
+                if q.store.insert_session(id, &session)? {
+                    return Ok(id);
+                }
+            }
+        })
+        .await
+    }
+
     /// Creates an upload session.
     pub async fn initiate(self: &Arc<Self>, req: InitiateRequest) -> Result<Initiated> {
         let cfg = &self.config;
@@ -174,17 +191,7 @@ impl Qopy {
             last_activity: now,
             received: 0,
         };
-        let id = self
-            .blocking(move |q| {
-                q.blobs.create_dir(session.blob)?;
-                loop {
-                    let id = UploadId::random();
-                    if q.store.insert_session(id, &session)? {
-                        return Ok(id);
-                    }
-                }
-            })
-            .await?;
+        let id = self.create_session(session).await?;
         self.store.flush().await?;
         tracing::debug!(upload = %id.redacted(), total, "upload initiated");
         Ok(Initiated {
