@@ -4,6 +4,10 @@
 // one-time. Nothing is consumed until the user clicks Reveal / Download, which calls
 // openClip(). Files go to a sink: the File System Access save picker where available, else
 // a Blob download named after the decrypted metadata. A failed decryption saves nothing.
+// Image previews (#retrieve-preview): an unencrypted, reusable image clip shows the server's
+// JPEG preview (GET /api/clip/:id/preview never consumes); an encrypted PNG, JPEG, GIF or
+// WebP (never SVG: it can hold scripts) is shown from its decrypted Blob once the download
+// is complete (not after the save picker, which streams to disk).
 import { clipInfo, openClip } from '/js/transfer.js';
 import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
@@ -19,6 +23,55 @@ const state = {
   id: '', secret: '', fromLink: false, info: null, infoFor: '', lookup: null, controller: null, busy: false, shownOnce: false,
 };
 let lookupTimer = 0;
+/** The preview shown: for which clip ID, its blob: URL (revoked on reset), a pending look-up. */
+const preview = { for: '', url: '', pending: '' };
+const LOCAL_PREVIEW_TYPES = /^image\/(png|jpeg|gif|webp)$/;
+
+function hidePreview() {
+  const img = $('retrieve-preview');
+  img.hidden = true;
+  img.removeAttribute('src');
+  if (preview.url) { URL.revokeObjectURL(preview.url); preview.url = ''; }
+  preview.for = '';
+}
+
+function showPreview(src, id) {
+  const img = $('retrieve-preview');
+  preview.for = id;
+  img.src = src;
+  img.hidden = false;
+}
+
+/**
+ * The server's preview of an unencrypted image clip. One-time clips have none (415), and the
+ * descriptor (GET /api/clip/:id, which never consumes) gives the type only without an access code.
+ */
+async function serverPreview(id, info) {
+  if (info.encrypted !== false || info.oneTime || info.hasPassword || info.contentType !== 'file') return;
+  if (preview.for === id || preview.pending === id) return;
+  preview.pending = id;
+  let desc = null;
+  try {
+    const res = await fetch(`/api/clip/${encodeURIComponent(id)}`, { headers: { Accept: 'application/json' } });
+    if (res.ok) desc = await res.json();
+  } catch { /* no preview */ } finally {
+    if (preview.pending === id) preview.pending = '';
+  }
+  if (state.id !== id || !desc || !/^image\//i.test(String(desc.mimeType || ''))) return;
+  hidePreview();
+  showPreview(`/api/clip/${encodeURIComponent(id)}/preview`, id);
+}
+
+/** After a completed Blob download: preview a decrypted raster image from its Blob. */
+function localPreview(sink, meta, id) {
+  const blob = sink && sink.kind === 'blob' ? sink.blob : null;
+  if (sink) sink.blob = null;
+  if (!blob || !LOCAL_PREVIEW_TYPES.test(String((meta && meta.type) || '').toLowerCase())) return;
+  if (preview.for === id && !preview.url) return; // the server's preview is already shown
+  hidePreview();
+  preview.url = URL.createObjectURL(blob);
+  showPreview(preview.url, id);
+}
 
 /** Shows the explicit Reveal/Download button instead of Retrieve (or the other way round). */
 function setReveal(on) {
@@ -45,6 +98,7 @@ function needsSecretField() {
 
 function renderInfo() {
   const info = state.info && state.infoFor === state.id ? state.info : null;
+  if (preview.for && preview.for !== state.id) hidePreview();
   $('retrieve-secret-field').hidden = !needsSecretField();
   $('retrieve-code-field').hidden = !(info && info.hasPassword);
   const box = $('retrieve-info');
@@ -61,6 +115,7 @@ function renderInfo() {
   $('retrieve-unencrypted').hidden = info.encrypted !== false;
   $('retrieve-onetime').hidden = !info.oneTime;
   renderRevealLabel();
+  serverPreview(state.id, info);
 }
 
 function renderRevealLabel() {
@@ -205,6 +260,7 @@ async function open() {
     }
   }
   state.busy = true;
+  if (isFile && preview.url) hidePreview(); // a new download replaces the previous local preview
   const reveal = $('retrieve-reveal');
   setBusy(reveal, true);
   setBusy($('retrieve-submit'), true);
@@ -223,7 +279,11 @@ async function open() {
     const res = await openClip(opts);
     setReveal(false);
     if (res.kind === 'text') showText(res, info);
-    else { if (sink && sink.finish) await sink.finish(res.meta); showFile(res.meta, info); }
+    else {
+      if (sink && sink.finish) await sink.finish(res.meta);
+      showFile(res.meta, info);
+      localPreview(sink, res.meta, state.id);
+    }
     if (info.oneTime) { state.info = null; state.infoFor = ''; }
   } catch (err) {
     if (sink && !sink.closed) { try { await sink.abort(); } catch { /* already aborted */ } }
@@ -270,6 +330,7 @@ function newPaste() {
   $('retrieve-secret').value = '';
   $('retrieve-code').value = '';
   Object.assign(state, { id: '', secret: '', fromLink: false, info: null, infoFor: '' });
+  hidePreview();
   clearResult();
   renderInfo();
   document.dispatchEvent(new CustomEvent('qopy:tab', { detail: 'text' }));
@@ -301,6 +362,8 @@ export async function openDeepLink(id, secret) {
 
 export function initRetrieve() {
   $('retrieve-id').addEventListener('input', onIdInput);
+  // A preview the server cannot make (e.g. 422 over the decoding limits) is simply not shown.
+  $('retrieve-preview').addEventListener('error', () => { $('retrieve-preview').hidden = true; });
   $('retrieve-form').addEventListener('submit', (e) => { e.preventDefault(); submit(); });
   $('retrieve-secret').addEventListener('input', (e) => {
     const v = e.target.value.toUpperCase().replace(/[^A-Z0-9]/g, '');

@@ -1,7 +1,8 @@
 // sink.js — where a retrieved file's decrypted bytes go. With the File System Access API
 // (showSaveFilePicker) the bytes stream to disk; otherwise they are collected as Blob parts
 // and offered as a download named after the decrypted metadata once decryption succeeded.
-// abort() (called by the engine on a decryption error) discards everything written.
+// abort() (called by the engine on a decryption error) discards everything written. After
+// finish(), a Blob sink's `blob` holds the decrypted file (retrieve.js previews images).
 
 /** Keeps a decrypted file name harmless as a download name. */
 export function safeName(name, fallback) {
@@ -46,6 +47,7 @@ function blobSink(fallbackName) {
       if (!parts.length && !(meta && meta.size === 0)) return;
       const blob = new Blob(parts, { type: (meta && meta.type) || 'application/octet-stream' });
       parts = [];
+      sink.blob = blob; // the caller may preview it (and drops it then)
       const url = URL.createObjectURL(blob);
       const a = document.createElement('a');
       a.href = url;

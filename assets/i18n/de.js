@@ -76,6 +76,7 @@ export default {
   'ret.textMeta': '{n} Zeichen · läuft ab {time}',
   'ret.destroyed': 'Das war ein Einmal-Clip: Er wurde vom Server gelöscht.',
   'ret.fileSaved': 'Gespeichert: {size} · {type}',
+  'ret.previewAlt': 'Vorschau des Bildes',
   'ret.cancelled': 'Download abgebrochen.',
 
   'err.idEmpty': 'Gib eine Clip-ID ein.',

@@ -76,6 +76,7 @@ export default {
   'ret.textMeta': '{n} characters · expires {time}',
   'ret.destroyed': 'This was a one-time clip: it has been deleted from the server.',
   'ret.fileSaved': 'Saved: {size} · {type}',
+  'ret.previewAlt': 'Preview of the image',
   'ret.cancelled': 'Download cancelled.',
 
   'err.idEmpty': 'Enter a clip ID.',

@@ -124,6 +124,11 @@ pub async fn post_clip(
 ) -> Result<Response, ApiError> {
     let id = begin(&state, ip, Class::Lookup, &raw)?;
     let code = access_code(&body)?;
+    if code.is_some() {
+        // Access codes are guessable: while the server-wide failure budget is used up, no
+        // address may try one.
+        state.limits.check_not_blocked(ip, true)?;
+    }
     let c = state
         .qopy
         .open_clip(&id, code.as_deref())
@@ -205,6 +210,11 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let id = begin(&state, ip, Class::Download, &raw)?;
     let code = access_code(&body)?;
+    if code.is_some() {
+        // Access codes are guessable: while the server-wide failure budget is used up, no
+        // address may try one.
+        state.limits.check_not_blocked(ip, true)?;
+    }
     let d = state
         .qopy
         .download(id, code)

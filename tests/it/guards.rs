@@ -781,3 +781,48 @@ async fn rate_limits_off_never_429() {
     }
     s.stop().await;
 }
+
+/// Wrong access codes from many addresses use up the server-wide budget; then nobody may try
+/// a code (a botnet gains nothing by spreading its guesses), while plain lookups of
+/// 10-character clips keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_code_guesses_share_a_server_wide_budget() {
+    let s = TestServer::start_with(|c| {
+        c.rate_limits = true;
+        c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
+        c.limits.failed_per_address = rate(100, 300);
+        c.limits.failed_global = rate(3, 3600);
+    })
+    .await;
+    let id = text_clip(
+        &s,
+        json!({}),
+        json!({ "accessCodeHash": access_hash(1), "requiresAccessCode": true }),
+    )
+    .await;
+    let try_code = |seed: u8, xff: String| {
+        let s = &s;
+        let id = id.clone();
+        async move {
+            send(
+                s.client
+                    .post(s.url(&format!("/api/clip/{id}")))
+                    .header("x-forwarded-for", xff)
+                    .json(&json!({ "accessCode": access_hash(seed) })),
+            )
+            .await
+        }
+    };
+    for i in 0..3u8 {
+        let (status, _, v) = try_code(2 + i, format!("198.51.100.{i}")).await;
+        assert_eq!(status, 401, "{v}");
+    }
+    // A fresh address, even with the right code, must wait.
+    let (status, h, v) = try_code(1, "203.0.113.50".into()).await;
+    assert_eq!(status, 429, "{v}");
+    assert!(!header(&h, "retry-after").is_empty());
+    // Lookups that need no code are not affected.
+    let (status, v) = info_from(&s, &id, "203.0.113.51").await;
+    assert_eq!(status, 200, "{v}");
+    s.stop().await;
+}

@@ -15,6 +15,7 @@ mod props;
 mod regressions;
 mod slow;
 mod smoke;
+mod static_build;
 mod tls;
 mod uploads;
 mod v4;

@@ -15,10 +15,19 @@
 //! - `ui_file`: a 50 MiB file round trip; an upload interrupted by a server restart.
 //! - `interop`: the Rust V4 code and the browser read each other's clips.
 //! - `tls_page`: the start page over the built-in self-signed HTTPS.
+//! - `lan`: text and 20 MiB files made on the fallback (a plain-HTTP LAN-like origin) open
+//!   on WebCrypto (127.0.0.1) byte for byte, and the other way round.
+//! - `crypto_bench`: PBKDF2 and AES-256-GCM timed in Chromium, fallback against WebCrypto
+//!   (`cargo test --test it crypto_bench -- --nocapture`).
+//! - `preview`: image previews on the Retrieve tab (server JPEG for plaintext, decrypted Blob
+//!   for encrypted PNGs).
 
+mod crypto_bench;
 mod driver;
 mod interop;
+mod lan;
 mod pages;
+mod preview;
 mod qr;
 mod tls_page;
 mod ui;

@@ -13,12 +13,12 @@ use std::time::Duration;
 
 const BIG: Duration = Duration::from_secs(180);
 
-fn sha256_hex(data: &[u8]) -> String {
+pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
 /// Writes `data` to a file named `name` in a fresh temporary directory.
-fn temp_file(name: &str, data: &[u8]) -> (tempfile::TempDir, PathBuf) {
+pub fn temp_file(name: &str, data: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, data).unwrap();
@@ -26,7 +26,7 @@ fn temp_file(name: &str, data: &[u8]) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// Chooses `path` in the Share Files tab (as the file dialog would).
-async fn choose_file(b: &Browser, path: &Path) {
+pub async fn choose_file(b: &Browser, path: &Path) {
     b.click("[data-testid=tab-file]").await;
     let input = b.find("[data-testid=file-input]").await;
     input

@@ -1,0 +1,205 @@
+//! The whole client on both crypto paths against one server, each reading the other's clips
+//! byte for byte. `http://qopy.test:PORT` (mapped to 127.0.0.1) is not a secure context, like
+//! a LAN address over plain HTTP: no `crypto.subtle`, so the page uses its own JS crypto (the
+//! fallback) and shows the insecure-context notice. `http://127.0.0.1:PORT` is a secure
+//! context and uses WebCrypto. Text and 20 MiB files (random bytes, compared by SHA-256) go
+//! each way.
+
+use super::driver::{Browser, BrowserOptions};
+use super::ui::{
+    close_share_dialog, open_app, read_share_dialog, retrieved_text, second_tab, share_text,
+    TextOptions,
+};
+use super::ui_file::{choose_file, download_via_link, sha256_hex, temp_file};
+use crate::harness::TestServer;
+use fantoccini::wd::WindowHandle;
+use rand::RngCore;
+use serde_json::json;
+use std::time::Duration;
+
+const LAN_HOST: &str = "qopy.test";
+const UPLOAD: Duration = Duration::from_secs(180);
+const SIZE: usize = 20 * 1024 * 1024;
+
+/// Unicode of every width (a non-BMP emoji included), a tab, CR LF and LF, and spaces at
+/// both ends that must survive.
+const TEXT_LAN: &str =
+    "  made on the fallback ✓ Grüße 世界 🔐🦀\r\n\tline two — “quoted” \u{00a0}end \n ";
+const TEXT_WEB: &str =
+    " made with WebCrypto ✓ Ünïcödé 日本語 🧪\n\ttab\r\nand trailing spaces   \n\n";
+
+/// The two origins of one server: (fallback, WebCrypto).
+fn origins(server: &TestServer) -> (String, String) {
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    (
+        format!("http://{LAN_HOST}:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    )
+}
+
+/// The same link on another origin (`http://host:port/clip/ID#secret`).
+fn on_origin(url: &str, from: &str, to: &str) -> String {
+    let rest = url
+        .strip_prefix(from)
+        .unwrap_or_else(|| panic!("{url} is not on {from}"));
+    format!("{to}{rest}")
+}
+
+/// A browser that resolves `qopy.test` to 127.0.0.1.
+async fn lan_browser() -> Browser {
+    Browser::start_with(BrowserOptions {
+        loopback_hosts: vec![LAN_HOST.into()],
+        ..Default::default()
+    })
+    .await
+}
+
+/// Asserts, in the page, which crypto path it is on: the fallback (not a secure context, no
+/// `crypto.subtle`, the notice shown) or WebCrypto (secure context, notice hidden).
+async fn assert_path(b: &Browser, fallback: bool) {
+    let r = b
+        .js(
+            "return { secure: window.isSecureContext,\
+                      subtle: typeof (window.crypto && window.crypto.subtle),\
+                      notice: !document.getElementById('insecure-notice').hidden };",
+            vec![],
+        )
+        .await;
+    let want = if fallback {
+        json!({ "secure": false, "subtle": "undefined", "notice": true })
+    } else {
+        json!({ "secure": true, "subtle": "object", "notice": false })
+    };
+    assert_eq!(r, want, "page is not on the expected crypto path");
+    if fallback {
+        b.wait_visible("#insecure-notice").await;
+    }
+}
+
+async fn switch(b: &Browser, to: &WindowHandle) {
+    b.client.switch_to_window(to.clone()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_made_on_the_fallback_opens_with_webcrypto_and_vice_versa() {
+    let server = TestServer::start().await;
+    let (lan, web) = origins(&server);
+    let b = lan_browser().await;
+
+    // Fallback tab: share.
+    open_app(&b, &format!("{lan}/")).await;
+    assert_path(&b, true).await;
+    let shared = share_text(&b, TEXT_LAN, TextOptions::default()).await;
+    assert!(
+        shared.url.starts_with(&format!("{lan}/clip/")),
+        "{shared:?}"
+    );
+    close_share_dialog(&b).await;
+
+    // WebCrypto tab: open it byte for byte, then share another.
+    let lan_tab = second_tab(&b).await;
+    open_app(&b, &on_origin(&shared.url, &lan, &web)).await;
+    assert_path(&b, false).await;
+    assert_eq!(retrieved_text(&b).await, TEXT_LAN, "fallback → WebCrypto");
+
+    open_app(&b, &format!("{web}/")).await;
+    assert_path(&b, false).await;
+    let shared = share_text(&b, TEXT_WEB, TextOptions::default()).await;
+    assert!(
+        shared.url.starts_with(&format!("{web}/clip/")),
+        "{shared:?}"
+    );
+    close_share_dialog(&b).await;
+
+    // Back on the fallback origin: open the WebCrypto clip.
+    switch(&b, &lan_tab).await;
+    open_app(&b, &on_origin(&shared.url, &web, &lan)).await;
+    assert_path(&b, true).await;
+    assert_eq!(retrieved_text(&b).await, TEXT_WEB, "WebCrypto → fallback");
+    b.screenshot("desktop-light-lan-text-from-webcrypto").await;
+    let problems = b.console_problems().await;
+    assert!(problems.is_empty(), "{problems:#?}");
+    b.close().await;
+}
+
+/// Uploads `path` in the current tab and returns the share link.
+async fn upload(b: &Browser, origin: &str, path: &std::path::Path) -> String {
+    open_app(b, &format!("{origin}/")).await;
+    choose_file(b, path).await;
+    b.click("[data-testid=file-submit]").await;
+    b.wait_js(
+        "the 20 MiB upload to finish",
+        UPLOAD,
+        "document.getElementById('share-modal').open",
+    )
+    .await;
+    let shared = read_share_dialog(b).await;
+    assert!(
+        shared.url.starts_with(&format!("{origin}/clip/")),
+        "{shared:?}"
+    );
+    close_share_dialog(b).await;
+    shared.url
+}
+
+/// Downloads a link in the current tab, checks name, size and SHA-256, and removes the file
+/// (the next download looks for a new file in the same directory).
+async fn download_and_check(b: &Browser, url: &str, fallback: bool, name: &str, want: &str) {
+    let saved = download_via_link(b, url).await;
+    assert_path(b, fallback).await;
+    assert_eq!(saved.file_name().unwrap().to_string_lossy(), name);
+    let got = std::fs::read(&saved).unwrap();
+    assert_eq!(got.len(), SIZE, "{name}: size");
+    assert_eq!(
+        sha256_hex(&got),
+        want,
+        "{name}: the downloaded file differs"
+    );
+    std::fs::remove_file(&saved).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_of_20_mib_made_on_either_crypto_path_opens_on_the_other() {
+    let server = TestServer::start().await;
+    let (lan, web) = origins(&server);
+    let mut rng = rand::thread_rng();
+    let mut data = vec![0u8; SIZE];
+    rng.fill_bytes(&mut data);
+    let want_lan = sha256_hex(&data);
+    let (_d1, path_lan) = temp_file("from-fallback.bin", &data);
+    rng.fill_bytes(&mut data);
+    let want_web = sha256_hex(&data);
+    let (_d2, path_web) = temp_file("from-webcrypto.bin", &data);
+    drop(data);
+
+    let b = lan_browser().await;
+    // Uploaded on the fallback origin.
+    let url_lan = upload(&b, &lan, &path_lan).await;
+    assert_path(&b, true).await;
+
+    // Uploaded with WebCrypto in a second tab, and the fallback clip downloaded there.
+    let lan_tab = second_tab(&b).await;
+    let url_web = upload(&b, &web, &path_web).await;
+    assert_path(&b, false).await;
+    download_and_check(
+        &b,
+        &on_origin(&url_lan, &lan, &web),
+        false,
+        "from-fallback.bin",
+        &want_lan,
+    )
+    .await;
+
+    // The WebCrypto clip downloaded on the fallback origin.
+    switch(&b, &lan_tab).await;
+    download_and_check(
+        &b,
+        &on_origin(&url_web, &web, &lan),
+        true,
+        "from-webcrypto.bin",
+        &want_web,
+    )
+    .await;
+    b.screenshot("desktop-light-lan-file-from-webcrypto").await;
+    b.close().await;
+}

@@ -1,0 +1,288 @@
+//! The static binary the Docker image ships: built here the same way as in the Dockerfile
+//! (`RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target
+//! x86_64-unknown-linux-gnu`, a static glibc binary) into `target/static/`, kept between runs so
+//! later builds are incremental. The first build takes minutes.
+//!
+//! The binary must be statically linked (no `PT_INTERP` program header, and `ldd` agrees), and,
+//! copied alone into an empty directory and started with an empty environment, it serves,
+//! `qopy healthcheck` succeeds against it, SIGTERM stops it with exit code 0, and after a
+//! restart on the same data directory a clip uploaded before the SIGTERM comes back byte for
+//! byte (its data was flushed).
+
+use crate::harness::test_bytes;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// `target/static` (under `CARGO_TARGET_DIR` when that is set).
+fn static_target_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+            }
+        })
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("static")
+}
+
+/// Builds the static release binary and returns its path.
+fn build_static() -> PathBuf {
+    let dir = static_target_dir();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(&cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--bin",
+            "qopy",
+            "--target",
+            TARGET,
+        ])
+        .arg("--target-dir")
+        .arg(&dir)
+        // Exactly these flags, whatever the outer build used.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo build");
+    assert!(
+        out.status.success(),
+        "the static build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = dir.join(TARGET).join("release").join("qopy");
+    assert!(bin.is_file(), "no binary at {}", bin.display());
+    bin
+}
+
+/// The ELF program header types of a 64-bit little-endian ELF file.
+fn program_header_types(elf: &[u8]) -> Vec<u32> {
+    assert!(elf.len() > 64 && &elf[..4] == b"\x7fELF", "not an ELF file");
+    assert_eq!(elf[4], 2, "not a 64-bit ELF file");
+    assert_eq!(elf[5], 1, "not a little-endian ELF file");
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let phentsize = u16_at(0x36);
+    let phnum = u16_at(0x38);
+    (0..phnum)
+        .map(|i| {
+            let o = phoff + i * phentsize;
+            u32::from_le_bytes(elf[o..o + 4].try_into().unwrap())
+        })
+        .collect()
+}
+
+const PT_INTERP: u32 = 3;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the binary with an empty environment, its output in `<dir>/serve-N.log`.
+fn start(bin: &Path, dir: &Path, port: u16, n: u32) -> Child {
+    let log = std::fs::File::create(dir.join(format!("serve-{n}.log"))).unwrap();
+    Command::new(bin)
+        .env_clear()
+        .current_dir(dir)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start the static binary")
+}
+
+fn logs(dir: &Path) -> String {
+    let mut s = String::new();
+    for n in 1..=2 {
+        if let Ok(t) = std::fs::read_to_string(dir.join(format!("serve-{n}.log"))) {
+            s.push_str(&format!("--- serve-{n}.log ---\n{t}\n"));
+        }
+    }
+    s
+}
+
+/// Waits until `GET /api/health` answers 200.
+fn wait_healthy(child: &mut Child, http: &reqwest::blocking::Client, base: &str, dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/api/health")).send() {
+            if r.status().as_u16() == 200 {
+                return;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the server exited with {status} before serving\n{}",
+                logs(dir)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no healthy answer within 30 s\n{}",
+            logs(dir)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends SIGTERM and waits up to 15 s for a clean exit (code 0).
+fn terminate(child: &mut Child, dir: &Path) {
+    // SAFETY: kill(2) on the id of a child we started and have not reaped; no memory is touched.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill(SIGTERM) failed");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(
+                status.code(),
+                Some(0),
+                "SIGTERM did not stop the server cleanly: {status}\n{}",
+                logs(dir)
+            );
+            return;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server did not stop within 15 s of SIGTERM\n{}",
+                logs(dir)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills a child still running when the test fails.
+struct Guard(Option<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn static_binary_serves_from_an_empty_directory_and_stops_cleanly_on_sigterm() {
+    let built = build_static();
+    let elf = std::fs::read(&built).unwrap();
+    let types = program_header_types(&elf);
+    assert!(
+        !types.contains(&PT_INTERP),
+        "{} has a program interpreter: it is dynamically linked",
+        built.display()
+    );
+    drop(elf);
+    if let Ok(out) = Command::new("ldd").arg(&built).output() {
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            said.contains("not a dynamic executable") || said.contains("statically linked"),
+            "ldd lists shared libraries: {said}"
+        );
+    }
+
+    // Only the binary, in an otherwise empty directory, with an empty environment.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let bin = dir.join("qopy");
+    std::fs::copy(&built, &bin).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut guard = Guard(Some(start(&bin, dir, port, 1)));
+    let data = test_bytes(7 * 1024 * 1024 + 123, 91); // two chunks
+    let url = {
+        let http = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        wait_healthy(guard.0.as_mut().unwrap(), &http, &base, dir);
+
+        let hc = Command::new(&bin)
+            .env_clear()
+            .args(["healthcheck", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            hc.status.code(),
+            Some(0),
+            "qopy healthcheck failed: {}",
+            String::from_utf8_lossy(&hc.stderr)
+        );
+
+        let r = http
+            .put(format!("{base}/flushed.bin"))
+            .body(data.clone())
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.text().unwrap().trim().to_string()
+        // The client (and its keep-alive connections) goes here, before the SIGTERM.
+    };
+    let id = url.rsplit('/').next().unwrap().to_string();
+    assert!(url.starts_with(&base), "{url}");
+
+    terminate(guard.0.as_mut().unwrap(), dir);
+    guard.0 = None;
+    assert!(dir.join("data").is_dir(), "no data directory was made");
+
+    // A healthcheck against the stopped server fails.
+    let hc = Command::new(&bin)
+        .env_clear()
+        .args(["healthcheck", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(hc.status.code(), Some(1), "healthcheck of a stopped server");
+
+    // Same data directory, same port: the clip is there, byte for byte.
+    guard.0 = Some(start(&bin, dir, port, 2));
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    wait_healthy(guard.0.as_mut().unwrap(), &http, &base, dir);
+    let r = http
+        .post(format!("{base}/api/file/{id}"))
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "the clip did not survive the SIGTERM"
+    );
+    let got = r.bytes().unwrap();
+    assert!(got[..] == data[..], "the clip differs after the restart");
+    drop(http);
+    terminate(guard.0.as_mut().unwrap(), dir);
+    guard.0 = None;
+}
