@@ -89,6 +89,16 @@ pub async fn run(
     let _ = pruner.await;
     let _ = watchdog.await;
     drop(state);
+    // Requests cut off by the drain, and background bookkeeping, may still run blocking work
+    // that holds the core. Wait for it, so that the database is closed, and its lock released,
+    // when `run` returns (a restart on the same directory opens it again at once).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while Arc::strong_count(&qopy) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if Arc::strong_count(&qopy) > 1 {
+        tracing::warn!("background work still running at shutdown");
+    }
     if let Err(e) = qopy.store.flush().await {
         tracing::error!(error = %e, "final flush failed");
     }

@@ -77,13 +77,15 @@ impl Qopy {
         }
         let now = self.now();
         let id = clip.id;
-        let store = self.store.clone();
         let one_time = clip.one_time;
+        // Counted off the request path; the task holds the core, so shutdown waits for it.
+        let q = self.clone();
         tokio::task::spawn_blocking(move || {
             let r = if one_time {
-                store.add_counter(crate::store::counter::TOTAL_ACCESSES, 1)
+                q.store
+                    .add_counter(crate::store::counter::TOTAL_ACCESSES, 1)
             } else {
-                store.record_access(&id, now)
+                q.store.record_access(&id, now)
             };
             if let Err(e) = r {
                 tracing::warn!(error = %e, "could not record access");

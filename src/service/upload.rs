@@ -389,9 +389,10 @@ impl Qopy {
             })
             .await?;
         self.store.flush().await?;
-        let store = self.store.clone();
+        // Off the request path; the task holds the core, so shutdown waits for it.
+        let q = self.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.forget_chunks(id) {
+            if let Err(e) = q.store.forget_chunks(id) {
                 tracing::warn!(error = %e, "could not forget completed chunks; the sweeper will");
             }
         });

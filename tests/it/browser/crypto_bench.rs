@@ -126,22 +126,21 @@ fn ms(v: &Value) -> f64 {
 
 fn fmt_ms(x: f64) -> String {
     if x >= 10.0 {
-        format!("{:.0} ms", x)
+        format!("{x:.0} ms")
     } else {
-        format!("{:.1} ms", x)
+        format!("{x:.1} ms")
     }
 }
 
-/// "best ms (MiB/s), first ms".
+/// "best ms = MiB/s (first ms)".
 fn gcm_cell(times: &Value) -> String {
     let t: Vec<f64> = times.as_array().unwrap().iter().map(ms).collect();
     assert_eq!(t.len(), GCM_RUNS as usize);
     let best = t.iter().cloned().fold(f64::INFINITY, f64::min);
     let mibs = (GCM_SIZE / MIB) as f64 / (best.max(0.001) / 1000.0);
     format!(
-        "{} = {:.0} MiB/s (first {})",
+        "{} = {mibs:.0} MiB/s (first {})",
         fmt_ms(best),
-        mibs,
         fmt_ms(t[0])
     )
 }

@@ -21,12 +21,12 @@ const LAN_HOST: &str = "qopy.test";
 const UPLOAD: Duration = Duration::from_secs(180);
 const SIZE: usize = 20 * 1024 * 1024;
 
-/// Unicode of every width (a non-BMP emoji included), a tab, CR LF and LF, and spaces at
-/// both ends that must survive.
+/// Unicode of every width (non-BMP emoji included), tabs, newlines, and spaces at both ends
+/// that must survive. (No CR: a textarea's value turns CR LF into LF before any crypto.)
 const TEXT_LAN: &str =
-    "  made on the fallback ✓ Grüße 世界 🔐🦀\r\n\tline two — “quoted” \u{00a0}end \n ";
+    "  made on the fallback ✓ Grüße 世界 🔐🦀\n\tline two — “quoted” \u{00a0}end \n ";
 const TEXT_WEB: &str =
-    " made with WebCrypto ✓ Ünïcödé 日本語 🧪\n\ttab\r\nand trailing spaces   \n\n";
+    " made with WebCrypto ✓ Ünïcödé 日本語 🧪\n\ttab\n\nand trailing spaces   \n\n";
 
 /// The two origins of one server: (fallback, WebCrypto).
 fn origins(server: &TestServer) -> (String, String) {
@@ -117,7 +117,17 @@ async fn text_made_on_the_fallback_opens_with_webcrypto_and_vice_versa() {
     assert_path(&b, true).await;
     assert_eq!(retrieved_text(&b).await, TEXT_WEB, "WebCrypto → fallback");
     b.screenshot("desktop-light-lan-text-from-webcrypto").await;
-    let problems = b.console_problems().await;
+    // Chromium reports that it ignores the server's Cross-Origin-Opener-Policy header on a
+    // plain-HTTP origin that is not loopback; that is expected there, not an app error.
+    let problems: Vec<_> = b
+        .console_problems()
+        .await
+        .into_iter()
+        .filter(|e| {
+            !e.message
+                .contains("Cross-Origin-Opener-Policy header has been ignored")
+        })
+        .collect();
     assert!(problems.is_empty(), "{problems:#?}");
     b.close().await;
 }
@@ -135,7 +145,7 @@ async fn upload(b: &Browser, origin: &str, path: &std::path::Path) -> String {
     .await;
     let shared = read_share_dialog(b).await;
     assert!(
-        shared.url.starts_with(&format!("{origin}/clip/")),
+        shared.url.starts_with(&format!("{origin}/file/")),
         "{shared:?}"
     );
     close_share_dialog(b).await;
