@@ -2,8 +2,9 @@
 #
 # The binary is linked statically against glibc (`+crt-static`, Debian's libc6-dev has libc.a),
 # so the runtime image is `scratch`: no shell, no libraries, no CA certificates (the server
-# makes no outgoing TLS connections). `tests/it/static_build.rs` builds the binary the same way
-# and checks that it is static, serves from an empty directory and stops cleanly on SIGTERM.
+# makes no outgoing TLS connections); its debug information is stripped. The test
+# `tests/it/static_build.rs` builds the binary the same way and checks that it is static,
+# serves from an empty directory and stops cleanly on SIGTERM.
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
