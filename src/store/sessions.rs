@@ -1,0 +1,267 @@
+//! Upload sessions in the store: creating them, recording chunks (insert-only, with the
+//! session's count moved in the same transaction), turning a session into a clip, and
+//! removing sessions and their chunk records.
+
+use super::codec::{chunk_key, chunk_number, decode, encode, expiry_key, session_key};
+use super::{abort, bump, counter, tx_err, ChunkPut, CompleteRefused, Store, StoreError};
+use crate::model::{ChunkRecord, ClipMeta, UploadId, UploadSession};
+use sled::Transactional;
+
+impl Store {
+    /// Creates a session; false if the ID is taken.
+    pub fn insert_session(&self, id: UploadId, s: &UploadSession) -> Result<bool, StoreError> {
+        let v = encode(s)?;
+        Ok(self
+            .sessions
+            .compare_and_swap(session_key(id), None as Option<&[u8]>, Some(v))?
+            .is_ok())
+    }
+
+    /// Reads a session.
+    pub fn session(&self, id: UploadId) -> Result<Option<UploadSession>, StoreError> {
+        self.sessions
+            .get(session_key(id))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Every session with its ID.
+    pub fn all_sessions(
+        &self,
+    ) -> impl Iterator<Item = Result<(UploadId, UploadSession), StoreError>> + '_ {
+        self.sessions.iter().map(|kv| {
+            let (k, v) = kv?;
+            let id = u64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("session key".into()))?,
+            );
+            Ok((UploadId(id), decode(&v)?))
+        })
+    }
+
+    /// Number of sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The chunks a session has received, in order.
+    pub fn chunks(&self, id: UploadId) -> Result<Vec<(u32, ChunkRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.chunks.scan_prefix(session_key(id)) {
+            let (k, v) = kv?;
+            let n = chunk_number(&k).ok_or_else(|| StoreError::Corrupt("chunk key".into()))?;
+            out.push((n, decode(&v)?));
+        }
+        Ok(out)
+    }
+
+    /// Records chunk `n` of a session unless a chunk with that number exists already, and
+    /// refreshes the session's activity time. One transaction over sessions and chunks.
+    pub fn put_chunk(
+        &self,
+        id: UploadId,
+        n: u32,
+        rec: &ChunkRecord,
+        now: u64,
+    ) -> Result<ChunkPut, StoreError> {
+        let skey = session_key(id);
+        let ckey = chunk_key(id, n);
+        let res = (&self.sessions, &self.chunks, &self.counters).transaction(
+            |(sessions, chunks, counters)| {
+                let Some(raw) = sessions.get(skey)? else {
+                    return Ok(ChunkPut::NoSession);
+                };
+                let mut s: UploadSession = match decode(&raw) {
+                    Ok(s) => s,
+                    Err(e) => return abort(e),
+                };
+                if let Some(old) = chunks.get(ckey)? {
+                    let old: ChunkRecord = match decode(&old) {
+                        Ok(o) => o,
+                        Err(e) => return abort(e),
+                    };
+                    return Ok(if old.len == rec.len && old.sha256 == rec.sha256 {
+                        ChunkPut::Same {
+                            received: s.received,
+                        }
+                    } else {
+                        ChunkPut::Conflict
+                    });
+                }
+                let enc = match encode(rec) {
+                    Ok(v) => v,
+                    Err(e) => return abort(e),
+                };
+                chunks.insert(&ckey, enc)?;
+                s.received += 1;
+                s.last_activity = now;
+                match encode(&s) {
+                    Ok(v) => sessions.insert(&skey, v)?,
+                    Err(e) => return abort(e),
+                };
+                bump(counters, counter::STORED_BYTES, rec.len as i64)?;
+                Ok(ChunkPut::Inserted {
+                    received: s.received,
+                })
+            },
+        );
+        res.map_err(tx_err)
+    }
+
+    /// Turns a session into a clip in one transaction: the session must still hold exactly
+    /// `clip.chunks.len()` chunks (chunk records are insert-only and the session's count moves
+    /// with each insert in the same transaction, so an equal count means the caller's scan saw
+    /// them all), and `clip.id` must be free. Removes the session, inserts the clip and its
+    /// expiry entry, bumps counters. The session's chunk records are left for
+    /// [`Store::forget_chunks`], so the commit costs the same for 20 chunks or 800.
+    pub fn complete(
+        &self,
+        upload: UploadId,
+        clip: &ClipMeta,
+    ) -> Result<Result<(), CompleteRefused>, StoreError> {
+        let skey = session_key(upload);
+        let value = encode(clip)?;
+        let res = (&self.sessions, &self.clips, &self.expiry, &self.counters).transaction(
+            |(sessions, clips, expiry, counters)| {
+                let Some(raw) = sessions.get(skey)? else {
+                    return Ok(Err(CompleteRefused::NoSession));
+                };
+                let s: UploadSession = match decode(&raw) {
+                    Ok(s) => s,
+                    Err(e) => return abort(e),
+                };
+                if s.received as usize != clip.chunks.len() || s.blob != clip.blob {
+                    return Ok(Err(CompleteRefused::Changed));
+                }
+                if clips.get(clip.id.as_bytes())?.is_some() {
+                    return Ok(Err(CompleteRefused::Collision));
+                }
+                sessions.remove(&skey)?;
+                clips.insert(clip.id.as_bytes(), value.clone())?;
+                expiry.insert(expiry_key(clip.expires_at, &clip.id), &[] as &[u8])?;
+                bump(counters, counter::TOTAL_CLIPS, 1)?;
+                if clip.quick_share {
+                    bump(counters, counter::QUICK_SHARE, 1)?;
+                } else if clip.access.is_some() {
+                    bump(counters, counter::PASSWORD, 1)?;
+                } else {
+                    bump(counters, counter::NORMAL, 1)?;
+                }
+                if clip.one_time {
+                    bump(counters, counter::ONE_TIME, 1)?;
+                }
+                Ok(Ok(()))
+            },
+        );
+        // A completion that lost a race with a chunk write or a cancel is refused, never
+        // half-applied.
+        res.map_err(tx_err)
+    }
+
+    /// Fixes a streamed (one-shot) session's final shape once its body has ended: the chunk
+    /// count becomes the number received, and the name and MIME type (known only after the
+    /// first bytes) are set. False if the session is gone.
+    pub fn seal_session(
+        &self,
+        id: UploadId,
+        filename: &str,
+        mime: &str,
+    ) -> Result<bool, StoreError> {
+        let skey = session_key(id);
+        let res = self.sessions.transaction(|sessions| {
+            let Some(raw) = sessions.get(skey)? else {
+                return Ok(false);
+            };
+            let mut s: UploadSession = match decode(&raw) {
+                Ok(s) => s,
+                Err(e) => return abort(e),
+            };
+            s.total_chunks = s.received;
+            s.filename = filename.to_string();
+            s.mime = mime.to_string();
+            match encode(&s) {
+                Ok(v) => sessions.insert(&skey, v)?,
+                Err(e) => return abort(e),
+            };
+            Ok(true)
+        });
+        res.map_err(tx_err)
+    }
+
+    /// Removes the chunk records of a session that no longer exists (completed). Their bytes
+    /// now belong to a clip, so the stored-bytes counter does not change.
+    pub fn forget_chunks(&self, upload: UploadId) -> Result<(), StoreError> {
+        if self.sessions.contains_key(session_key(upload))? {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for kv in self.chunks.scan_prefix(session_key(upload)) {
+            batch.remove(kv?.0);
+        }
+        self.chunks.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Sessions that have chunk records but no session record (a crash between completing
+    /// and forgetting the chunks).
+    pub fn sessionless_chunks(&self) -> Result<Vec<UploadId>, StoreError> {
+        let mut out: Vec<UploadId> = Vec::new();
+        for kv in self.chunks.iter() {
+            let (k, _) = kv?;
+            let Some(id) = k
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+            else {
+                continue;
+            };
+            if out.last().map(|u| u.0) == Some(id) {
+                continue;
+            }
+            if !self.sessions.contains_key(id.to_be_bytes())? {
+                out.push(UploadId(id));
+            }
+        }
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Deletes a session and its chunk records (cancel or sweep). Returns the removed
+    /// session, or None if it did not exist.
+    pub fn remove_session(&self, id: UploadId) -> Result<Option<UploadSession>, StoreError> {
+        loop {
+            let numbers: Vec<u32> = self.chunks(id)?.into_iter().map(|(n, _)| n).collect();
+            let skey = session_key(id);
+            let res = (&self.sessions, &self.chunks, &self.counters).transaction(
+                |(sessions, chunks, counters)| {
+                    let Some(raw) = sessions.get(skey)? else {
+                        return Ok(Ok(None));
+                    };
+                    let s: UploadSession = match decode(&raw) {
+                        Ok(s) => s,
+                        Err(e) => return abort(e),
+                    };
+                    if s.received as usize != numbers.len() {
+                        return Ok(Err(()));
+                    }
+                    let mut bytes = 0i64;
+                    for &n in &numbers {
+                        if let Some(v) = chunks.remove(&chunk_key(id, n))? {
+                            if let Ok(rec) = decode::<ChunkRecord>(&v) {
+                                bytes += rec.len as i64;
+                            }
+                        }
+                    }
+                    sessions.remove(&skey)?;
+                    bump(counters, counter::STORED_BYTES, -bytes)?;
+                    Ok(Ok(Some(s)))
+                },
+            );
+            match res.map_err(tx_err)? {
+                Ok(found) => return Ok(found),
+                Err(()) => continue, // a chunk arrived between the scan and the transaction
+            }
+        }
+    }
+}
