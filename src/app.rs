@@ -55,7 +55,7 @@ pub async fn run(
         qopy: qopy.clone(),
         tls,
     });
-    let (stop_tx, stop_rx) = watch_channel();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(sweeper::run(qopy.clone(), stop_rx.clone()));
     let pruner = {
         let state = state.clone();
@@ -134,11 +134,4 @@ async fn watch_database(
             Err(e) => tracing::warn!(error = %e, "database flush failed"),
         }
     }
-}
-
-fn watch_channel() -> (
-    tokio::sync::watch::Sender<bool>,
-    tokio::sync::watch::Receiver<bool>,
-) {
-    tokio::sync::watch::channel(false)
 }

@@ -180,22 +180,6 @@ impl ChunkSink {
 }
 
 impl Blobs {
-    /// Writes a whole in-memory body as chunk `n` (used for small bodies such as multipart
-    /// parts already bounded in size). Returns when the chunk is durable.
-    pub async fn write_chunk_bytes(
-        &self,
-        dir: crate::model::BlobDir,
-        n: u32,
-        data: Bytes,
-        limit: u64,
-    ) -> Result<WrittenChunk, BlobError> {
-        let mut sink = self.chunk_sink(dir, n, limit);
-        sink.write(data).await?;
-        sink.finish().await
-    }
-}
-
-impl Blobs {
     /// The cached preview of a clip, if one was written. Blocking.
     pub fn read_preview(&self, dir: crate::model::BlobDir) -> Option<Bytes> {
         fs::read(self.dir_path(dir).join(super::PREVIEW_FILE))
