@@ -72,12 +72,12 @@ fn run(tmp: &Path) -> Result<(), BoxError> {
         Case {
             label: "100 MiB",
             chunks: 20,
-            runs: 5,
+            runs: 7,
         },
         Case {
             label: "1 GiB",
             chunks: 205,
-            runs: 3,
+            runs: 7,
         },
     ];
     println!(
@@ -86,11 +86,17 @@ fn run(tmp: &Path) -> Result<(), BoxError> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         CHUNK >> 20
     );
-    let mut results = Vec::new();
-    for case in &cases {
-        let mut times = Times::default();
-        for run in 0..case.runs {
+    // The sizes take turns, so that both see the same state of the machine (page cache,
+    // writeback, other load) rather than one size running early and the other late.
+    let mut results: Vec<(&Case, Times)> = cases.iter().map(|c| (c, Times::default())).collect();
+    let most = cases.iter().map(|c| c.runs).max().unwrap_or(0);
+    for run in 0..most {
+        for (case, times) in results.iter_mut() {
+            if run >= case.runs {
+                continue;
+            }
             let id = rt.block_on(prepare(&qopy, case.chunks, &base))?;
+            settle();
             let start = Instant::now();
             let done = rt.block_on(qopy.complete(id, CompleteRequest::default()))?;
             let took = start.elapsed();
@@ -113,7 +119,6 @@ fn run(tmp: &Path) -> Result<(), BoxError> {
                 ms(times.baseline[run])
             );
         }
-        results.push((case, times));
     }
     report(&results);
     Ok(())
@@ -154,14 +159,21 @@ fn baseline(q: &Qopy, clip: &ClipMeta, out: &Path) -> Result<Duration, BoxError>
     let start = Instant::now();
     let mut file = std::fs::File::create(out)?;
     let mut buf = Vec::with_capacity(CHUNK + 1024);
-    for (n, rec) in clip.chunks.iter().enumerate() {
+    for (n, rec) in q.store.chunks(clip.upload)? {
         buf.clear();
-        std::fs::File::open(q.blobs.chunk_path(clip.blob, n as u32, rec.token))?
-            .read_to_end(&mut buf)?;
+        std::fs::File::open(q.blobs.chunk_path(clip.blob, n, rec.token))?.read_to_end(&mut buf)?;
         file.write_all(&buf)?;
     }
     file.sync_all()?;
     Ok(start.elapsed())
+}
+
+/// Lets the writes of the preparation (and of the previous run's baseline and clean-up) reach
+/// the disk before the timed region, so both sizes are timed on an equally quiet system
+/// rather than the larger one competing with the kernel's writeback of its own gigabyte.
+fn settle() {
+    // SAFETY: sync(2) has no preconditions.
+    unsafe { libc::sync() };
 }
 
 /// A cheap pseudo-random buffer (xorshift64*), incompressible enough for a file system.

@@ -120,7 +120,7 @@ impl ClipCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BlobDir, ContentKind};
+    use crate::model::{BlobDir, ContentKind, UploadId};
 
     fn meta(id: &str, expires_at: u64) -> Arc<ClipMeta> {
         Arc::new(ClipMeta {
@@ -136,7 +136,8 @@ mod tests {
             plaintext: false,
             access: None,
             blob: BlobDir(1),
-            chunks: vec![],
+            upload: UploadId(1),
+            chunk_count: 1,
         })
     }
 

@@ -225,8 +225,11 @@ pub struct ClipMeta {
     pub access: Option<AccessGuard>,
     /// Where the bytes live.
     pub blob: BlobDir,
-    /// The chunks in order.
-    pub chunks: Vec<ChunkRecord>,
+    /// The upload this clip came from: its chunk records (kept under the upload's ID until
+    /// the clip is removed) name the chunk files.
+    pub upload: UploadId,
+    /// Number of chunks; they are numbered from 0.
+    pub chunk_count: u32,
 }
 
 /// An upload in progress.
@@ -258,6 +261,8 @@ pub struct UploadSession {
     pub last_activity: u64,
     /// Number of distinct chunks received so far.
     pub received: u32,
+    /// Sum of the lengths of the chunks received so far.
+    pub received_bytes: u64,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! record owns (left by a crash or a lost race). It runs once at start-up, then sleeps until
 //! the next clip expiry or the sweep interval, whichever comes first, and stops on shutdown.
 
-use crate::model::{BlobDir, ChunkRecord};
+use crate::model::BlobDir;
 use crate::service::Qopy;
 use crate::store::{counter, StoreError};
 use serde::Serialize;
@@ -66,6 +66,13 @@ pub fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
             break;
         }
     }
+    if kind == SweepKind::Startup {
+        // Chunk records of a clip whose removal a crash interrupted. Only at start-up:
+        // nothing else writes the store yet.
+        for upload in q.store.ownerless_chunk_uploads()? {
+            q.store.remove_chunk_records(upload)?;
+        }
+    }
     if kind != SweepKind::Expired {
         report.abandoned_sessions = sweep_sessions(q, now)?;
         report.orphans = sweep_orphans(q, kind == SweepKind::Startup)?;
@@ -104,36 +111,28 @@ fn sweep_sessions(q: &Qopy, now: u64) -> Result<u64, StoreError> {
             }
         }
     }
-    for id in q.store.sessionless_chunks()? {
-        q.store.forget_chunks(id)?;
-    }
     Ok(removed)
 }
 
 /// Removes blob directories and files that no clip or session owns.
 fn sweep_orphans(q: &Qopy, startup: bool) -> Result<u64, StoreError> {
-    // Which files each owned directory should keep.
+    // Which files each owned directory should keep. Sessions are read before clips: a
+    // session that completes meanwhile is then found as one or the other, never neither.
     let mut owned: HashMap<BlobDir, Vec<(u32, u64)>> = HashMap::new();
-    let keep = |chunks: &[ChunkRecord]| -> Vec<(u32, u64)> {
-        chunks
-            .iter()
-            .enumerate()
-            .map(|(n, c)| (n as u32, c.token))
-            .collect()
-    };
-    for clip in q.store.all_clips() {
-        let clip = clip?;
-        owned.insert(clip.blob, keep(&clip.chunks));
-    }
-    for item in q.store.all_sessions() {
-        let (id, s) = item?;
-        let files = q
-            .store
-            .chunks(id)?
+    let files = |upload| -> Result<Vec<(u32, u64)>, StoreError> {
+        Ok(q.store
+            .chunks(upload)?
             .into_iter()
             .map(|(n, c)| (n, c.token))
-            .collect();
-        owned.insert(s.blob, files);
+            .collect())
+    };
+    let sessions: Vec<_> = q.store.all_sessions().collect::<Result<_, _>>()?;
+    for (id, s) in sessions {
+        owned.insert(s.blob, files(id)?);
+    }
+    for clip in q.store.all_clips() {
+        let clip = clip?;
+        owned.insert(clip.blob, files(clip.upload)?);
     }
     let grace = if startup {
         Duration::ZERO

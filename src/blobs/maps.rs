@@ -14,12 +14,35 @@ use std::sync::Arc;
 /// A clip's content: its chunk files' maps, in order.
 pub type Mapped = Arc<[Bytes]>;
 
+/// A cached clip's maps: in order, or still keyed by chunk number as the upload left them
+/// (put in order by the first download, so completing does not touch each map).
+enum Entry {
+    Ordered(Mapped),
+    Loose(HashMap<u32, Bytes>),
+}
+
+impl Entry {
+    fn len(&self) -> usize {
+        match self {
+            Entry::Ordered(m) => m.len(),
+            Entry::Loose(m) => m.len(),
+        }
+    }
+}
+
 struct Inner {
-    entries: HashMap<BlobDir, (Mapped, u64)>,
-    /// Maps of chunks of sessions still uploading, by chunk number.
-    pending: HashMap<BlobDir, HashMap<u32, Bytes>>,
+    entries: HashMap<BlobDir, (Entry, u64)>,
+    /// Maps of chunks of sessions still uploading.
+    pending: HashMap<BlobDir, Pending>,
     maps: usize,
     tick: u64,
+}
+
+/// The maps of a session's chunks so far, by chunk number, and their total length.
+#[derive(Default)]
+struct Pending {
+    maps: HashMap<u32, Bytes>,
+    bytes: u64,
 }
 
 /// Maps by blob directory, least recently used evicted first.
@@ -42,21 +65,39 @@ impl MapCache {
         }
     }
 
-    /// The maps of a directory, if cached.
+    /// The maps of a directory in order, if cached. An entry whose chunk numbers do not run
+    /// from 0 without a gap is dropped (the caller then maps the files from their records).
     pub fn get(&self, dir: BlobDir) -> Option<Mapped> {
         let mut g = self.inner.lock();
         g.tick += 1;
         let tick = g.tick;
-        g.entries.get_mut(&dir).map(|(m, t)| {
-            *t = tick;
-            m.clone()
-        })
+        let (entry, t) = g.entries.get_mut(&dir)?;
+        *t = tick;
+        if let Entry::Loose(loose) = entry {
+            let count = loose.len() as u32;
+            let ordered: Mapped = (0..count).map_while(|n| loose.remove(&n)).collect();
+            if ordered.len() != count as usize {
+                let gone = count as usize;
+                g.entries.remove(&dir);
+                g.maps -= gone;
+                return None;
+            }
+            *entry = Entry::Ordered(ordered);
+        }
+        match entry {
+            Entry::Ordered(m) => Some(m.clone()),
+            Entry::Loose(_) => None,
+        }
     }
 
     /// Caches the maps of a directory, evicting the least recently used entries to make room.
     /// The evicted maps are dropped after the lock is released (unmapping takes time).
     pub fn insert(&self, dir: BlobDir, maps: Mapped) {
-        if maps.len() > self.max_maps {
+        self.put(dir, Entry::Ordered(maps));
+    }
+
+    fn put(&self, dir: BlobDir, entry: Entry) {
+        if entry.len() > self.max_maps {
             return;
         }
         let mut evicted = Vec::new();
@@ -64,11 +105,11 @@ impl MapCache {
             let mut g = self.inner.lock();
             g.tick += 1;
             let tick = g.tick;
-            if let Some((old, _)) = g.entries.insert(dir, (maps.clone(), tick)) {
+            g.maps += entry.len();
+            if let Some((old, _)) = g.entries.insert(dir, (entry, tick)) {
                 g.maps -= old.len();
                 evicted.push(old);
             }
-            g.maps += maps.len();
             while g.maps > self.max_maps {
                 let Some((&oldest, _)) = g.entries.iter().min_by_key(|(_, (_, t))| *t) else {
                     break;
@@ -89,33 +130,31 @@ impl MapCache {
         if g.maps >= self.max_maps {
             return;
         }
-        if g.pending.entry(dir).or_default().insert(n, map).is_none() {
-            g.maps += 1;
+        let p = g.pending.entry(dir).or_default();
+        p.bytes += map.len() as u64;
+        match p.maps.insert(n, map) {
+            Some(old) => p.bytes -= old.len() as u64,
+            None => g.maps += 1,
         }
     }
 
-    /// The remembered maps of chunks `0..lens.len()` of a session as a clip's content, if
-    /// every one is there with the expected length; they then move into the cache.
-    pub fn take_remembered(&self, dir: BlobDir, lens: &[u64]) -> Option<Mapped> {
-        let mut g = self.inner.lock();
-        let pending = g.pending.get(&dir)?;
-        let complete = pending.len() == lens.len()
-            && lens.iter().enumerate().all(|(n, &len)| {
-                pending
-                    .get(&(n as u32))
-                    .is_some_and(|m| m.len() as u64 == len)
-            });
-        let mut pending = g.pending.remove(&dir)?;
-        g.maps -= pending.len();
-        drop(g);
-        if !complete {
-            return None;
+    /// Makes the remembered maps of a session's chunks its clip's content, if there are
+    /// `count` of them with `size` bytes in all; a partial set is forgotten. The check and
+    /// the move cost the same for any number of chunks: nothing touches each map.
+    pub fn take_remembered(&self, dir: BlobDir, count: u32, size: u64) -> bool {
+        let pending = {
+            let mut g = self.inner.lock();
+            let Some(p) = g.pending.remove(&dir) else {
+                return false;
+            };
+            g.maps -= p.maps.len();
+            p
+        };
+        if pending.maps.len() != count as usize || pending.bytes != size {
+            return false;
         }
-        let mapped: Mapped = (0..lens.len() as u32)
-            .filter_map(|n| pending.remove(&n))
-            .collect();
-        self.insert(dir, mapped.clone());
-        Some(mapped)
+        self.put(dir, Entry::Loose(pending.maps));
+        true
     }
 
     /// Forgets a directory's maps.
@@ -128,7 +167,7 @@ impl MapCache {
             }
             let pending = g.pending.remove(&dir);
             if let Some(p) = &pending {
-                g.maps -= p.len();
+                g.maps -= p.maps.len();
             }
             (old, pending)
         };
@@ -173,14 +212,27 @@ mod tests {
         let c = MapCache::new(100);
         c.remember(BlobDir(7), 1, Bytes::from_static(b"bb"));
         c.remember(BlobDir(7), 0, Bytes::from_static(b"a"));
-        assert!(c.take_remembered(BlobDir(7), &[1, 2, 3]).is_none());
+        assert!(!c.take_remembered(BlobDir(7), 3, 6));
         assert_eq!(c.maps(), 0, "a failed take forgets the partial set");
         c.remember(BlobDir(7), 1, Bytes::from_static(b"bb"));
         c.remember(BlobDir(7), 0, Bytes::from_static(b"a"));
-        let m = c.take_remembered(BlobDir(7), &[1, 2]).unwrap();
+        assert!(!c.take_remembered(BlobDir(7), 2, 4), "wrong total length");
+        c.remember(BlobDir(7), 1, Bytes::from_static(b"xx"));
+        c.remember(BlobDir(7), 0, Bytes::from_static(b"a"));
+        c.remember(BlobDir(7), 1, Bytes::from_static(b"bb"));
+        assert_eq!(c.maps(), 2, "a replaced map counts once");
+        assert!(c.take_remembered(BlobDir(7), 2, 3));
+        assert_eq!(c.maps(), 2);
+        let m = c.get(BlobDir(7)).unwrap();
         assert_eq!(&m[0][..], b"a");
         assert_eq!(&m[1][..], b"bb");
         assert!(c.get(BlobDir(7)).is_some());
-        assert!(c.take_remembered(BlobDir(7), &[1, 2]).is_none());
+        assert!(!c.take_remembered(BlobDir(7), 2, 3));
+        // Numbers with a gap are never served: the entry is dropped.
+        c.remember(BlobDir(8), 1, Bytes::from_static(b"bb"));
+        c.remember(BlobDir(8), 2, Bytes::from_static(b"c"));
+        assert!(c.take_remembered(BlobDir(8), 2, 3));
+        assert!(c.get(BlobDir(8)).is_none(), "chunk 0 missing");
+        assert_eq!(c.maps(), 2);
     }
 }

@@ -134,18 +134,21 @@ impl Blobs {
         self.maps.remember(dir, n, map);
     }
 
-    /// The content of a clip as maps of its chunk files in order: from the cache, or mapped
-    /// and checked now (and then cached). Blocking: call it on the blocking pool.
-    pub fn mapped(&self, dir: BlobDir, chunks: &[ChunkRecord]) -> Result<Mapped, BlobError> {
-        if let Some(m) = self.maps.get(dir) {
-            if m.len() == chunks.len() {
-                return Ok(m);
-            }
-        }
-        let lens: Vec<u64> = chunks.iter().map(|c| c.len).collect();
-        if let Some(m) = self.maps.take_remembered(dir, &lens) {
-            return Ok(m);
-        }
+    /// The content of a clip as maps of its `count` chunk files in order, if cached.
+    pub fn cached_maps(&self, dir: BlobDir, count: u32) -> Option<Mapped> {
+        self.maps.get(dir).filter(|m| m.len() == count as usize)
+    }
+
+    /// Makes the maps remembered as a session's chunks were written its clip's content, if
+    /// they are all `count` chunks with `size` bytes in all. Costs the same for any number
+    /// of chunks.
+    pub fn adopt_remembered(&self, dir: BlobDir, count: u32, size: u64) -> bool {
+        self.maps.take_remembered(dir, count, size)
+    }
+
+    /// Maps and checks every chunk file of a clip (see [`Blobs::map_all`]) and caches the
+    /// maps. Blocking: call it on the blocking pool.
+    pub fn map_and_cache(&self, dir: BlobDir, chunks: &[ChunkRecord]) -> Result<Mapped, BlobError> {
         let m: Mapped = self.map_all(dir, chunks)?.into();
         self.maps.insert(dir, m.clone());
         Ok(m)

@@ -3,7 +3,6 @@
 //! downloaders, durably, before the first byte is sent.
 
 use super::{Qopy, Result, ServiceError};
-use crate::blobs::BlobError;
 use crate::model::{ClipId, ClipMeta};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -50,15 +49,7 @@ impl Qopy {
             .map_err(|e| ServiceError::Task(e.to_string()))?;
         let c = clip.clone();
         let parts = self
-            .blocking(move |q| {
-                q.blobs
-                    .mapped(c.blob, &c.chunks)
-                    .map(|m| m.to_vec())
-                    .map_err(|e| match e {
-                        BlobError::Damaged(_) => ServiceError::ContentMissing,
-                        e => e.into(),
-                    })
-            })
+            .blocking(move |q| q.clip_maps(&c).map(|m| m.to_vec()))
             .await?;
         if clip.one_time {
             self.cache.mark_gone(&clip.id, self.now());

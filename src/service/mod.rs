@@ -16,11 +16,11 @@ pub use clips::Download;
 pub use oneshot::OneShotRequest;
 pub use upload::{ChunkOutcome, CompleteRequest, Completed, InitiateRequest, Initiated, Status};
 
-use crate::blobs::{BlobError, Blobs};
+use crate::blobs::{BlobError, Blobs, Mapped};
 use crate::cache::{ClipCache, Lookup};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::model::{ClipId, ClipMeta};
+use crate::model::{BlobDir, ChunkRecord, ClipId, ClipMeta, UploadId};
 use crate::store::{Store, StoreError};
 use rand::RngCore;
 use std::sync::Arc;
@@ -212,6 +212,58 @@ impl Qopy {
                 Ok(meta)
             }
         }
+    }
+
+    /// Checks that the `count` chunks of an upload, `size` bytes in all, are on disk, and
+    /// caches their maps as its clip's content. When every chunk was mapped as it was
+    /// written this costs the same for any number of chunks; otherwise (after a restart or
+    /// an eviction) each chunk file is mapped and checked against its record. Blocking.
+    pub fn adopt_content(
+        &self,
+        blob: BlobDir,
+        upload: UploadId,
+        count: u32,
+        size: u64,
+    ) -> Result<()> {
+        if !self.blobs.adopt_remembered(blob, count, size) {
+            self.map_from_records(blob, upload, count, size)?;
+        }
+        Ok(())
+    }
+
+    /// A clip's content as maps of its chunk files in order: cached, or mapped and checked
+    /// now from the chunk records. Blocking.
+    pub fn clip_maps(&self, clip: &ClipMeta) -> Result<Mapped> {
+        match self.blobs.cached_maps(clip.blob, clip.chunk_count) {
+            Some(m) => Ok(m),
+            None => self.map_from_records(clip.blob, clip.upload, clip.chunk_count, clip.size),
+        }
+    }
+
+    fn map_from_records(
+        &self,
+        blob: BlobDir,
+        upload: UploadId,
+        count: u32,
+        size: u64,
+    ) -> Result<Mapped> {
+        let records: Vec<ChunkRecord> = self
+            .store
+            .chunks(upload)?
+            .into_iter()
+            .enumerate()
+            .take_while(|(i, (n, _))| *i as u32 == *n)
+            .map(|(_, (_, r))| r)
+            .collect();
+        if records.len() != count as usize || records.iter().map(|r| r.len).sum::<u64>() != size {
+            return Err(ServiceError::ContentMissing);
+        }
+        self.blobs
+            .map_and_cache(blob, &records)
+            .map_err(|e| match e {
+                BlobError::Damaged(_) => ServiceError::ContentMissing,
+                e => e.into(),
+            })
     }
 
     /// Checks the storage reserve and quota before accepting `incoming` more bytes.

@@ -107,6 +107,7 @@ impl Qopy {
             created_at: now,
             last_activity: now,
             received: 0,
+            received_bytes: 0,
         };
         let id = self.create_session(session).await?;
         let mut w = Writer {

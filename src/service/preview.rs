@@ -6,7 +6,6 @@
 //! do one-time clips (a preview would show them without consuming them). Previews never consume.
 
 use super::{Qopy, Result, ServiceError};
-use crate::blobs::BlobError;
 use crate::model::ClipId;
 use bytes::Bytes;
 use image::{ImageError, ImageReader, Limits};
@@ -54,13 +53,7 @@ impl Qopy {
             if let Some(b) = q.blobs.read_preview(clip.blob) {
                 return Ok(b);
             }
-            let parts = q
-                .blobs
-                .mapped(clip.blob, &clip.chunks)
-                .map_err(|e| match e {
-                    BlobError::Damaged(_) => ServiceError::ContentMissing,
-                    e => e.into(),
-                })?;
+            let parts = q.clip_maps(&clip)?;
             let jpeg = render(PartsReader::new(parts.to_vec()))?;
             if let Err(e) = q.blobs.write_preview(clip.blob, &jpeg) {
                 tracing::debug!(error = %e, "preview not cached");

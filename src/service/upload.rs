@@ -190,6 +190,7 @@ impl Qopy {
             created_at: now,
             last_activity: now,
             received: 0,
+            received_bytes: 0,
         };
         let id = self.create_session(session).await?;
         self.store.flush().await?;
@@ -326,28 +327,25 @@ impl Qopy {
             .blocking(move |q| {
                 for _attempt in 0..16 {
                     let session = q.store.session(id)?.ok_or(ServiceError::UploadNotFound)?;
-                    let chunks = q.store.chunks(id)?;
-                    let have: Vec<u32> = chunks.iter().map(|(n, _)| *n).collect();
-                    let missing: Vec<u32> = (0..session.total_chunks)
-                        .filter(|n| have.binary_search(n).is_err())
-                        .collect();
-                    if !missing.is_empty() {
-                        return Err(ServiceError::Incomplete(missing));
+                    if session.received < session.total_chunks {
+                        let have: Vec<u32> =
+                            q.store.chunks(id)?.into_iter().map(|(n, _)| n).collect();
+                        let missing: Vec<u32> = (0..session.total_chunks)
+                            .filter(|n| have.binary_search(n).is_err())
+                            .collect();
+                        if !missing.is_empty() {
+                            return Err(ServiceError::Incomplete(missing));
+                        }
+                        continue; // the last chunks arrived meanwhile
                     }
-                    let records: Vec<ChunkRecord> = chunks.into_iter().map(|(_, r)| r).collect();
-                    // Map and check every chunk file: present, with the recorded length. The
-                    // maps are kept for the downloads to come.
-                    q.blobs
-                        .mapped(session.blob, &records)
-                        .map_err(|e| match e {
-                            crate::blobs::BlobError::Damaged(_) => ServiceError::ContentMissing,
-                            e => e.into(),
-                        })?;
-                    let size: u64 = records.iter().map(|r| r.len).sum();
+                    let size = session.received_bytes;
                     let text = session.kind == ContentKind::Text;
                     if size > q.max_content_size(text) {
                         return Err(ServiceError::TooLarge(q.max_content_size(text)));
                     }
+                    // Every chunk file, mapped when it was written (or mapped and checked
+                    // now), becomes the clip's content; the maps are kept for downloads.
+                    q.adopt_content(session.blob, id, session.total_chunks, size)?;
                     let now = q.now();
                     let access = if session.quick_share {
                         None
@@ -372,7 +370,8 @@ impl Qopy {
                         plaintext,
                         access,
                         blob: session.blob,
-                        chunks: records,
+                        upload: id,
+                        chunk_count: session.total_chunks,
                     };
                     match q.store.complete(id, &clip)? {
                         Ok(()) => return Ok(clip),
@@ -389,17 +388,10 @@ impl Qopy {
             })
             .await?;
         self.store.flush().await?;
-        // Off the request path; the task holds the core, so shutdown waits for it.
-        let q = self.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = q.store.forget_chunks(id) {
-                tracing::warn!(error = %e, "could not forget completed chunks; the sweeper will");
-            }
-        });
         let clip = Arc::new(clip);
         self.cache.insert_new(clip.clone());
         self.sweeper_wake.notify_one();
-        tracing::info!(clip = %clip.id.redacted(), size = clip.size, chunks = clip.chunks.len(), "upload completed");
+        tracing::info!(clip = %clip.id.redacted(), size = clip.size, chunks = clip.chunk_count, "upload completed");
         Ok(Completed { clip })
     }
 }

@@ -3,25 +3,53 @@
 //! followed by bincode, so a later release can read or migrate what an earlier one wrote.
 
 use super::StoreError;
-use crate::model::{ClipId, UploadId};
+use crate::model::{ChunkRecord, ClipId, ClipMeta, UploadId, UploadSession};
 use serde::{de::DeserializeOwned, Serialize};
 
-/// The version byte every value starts with.
-pub const VALUE_VERSION: u8 = 1;
+/// A value kept in a tree, with the version of its encoding. A version changes whenever the
+/// type's fields change; `super::migrate` rewrites values of earlier versions at start-up.
+pub trait Record: Serialize + DeserializeOwned {
+    /// The version byte this type's values start with.
+    const VERSION: u8;
+}
 
-/// Encodes a value: version byte, then bincode (standard configuration).
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    let mut out = vec![VALUE_VERSION];
+impl Record for ChunkRecord {
+    const VERSION: u8 = 1;
+}
+
+/// Version 2 added `received_bytes`.
+impl Record for UploadSession {
+    const VERSION: u8 = 2;
+}
+
+/// Version 2 replaced the list of chunk records with `upload` and `chunk_count`.
+impl Record for ClipMeta {
+    const VERSION: u8 = 2;
+}
+
+/// Encodes a record: its version byte, then bincode (standard configuration).
+pub fn encode<T: Record>(value: &T) -> Result<Vec<u8>, StoreError> {
+    encode_as(T::VERSION, value)
+}
+
+/// Decodes a record written by [`encode`], refusing other versions and trailing bytes.
+pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
+    decode_as(T::VERSION, bytes)
+}
+
+/// Encodes any value under the given version byte.
+pub fn encode_as<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![version];
     let body = bincode::serde::encode_to_vec(value, bincode::config::standard())
         .map_err(|e| StoreError::Corrupt(format!("encode: {e}")))?;
     out.extend_from_slice(&body);
     Ok(out)
 }
 
-/// Decodes a value written by [`encode`], refusing unknown versions and trailing bytes.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+/// Decodes a value written by [`encode_as`] with exactly `version`.
+pub fn decode_as<T: DeserializeOwned>(version: u8, bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&VALUE_VERSION, body)) => {
+        Some((&v, body)) if v == version => {
             let (value, used) =
                 bincode::serde::decode_from_slice(body, bincode::config::standard())
                     .map_err(|e| StoreError::Corrupt(format!("decode: {e}")))?;
@@ -30,7 +58,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
             }
             Ok(value)
         }
-        Some((v, _)) => Err(StoreError::Corrupt(format!("unknown value version {v}"))),
+        Some((v, _)) => Err(StoreError::Corrupt(format!(
+            "value version {v}, expected {version}"
+        ))),
         None => Err(StoreError::Corrupt("empty value".into())),
     }
 }
@@ -96,16 +126,22 @@ mod tests {
 
     #[test]
     fn values_round_trip_and_reject_bad_versions() {
-        let v = encode(&(1u32, "x".to_string())).unwrap();
-        assert_eq!(v[0], VALUE_VERSION);
-        assert_eq!(decode::<(u32, String)>(&v).unwrap(), (1, "x".into()));
-        let mut bad = v.clone();
-        bad[0] = 9;
-        assert!(decode::<(u32, String)>(&bad).is_err());
-        assert!(decode::<(u32, String)>(&[]).is_err());
+        let v = encode_as(3, &(1u32, "x".to_string())).unwrap();
+        assert_eq!(v[0], 3);
+        assert_eq!(decode_as::<(u32, String)>(3, &v).unwrap(), (1, "x".into()));
+        assert!(decode_as::<(u32, String)>(2, &v).is_err());
+        assert!(decode_as::<(u32, String)>(3, &[]).is_err());
         let mut long = v;
         long.push(0);
-        assert!(decode::<(u32, String)>(&long).is_err());
+        assert!(decode_as::<(u32, String)>(3, &long).is_err());
+        let rec = ChunkRecord {
+            len: 5,
+            sha256: [7; 32],
+            token: 9,
+        };
+        let v = encode(&rec).unwrap();
+        assert_eq!(v[0], ChunkRecord::VERSION);
+        assert_eq!(decode::<ChunkRecord>(&v).unwrap(), rec);
     }
 
     #[test]

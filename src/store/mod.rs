@@ -5,6 +5,7 @@
 //! transaction closure; callers do file work before or after.
 
 pub mod codec;
+mod migrate;
 mod sessions;
 
 use crate::model::{ClipId, ClipMeta};
@@ -136,7 +137,7 @@ impl Store {
             .cache_capacity(64 * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open()?;
-        Ok(Store {
+        let store = Store {
             clips: db.open_tree("clips")?,
             expiry: db.open_tree("expiry")?,
             sessions: db.open_tree("sessions")?,
@@ -145,7 +146,9 @@ impl Store {
             access: db.open_tree("access")?,
             meta: db.open_tree("meta")?,
             db,
-        })
+        };
+        migrate::migrate(&store)?;
+        Ok(store)
     }
 
     /// Makes every earlier write durable (fsync). Called before acknowledging a change.
@@ -192,8 +195,10 @@ impl Store {
             .transpose()
     }
 
-    /// Removes a clip and its expiry-index entry if the stored record is still `expected`.
-    /// Returns false when it was already gone (another request or the sweeper won).
+    /// Removes a clip and its expiry-index entry if the stored record is still `expected`,
+    /// then its chunk records. Returns false when it was already gone (another request or
+    /// the sweeper won). A crash between the two steps leaves chunk records without an
+    /// owner, which the start-up sweep removes.
     pub fn remove_clip(&self, expected: &ClipMeta) -> Result<bool, StoreError> {
         let key = expected.id.as_bytes();
         let res = (&self.clips, &self.expiry, &self.counters, &self.access).transaction(
@@ -215,7 +220,11 @@ impl Store {
                 Ok(true)
             },
         );
-        res.map_err(tx_err)
+        let removed = res.map_err(tx_err)?;
+        if removed {
+            self.remove_chunk_records(expected.upload)?;
+        }
+        Ok(removed)
     }
 
     /// Clips whose expiry time is at or before `now`, oldest first, at most `limit`.

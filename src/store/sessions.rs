@@ -6,6 +6,7 @@ use super::codec::{chunk_key, chunk_number, decode, encode, expiry_key, session_
 use super::{abort, bump, counter, tx_err, ChunkPut, CompleteRefused, Store, StoreError};
 use crate::model::{ChunkRecord, ClipMeta, UploadId, UploadSession};
 use sled::Transactional;
+use std::collections::HashSet;
 
 impl Store {
     /// Creates a session; false if the ID is taken.
@@ -95,6 +96,7 @@ impl Store {
                 };
                 chunks.insert(&ckey, enc)?;
                 s.received += 1;
+                s.received_bytes += rec.len;
                 s.last_activity = now;
                 match encode(&s) {
                     Ok(v) => sessions.insert(&skey, v)?,
@@ -110,11 +112,11 @@ impl Store {
     }
 
     /// Turns a session into a clip in one transaction: the session must still hold exactly
-    /// `clip.chunks.len()` chunks (chunk records are insert-only and the session's count moves
-    /// with each insert in the same transaction, so an equal count means the caller's scan saw
-    /// them all), and `clip.id` must be free. Removes the session, inserts the clip and its
-    /// expiry entry, bumps counters. The session's chunk records are left for
-    /// [`Store::forget_chunks`], so the commit costs the same for 20 chunks or 800.
+    /// `clip.chunk_count` chunks of `clip.size` bytes in all (the session's count and byte sum
+    /// move with each chunk insert in the same transaction), and `clip.id` must be free.
+    /// Removes the session, inserts the clip and its expiry entry, bumps counters. The chunk
+    /// records stay where they are, now owned by the clip through `clip.upload`, so the
+    /// commit does the same work for 20 chunks or 800.
     pub fn complete(
         &self,
         upload: UploadId,
@@ -131,7 +133,11 @@ impl Store {
                     Ok(s) => s,
                     Err(e) => return abort(e),
                 };
-                if s.received as usize != clip.chunks.len() || s.blob != clip.blob {
+                if s.received != clip.chunk_count
+                    || s.received_bytes != clip.size
+                    || s.blob != clip.blob
+                    || upload != clip.upload
+                {
                     return Ok(Err(CompleteRefused::Changed));
                 }
                 if clips.get(clip.id.as_bytes())?.is_some() {
@@ -189,12 +195,9 @@ impl Store {
         res.map_err(tx_err)
     }
 
-    /// Removes the chunk records of a session that no longer exists (completed). Their bytes
-    /// now belong to a clip, so the stored-bytes counter does not change.
-    pub fn forget_chunks(&self, upload: UploadId) -> Result<(), StoreError> {
-        if self.sessions.contains_key(session_key(upload))? {
-            return Ok(());
-        }
+    /// Removes every chunk record of an upload whose clip is gone. The clip's removal already
+    /// took its bytes off the stored-bytes counter.
+    pub fn remove_chunk_records(&self, upload: UploadId) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for kv in self.chunks.scan_prefix(session_key(upload)) {
             batch.remove(kv?.0);
@@ -203,9 +206,23 @@ impl Store {
         Ok(())
     }
 
-    /// Sessions that have chunk records but no session record (a crash between completing
-    /// and forgetting the chunks).
-    pub fn sessionless_chunks(&self) -> Result<Vec<UploadId>, StoreError> {
+    /// Number of chunk records of every session and clip.
+    pub fn chunk_record_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Uploads with chunk records but neither a session nor a clip: left by a crash between
+    /// removing a clip and removing its chunk records. Sessions are read before clips, so a
+    /// session completing meanwhile is seen as one or the other; still, only the start-up
+    /// sweep, before anything else writes, acts on this.
+    pub fn ownerless_chunk_uploads(&self) -> Result<Vec<UploadId>, StoreError> {
+        let mut owners: HashSet<u64> = HashSet::new();
+        for item in self.all_sessions() {
+            owners.insert(item?.0 .0);
+        }
+        for clip in self.all_clips() {
+            owners.insert(clip?.upload.0);
+        }
         let mut out: Vec<UploadId> = Vec::new();
         for kv in self.chunks.iter() {
             let (k, _) = kv?;
@@ -216,14 +233,10 @@ impl Store {
             else {
                 continue;
             };
-            if out.last().map(|u| u.0) == Some(id) {
-                continue;
-            }
-            if !self.sessions.contains_key(id.to_be_bytes())? {
+            if out.last().map(|u| u.0) != Some(id) && !owners.contains(&id) {
                 out.push(UploadId(id));
             }
         }
-        out.dedup();
         Ok(out)
     }
 

@@ -684,6 +684,63 @@ async fn cache_never_serves_expired_clip() {
 
 // ---- abandoned sessions and orphans ----------------------------------------------------
 
+/// A clip's chunk records (which name its files) stay until the clip goes, by consumption,
+/// or expiry, and then go with it; after a restart a clip's content is mapped again
+/// from them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunk_records_live_and_die_with_their_clip() {
+    let s = small_server().await;
+    let chunk = 64 * 1024;
+    let kept_bytes = test_bytes(3 * chunk + 10, 31);
+    let kept = upload_text(&s, &kept_bytes, json!({ "expiration": "24hr" }), json!({})).await;
+    let once = upload_text(
+        &s,
+        &test_bytes(2 * chunk + 5, 32),
+        json!({ "oneTime": true }),
+        json!({}),
+    )
+    .await;
+    let short = upload_text(
+        &s,
+        &test_bytes(chunk + 1, 33),
+        json!({ "expiration": "15min" }),
+        json!({}),
+    )
+    .await;
+    let upload = s
+        .initiate(json!({ "filename": "p.bin", "contentType": "file", "totalChunks": 2, "expiration": "1hr" }))
+        .await;
+    assert_eq!(s.put_chunk(&upload, 0, test_bytes(chunk, 35)).await.0, 200);
+
+    assert_eq!(s.download_bytes(&once, None).await.0, 200);
+    s.clock.advance(Duration::from_secs(16 * 60));
+    let report = s.sweep().await;
+    assert_eq!(report["expiredClips"], json!(1), "{report}");
+
+    // After a restart nothing is mapped yet: the download maps the files from the records.
+    let s = s.restart().await;
+    let (status, body) = s.download_bytes(&kept, None).await;
+    assert_eq!(status, 200);
+    assert!(body == kept_bytes, "content differs after a restart");
+    for id in [&once, &short] {
+        assert_eq!(s.get_json(&format!("/api/clip/{id}/info")).await.0, 404);
+    }
+
+    let (_dir, config, _clock) = s.stop().await;
+    let q = qopy::service::Qopy::open(config, std::sync::Arc::new(qopy::clock::SystemClock))
+        .expect("open the data directory");
+    let clips: Vec<_> = q.store.all_clips().map(|c| c.unwrap()).collect();
+    assert_eq!(clips.len(), 1);
+    assert_eq!(clips[0].chunk_count, 4);
+    assert_eq!(q.store.chunks(clips[0].upload).unwrap().len(), 4);
+    assert_eq!(
+        q.store.chunk_record_count(),
+        4 + 1,
+        "the kept clip's four records and the session's one, nothing of removed clips"
+    );
+    assert!(q.store.ownerless_chunk_uploads().unwrap().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_session_is_swept() {
     let s = small_server().await;

@@ -625,9 +625,24 @@ fn check_disk(data: &Path) -> Vec<String> {
     }
     for clip in q.store.all_clips() {
         let clip = clip.expect("clip record");
-        match q.blobs.map_all(clip.blob, &clip.chunks) {
+        let records: Vec<_> = q
+            .store
+            .chunks(clip.upload)
+            .expect("chunk records")
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        if records.len() != clip.chunk_count as usize {
+            out.push(format!(
+                "DANGLING: clip {} has {} of its {} chunk records",
+                clip.id,
+                records.len(),
+                clip.chunk_count
+            ));
+        }
+        match q.blobs.map_all(clip.blob, &records) {
             Ok(maps) => {
-                for (n, (m, rec)) in maps.iter().zip(&clip.chunks).enumerate() {
+                for (n, (m, rec)) in maps.iter().zip(&records).enumerate() {
                     if sha(m) != rec.sha256 {
                         out.push(format!(
                             "clip {}: chunk {n} bytes differ from its record",

@@ -1,0 +1,217 @@
+//! Rewrites values of earlier encodings at start-up, before anything else reads the trees.
+//!
+//! Version 1 of a clip listed its chunk records inside the clip record, so completing a large
+//! upload copied them all; version 2 leaves them in the chunks tree under an upload ID the clip
+//! names. Version 1 of a session lacked the running byte sum of its chunks.
+
+#[cfg(test)]
+use super::codec::encode_as;
+use super::codec::{chunk_key, decode_as, encode, session_key};
+use super::{Store, StoreError};
+use crate::model::{
+    AccessGuard, BlobDir, ChunkRecord, ClipId, ClipMeta, ContentKind, UploadId, UploadSession,
+};
+use serde::{Deserialize, Serialize};
+
+/// A clip as version 1 stored it.
+#[derive(Serialize, Deserialize)]
+pub(super) struct ClipV1 {
+    pub id: ClipId,
+    pub kind: ContentKind,
+    pub filename: String,
+    pub mime: String,
+    pub size: u64,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub one_time: bool,
+    pub quick_share: bool,
+    pub plaintext: bool,
+    pub access: Option<AccessGuard>,
+    pub blob: BlobDir,
+    pub chunks: Vec<ChunkRecord>,
+}
+
+/// A session as version 1 stored it.
+#[derive(Serialize, Deserialize)]
+pub(super) struct SessionV1 {
+    pub filename: String,
+    pub mime: String,
+    pub kind: ContentKind,
+    pub total_chunks: u32,
+    pub chunk_size: u64,
+    pub lifetime_ms: u64,
+    pub one_time: bool,
+    pub quick_share: bool,
+    pub has_password: bool,
+    pub blob: BlobDir,
+    pub created_at: u64,
+    pub last_activity: u64,
+    pub received: u32,
+}
+
+/// Migrates every session and clip still in version 1; returns how many were rewritten.
+/// Each clip's chunk records are written before its new record, so a crash in between
+/// leaves the old record (migrated again next time) and chunk records without an owner
+/// (removed by the start-up sweep).
+pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
+    let mut done = 0;
+    for kv in store.sessions.iter() {
+        let (k, v) = kv?;
+        if v.first() != Some(&1) {
+            continue;
+        }
+        let old: SessionV1 = decode_as(1, &v)?;
+        let id = UploadId(u64::from_be_bytes(
+            k.as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("session key".into()))?,
+        ));
+        let received_bytes = store.chunks(id)?.iter().map(|(_, c)| c.len).sum();
+        let new = UploadSession {
+            filename: old.filename,
+            mime: old.mime,
+            kind: old.kind,
+            total_chunks: old.total_chunks,
+            chunk_size: old.chunk_size,
+            lifetime_ms: old.lifetime_ms,
+            one_time: old.one_time,
+            quick_share: old.quick_share,
+            has_password: old.has_password,
+            blob: old.blob,
+            created_at: old.created_at,
+            last_activity: old.last_activity,
+            received: old.received,
+            received_bytes,
+        };
+        store.sessions.insert(k, encode(&new)?)?;
+        done += 1;
+    }
+    for kv in store.clips.iter() {
+        let (k, v) = kv?;
+        if v.first() != Some(&1) {
+            continue;
+        }
+        let old: ClipV1 = decode_as(1, &v)?;
+        let upload = unused_upload_id(store)?;
+        let mut batch = sled::Batch::default();
+        for (n, rec) in old.chunks.iter().enumerate() {
+            batch.insert(&chunk_key(upload, n as u32), encode(rec)?);
+        }
+        store.chunks.apply_batch(batch)?;
+        let new = ClipMeta {
+            id: old.id,
+            kind: old.kind,
+            filename: old.filename,
+            mime: old.mime,
+            size: old.size,
+            created_at: old.created_at,
+            expires_at: old.expires_at,
+            one_time: old.one_time,
+            quick_share: old.quick_share,
+            plaintext: old.plaintext,
+            access: old.access,
+            blob: old.blob,
+            upload,
+            chunk_count: old.chunks.len() as u32,
+        };
+        store.clips.insert(k, encode(&new)?)?;
+        done += 1;
+    }
+    if done > 0 {
+        store.db.flush()?;
+        tracing::info!(
+            records = done,
+            "migrated stored records to the current format"
+        );
+    }
+    Ok(done)
+}
+
+/// An upload ID with neither a session nor chunk records.
+fn unused_upload_id(store: &Store) -> Result<UploadId, StoreError> {
+    loop {
+        let id = UploadId::random();
+        let key = session_key(id);
+        if !store.sessions.contains_key(key)? && store.chunks.scan_prefix(key).next().is_none() {
+            return Ok(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(len: u64, token: u64) -> ChunkRecord {
+        ChunkRecord {
+            len,
+            sha256: [token as u8; 32],
+            token,
+        }
+    }
+
+    #[test]
+    fn version_1_clips_and_sessions_are_rewritten_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let clip = ClipV1 {
+            id: ClipId::parse("ABCDEFGHJK").unwrap(),
+            kind: ContentKind::File,
+            filename: "f".into(),
+            mime: "application/octet-stream".into(),
+            size: 12,
+            created_at: 1,
+            expires_at: 2,
+            one_time: false,
+            quick_share: false,
+            plaintext: false,
+            access: None,
+            blob: BlobDir(7),
+            chunks: vec![rec(5, 1), rec(7, 2)],
+        };
+        let session = SessionV1 {
+            filename: "g".into(),
+            mime: "text/plain".into(),
+            kind: ContentKind::Text,
+            total_chunks: 3,
+            chunk_size: 5,
+            lifetime_ms: 60_000,
+            one_time: true,
+            quick_share: false,
+            has_password: false,
+            blob: BlobDir(8),
+            created_at: 1,
+            last_activity: 1,
+            received: 2,
+        };
+        let sid = UploadId(42);
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .clips
+                .insert(clip.id.as_bytes(), encode_as(1, &clip).unwrap())
+                .unwrap();
+            store
+                .sessions
+                .insert(session_key(sid), encode_as(1, &session).unwrap())
+                .unwrap();
+            for (n, r) in [rec(5, 3), rec(4, 4)].iter().enumerate() {
+                store
+                    .chunks
+                    .insert(chunk_key(sid, n as u32), encode(r).unwrap())
+                    .unwrap();
+            }
+            store.db.flush().unwrap();
+        }
+        // Opening migrates.
+        let store = Store::open(&path).unwrap();
+        let c = store.clip(&clip.id).unwrap().unwrap();
+        assert_eq!((c.size, c.chunk_count, c.blob), (12, 2, BlobDir(7)));
+        let chunks = store.chunks(c.upload).unwrap();
+        assert_eq!(chunks, vec![(0, rec(5, 1)), (1, rec(7, 2))]);
+        let s = store.session(sid).unwrap().unwrap();
+        assert_eq!((s.received, s.received_bytes, s.blob), (2, 9, BlobDir(8)));
+        assert!(store.ownerless_chunk_uploads().unwrap().is_empty());
+        assert_eq!(migrate(&store).unwrap(), 0, "nothing left to migrate");
+    }
+}
