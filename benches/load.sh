@@ -8,7 +8,7 @@
 # Needs bash, curl, wrk, nginx, python3 (only to find free ports), coreutils.
 # On Debian: apt-get update && apt-get install -y wrk nginx-light curl
 #
-# Environment knobs (defaults in brackets): WRK_DURATION [10s], UPLOAD_RUNS [3],
+# Environment knobs (defaults in brackets): WRK_DURATION [10s], WRK_RUNS [3], UPLOAD_RUNS [3],
 # DOWNLOAD_RUNS [5], LOAD_TIME_LIMIT seconds for everything after the build [300],
 # QOPY_BIN [$CARGO_TARGET_DIR/release/qopy] (only to try this script against another server).
 # Only 127.0.0.1 is ever contacted. Everything started here is stopped on exit.
@@ -26,6 +26,7 @@ readonly BIG_CHUNKS=205
 readonly STREAMS=3                        # parallel chunk upload streams
 
 WRK_DURATION=${WRK_DURATION:-10s}
+WRK_RUNS=${WRK_RUNS:-3}
 UPLOAD_RUNS=${UPLOAD_RUNS:-3}
 DOWNLOAD_RUNS=${DOWNLOAD_RUNS:-5}
 LOAD_TIME_LIMIT=${LOAD_TIME_LIMIT:-300}
@@ -300,7 +301,7 @@ run_wrk() {
     local url=$1 conns=$2 name=$3 out=$WORK/wrk.$3.$2
     local cmd=(wrk -t2 "-c$conns" "-d$WRK_DURATION" --latency "$url")
     log "${cmd[*]}"
-    WRK_CMDS+=("${cmd[*]}")
+    [[ " ${WRK_CMDS[*]} " == *" ${cmd[*]} "* ]] || WRK_CMDS+=("${cmd[*]}")
     "${cmd[@]}" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
     W_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
     W_P50=$(wrk_pct 50% "$out")
@@ -444,14 +445,30 @@ code=$(curl -sS -o "$WORK/info.json" -w '%{http_code}' --max-time 5 "$INFO_URL")
 [[ $code == 200 ]] || die "GET /api/clip/$CLIP/info -> HTTP $code: $(cat "$WORK/info.json")"
 INFO_BYTES=$(stat -c %s "$WORK/info.json")
 WRK_CMDS=()
-declare -A RPS P50 P99
+# WRK_RUNS alternating runs per connection count; every figure reported is the median of its
+# runs (a single 10 s run's p99 on 2 shared cores moves by a millisecond from run to run).
+declare -A RPS P50 P99 ALL_RPS ALL_P99 P50S
 for conns in 16 64; do
-    run_wrk "$INFO_URL" "$conns" qopy
-    RPS[q$conns]=$W_RPS P50[q$conns]=$W_P50 P99[q$conns]=$W_P99
-    [[ -z $W_ERR ]] || FAILURES+=("wrk against qopy, $conns connections: $W_ERR")
-    run_wrk "http://127.0.0.1:$NPORT/small.json" "$conns" nginx
-    RPS[n$conns]=$W_RPS P50[n$conns]=$W_P50 P99[n$conns]=$W_P99
-    [[ -z $W_ERR ]] || FAILURES+=("wrk against nginx, $conns connections: $W_ERR")
+    for ((run = 1; run <= WRK_RUNS; run++)); do
+        for side in q n; do
+            if [[ $side == q ]]; then
+                run_wrk "$INFO_URL" "$conns" qopy
+            else
+                run_wrk "http://127.0.0.1:$NPORT/small.json" "$conns" nginx
+            fi
+            [[ -z $W_ERR ]] || FAILURES+=("wrk against $side, $conns connections: $W_ERR")
+            ALL_RPS[$side$conns]+="$W_RPS " ALL_P99[$side$conns]+="$W_P99 "
+            P50S[$side$conns]+="$W_P50 "
+        done
+    done
+    for side in q n; do
+        # shellcheck disable=SC2086  # word splitting of the lists is intended
+        RPS[$side$conns]=$(median ${ALL_RPS[$side$conns]})
+        # shellcheck disable=SC2086
+        P50[$side$conns]=$(median ${P50S[$side$conns]})
+        # shellcheck disable=SC2086
+        P99[$side$conns]=$(median ${ALL_P99[$side$conns]})
+    done
     log "$conns connections: qopy ${RPS[q$conns]} req/s (p99 ${P99[q$conns]} ms), nginx ${RPS[n$conns]} req/s (p99 ${P99[n$conns]} ms)"
 done
 server_alive
@@ -510,7 +527,7 @@ row() { printf '%-44s | %-25s | %-27s | %-6s | %-17s | %s\n' "$@"; }
 {
     echo "Qopy load report, $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname)"
     echo "Command line:  $INVOCATION   (in $ORIG_PWD)"
-    echo "Settings:      WRK_DURATION=$WRK_DURATION UPLOAD_RUNS=$UPLOAD_RUNS DOWNLOAD_RUNS=$DOWNLOAD_RUNS RUST_LOG=${RUST_LOG:-unset}"
+    echo "Settings:      WRK_DURATION=$WRK_DURATION WRK_RUNS=$WRK_RUNS UPLOAD_RUNS=$UPLOAD_RUNS DOWNLOAD_RUNS=$DOWNLOAD_RUNS RUST_LOG=${RUST_LOG:-unset}"
     echo "Machine:       $CORES cores, ${CPU_MODEL:-unknown CPU}; $(uname -sr)"
     echo "Load:          load average $LOAD_START at the start (the build included), $LOAD_END at the end;"
     echo "               other runnable tasks between steps: mean $BUSY_MEAN over ${#BUSY[@]} looks ($BUSY_NOTE)"
@@ -553,6 +570,10 @@ row() { printf '%-44s | %-25s | %-27s | %-6s | %-17s | %s\n' "$@"; }
     echo "    qopy ${Q_DOWN[*]}; nginx ${N_DOWN[*]} MiB/s."
     echo "[5] qopy: GET /api/clip/<clip>/info ($INFO_BYTES-byte answer); nginx: a $(stat -c %s "$WORK/www/small.json")-byte static JSON file."
     for c in "${WRK_CMDS[@]}"; do echo "    $c"; done
+    echo "    $WRK_RUNS alternating runs each; medians shown. Every run, req/s and p99 ms:"
+    for conns in 16 64; do
+        echo "    $conns conns: qopy ${ALL_RPS[q$conns]}/ ${ALL_P99[q$conns]}; nginx ${ALL_RPS[n$conns]}/ ${ALL_P99[n$conns]}"
+    done
     echo "[6] RssAnon from /proc/$SERVER_PID/status every 50 ms while 1 GiB is uploaded (205 raw PUT"
     echo "    chunks, $STREAMS streams) and then downloaded to /dev/null. Mapped file pages do not count."
     echo "[7] Not a target but context: the same chunk files copied into the data directory's file system"

@@ -85,6 +85,9 @@ pub struct Cli {
     /// Most client connections at once [default: 1024]
     #[arg(long, value_name = "N", global = true)]
     pub max_connections: Option<String>,
+    /// Threads serving connections, 0 for half the cores [default: 0]
+    #[arg(long, value_name = "N", global = true)]
+    pub workers: Option<String>,
     /// Time a client has to send its request headers [default: 10s]
     #[arg(long, value_name = "DURATION", global = true)]
     pub header_read_timeout: Option<String>,
@@ -138,7 +141,7 @@ pub enum Command {
 impl Cli {
     /// The configuration flags that were given, as (config key, value) pairs.
     pub fn config_flags(&self) -> Vec<(String, String)> {
-        let flags: [(&str, &Option<String>); 31] = [
+        let flags: [(&str, &Option<String>); 32] = [
             ("listen", &self.listen),
             ("data_dir", &self.data_dir),
             ("admin_token", &self.admin_token),
@@ -159,6 +162,7 @@ impl Cli {
             ("cors_origins", &self.cors_origins),
             ("trusted_proxies", &self.trusted_proxies),
             ("max_connections", &self.max_connections),
+            ("workers", &self.workers),
             ("header_read_timeout", &self.header_read_timeout),
             ("idle_timeout", &self.idle_timeout),
             ("min_upload_rate", &self.min_upload_rate),

@@ -6,6 +6,11 @@ use clap::Parser;
 use qopy::cli::{Cli, Command};
 use std::sync::Arc;
 
+/// mimalloc rather than glibc's allocator: a request allocates and frees many small buffers
+/// across worker threads, where glibc's arenas spend their time in locks and consolidation.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.command {
@@ -57,7 +62,10 @@ fn serve(config: qopy::config::Config) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
         .with_target(false)
         .init();
-    let rt = tokio::runtime::Runtime::new()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads())
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(config.listen).await {
             Ok(l) => l,

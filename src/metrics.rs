@@ -20,7 +20,7 @@ use std::time::Duration;
 /// Labels of the request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: &'static str,
     status: u16,
 }
@@ -28,7 +28,7 @@ struct RequestLabels {
 /// Labels of the latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: &'static str,
 }
 
@@ -88,10 +88,10 @@ impl Metrics {
 
     /// Records one answered request.
     pub fn record(&self, method: &http::Method, route: &'static str, status: u16, took: Duration) {
-        let method = method.as_str().to_string();
+        let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.clone(),
+                method,
                 route,
                 status,
             })
@@ -212,11 +212,40 @@ impl Collector for StoreCollector {
     }
 }
 
+/// The method as a label: the standard ones by name, anything else `OTHER` (a label set
+/// must stay small, and an extension method is client input).
+fn method_label(m: &http::Method) -> &'static str {
+    use http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// The route template of a request, for labels: fixed segments kept, IDs and names replaced
 /// by `{id}`, `{n}`, `{filename}`; anything unknown is `other`. Never returns client input.
 pub fn route_template(method: &http::Method, path: &str) -> &'static str {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segs.as_slice() {
+    // At most six segments are looked at; a longer path is `other` (or an asset).
+    let mut buf = [""; 6];
+    let mut n = 0;
+    for seg in path.trim_start_matches('/').split('/') {
+        if n == buf.len() {
+            n += 1;
+            break;
+        }
+        buf[n] = seg;
+        n += 1;
+    }
+    let segs: &[&str] = if n <= buf.len() { &buf[..n] } else { &[] };
+    match segs {
         [""] => "/",
         ["health"] => "/health",
         ["ping"] => "/ping",
@@ -272,5 +301,10 @@ mod tests {
         assert_eq!(route_template(&g, "/secret-name.txt"), "other");
         assert_eq!(route_template(&g, "/"), "/");
         assert_eq!(route_template(&g, "/file/ABCDEFGHIJ"), "/file/{id}");
+        assert_eq!(route_template(&g, "/a/b/c/d/e/f/g"), "other");
+        assert_eq!(
+            super::method_label(&Method::from_bytes(b"BREW").unwrap()),
+            "OTHER"
+        );
     }
 }

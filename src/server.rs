@@ -135,10 +135,16 @@ where
             *r.status_mut() = StatusCode::NO_CONTENT;
             r
         }
-        _ => match filter.call(req).await {
-            Ok(r) => r,
-            Err(never) => match never {},
-        },
+        _ => {
+            let answer = match crate::http::fast::serve(&state, peer, &req).await {
+                Some(answer) => answer,
+                None => filter.call(req).await,
+            };
+            match answer {
+                Ok(r) => r,
+                Err(never) => match never {},
+            }
+        }
     };
     let mut resp = into_server_body(resp);
     if let OriginCheck::Allowed(o) = &origin {

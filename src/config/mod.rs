@@ -36,6 +36,7 @@ pub const KEYS: &[&str] = &[
     "cors_origins",
     "trusted_proxies",
     "max_connections",
+    "workers",
     "header_read_timeout",
     "idle_timeout",
     "min_upload_rate",
@@ -162,6 +163,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Most client connections served at once (at least 1).
     pub max_connections: usize,
+    /// Threads serving connections; 0 picks [`Config::worker_threads`]'s default.
+    pub workers: usize,
     /// Time a client has to send its request headers.
     pub header_read_timeout: Duration,
     /// Time an idle keep-alive connection is kept open.
@@ -315,6 +318,17 @@ impl Config {
             values.set(k, Raw::Str(value.clone()), Layer::Flag(k.to_string()));
         }
         values.build()
+    }
+
+    /// The number of threads serving connections: `workers`, or when that is 0 half the
+    /// CPU cores (at least one), leaving the others to the blocking pool's disk work.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism()
+                .map_or(1, |n| n.get() / 2)
+                .max(1),
+            n => n,
+        }
     }
 
     /// The lifetime in milliseconds of the expiry option called `name`, if it is allowed.
@@ -636,6 +650,20 @@ impl Values {
             })?,
             max_connections: self.get("max_connections", |raw| {
                 usize::try_from(raw.count()?).map_err(|_| "is too large".to_string())
+            })?,
+            workers: self.get("workers", |raw| {
+                let n: i64 = match raw {
+                    Raw::Int(i) => *i,
+                    Raw::Str(s) => s
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("`{s}` is not a whole number"))?,
+                    other => return Err(format!("expected an integer, found {}", other.kind())),
+                };
+                match n {
+                    0..=1024 => Ok(n as usize),
+                    _ => Err("must be from 0 (automatic) to 1024".into()),
+                }
             })?,
             header_read_timeout: self.get("header_read_timeout", Raw::duration)?,
             idle_timeout: self.get("idle_timeout", Raw::duration)?,

@@ -85,6 +85,7 @@ fn defaults_parse_and_match_the_documented_values() {
         cors_origins: vec![],
         trusted_proxies: vec![],
         max_connections: 1024,
+        workers: 0,
         header_read_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
         min_upload_rate: Some(UploadRate {
@@ -495,4 +496,21 @@ fn tls_modes_and_required_files() {
     assert!(e.contains("`tls_cert`"), "{e}");
     let e = env_load(&[("QOPY_TLS", "on")]).unwrap_err().to_string();
     assert!(e.contains("`tls`") && e.contains("self-signed"), "{e}");
+}
+
+#[test]
+fn workers_default_to_half_the_cores() {
+    let c = Config::defaults();
+    assert_eq!(c.workers, 0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(c.worker_threads(), (cores / 2).max(1));
+    let c = env_load(&[("QOPY_WORKERS", "3")]).unwrap();
+    assert_eq!((c.workers, c.worker_threads()), (3, 3));
+    for bad in ["-1", "1025", "two"] {
+        let err = env_load(&[("QOPY_WORKERS", bad)]).unwrap_err().to_string();
+        assert!(
+            err.contains("`workers`") && err.contains("QOPY_WORKERS"),
+            "{err}"
+        );
+    }
 }

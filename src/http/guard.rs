@@ -8,7 +8,7 @@ use crate::config::{Config, Rate};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,33 +25,47 @@ pub const DOWNLOAD_CSP: &str = "default-src 'none'; sandbox; frame-ancestors 'no
 
 /// Adds the security headers (without overwriting a stricter one a handler set).
 pub fn security_headers(h: &mut HeaderMap) {
-    let download = h.contains_key(http::header::CONTENT_DISPOSITION);
-    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
-        if !h.contains_key(k) {
-            h.insert(k, HeaderValue::from_static(v));
-        }
+    // One allocation for all of them rather than growing step by step.
+    h.reserve(SECURITY_HEADER_COUNT + 1);
+    let csp = if h.contains_key(http::header::CONTENT_DISPOSITION) {
+        DOWNLOAD_CSP
+    } else {
+        PAGE_CSP
     };
-    set(
-        h,
-        "content-security-policy",
-        if download { DOWNLOAD_CSP } else { PAGE_CSP },
-    );
-    set(h, "referrer-policy", "no-referrer");
-    set(h, "x-content-type-options", "nosniff");
-    set(h, "x-frame-options", "DENY");
-    set(h, "cross-origin-opener-policy", "same-origin");
-    set(h, "cross-origin-resource-policy", "same-origin");
-    set(h, "origin-agent-cluster", "?1");
-    set(h, "x-dns-prefetch-control", "off");
-    set(h, "x-download-options", "noopen");
-    set(h, "x-permitted-cross-domain-policies", "none");
-    set(h, "x-xss-protection", "0");
-    set(
-        h,
-        "permissions-policy",
-        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
-    );
+    if !h.contains_key(http::header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
+    }
+    for (name, value) in SECURITY_HEADERS.iter() {
+        h.entry(name).or_insert_with(|| value.clone());
+    }
 }
+
+const SECURITY_HEADER_COUNT: usize = 11;
+
+/// The security headers other than the CSP, parsed once (every response carries them).
+static SECURITY_HEADERS: std::sync::LazyLock<[(HeaderName, HeaderValue); SECURITY_HEADER_COUNT]> =
+    std::sync::LazyLock::new(|| {
+        [
+            ("referrer-policy", "no-referrer"),
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("cross-origin-resource-policy", "same-origin"),
+            ("origin-agent-cluster", "?1"),
+            ("x-dns-prefetch-control", "off"),
+            ("x-download-options", "noopen"),
+            ("x-permitted-cross-domain-policies", "none"),
+            ("x-xss-protection", "0"),
+            (
+                "permissions-policy",
+                "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+            ),
+        ]
+        .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
+    });
 
 /// The origin decision for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

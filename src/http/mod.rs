@@ -9,6 +9,7 @@ pub mod assets;
 pub mod body;
 pub mod clips;
 pub mod error;
+pub mod fast;
 pub mod guard;
 pub mod health;
 pub mod oneshot;
@@ -54,7 +55,21 @@ pub struct PeerAddr(pub SocketAddr);
 
 /// A JSON response with a status.
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes_response(
+        status,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+/// A 200 JSON response serialized straight from a value (no intermediate `Value`).
+pub fn serialized_json<T: serde::Serialize>(body: &T) -> Response {
+    json_bytes_response(
+        StatusCode::OK,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+fn json_bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut resp = Response::new(bytes.into());
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -94,26 +109,31 @@ pub fn client_ip(
             let peer = peer
                 .map(|p| p.0.ip())
                 .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-            let trusted = &state.qopy.config.trusted_proxies;
-            let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
-            if !is_trusted(peer) {
-                return peer;
-            }
-            let Some(xff) = xff else { return peer };
-            let mut client = peer;
-            for hop in xff.rsplit(',') {
-                match hop.trim().parse::<IpAddr>() {
-                    Ok(ip) => {
-                        client = ip;
-                        if !is_trusted(ip) {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
+            attributed_ip(&state.qopy.config, peer, xff.as_deref())
+        })
+}
+
+/// The address a request from `peer` is attributed to (see [`client_ip`]).
+pub fn attributed_ip(config: &crate::config::Config, peer: IpAddr, xff: Option<&str>) -> IpAddr {
+    let trusted = &config.trusted_proxies;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let Some(xff) = xff else { return peer };
+    let mut client = peer;
+    for hop in xff.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    break;
                 }
             }
-            client
-        })
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// The largest JSON body accepted.
