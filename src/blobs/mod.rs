@@ -56,6 +56,9 @@ pub struct Blobs {
     maps: Arc<MapCache>,
 }
 
+/// The blob area's entries: directories with their modification times, and stray paths.
+pub type BlobListing = (Vec<(BlobDir, std::time::SystemTime)>, Vec<PathBuf>);
+
 /// The name of a clip's cached image preview inside its directory.
 pub const PREVIEW_FILE: &str = "preview.jpg";
 
@@ -212,7 +215,7 @@ impl Blobs {
 
     /// Lists the entries of the blob area: directory names that parse as blob tokens, and
     /// the paths of anything else (which no record can own).
-    pub fn list(&self) -> Result<(Vec<(BlobDir, std::time::SystemTime)>, Vec<PathBuf>), BlobError> {
+    pub fn list(&self) -> Result<BlobListing, BlobError> {
         let mut dirs = Vec::new();
         let mut strays = Vec::new();
         for entry in fs::read_dir(&self.root)? {

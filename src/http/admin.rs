@@ -91,7 +91,7 @@ pub async fn clips(state: State, auth: Option<String>) -> Result<Response, ApiEr
             for c in q.store.all_clips() {
                 all.push(c?);
             }
-            all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            all.sort_by_key(|c| std::cmp::Reverse(c.created_at));
             all.truncate(20);
             let now = q.now();
             let mut out = Vec::new();

@@ -108,7 +108,7 @@ pub fn check_origin(config: &Config, headers: &HeaderMap) -> OriginCheck {
             return OriginCheck::SameOrigin;
         }
     }
-    if config.cors_origins.iter().any(|o| *o == origin) {
+    if config.cors_origins.contains(&origin) {
         return OriginCheck::Allowed(origin);
     }
     OriginCheck::Forbidden

@@ -527,7 +527,7 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
             g.retired += 1;
         }
     }
-    let sessions: Vec<(String, Vec<u8>, u32, BTreeSet<u32>, bool)> = m
+    let sessions: Vec<SessionCheck> = m
         .lock()
         .sessions
         .iter()
@@ -606,6 +606,10 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
         s.busy = false;
     }
 }
+
+/// An open session as the check sees it: ID, content, chunk count, acknowledged chunks,
+/// and whether a complete was in flight.
+type SessionCheck = (String, Vec<u8>, u32, BTreeSet<u32>, bool);
 
 /// With the server stopped: one start-up sweep must find nothing to remove (the restarted
 /// server's own start-up sweep already did), and every record's files must be present and

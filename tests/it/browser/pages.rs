@@ -45,19 +45,17 @@ async fn pages_load_without_console_errors_or_csp_violations() {
         vec![],
     )
     .await;
-    let seen = b
-        .wait_for(
-            "the CSP refusal in the console",
-            Duration::from_secs(10),
-            || async {
-                let log = b.console().await;
-                log.iter()
-                    .any(|e| e.message.contains("Content Security Policy"))
-                    .then_some(())
-            },
-        )
-        .await;
-    let _ = seen;
+    b.wait_for(
+        "the CSP refusal in the console",
+        Duration::from_secs(10),
+        || async {
+            let log = b.console().await;
+            log.iter()
+                .any(|e| e.message.contains("Content Security Policy"))
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         b.js("return window.__inline === undefined", vec![]).await,
         json!(true)

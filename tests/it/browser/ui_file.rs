@@ -91,15 +91,13 @@ async fn file_of_50_mib_round_trips_with_identical_sha256() {
     choose_file(&b, &path).await;
     b.screenshot("desktop-light-share-files-chosen").await;
     b.click("[data-testid=file-submit]").await;
-    let shared = b
-        .wait_for("the 50 MiB upload to finish", BIG, || async {
-            let open = b
-                .js("return document.getElementById('share-modal').open", vec![])
-                .await;
-            (open == json!(true)).then_some(())
-        })
-        .await;
-    let _ = shared;
+    b.wait_for("the 50 MiB upload to finish", BIG, || async {
+        let open = b
+            .js("return document.getElementById('share-modal').open", vec![])
+            .await;
+        (open == json!(true)).then_some(())
+    })
+    .await;
     let shared = read_share_dialog(&b).await;
     assert!(shared.url.starts_with(&server.url("/")), "{shared:?}");
 
