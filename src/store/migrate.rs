@@ -214,4 +214,23 @@ mod tests {
         assert!(store.ownerless_chunk_uploads().unwrap().is_empty());
         assert_eq!(migrate(&store).unwrap(), 0, "nothing left to migrate");
     }
+
+    #[test]
+    fn chunk_records_without_session_or_clip_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let orphan = UploadId(9);
+        store
+            .chunks
+            .insert(chunk_key(orphan, 0), encode(&rec(3, 1)).unwrap())
+            .unwrap();
+        store
+            .chunks
+            .insert(chunk_key(orphan, 1), encode(&rec(3, 2)).unwrap())
+            .unwrap();
+        assert_eq!(store.ownerless_chunk_uploads().unwrap(), vec![orphan]);
+        store.remove_chunk_records(orphan).unwrap();
+        assert_eq!(store.chunk_record_count(), 0);
+        assert!(store.ownerless_chunk_uploads().unwrap().is_empty());
+    }
 }
