@@ -8,7 +8,7 @@
 # Needs bash, curl, wrk, nginx, python3 (only to find free ports), coreutils.
 # On Debian: apt-get update && apt-get install -y wrk nginx-light curl
 #
-# Environment knobs (defaults in brackets): WRK_DURATION [10s], WRK_RUNS [3], UPLOAD_RUNS [3],
+# Environment knobs (defaults in brackets): WRK_DURATION [10s], WRK_RUNS [3], PIN [1], UPLOAD_RUNS [3],
 # DOWNLOAD_RUNS [5], LOAD_TIME_LIMIT seconds for everything after the build [300],
 # QOPY_BIN [$CARGO_TARGET_DIR/release/qopy] (only to try this script against another server).
 # Only 127.0.0.1 is ever contacted. Everything started here is stopped on exit.
@@ -27,6 +27,7 @@ readonly STREAMS=3                        # parallel chunk upload streams
 
 WRK_DURATION=${WRK_DURATION:-10s}
 WRK_RUNS=${WRK_RUNS:-3}
+PIN=${PIN:-1}
 UPLOAD_RUNS=${UPLOAD_RUNS:-3}
 DOWNLOAD_RUNS=${DOWNLOAD_RUNS:-5}
 LOAD_TIME_LIMIT=${LOAD_TIME_LIMIT:-300}
@@ -299,7 +300,7 @@ rss_now_mib() { awk '/^RssAnon:/ { printf "%.1f", $2 / 1024 }' /proc/"$SERVER_PI
 # run_wrk URL CONNECTIONS NAME: sets W_RPS, W_P50, W_P99 (ms), W_ERR (empty when clean).
 run_wrk() {
     local url=$1 conns=$2 name=$3 out=$WORK/wrk.$3.$2
-    local cmd=(wrk -t2 "-c$conns" "-d$WRK_DURATION" --latency "$url")
+    local cmd=("${WRK_PIN[@]}" wrk -t2 "-c$conns" "-d$WRK_DURATION" --latency "$url")
     log "${cmd[*]}"
     [[ " ${WRK_CMDS[*]} " == *" ${cmd[*]} "* ]] || WRK_CMDS+=("${cmd[*]}")
     "${cmd[@]}" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
@@ -445,6 +446,32 @@ code=$(curl -sS -o "$WORK/info.json" -w '%{http_code}' --max-time 5 "$INFO_URL")
 [[ $code == 200 ]] || die "GET /api/clip/$CLIP/info -> HTTP $code: $(cat "$WORK/info.json")"
 INFO_BYTES=$(stat -c %s "$WORK/info.json")
 WRK_CMDS=()
+# With PIN=1 and at least 2 CPUs, the servers (every thread of qopy; nginx's master and
+# workers) run on the first half of the CPUs and wrk on the other half during these runs, the
+# same split for both. On a small machine wrk's threads otherwise compete with the server for
+# the same cores, and the latency tail measures the CPU scheduler: on 2 vCPUs, runnable
+# threads were seen waiting up to 4 ms. PIN=0 runs them unpinned, as before.
+NCPU=$(nproc)
+ALL_CPUS="0-$((NCPU - 1))"
+WRK_PIN=()
+PIN_NOTE="not pinned (PIN=$PIN, $NCPU CPUs)"
+# pin_all CPUS PID...: moves every thread of each PID to CPUS.
+pin_all() {
+    local cpus=$1 pid
+    shift
+    for pid in "$@"; do taskset -a -p -c "$cpus" "$pid" >/dev/null || die "taskset failed for pid $pid"; done
+}
+server_pids() { echo "$SERVER_PID $NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"; }
+if [[ $PIN == 1 ]] && ((NCPU >= 2)); then
+    command -v taskset >/dev/null && command -v pgrep >/dev/null || die "taskset or pgrep is missing (Debian: util-linux, procps)"
+    SERVER_CPUS="0-$((NCPU / 2 - 1))"
+    LOADGEN_CPUS="$((NCPU / 2))-$((NCPU - 1))"
+    # shellcheck disable=SC2046  # one word per pid
+    pin_all "$SERVER_CPUS" $(server_pids)
+    WRK_PIN=(taskset -c "$LOADGEN_CPUS")
+    PIN_NOTE="qopy and nginx on CPUs $SERVER_CPUS, wrk on CPUs $LOADGEN_CPUS (PIN=1)"
+    log "small requests: $PIN_NOTE"
+fi
 # WRK_RUNS alternating runs per connection count; every figure reported is the median of its
 # runs (a single 10 s run's p99 on 2 shared cores moves by a millisecond from run to run).
 declare -A RPS P50 P99 ALL_RPS ALL_P99 P50S
@@ -471,6 +498,10 @@ for conns in 16 64; do
     done
     log "$conns connections: qopy ${RPS[q$conns]} req/s (p99 ${P99[q$conns]} ms), nginx ${RPS[n$conns]} req/s (p99 ${P99[n$conns]} ms)"
 done
+if ((${#WRK_PIN[@]})); then
+    # shellcheck disable=SC2046
+    pin_all "$ALL_CPUS" $(server_pids)
+fi
 server_alive
 
 # ---------------------------------------------------------------------------------------------
@@ -527,7 +558,7 @@ row() { printf '%-44s | %-25s | %-27s | %-6s | %-17s | %s\n' "$@"; }
 {
     echo "Qopy load report, $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname)"
     echo "Command line:  $INVOCATION   (in $ORIG_PWD)"
-    echo "Settings:      WRK_DURATION=$WRK_DURATION WRK_RUNS=$WRK_RUNS UPLOAD_RUNS=$UPLOAD_RUNS DOWNLOAD_RUNS=$DOWNLOAD_RUNS RUST_LOG=${RUST_LOG:-unset}"
+    echo "Settings:      WRK_DURATION=$WRK_DURATION WRK_RUNS=$WRK_RUNS PIN=$PIN UPLOAD_RUNS=$UPLOAD_RUNS DOWNLOAD_RUNS=$DOWNLOAD_RUNS RUST_LOG=${RUST_LOG:-unset}"
     echo "Machine:       $CORES cores, ${CPU_MODEL:-unknown CPU}; $(uname -sr)"
     echo "Load:          load average $LOAD_START at the start (the build included), $LOAD_END at the end;"
     echo "               other runnable tasks between steps: mean $BUSY_MEAN over ${#BUSY[@]} looks ($BUSY_NOTE)"
@@ -570,6 +601,7 @@ row() { printf '%-44s | %-25s | %-27s | %-6s | %-17s | %s\n' "$@"; }
     echo "    qopy ${Q_DOWN[*]}; nginx ${N_DOWN[*]} MiB/s."
     echo "[5] qopy: GET /api/clip/<clip>/info ($INFO_BYTES-byte answer); nginx: a $(stat -c %s "$WORK/www/small.json")-byte static JSON file."
     for c in "${WRK_CMDS[@]}"; do echo "    $c"; done
+    echo "    CPUs: $PIN_NOTE."
     echo "    $WRK_RUNS alternating runs each; medians shown. Every run, req/s and p99 ms:"
     for conns in 16 64; do
         echo "    $conns conns: qopy ${ALL_RPS[q$conns]}/ ${ALL_P99[q$conns]}; nginx ${ALL_RPS[n$conns]}/ ${ALL_P99[n$conns]}"
