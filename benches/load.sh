@@ -381,10 +381,17 @@ printf '{"success":true,"clipId":"ABCDEFGHJK","contentType":"file","expiresAt":1
 chmod 644 "$WORK/www/"*
 
 NPORT=$(free_port)
+# The CPU split of the small-request runs (see section 4); nginx gets one worker per CPU it
+# will have there, as its documentation recommends, so that pinning does not handicap it.
+NCPU=$(nproc)
+ALL_CPUS="0-$((NCPU - 1))"
+WRK_PIN=()
+PIN_NOTE="not pinned (PIN=$PIN, $NCPU CPUs)"
+if [[ $PIN == 1 ]] && ((NCPU >= 2)); then NGINX_WORKERS=$((NCPU / 2)); else NGINX_WORKERS=$NCPU; fi
 USER_DIRECTIVE=""
 ((EUID == 0)) && USER_DIRECTIVE="user nobody nogroup;"
 sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@PORT@|$NPORT|g" -e "s|@WWW@|$WORK/www|g" \
-    -e "s|@USER_DIRECTIVE@|$USER_DIRECTIVE|" "$ROOT/benches/nginx.conf.template" >"$WORK/nginx/nginx.conf"
+    -e "s|@USER_DIRECTIVE@|$USER_DIRECTIVE|" -e "s|@WORKERS@|$NGINX_WORKERS|" "$ROOT/benches/nginx.conf.template" >"$WORK/nginx/nginx.conf"
 NGINX_CMD=("$NGINX_BIN" -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf")
 "${NGINX_CMD[@]}" -t -q 2>"$WORK/nginx/test.log" || die "nginx rejects the generated config: $(cat "$WORK/nginx/test.log")"
 log "starting: ${NGINX_CMD[*]}"
@@ -451,10 +458,6 @@ WRK_CMDS=()
 # same split for both. On a small machine wrk's threads otherwise compete with the server for
 # the same cores, and the latency tail measures the CPU scheduler: on 2 vCPUs, runnable
 # threads were seen waiting up to 4 ms. PIN=0 runs them unpinned, as before.
-NCPU=$(nproc)
-ALL_CPUS="0-$((NCPU - 1))"
-WRK_PIN=()
-PIN_NOTE="not pinned (PIN=$PIN, $NCPU CPUs)"
 # pin_all CPUS PID...: moves every thread of each PID to CPUS.
 pin_all() {
     local cpus=$1 pid
@@ -563,7 +566,7 @@ row() { printf '%-44s | %-25s | %-27s | %-6s | %-17s | %s\n' "$@"; }
     echo "Load:          load average $LOAD_START at the start (the build included), $LOAD_END at the end;"
     echo "               other runnable tasks between steps: mean $BUSY_MEAN over ${#BUSY[@]} looks ($BUSY_NOTE)"
     echo "qopy:          ${QOPY_CMD[*]}   (git $GIT_REV$GIT_DIRTY)"
-    echo "nginx:         ${NGINX_CMD[*]}   ($("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //'), worker_processes 2, sendfile on)"
+    echo "nginx:         ${NGINX_CMD[*]}   ($("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //'), worker_processes $NGINX_WORKERS, sendfile on)"
     echo "Tools:         $(curl --version | head -n 1 | cut -d' ' -f1-2), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2); all traffic on 127.0.0.1"
     echo
     row "measurement" "qopy" "baseline" "ratio" "target" "verdict"
