@@ -340,12 +340,10 @@ impl Config {
     }
 }
 
-
 /// The name of `key` as a known key, if it is one.
 fn known_key(key: &str) -> Option<&'static str> {
     KEYS.iter().copied().find(|k| *k == key)
 }
-
 
 mod parse;
 mod raw;

@@ -49,11 +49,20 @@ pub(super) struct SessionV1 {
     pub received: u32,
 }
 
+/// The `meta` key recording the format the stored records are in.
+const FORMAT_KEY: &str = "format";
+/// The current format: clips and sessions in version 2.
+const FORMAT: u8 = 2;
+
 /// Migrates every session and clip still in version 1; returns how many were rewritten.
 /// Each clip's chunk records are written before its new record, so a crash in between
 /// leaves the old record (migrated again next time) and chunk records without an owner
-/// (removed by the start-up sweep).
+/// (removed by the start-up sweep). Once done, the format is recorded in `meta`, so later
+/// starts skip the scan.
 pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
+    if store.meta.get(FORMAT_KEY)?.as_deref() == Some(&[FORMAT][..]) {
+        return Ok(0);
+    }
     let mut done = 0;
     for kv in store.sessions.iter() {
         let (k, v) = kv?;
@@ -117,8 +126,9 @@ pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
         store.clips.insert(k, encode(&new)?)?;
         done += 1;
     }
+    store.meta.insert(FORMAT_KEY, &[FORMAT])?;
+    store.db.flush()?;
     if done > 0 {
-        store.db.flush()?;
         tracing::info!(
             records = done,
             "migrated stored records to the current format"
@@ -201,6 +211,8 @@ mod tests {
                     .insert(chunk_key(sid, n as u32), encode(r).unwrap())
                     .unwrap();
             }
+            // A database of the first release has no format marker.
+            store.meta.remove(FORMAT_KEY).unwrap();
             store.db.flush().unwrap();
         }
         // Opening migrates.

@@ -217,8 +217,10 @@ impl Store {
     /// sweep, before anything else writes, acts on this.
     pub fn ownerless_chunk_uploads(&self) -> Result<Vec<UploadId>, StoreError> {
         let mut owners: HashSet<u64> = HashSet::new();
-        for item in self.all_sessions() {
-            owners.insert(item?.0 .0);
+        for key in self.sessions.iter().keys() {
+            if let Ok(k) = <[u8; 8]>::try_from(key?.as_ref()) {
+                owners.insert(u64::from_be_bytes(k));
+            }
         }
         for clip in self.all_clips() {
             owners.insert(clip?.upload.0);
