@@ -97,6 +97,15 @@ pub struct Cli {
     /// Slowest accepted chunk body, SIZE/DURATION or off [default: 120KiB/30s]
     #[arg(long, value_name = "RATE", global = true)]
     pub min_upload_rate: Option<String>,
+    /// Most connections from one address (IPv6: one /64), 0 for no limit [default: 64]
+    #[arg(long, value_name = "N", global = true)]
+    pub max_connections_per_address: Option<String>,
+    /// A database flush stuck longer than this ends the process [default: 30s]
+    #[arg(long, value_name = "DURATION", global = true)]
+    pub stall_timeout: Option<String>,
+    /// Comma-separated extra host names requests may be addressed to, * for any [default: none]
+    #[arg(long, value_name = "LIST", global = true)]
+    pub allowed_hosts: Option<String>,
     /// Log filter in tracing EnvFilter syntax [default: info]
     #[arg(long, value_name = "FILTER", global = true)]
     pub log: Option<String>,
@@ -141,7 +150,7 @@ pub enum Command {
 impl Cli {
     /// The configuration flags that were given, as (config key, value) pairs.
     pub fn config_flags(&self) -> Vec<(String, String)> {
-        let flags: [(&str, &Option<String>); 32] = [
+        let flags: [(&str, &Option<String>); 35] = [
             ("listen", &self.listen),
             ("data_dir", &self.data_dir),
             ("admin_token", &self.admin_token),
@@ -166,6 +175,9 @@ impl Cli {
             ("header_read_timeout", &self.header_read_timeout),
             ("idle_timeout", &self.idle_timeout),
             ("min_upload_rate", &self.min_upload_rate),
+            ("max_connections_per_address", &self.max_connections_per_address),
+            ("stall_timeout", &self.stall_timeout),
+            ("allowed_hosts", &self.allowed_hosts),
             ("log", &self.log),
             ("limit_initiate", &self.limit_initiate),
             ("limit_chunk", &self.limit_chunk),

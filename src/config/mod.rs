@@ -40,6 +40,9 @@ pub const KEYS: &[&str] = &[
     "header_read_timeout",
     "idle_timeout",
     "min_upload_rate",
+    "max_connections_per_address",
+    "stall_timeout",
+    "allowed_hosts",
     "log",
     "limit_initiate",
     "limit_chunk",
@@ -171,6 +174,14 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Slowest accepted chunk body; `None` means no minimum.
     pub min_upload_rate: Option<UploadRate>,
+    /// Most connections one client address holds at once (an IPv6 /64 is one address);
+    /// `None` for no limit. Trusted proxies are not limited.
+    pub max_connections_per_address: Option<usize>,
+    /// A database flush pending longer than this makes the watchdog end the process.
+    pub stall_timeout: Duration,
+    /// Host names (besides IP literals, `localhost`, the `public_url` host and the TLS
+    /// certificate's names) that requests may be addressed to; `*` allows any.
+    pub allowed_hosts: Vec<String>,
     /// A `tracing_subscriber::EnvFilter` directive string, checked to parse.
     pub log: String,
 }

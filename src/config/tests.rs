@@ -92,6 +92,9 @@ fn defaults_parse_and_match_the_documented_values() {
             bytes: 120 << 10,
             per: Duration::from_secs(30),
         }),
+        max_connections_per_address: Some(64),
+        stall_timeout: Duration::from_secs(30),
+        allowed_hosts: vec![],
         log: "info".into(),
     };
     assert_eq!(Config::defaults(), expected);

@@ -219,6 +219,20 @@ impl Values {
                 Raw::Int(0) => Ok(None),
                 raw => UploadRate::parse(raw.text()?),
             })?,
+            max_connections_per_address: self.get("max_connections_per_address", |raw| {
+                let n = usize::try_from(raw.count()?).map_err(|_| "is too large".to_string())?;
+                Ok(Some(n).filter(|n| *n > 0))
+            })?,
+            stall_timeout: self.get("stall_timeout", |raw| {
+                let d = Raw::duration(raw)?;
+                if d < Duration::from_secs(1) {
+                    return Err("must be at least 1s".into());
+                }
+                Ok(d)
+            })?,
+            allowed_hosts: self.get("allowed_hosts", |raw| {
+                raw.list()?.iter().map(|h| parse_allowed_host(h)).collect()
+            })?,
             log: self.get("log", |raw| {
                 let filter = raw.text()?.trim();
                 if filter.is_empty() {
@@ -228,5 +242,20 @@ impl Values {
                 Ok(filter.to_string())
             })?,
         })
+    }
+}
+
+/// One `allowed_hosts` entry: a host name (letters, digits, `.`, `-`, `_`), lower-cased,
+/// without port, or `*` for any host.
+fn parse_allowed_host(raw: &str) -> Result<String, String> {
+    let h = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = h == "*"
+        || (!h.is_empty()
+            && h.len() <= 253
+            && h.bytes().all(|c| c.is_ascii_alphanumeric() || b".-_".contains(&c)));
+    if ok {
+        Ok(h)
+    } else {
+        Err(format!("`{raw}` is not a host name (no scheme, port or path)"))
     }
 }
