@@ -69,6 +69,7 @@ pub async fn run(
             }
         })
     };
+    let stalls = StallWatchdog::start(qopy.store.flush_monitor(), qopy.config.stall_timeout);
     let (fatal_tx, mut fatal_rx) = tokio::sync::watch::channel(None::<String>);
     let watchdog = tokio::spawn(watch_database(qopy.clone(), fatal_tx, stop_rx.clone()));
     let routes = crate::http::routes(state.clone());
@@ -102,6 +103,9 @@ pub async fn run(
     if let Err(e) = qopy.store.flush().await {
         tracing::error!(error = %e, "final flush failed");
     }
+    // The last handle closes the database (the flusher thread makes a final flush).
+    drop(qopy);
+    drop(stalls);
     match fatal {
         Some(reason) => Err(AppError::Fatal(reason)),
         None => Ok(()),
@@ -132,6 +136,57 @@ async fn watch_database(
                 return;
             }
             Err(e) => tracing::warn!(error = %e, "database flush failed"),
+        }
+    }
+}
+
+/// The exit code of a process stopped by the stall watchdog.
+pub const STALL_EXIT_CODE: i32 = 70;
+
+/// Ends the process when a database flush has been pending longer than `stall_timeout`.
+/// A wedged storage stack (a hung disk, a deadlock in the database) cannot be recovered from
+/// inside the process, and a graceful shutdown would wait for it too; exiting with a
+/// non-zero code lets Docker or systemd restart the server. It runs on its own thread, so
+/// it works when every runtime thread is stuck.
+struct StallWatchdog {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StallWatchdog {
+    fn start(monitor: crate::store::FlushMonitor, limit: Duration) -> StallWatchdog {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let tick = (limit / 8).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let thread = std::thread::Builder::new()
+            .name("qopy-watchdog".into())
+            .spawn(move || {
+                while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    if let Some(pending) = monitor.pending_for().filter(|p| *p > limit) {
+                        tracing::error!(
+                            pending_ms = pending.as_millis() as u64,
+                            "a database flush is stuck longer than stall_timeout; exiting so the supervisor restarts the server"
+                        );
+                        eprintln!(
+                            "qopy: database flush stuck for {} ms (stall_timeout {} ms); exiting with code {STALL_EXIT_CODE}",
+                            pending.as_millis(),
+                            limit.as_millis()
+                        );
+                        std::process::exit(STALL_EXIT_CODE);
+                    }
+                }
+            })
+            .ok();
+        StallWatchdog { stop, thread }
+    }
+}
+
+impl Drop for StallWatchdog {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

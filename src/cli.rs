@@ -143,7 +143,7 @@ pub enum Command {
     /// Download and decrypt a link.
     Get(crate::client::GetArgs),
     /// Exit 0 if the server configured here (--listen / QOPY_LISTEN) answers
-    /// /api/health, 1 otherwise (for Docker's HEALTHCHECK).
+    /// /health, 1 otherwise (for Docker's HEALTHCHECK).
     Healthcheck,
 }
 

@@ -263,6 +263,8 @@ pub struct UploadSession {
     pub received: u32,
     /// Sum of the lengths of the chunks received so far.
     pub received_bytes: u64,
+    /// The size the client declared at initiate, if it did: completion refuses more bytes.
+    pub declared_size: Option<u64>,
 }
 
 #[cfg(test)]

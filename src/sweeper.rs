@@ -196,7 +196,9 @@ pub async fn run(q: Arc<Qopy>, mut shutdown: tokio::sync::watch::Receiver<bool>)
         loop {
             let mut deadline = next_full;
             kind = SweepKind::Full;
-            if let Ok(Some(at)) = q.store.next_expiry() {
+            let q2 = q.clone();
+            let next = tokio::task::spawn_blocking(move || q2.store.next_expiry()).await;
+            if let Ok(Ok(Some(at))) = next {
                 let wait = Duration::from_millis(at.saturating_sub(q.now()).max(100));
                 let at = tokio::time::Instant::now() + wait;
                 if at < deadline {

@@ -10,7 +10,7 @@ mod maps;
 mod write;
 
 pub use maps::{MapCache, Mapped};
-pub use write::{ChunkSink, WrittenChunk};
+pub use write::{ChunkSink, WrittenChunk, WRITERS};
 
 use crate::model::{BlobDir, ChunkRecord};
 use bytes::Bytes;
@@ -54,6 +54,8 @@ impl BlobError {
 pub struct Blobs {
     root: PathBuf,
     maps: Arc<MapCache>,
+    /// Bounds the chunk writers running at once (see [`WRITERS`]).
+    writers: Arc<tokio::sync::Semaphore>,
 }
 
 /// The blob area's entries: directories with their modification times, and stray paths.
@@ -78,6 +80,7 @@ impl Blobs {
         Ok(Blobs {
             root,
             maps: Arc::new(MapCache::new(MAX_CACHED_MAPS)),
+            writers: Arc::new(tokio::sync::Semaphore::new(WRITERS)),
         })
     }
 
@@ -109,7 +112,7 @@ impl Blobs {
     /// Starts writing chunk `n` of a session; the bytes go to a temporary file until
     /// [`ChunkSink::finish`] makes them durable under their final name.
     pub fn chunk_sink(&self, dir: BlobDir, n: u32, limit: u64) -> ChunkSink {
-        ChunkSink::start(self.dir_path(dir), n, limit)
+        ChunkSink::start(self.dir_path(dir), n, limit, self.writers.clone())
     }
 
     /// Removes one chunk file (a losing duplicate); errors are ignored.

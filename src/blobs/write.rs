@@ -1,8 +1,10 @@
-//! Crash-safe streaming writes of chunk files. The request task hands body pieces over a
-//! small bounded channel to one blocking writer, which hashes and writes them to a temporary
-//! file, then fsyncs it, renames it to its final name and fsyncs the directory. A guard
-//! removes the temporary file on every path that does not reach the rename, so a failed or
-//! abandoned write leaves nothing behind.
+//! Crash-safe streaming writes of chunk files. The request task gathers body pieces on the
+//! async side (waiting for a slow client holds no thread) and hands each whole buffer of
+//! [`WRITE_STEP`] bytes to the blocking pool, where one of a bounded set of writers hashes and
+//! writes it to a temporary file; the next buffer fills meanwhile. At the end the file is
+//! fsynced, renamed to its final name and the directory fsynced. Every path that does not
+//! reach the rename removes the temporary file (on the blocking pool, never on an async
+//! thread), so a failed or abandoned write leaves nothing behind.
 
 use super::{sync_dir, BlobError, Blobs};
 use bytes::Bytes;
@@ -10,8 +12,10 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 /// A chunk that is on disk under its final name, durably.
@@ -28,19 +32,13 @@ pub struct WrittenChunk {
     pub map: Bytes,
 }
 
-enum Msg {
-    Data(Bytes),
-    Finish,
-}
+/// How many bytes are gathered before they are handed to a writer; also the step at which
+/// the file's writeback to disk is started.
+const WRITE_STEP: usize = 1 << 20;
 
-/// The writing end of one chunk upload. Dropping it without [`ChunkSink::finish`] abandons
-/// the write and removes the temporary file.
-pub struct ChunkSink {
-    tx: Option<mpsc::Sender<Msg>>,
-    handle: Option<JoinHandle<Result<WrittenChunk, BlobError>>>,
-    limit: u64,
-    received: u64,
-}
+/// Writers running at once, over all uploads: waiting uploads queue for a writer instead of
+/// taking threads of the blocking pool, which downloads and lookups need too.
+pub const WRITERS: usize = 16;
 
 /// Removes a temporary file unless disarmed.
 struct TempGuard(Option<PathBuf>);
@@ -53,72 +51,66 @@ impl Drop for TempGuard {
     }
 }
 
-fn write_blocking(
-    dir: PathBuf,
-    n: u32,
-    mut rx: mpsc::Receiver<Msg>,
-) -> Result<WrittenChunk, BlobError> {
-    let mut rng = rand::rngs::OsRng;
-    let tmp = dir.join(format!(".tmp-{:016x}", rng.next_u64()));
-    // Created with the first bytes, so a request refused before its body (or with an empty
-    // body) never touches the disk.
-    let create = |guard: &mut TempGuard| {
+/// The temporary file of a chunk being written. Dropping it removes the file: drop it on
+/// the blocking pool.
+struct Partial {
+    file: fs::File,
+    guard: TempGuard,
+    hasher: Sha256,
+    len: u64,
+    /// Bytes handed to the disk so far, ahead of the final fsync.
+    written_back: u64,
+}
+
+impl Partial {
+    fn create(dir: &Path) -> Result<Partial, BlobError> {
+        let tmp = dir.join(format!(".tmp-{:016x}", rand::rngs::OsRng.next_u64()));
         // Readable too: the finished file is memory-mapped through this descriptor.
-        let f = fs::OpenOptions::new()
+        let file = fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&tmp)
             .map_err(BlobError::from_io)?;
-        guard.0 = Some(tmp.clone());
-        Ok::<_, BlobError>(f)
-    };
-    let mut guard = TempGuard(None);
-    let mut file: Option<fs::File> = None;
-    let mut hasher = Sha256::new();
-    let mut len = 0u64;
-    // Bytes handed to the disk so far, ahead of the final fsync.
-    let mut written_back = 0u64;
-    loop {
-        match rx.blocking_recv() {
-            Some(Msg::Data(b)) => {
-                let f = match &mut file {
-                    Some(f) => f,
-                    None => file.insert(create(&mut guard)?),
-                };
-                hasher.update(&b);
-                f.write_all(&b).map_err(BlobError::from_io)?;
-                len += b.len() as u64;
-                if len - written_back >= WRITEBACK_STEP {
-                    start_writeback(f, written_back, len - written_back);
-                    written_back = len;
-                }
-            }
-            Some(Msg::Finish) => break,
-            None => return Err(BlobError::Interrupted),
-        }
+        Ok(Partial {
+            file,
+            guard: TempGuard(Some(tmp)),
+            hasher: Sha256::new(),
+            len: 0,
+            written_back: 0,
+        })
     }
-    let file = match file {
-        Some(f) => f,
-        None => create(&mut guard)?,
-    };
-    file.sync_all().map_err(BlobError::from_io)?;
-    let map = super::map_file(&file, len)?;
-    drop(file);
-    let token = rng.next_u64();
-    let name = format!("{n:08}-{token:016x}");
-    rename_durably(&tmp, &dir.join(name), &dir)?;
-    guard.0 = None;
-    Ok(WrittenChunk {
-        len,
-        sha256: hasher.finalize().into(),
-        token,
-        map,
-    })
-}
 
-/// How much of a chunk is written before its writeback to disk is started.
-const WRITEBACK_STEP: u64 = 1 << 20;
+    fn append(&mut self, pieces: &[Bytes]) -> Result<(), BlobError> {
+        for b in pieces {
+            self.hasher.update(b);
+            self.file.write_all(b).map_err(BlobError::from_io)?;
+            self.len += b.len() as u64;
+        }
+        if self.len - self.written_back >= WRITE_STEP as u64 {
+            start_writeback(&self.file, self.written_back, self.len - self.written_back);
+            self.written_back = self.len;
+        }
+        Ok(())
+    }
+
+    /// fsync, map, rename into place, fsync the directory.
+    fn seal(mut self, dir: &Path, n: u32) -> Result<WrittenChunk, BlobError> {
+        self.file.sync_all().map_err(BlobError::from_io)?;
+        let map = super::map_file(&self.file, self.len)?;
+        let token = rand::rngs::OsRng.next_u64();
+        let tmp = self.guard.0.clone().unwrap_or_default();
+        rename_durably(&tmp, &dir.join(Blobs::chunk_file_name(n, token)), dir)?;
+        self.guard.0 = None;
+        Ok(WrittenChunk {
+            len: self.len,
+            sha256: self.hasher.finalize().into(),
+            token,
+            map,
+        })
+    }
+}
 
 /// Starts writing a range of the file to disk without waiting for it, so that the disk works
 /// while the rest of the chunk is still arriving and the final fsync has only the tail left
@@ -141,15 +133,41 @@ fn rename_durably(from: &Path, to: &Path, dir: &Path) -> Result<(), BlobError> {
     sync_dir(dir).map_err(BlobError::from_io)
 }
 
+type Pending = JoinHandle<Result<Option<Partial>, BlobError>>;
+
+/// The writing end of one chunk upload. Dropping it without [`ChunkSink::finish`] abandons
+/// the write and removes the temporary file.
+pub struct ChunkSink {
+    dir: PathBuf,
+    n: u32,
+    limit: u64,
+    received: u64,
+    /// Pieces gathered since the last hand-over.
+    gathered: Vec<Bytes>,
+    gathered_len: usize,
+    /// The temporary file, while no writer has it.
+    partial: Option<Partial>,
+    /// The writer working on the last buffer; it gives the file back.
+    writing: Option<Pending>,
+    writers: Arc<Semaphore>,
+}
+
+fn task_failed(e: tokio::task::JoinError) -> BlobError {
+    BlobError::Io(std::io::Error::other(e.to_string()))
+}
+
 impl ChunkSink {
-    pub(super) fn start(dir: PathBuf, n: u32, limit: u64) -> ChunkSink {
-        let (tx, rx) = mpsc::channel(8);
-        let handle = tokio::task::spawn_blocking(move || write_blocking(dir, n, rx));
+    pub(super) fn start(dir: PathBuf, n: u32, limit: u64, writers: Arc<Semaphore>) -> ChunkSink {
         ChunkSink {
-            tx: Some(tx),
-            handle: Some(handle),
+            dir,
+            n,
             limit,
             received: 0,
+            gathered: Vec::new(),
+            gathered_len: 0,
+            partial: None,
+            writing: None,
+            writers,
         }
     }
 
@@ -158,7 +176,7 @@ impl ChunkSink {
         self.received
     }
 
-    /// Queues one piece of the body. Fails when the limit is passed or the writer failed.
+    /// Takes one piece of the body. Fails when the limit is passed or a writer failed.
     pub async fn write(&mut self, data: Bytes) -> Result<(), BlobError> {
         if data.is_empty() {
             // Nothing to write: an empty body must not create a file.
@@ -167,40 +185,98 @@ impl ChunkSink {
         self.received += data.len() as u64;
         if self.received > self.limit {
             // Let the writer remove its temporary file before the refusal is answered.
-            let _ = self.join().await;
+            self.abandon().await;
             return Err(BlobError::TooLarge(self.limit));
         }
-        let Some(tx) = &self.tx else {
-            return Err(BlobError::Interrupted);
-        };
-        if tx.send(Msg::Data(data)).await.is_err() {
-            // The writer stopped early: its own error says why.
-            return Err(self.join().await.err().unwrap_or(BlobError::Interrupted));
+        self.gathered_len += data.len();
+        self.gathered.push(data);
+        if self.gathered_len >= WRITE_STEP {
+            self.hand_over().await?;
         }
         Ok(())
     }
 
-    async fn join(&mut self) -> Result<WrittenChunk, BlobError> {
-        self.tx = None;
-        match self.handle.take() {
-            Some(h) => h
-                .await
-                .unwrap_or_else(|e| Err(BlobError::Io(std::io::Error::other(e.to_string())))),
-            None => Err(BlobError::Interrupted),
+    /// Waits for the writer of the previous buffer, then gives the gathered buffer to a new
+    /// one (which creates the file with the first bytes).
+    async fn hand_over(&mut self) -> Result<(), BlobError> {
+        let partial = self.take_partial().await?;
+        let pieces = std::mem::take(&mut self.gathered);
+        self.gathered_len = 0;
+        let permit = self
+            .writers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))?;
+        let dir = self.dir.clone();
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut p = match partial {
+                Some(p) => p,
+                None => Partial::create(&dir)?,
+            };
+            p.append(&pieces)?;
+            Ok(Some(p))
+        }));
+        Ok(())
+    }
+
+    /// The temporary file, once no writer holds it.
+    async fn take_partial(&mut self) -> Result<Option<Partial>, BlobError> {
+        match self.writing.take() {
+            Some(h) => h.await.map_err(task_failed)?,
+            None => Ok(self.partial.take()),
         }
     }
 
-    /// Gives the body up: returns once the writer has removed its temporary file.
+    /// Gives the body up: returns once the temporary file is removed.
     pub async fn abandon(&mut self) {
-        let _ = self.join().await;
+        self.gathered.clear();
+        self.gathered_len = 0;
+        if let Ok(Some(p)) = self.take_partial().await {
+            let _ = tokio::task::spawn_blocking(move || drop(p)).await;
+        }
     }
 
     /// Ends the body: the chunk is durable under its final name when this returns Ok.
     pub async fn finish(mut self) -> Result<WrittenChunk, BlobError> {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::Finish).await;
+        if !self.gathered.is_empty() {
+            self.hand_over().await?;
         }
-        self.join().await
+        let partial = self.take_partial().await?;
+        let permit = self
+            .writers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))?;
+        let dir = std::mem::take(&mut self.dir);
+        let n = self.n;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let p = match partial {
+                Some(p) => p,
+                None => Partial::create(&dir)?,
+            };
+            p.seal(&dir, n)
+        })
+        .await
+        .map_err(task_failed)?
+    }
+}
+
+impl Drop for ChunkSink {
+    fn drop(&mut self) {
+        // A writer still running drops its file on the blocking pool when it ends (its result
+        // has no reader); a file held here is handed there to be removed.
+        if let Some(p) = self.partial.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn_blocking(move || drop(p));
+                }
+                Err(_) => drop(p),
+            }
+        }
     }
 }
 
@@ -222,6 +298,7 @@ impl Blobs {
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&tmp)
             .map_err(BlobError::from_io)?;
         guard.0 = Some(tmp.clone());

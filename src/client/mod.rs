@@ -155,8 +155,9 @@ pub fn health_address(listen: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, listen.port())
 }
 
-/// `GET http://ADDR/api/health` (`https://` when `tls`): true when the server answers 200
-/// within five seconds. Over TLS the certificate is not checked: this asks the server on its
+/// `GET http://ADDR/health` (`https://` when `tls`): true when the server answers 200
+/// within five seconds; `/health` writes to the database and waits for the write to be
+/// durable, so a server whose storage is stuck is reported unhealthy. Over TLS the certificate is not checked: this asks the server on its
 /// own loopback address whether it is alive, and a self-signed certificate must not fail it.
 pub fn healthcheck(addr: SocketAddr, tls: bool) -> bool {
     let client = match reqwest::blocking::Client::builder()
@@ -170,7 +171,7 @@ pub fn healthcheck(addr: SocketAddr, tls: bool) -> bool {
     };
     client
         .get(format!(
-            "{}://{addr}/api/health",
+            "{}://{addr}/health",
             if tls { "https" } else { "http" }
         ))
         .send()

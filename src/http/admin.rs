@@ -57,28 +57,35 @@ fn pct(x: u64, total: u64) -> u64 {
 /// `GET /api/admin/stats`.
 pub async fn stats(state: State, auth: Option<String>) -> Result<Response, ApiError> {
     authorize(&state, auth)?;
-    let s = &state.qopy.store;
-    let get = |name| s.counter(name).map_err(|e| svc(e.into()));
-    let total = get(counter::TOTAL_CLIPS)?;
-    let password = get(counter::PASSWORD)?;
-    let quick = get(counter::QUICK_SHARE)?;
-    let (hits, misses) = state.qopy.cache.stats();
-    Ok(ok_json(json!({
-        "totalClips": total,
-        "activeClips": s.clip_count(),
-        "totalAccesses": get(counter::TOTAL_ACCESSES)?,
-        "passwordClips": password,
-        "passwordPercentage": pct(password, total),
-        "quickShareClips": quick,
-        "quickSharePercentage": pct(quick, total),
-        "oneTimeClips": get(counter::ONE_TIME)?,
-        "normalClips": get(counter::NORMAL)?,
-        "activeUploads": s.session_count(),
-        "storedBytes": get(counter::STORED_BYTES)?,
-        "cacheHits": hits,
-        "cacheMisses": misses,
-        "lastUpdated": state.qopy.now(),
-    })))
+    let body = state
+        .qopy
+        .blocking(|q| {
+            let s = &q.store;
+            let get = |name| s.counter(name);
+            let total = get(counter::TOTAL_CLIPS)?;
+            let password = get(counter::PASSWORD)?;
+            let quick = get(counter::QUICK_SHARE)?;
+            let (hits, misses) = q.cache.stats();
+            Ok(json!({
+                "totalClips": total,
+                "activeClips": s.clip_count(),
+                "totalAccesses": get(counter::TOTAL_ACCESSES)?,
+                "passwordClips": password,
+                "passwordPercentage": pct(password, total),
+                "quickShareClips": quick,
+                "quickSharePercentage": pct(quick, total),
+                "oneTimeClips": get(counter::ONE_TIME)?,
+                "normalClips": get(counter::NORMAL)?,
+                "activeUploads": s.session_count(),
+                "storedBytes": get(counter::STORED_BYTES)?,
+                "cacheHits": hits,
+                "cacheMisses": misses,
+                "lastUpdated": q.now(),
+            }))
+        })
+        .await
+        .map_err(svc)?;
+    Ok(ok_json(body))
 }
 
 /// `GET /api/admin/clips`: the 20 newest clips, IDs shortened.
@@ -120,25 +127,28 @@ pub async fn clips(state: State, auth: Option<String>) -> Result<Response, ApiEr
 /// `GET /api/admin/system`.
 pub async fn system(state: State, auth: Option<String>) -> Result<Response, ApiError> {
     authorize(&state, auth)?;
-    let q = &state.qopy;
-    let last = q
-        .store
-        .counter(counter::LAST_SWEEP)
-        .map_err(|e| svc(e.into()))?;
-    Ok(ok_json(json!({
-        "status": "OK",
-        "version": super::health::VERSION,
-        "environment": "production",
-        "database": "Connected",
-        "lastCleanup": if last == 0 { Value::Null } else { json!(last) },
-        "sweeps": q.store.counter(counter::SWEEPS).map_err(|e| svc(e.into()))?,
-        "currentTime": q.now(),
-        "uptime": q.started.elapsed().as_secs_f64(),
-        "databaseBytes": q.store.size_on_disk(),
-        "freeDiskBytes": q.blobs.free_space().ok(),
-        "minFreeDisk": q.config.min_free_disk,
-        "maxStorage": q.config.max_storage,
-    })))
+    let body = state
+        .qopy
+        .blocking(|q| {
+            let last = q.store.counter(counter::LAST_SWEEP)?;
+            Ok(json!({
+                "status": "OK",
+                "version": super::health::VERSION,
+                "environment": "production",
+                "database": "Connected",
+                "lastCleanup": if last == 0 { Value::Null } else { json!(last) },
+                "sweeps": q.store.counter(counter::SWEEPS)?,
+                "currentTime": q.now(),
+                "uptime": q.started.elapsed().as_secs_f64(),
+                "databaseBytes": q.store.size_on_disk(),
+                "freeDiskBytes": q.blobs.free_space().ok(),
+                "minFreeDisk": q.config.min_free_disk,
+                "maxStorage": q.config.max_storage,
+            }))
+        })
+        .await
+        .map_err(svc)?;
+    Ok(ok_json(body))
 }
 
 /// `POST /api/admin/sweep`: runs a full sweep now and reports what it removed.

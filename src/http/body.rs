@@ -4,7 +4,9 @@
 //! chunk files) without copying them.
 
 use super::Response;
-use bytes::Bytes;
+use crate::service::ServiceError;
+use bytes::{Buf, Bytes};
+use futures_util::{Stream, StreamExt};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt};
 use parking_lot::Mutex;
@@ -90,4 +92,20 @@ pub fn into_server_body(resp: Response) -> http::Response<ServerBody> {
         head,
         body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
     )
+}
+
+/// A request body as the service takes it: whole `Bytes` pieces, a read failure (the client
+/// went away, or the server's body deadline cut it off) as `Interrupted`.
+pub fn body_stream<S, B, E>(body: S) -> impl Stream<Item = Result<Bytes, ServiceError>> + Unpin + Send
+where
+    S: Stream<Item = Result<B, E>> + Unpin + Send,
+    B: Buf + Send,
+    E: std::fmt::Display,
+{
+    body.map(|r| {
+        r.map(|mut b| b.copy_to_bytes(b.remaining())).map_err(|e| {
+            tracing::debug!(error = %e, "request body read failed");
+            ServiceError::Interrupted
+        })
+    })
 }

@@ -51,6 +51,7 @@ pub async fn clip_info(state: State, ip: IpAddr, raw: String) -> Result<Response
     let c = state
         .qopy
         .live_clip(&id)
+        .await
         .map_err(|e| fail(&state, ip, &id, e, Ctx::Clip))?;
     Ok(serialized_json(&ClipInfo {
         clip_id: c.id.as_str(),
@@ -103,6 +104,7 @@ pub async fn get_clip(state: State, ip: IpAddr, raw: String) -> Result<Response,
     let c = state
         .qopy
         .live_clip(&id)
+        .await
         .map_err(|e| fail(&state, ip, &id, e, Ctx::Clip))?;
     if c.access.is_some() {
         return Err(ApiError::new(
@@ -147,6 +149,7 @@ pub async fn post_clip(
     let c = state
         .qopy
         .open_clip(&id, code.as_deref())
+        .await
         .map_err(|e| fail(&state, ip, &id, e, Ctx::Clip))?;
     Ok(ok_json(descriptor(&c)))
 }
@@ -157,6 +160,7 @@ pub async fn file_info(state: State, ip: IpAddr, raw: String) -> Result<Response
     let c = state
         .qopy
         .live_clip(&id)
+        .await
         .and_then(|c| {
             if c.kind == ContentKind::File {
                 Ok(c)

@@ -151,15 +151,6 @@ impl ApiError {
             S::InsufficientStorage(m) => {
                 ApiError::new(C::INSUFFICIENT_STORAGE, "Insufficient storage", m)
             }
-            S::TooSlow(r) => ApiError::new(
-                C::REQUEST_TIMEOUT,
-                "Upload too slow",
-                format!(
-                    "The upload was slower than the minimum rate of {} bytes per {} s; try again on a faster connection",
-                    r.bytes,
-                    r.per.as_secs_f64()
-                ),
-            ),
             S::Interrupted => ApiError::new(
                 C::BAD_REQUEST,
                 "Upload interrupted",

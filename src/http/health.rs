@@ -4,7 +4,7 @@
 use super::{json_response, ok_json, Response, State};
 use http::StatusCode;
 use serde_json::json;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The version reported by health endpoints.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -13,39 +13,70 @@ fn timestamp() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
-/// `GET /health`: liveness plus a database read, with storage figures.
+/// How long `/health`'s write-and-flush probe may take before the store counts as stuck.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /health`: liveness with a real write to the database made durable (a probe with a
+/// deadline of [`PROBE_TIMEOUT`]), and storage figures. 503 when the database fails or is
+/// stuck, so a supervisor's health check sees it.
 pub async fn health(state: State) -> Result<Response, std::convert::Infallible> {
-    let q = &state.qopy;
+    let q = state.qopy.clone();
     let uptime = q.started.elapsed().as_secs_f64();
-    let db = q.store.counter(crate::store::counter::STORED_BYTES);
-    let free = q.blobs.free_space().ok();
-    Ok(match db {
-        Ok(stored) => ok_json(json!({
-            "status": "OK",
+    let now = q.now();
+    let probe = tokio::time::timeout(PROBE_TIMEOUT, async {
+        let figures = q
+            .blocking(move |q| {
+                q.store.write_probe(now)?;
+                let stored = q.store.counter(crate::store::counter::STORED_BYTES)?;
+                Ok((
+                    stored,
+                    q.store.clip_count(),
+                    q.store.session_count(),
+                    q.blobs.free_space().ok(),
+                ))
+            })
+            .await?;
+        q.store.flush().await?;
+        Ok::<_, crate::service::ServiceError>(figures)
+    })
+    .await;
+    let failure = match probe {
+        Ok(Ok((stored, clips, sessions, free))) => {
+            return Ok(ok_json(json!({
+                "status": "OK",
+                "uptime": uptime,
+                "timestamp": timestamp(),
+                "version": VERSION,
+                "database": "connected",
+                "clips": clips,
+                "uploadSessions": sessions,
+                "storedBytes": stored,
+                "freeDiskBytes": free,
+            })))
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "health check: database failed");
+            ("disconnected", "Database health check failed")
+        }
+        Err(_) => {
+            tracing::error!(
+                timeout_ms = PROBE_TIMEOUT.as_millis() as u64,
+                "health check: a database write was not durable in time"
+            );
+            ("stalled", "Database write did not complete in time")
+        }
+    };
+    Ok(json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({
+            "status": "ERROR",
             "uptime": uptime,
             "timestamp": timestamp(),
             "version": VERSION,
-            "database": "connected",
-            "clips": q.store.clip_count(),
-            "uploadSessions": q.store.session_count(),
-            "storedBytes": stored,
-            "freeDiskBytes": free,
-        })),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database failed");
-            json_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &json!({
-                    "status": "ERROR",
-                    "uptime": uptime,
-                    "timestamp": timestamp(),
-                    "version": VERSION,
-                    "database": "disconnected",
-                    "error": "Database health check failed",
-                }),
-            )
-        }
-    })
+            "database": failure.0,
+            "error": failure.1,
+        }),
+    ))
 }
 
 /// `GET /api/health`: liveness only.

@@ -11,6 +11,7 @@
 //!   and `POST /file/:id` downloads and consumes it. Browsers, encrypted clips and unknown IDs
 //!   keep getting the app page, exactly as before.
 
+use super::body::body_stream;
 use super::clips::{begin, content_response, fail};
 use super::guard::Class;
 use super::{assets, base_url, ApiError, Ctx, Response, State};
@@ -60,19 +61,6 @@ fn options(
     })
 }
 
-fn body_stream<S, B>(body: S) -> impl Stream<Item = Result<Bytes, ServiceError>> + Unpin
-where
-    S: Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: Buf,
-{
-    body.map(|r| {
-        r.map(|mut b| b.copy_to_bytes(b.remaining())).map_err(|e| {
-            tracing::debug!(error = %e, "one-shot body read failed");
-            ServiceError::Interrupted
-        })
-    })
-}
-
 fn text(status: StatusCode, body: String) -> Response {
     let mut r = Response::new(body.into());
     *r.status_mut() = status;
@@ -95,7 +83,7 @@ async fn store<S>(
     body: S,
 ) -> Result<Response, ApiError>
 where
-    S: Stream<Item = Result<Bytes, ServiceError>> + Unpin,
+    S: Stream<Item = Result<Bytes, ServiceError>> + Unpin + Send,
 {
     let clip = state
         .qopy
@@ -131,8 +119,8 @@ pub async fn put<S, B>(
     body: S,
 ) -> Result<Response, ApiError>
 where
-    S: Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: Buf,
+    S: Stream<Item = Result<B, warp::Error>> + Unpin + Send,
+    B: Buf + Send,
 {
     state.limits.check(Class::Initiate, ip)?;
     let filename = match filename {
@@ -237,7 +225,7 @@ pub async fn get(
     // rate-limited, and a miss counts against the failed-lookup budget (Quick Share IDs are
     // short enough to guess at).
     let id = begin(&state, ip, Class::Lookup, &raw)?;
-    let clip = match state.qopy.live_clip(&id) {
+    let clip = match state.qopy.live_clip(&id).await {
         Ok(c) => c,
         Err(e) => {
             let _ = fail(&state, ip, &id, e, Ctx::File);
@@ -274,6 +262,7 @@ pub async fn post_download(state: State, ip: IpAddr, raw: String) -> Result<Resp
     let clip = state
         .qopy
         .live_clip(&id)
+        .await
         .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
     if !clip.plaintext {
         return Err(ApiError::new(

@@ -37,7 +37,12 @@ pub async fn preview(state: State, ip: IpAddr, raw: String) -> Result<Response, 
 
 /// `GET /metrics`.
 pub async fn metrics(state: State) -> Result<Response, ApiError> {
-    let text = state.metrics.encode().map_err(|e| {
+    // The store's figures are read while encoding: on the blocking pool.
+    let st = state.clone();
+    let text = tokio::task::spawn_blocking(move || st.metrics.encode().map_err(|e| e.to_string()))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    let text = text.map_err(|e| {
         tracing::error!(error = %e, "metrics encoding failed");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

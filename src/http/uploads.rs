@@ -2,9 +2,8 @@
 //! complete, status and cancel. Chunk bodies are streamed to disk as they arrive.
 
 use super::guard::Class;
+use super::body::body_stream;
 use super::{base_url, ok_json, parse_json, ApiError, Ctx, Response, State};
-use crate::blobs::ChunkSink;
-use crate::config::UploadRate;
 use crate::model::{ContentKind, UploadId};
 use crate::service::{CompleteRequest, InitiateRequest, ServiceError};
 use bytes::{Buf, Bytes};
@@ -116,51 +115,6 @@ fn parse_upload_id(s: &str) -> Result<UploadId, ApiError> {
         .ok_or_else(|| ApiError::validation("uploadId must be 16 hexadecimal characters"))
 }
 
-/// Streams one body into a sink. With a minimum rate, at least `bytes` must arrive in every
-/// window of `per` (counted from the start of the body), or the chunk is given up (its
-/// temporary file removed) and the client told it was too slow.
-async fn pump<S, B, E>(
-    sink: &mut ChunkSink,
-    mut body: S,
-    min_rate: Option<UploadRate>,
-) -> Result<(), ServiceError>
-where
-    S: Stream<Item = Result<B, E>> + Unpin,
-    B: Buf,
-    E: std::fmt::Display,
-{
-    let far = std::time::Duration::from_secs(365 * 86_400);
-    let window = min_rate.map_or(far, |r| r.per);
-    let mut deadline = tokio::time::Instant::now() + window;
-    let mut in_window = 0u64;
-    loop {
-        let piece = match tokio::time::timeout_at(deadline, body.next()).await {
-            Ok(Some(piece)) => piece,
-            Ok(None) => break,
-            Err(_) => match min_rate {
-                Some(r) if in_window < r.bytes => {
-                    tracing::debug!(bytes = in_window, "chunk body below the minimum rate");
-                    sink.abandon().await;
-                    return Err(ServiceError::TooSlow(r));
-                }
-                _ => {
-                    deadline += window;
-                    in_window = 0;
-                    continue;
-                }
-            },
-        };
-        let mut piece = piece.map_err(|e| {
-            tracing::debug!(error = %e, "chunk body read failed");
-            ServiceError::Interrupted
-        })?;
-        let bytes = piece.copy_to_bytes(piece.remaining());
-        in_window += bytes.len() as u64;
-        sink.write(bytes).await?;
-    }
-    Ok(())
-}
-
 /// `POST|PUT /api/upload/chunk/:uploadId/:n`, multipart (field `chunk`) or raw body.
 pub async fn chunk<S, B>(
     state: State,
@@ -181,17 +135,7 @@ where
         .parse()
         .map_err(|_| ApiError::validation("chunkNumber must be a non-negative integer"))?;
     let q = &state.qopy;
-    // A storage error while the session was cancelled or swept under us is a 404, not a 500.
-    let err = |e| {
-        let e = match e {
-            ServiceError::Blob(_) if matches!(q.store.session(id), Ok(None)) => {
-                ServiceError::UploadNotFound
-            }
-            e => e,
-        };
-        ApiError::from_service(e, Ctx::Upload)
-    };
-    let mut sink = q.begin_chunk(id, n).await.map_err(err)?;
+    let err = |e| ApiError::from_service(e, Ctx::Upload);
     let multipart = content_type
         .as_deref()
         .and_then(|ct| multer::parse_boundary(ct).ok());
@@ -203,22 +147,21 @@ where
             return Err(err(ServiceError::ChunkTooLarge(limit - framing)));
         }
     }
-    match multipart {
+    let n = u32::try_from(n).unwrap_or(u32::MAX) as u64;
+    let r = match multipart {
         Some(boundary) => {
             let stream = body.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())));
             let constraints = multer::Constraints::new()
                 .size_limit(multer::SizeLimit::new().whole_stream(q.config.chunk_size + 64 * 1024));
             let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
-            let mut found = false;
+            let too_large =
+                || err(ServiceError::ChunkTooLarge(q.config.chunk_size + crate::service::CHUNK_SLACK));
+            let mut outcome = None;
             loop {
                 let field = match form.next_field().await {
                     Ok(Some(f)) => f,
                     Ok(None) => break,
-                    Err(multer::Error::StreamSizeExceeded { .. }) => {
-                        return Err(err(ServiceError::ChunkTooLarge(
-                            q.config.chunk_size + crate::service::CHUNK_SLACK,
-                        )))
-                    }
+                    Err(multer::Error::StreamSizeExceeded { .. }) => return Err(too_large()),
                     Err(e) => {
                         return Err(ApiError::new(
                             http::StatusCode::BAD_REQUEST,
@@ -227,11 +170,8 @@ where
                         ))
                     }
                 };
-                if field.name() == Some("chunk") && !found {
-                    found = true;
-                    pump(&mut sink, field, q.config.min_upload_rate)
-                        .await
-                        .map_err(err)?;
+                if field.name() == Some("chunk") && outcome.is_none() {
+                    outcome = Some(q.put_chunk(id, n, body_stream(field)).await.map_err(err)?);
                 } else if field.file_name().is_some() {
                     return Err(ApiError::new(
                         http::StatusCode::BAD_REQUEST,
@@ -241,15 +181,10 @@ where
                 }
                 // Other text fields (chunkNumber, chunkIndex) are ignored, as by the original.
             }
-            if !found {
-                return Err(err(ServiceError::NoChunk));
-            }
+            outcome.ok_or_else(|| err(ServiceError::NoChunk))?
         }
-        None => pump(&mut sink, body, q.config.min_upload_rate)
-            .await
-            .map_err(err)?,
-    }
-    let r = q.finish_chunk(id, n as u32, sink).await.map_err(err)?;
+        None => q.put_chunk(id, n, body_stream(body)).await.map_err(err)?,
+    };
     Ok(ok_json(json!({
         "success": true,
         "chunkNumber": r.n,

@@ -30,8 +30,12 @@ impl Download {
 
 impl Qopy {
     /// A clip's metadata after its access code is checked (`POST /api/clip/:id`).
-    pub fn open_clip(&self, id: &ClipId, code: Option<&str>) -> Result<Arc<ClipMeta>> {
-        let clip = self.live_clip(id)?;
+    pub async fn open_clip(
+        self: &Arc<Self>,
+        id: &ClipId,
+        code: Option<&str>,
+    ) -> Result<Arc<ClipMeta>> {
+        let clip = self.live_clip(id).await?;
         self.check_access(&clip, code)?;
         Ok(clip)
     }
@@ -40,7 +44,7 @@ impl Qopy {
     /// step: the record is removed in a transaction (only one caller can win it) and the
     /// removal is flushed to disk before this returns, so a crash cannot bring it back.
     pub async fn download(self: &Arc<Self>, id: ClipId, code: Option<String>) -> Result<Download> {
-        let clip = self.live_clip(&id)?;
+        let clip = self.live_clip(&id).await?;
         self.check_access(&clip, code.as_deref())?;
         let _permit = self
             .heavy
@@ -60,9 +64,14 @@ impl Qopy {
             }
             self.store.flush().await?;
             // The maps keep the content readable; the files can go now.
-            if let Err(e) = self.blobs.remove_dir(clip.blob) {
-                tracing::warn!(error = %e, "could not remove consumed clip's files; the sweeper will");
-            }
+            let blob = clip.blob;
+            self.blocking(move |q| {
+                if let Err(e) = q.blobs.remove_dir(blob) {
+                    tracing::warn!(error = %e, "could not remove consumed clip's files; the sweeper will");
+                }
+                Ok(())
+            })
+            .await?;
         } else if self.now() >= clip.expires_at {
             return Err(ServiceError::NotFound);
         }

@@ -80,9 +80,6 @@ pub enum ServiceError {
     /// The client went away mid-body.
     #[error("upload interrupted")]
     Interrupted,
-    /// The body arrived slower than `min_upload_rate`.
-    #[error("upload slower than the minimum rate")]
-    TooSlow(crate::config::UploadRate),
     /// The clip has no preview (encrypted, one-time, or not an image); the message says why.
     #[error("no preview: {0}")]
     NoPreview(String),
@@ -196,8 +193,21 @@ impl Qopy {
         self.clock.now_ms()
     }
 
-    /// A live (unexpired) clip, from the cache or the store.
-    pub fn live_clip(&self, id: &ClipId) -> Result<Arc<ClipMeta>> {
+    /// A live (unexpired) clip, from the cache or the store. A cache hit answers at once; a
+    /// miss reads the store on the blocking pool.
+    pub async fn live_clip(self: &Arc<Self>, id: &ClipId) -> Result<Arc<ClipMeta>> {
+        match self.cache.get(id, self.now()) {
+            Lookup::Hit(m) => Ok(m),
+            Lookup::Gone => Err(ServiceError::NotFound),
+            Lookup::Miss => {
+                let id = *id;
+                self.blocking(move |q| q.live_clip_blocking(&id)).await
+            }
+        }
+    }
+
+    /// [`Qopy::live_clip`] for blocking code.
+    pub fn live_clip_blocking(&self, id: &ClipId) -> Result<Arc<ClipMeta>> {
         let now = self.now();
         match self.cache.get(id, now) {
             Lookup::Hit(m) => Ok(m),
@@ -266,7 +276,7 @@ impl Qopy {
             })
     }
 
-    /// Checks the storage reserve and quota before accepting `incoming` more bytes.
+    /// Checks the storage reserve and quota before accepting `incoming` more bytes. Blocking.
     pub fn check_room(&self, incoming: u64) -> Result<()> {
         let free = self
             .blobs

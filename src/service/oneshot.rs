@@ -7,7 +7,6 @@
 //! its files.
 
 use super::{Qopy, Result, ServiceError, QUICK_SHARE_LIFETIME_MS};
-use crate::blobs::ChunkSink;
 use crate::model::{BlobDir, ClipMeta, ContentKind, UploadId, UploadSession};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -48,14 +47,73 @@ impl Drop for CancelOnDrop {
 /// Bytes kept from the start of the body to guess its type.
 const SNIFF_LEN: usize = 4096;
 
-/// The writing state of one one-shot upload.
-struct Writer {
-    id: UploadId,
-    n: u32,
-    sink: Option<ChunkSink>,
-    in_chunk: u64,
+/// The body of a one-shot upload, cut into chunks: it counts and limits the bytes, keeps the
+/// first ones to guess the type, and keeps what was read past a chunk's end for the next.
+struct Source<S> {
+    body: S,
+    leftover: Option<Bytes>,
     total: u64,
+    limit: u64,
     head: Vec<u8>,
+}
+
+impl<S: Stream<Item = Result<Bytes>> + Unpin> Source<S> {
+    /// The next non-empty piece of the body.
+    async fn next_piece(&mut self) -> Option<Result<Bytes>> {
+        if let Some(b) = self.leftover.take() {
+            return Some(Ok(b));
+        }
+        loop {
+            let piece = match self.body.next().await? {
+                Ok(p) if p.is_empty() => continue,
+                Ok(p) => p,
+                Err(e) => return Some(Err(e)),
+            };
+            self.total += piece.len() as u64;
+            if self.total > self.limit {
+                return Some(Err(ServiceError::TooLarge(self.limit)));
+            }
+            if self.head.len() < SNIFF_LEN {
+                let take = piece.len().min(SNIFF_LEN - self.head.len());
+                self.head.extend_from_slice(&piece[..take]);
+            }
+            return Some(Ok(piece));
+        }
+    }
+
+    /// Whether any byte is left.
+    async fn has_more(&mut self) -> Result<bool> {
+        match self.next_piece().await {
+            None => Ok(false),
+            Some(Err(e)) => Err(e),
+            Some(Ok(b)) => {
+                self.leftover = Some(b);
+                Ok(true)
+            }
+        }
+    }
+
+    /// The next `len` bytes (or fewer, at the end) as a stream of pieces.
+    fn chunk(&mut self, len: u64) -> impl Stream<Item = Result<Bytes>> + Send + '_
+    where
+        S: Send,
+    {
+        futures_util::stream::unfold((self, len), |(src, left)| async move {
+            if left == 0 {
+                return None;
+            }
+            match src.next_piece().await? {
+                Err(e) => Some((Err(e), (src, 0))),
+                Ok(mut b) => {
+                    if b.len() as u64 > left {
+                        src.leftover = Some(b.split_off(left as usize));
+                    }
+                    let rest = left - b.len() as u64;
+                    Some((Ok(b), (src, rest)))
+                }
+            }
+        })
+    }
 }
 
 impl Qopy {
@@ -67,7 +125,7 @@ impl Qopy {
     /// Stores a one-shot upload from `body` and returns the new clip.
     pub async fn oneshot<S>(self: &Arc<Self>, req: OneShotRequest, body: S) -> Result<Arc<ClipMeta>>
     where
-        S: Stream<Item = Result<Bytes>> + Unpin,
+        S: Stream<Item = Result<Bytes>> + Unpin + Send,
     {
         let cfg = &self.config;
         let limit = self.max_oneshot_size();
@@ -91,7 +149,6 @@ impl Qopy {
                 ServiceError::Validation(format!("expiry must be one of {}", names.join(", ")))
             })?
         };
-        self.check_room(req.content_length.unwrap_or(cfg.chunk_size))?;
         let now = self.now();
         let session = UploadSession {
             filename: "upload".into(),
@@ -108,25 +165,25 @@ impl Qopy {
             last_activity: now,
             received: 0,
             received_bytes: 0,
+            declared_size: None,
         };
-        let id = self.create_session(session).await?;
-        let mut w = Writer {
-            id,
-            n: 0,
-            sink: None,
-            in_chunk: 0,
+        let room = req.content_length.unwrap_or(cfg.chunk_size);
+        let id = self.create_session(session, room).await?;
+        let mut src = Source {
+            body,
+            leftover: None,
             total: 0,
+            limit,
             head: Vec::new(),
         };
         // Cancels the session if this future is dropped midway (the connection was torn
         // down), so its chunk files do not wait for the idle-session sweep.
         let mut guard = CancelOnDrop(Some((self.clone(), id)));
-        let r = self.pump_oneshot(&mut w, &req, body, limit).await;
+        let r = self.pump_oneshot(id, &req, &mut src).await;
         guard.0 = None;
         match r {
             Ok(clip) => Ok(clip),
             Err(e) => {
-                drop(w.sink.take());
                 match self.cancel(id).await {
                     Ok(()) | Err(ServiceError::UploadNotFound) => {}
                     Err(c) => tracing::warn!(
@@ -141,46 +198,23 @@ impl Qopy {
 
     async fn pump_oneshot<S>(
         self: &Arc<Self>,
-        w: &mut Writer,
+        id: UploadId,
         req: &OneShotRequest,
-        mut body: S,
-        limit: u64,
+        src: &mut Source<S>,
     ) -> Result<Arc<ClipMeta>>
     where
-        S: Stream<Item = Result<Bytes>> + Unpin,
+        S: Stream<Item = Result<Bytes>> + Unpin + Send,
     {
         let chunk_size = self.config.chunk_size;
-        while let Some(piece) = body.next().await {
-            let mut piece = piece?;
-            w.total += piece.len() as u64;
-            if w.total > limit {
-                return Err(ServiceError::TooLarge(limit));
-            }
-            if w.head.len() < SNIFF_LEN {
-                let take = piece.len().min(SNIFF_LEN - w.head.len());
-                w.head.extend_from_slice(&piece[..take]);
-            }
-            while !piece.is_empty() {
-                let sink = match &mut w.sink {
-                    Some(s) => s,
-                    None => w.sink.insert(self.begin_chunk(w.id, w.n as u64).await?),
-                };
-                let take = piece.len().min((chunk_size - w.in_chunk) as usize);
-                sink.write(piece.split_to(take)).await?;
-                w.in_chunk += take as u64;
-                if w.in_chunk == chunk_size {
-                    self.end_oneshot_chunk(w).await?;
-                }
-            }
+        let mut n = 0u64;
+        while src.has_more().await? {
+            self.put_chunk(id, n, src.chunk(chunk_size)).await?;
+            n += 1;
         }
-        if w.in_chunk > 0 {
-            self.end_oneshot_chunk(w).await?;
-        }
-        if w.n == 0 {
+        if n == 0 {
             return Err(ServiceError::Validation("the body is empty".into()));
         }
-        let (filename, mime) = name_and_type(req, &w.head);
-        let id = w.id;
+        let (filename, mime) = name_and_type(req, &src.head);
         let sealed = self
             .blocking(move |q| Ok(q.store.seal_session(id, &filename, &mime)?))
             .await?;
@@ -191,15 +225,6 @@ impl Qopy {
             .complete_clip(id, super::CompleteRequest::default(), true)
             .await?;
         Ok(done.clip)
-    }
-
-    async fn end_oneshot_chunk(self: &Arc<Self>, w: &mut Writer) -> Result<()> {
-        if let Some(sink) = w.sink.take() {
-            self.finish_chunk(w.id, w.n, sink).await?;
-            w.n += 1;
-            w.in_chunk = 0;
-        }
-        Ok(())
     }
 }
 

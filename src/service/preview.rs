@@ -24,7 +24,7 @@ const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 impl Qopy {
     /// The JPEG preview of a clip, from the cache or made now.
     pub async fn preview(self: &Arc<Self>, id: ClipId) -> Result<Bytes> {
-        let clip = self.live_clip(&id)?;
+        let clip = self.live_clip(&id).await?;
         if !clip.plaintext {
             return Err(ServiceError::NoPreview(
                 "encrypted clips have no preview: only the recipient's browser can read them"

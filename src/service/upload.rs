@@ -4,6 +4,8 @@
 
 use super::{Qopy, Result, ServiceError, CHUNK_SLACK, QUICK_SHARE_LIFETIME_MS};
 use crate::blobs::ChunkSink;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use crate::model::{
     BlobDir, ChunkRecord, ClipId, ClipMeta, ContentKind, UploadId, UploadSession, ENHANCED_ID_LEN,
     QUICK_ID_LEN,
@@ -99,12 +101,15 @@ impl Qopy {
             .div_ceil(self.config.chunk_size)
     }
 
-    /// Creates a session's directory (durably) and its record under a fresh random ID.
+    /// Checks that `room` more bytes fit, then creates a session's directory (durably) and
+    /// its record under a fresh random ID.
     pub(super) async fn create_session(
         self: &Arc<Self>,
         session: UploadSession,
+        room: u64,
     ) -> Result<UploadId> {
         self.blocking(move |q| {
+            q.check_room(room)?;
             q.blobs.create_dir(session.blob)?;
             loop {
                 let id = UploadId::random();
@@ -141,10 +146,12 @@ impl Qopy {
             (None, Some(size)) => size.div_ceil(cfg.chunk_size),
             (None, None) => 1,
         };
-        if total == 0 || total > self.max_chunks() {
+        // No more chunks than the declared size (or, without one, the kind's limit) needs:
+        // a session must not stage more than it can complete into.
+        let most = req.filesize.unwrap_or(max_size).div_ceil(cfg.chunk_size).max(1);
+        if total == 0 || total > most {
             return Err(ServiceError::Validation(format!(
-                "totalChunks must be between 1 and {}",
-                self.max_chunks()
+                "totalChunks must be between 1 and {most}"
             )));
         }
         let mime = if req.text {
@@ -170,7 +177,6 @@ impl Qopy {
             })?
         };
         let declared = req.filesize.unwrap_or(total * cfg.chunk_size);
-        self.check_room(declared)?;
         let now = self.now();
         let session = UploadSession {
             filename: req.filename,
@@ -191,8 +197,9 @@ impl Qopy {
             last_activity: now,
             received: 0,
             received_bytes: 0,
+            declared_size: req.filesize,
         };
-        let id = self.create_session(session).await?;
+        let id = self.create_session(session, declared).await?;
         self.store.flush().await?;
         tracing::debug!(upload = %id.redacted(), total, "upload initiated");
         Ok(Initiated {
@@ -203,23 +210,74 @@ impl Qopy {
         })
     }
 
-    /// Validates a chunk upload before its body is read, and opens the sink its bytes go to.
-    pub async fn begin_chunk(self: &Arc<Self>, id: UploadId, n: u64) -> Result<ChunkSink> {
-        let session = self
-            .store
-            .session(id)?
-            .ok_or(ServiceError::UploadNotFound)?;
-        if n >= session.total_chunks as u64 {
-            return Err(ServiceError::ChunkOutOfRange(session.total_chunks));
+    /// Stores chunk `n` of session `id` from `body`, to its end, and records it: the one
+    /// path of every chunk, from the chunk route and from one-shot uploads. The session is
+    /// checked before the first byte is taken; the bytes are gathered here, on the async side,
+    /// and written by the bounded set of blob writers; the record is committed and flushed
+    /// before this returns. An identical re-send is accepted, different bytes under the same
+    /// number are refused. A failed body leaves no file behind.
+    pub async fn put_chunk<S>(self: &Arc<Self>, id: UploadId, n: u64, body: S) -> Result<ChunkOutcome>
+    where
+        S: Stream<Item = Result<Bytes>>,
+    {
+        let r = self.put_chunk_inner(id, n, body).await;
+        match r {
+            // A storage error while the session was cancelled or swept under us is a 404.
+            Err(ServiceError::Blob(e)) => {
+                let gone = self
+                    .blocking(move |q| Ok(q.store.session(id)?.is_none()))
+                    .await
+                    .unwrap_or(false);
+                Err(if gone {
+                    ServiceError::UploadNotFound
+                } else {
+                    ServiceError::Blob(e)
+                })
+            }
+            r => r,
         }
-        let limit = session.chunk_size + CHUNK_SLACK;
-        self.check_room(limit)?;
-        Ok(self.blobs.chunk_sink(session.blob, n as u32, limit))
     }
 
-    /// Records a chunk whose bytes are durable on disk. An identical re-send is accepted,
-    /// different bytes under the same number are refused; the losing file is removed.
-    pub async fn finish_chunk(
+    async fn put_chunk_inner<S>(
+        self: &Arc<Self>,
+        id: UploadId,
+        n: u64,
+        body: S,
+    ) -> Result<ChunkOutcome>
+    where
+        S: Stream<Item = Result<Bytes>>,
+    {
+        let mut sink = self.begin_chunk(id, n).await?;
+        let mut body = std::pin::pin!(body);
+        while let Some(piece) = body.next().await {
+            match piece {
+                Ok(b) => sink.write(b).await?,
+                Err(e) => {
+                    sink.abandon().await;
+                    return Err(e);
+                }
+            }
+        }
+        self.finish_chunk(id, n as u32, sink).await
+    }
+
+    /// Checks the session and the room for a chunk, and opens the sink its bytes go to.
+    async fn begin_chunk(self: &Arc<Self>, id: UploadId, n: u64) -> Result<ChunkSink> {
+        self.blocking(move |q| {
+            let session = q.store.session(id)?.ok_or(ServiceError::UploadNotFound)?;
+            if n >= session.total_chunks as u64 {
+                return Err(ServiceError::ChunkOutOfRange(session.total_chunks));
+            }
+            let limit = session.chunk_size + CHUNK_SLACK;
+            q.check_room(limit)?;
+            Ok(q.blobs.chunk_sink(session.blob, n as u32, limit))
+        })
+        .await
+    }
+
+    /// Records a chunk whose bytes are durable on disk; the losing file of a duplicate is
+    /// removed.
+    async fn finish_chunk(
         self: &Arc<Self>,
         id: UploadId,
         n: u32,
@@ -236,40 +294,33 @@ impl Qopy {
             token: written.token,
         };
         let now = self.now();
-        let (put, session) = self
+        let (put, total) = self
             .blocking(move |q| {
                 let put = q.store.put_chunk(id, n, &rec, now)?;
-                Ok((put, q.store.session(id)?))
+                let session = q.store.session(id)?;
+                let total = session.as_ref().map(|s| s.total_chunks).unwrap_or(0);
+                match (&put, session) {
+                    (ChunkPut::Inserted { .. }, Some(s)) => {
+                        q.blobs.remember_chunk(s.blob, n, written.map)
+                    }
+                    (ChunkPut::Same { .. } | ChunkPut::Conflict, Some(s)) => {
+                        q.blobs.remove_chunk(s.blob, n, rec.token)
+                    }
+                    // The session was completed, cancelled or swept while the body streamed;
+                    // its directory is gone or owned by a clip, and the sweeper removes strays.
+                    _ => {}
+                }
+                Ok((put, total))
             })
             .await?;
-        let discard = |blob: Option<BlobDir>| {
-            if let Some(b) = blob {
-                self.blobs.remove_chunk(b, n, rec.token);
-            }
-        };
-        let blob = session.as_ref().map(|s| s.blob);
-        let total = session.as_ref().map(|s| s.total_chunks).unwrap_or(0);
         match put {
             ChunkPut::Inserted { received } => {
-                if let Some(b) = blob {
-                    self.blobs.remember_chunk(b, n, written.map);
-                }
                 self.store.flush().await?;
                 Ok(ChunkOutcome { n, received, total })
             }
-            ChunkPut::Same { received } => {
-                discard(blob);
-                Ok(ChunkOutcome { n, received, total })
-            }
-            ChunkPut::Conflict => {
-                discard(blob);
-                Err(ServiceError::ChunkConflict)
-            }
-            ChunkPut::NoSession => {
-                // The session was completed, cancelled or swept while the body streamed; its
-                // directory is gone or owned by a clip, and the sweeper removes strays.
-                Err(ServiceError::UploadNotFound)
-            }
+            ChunkPut::Same { received } => Ok(ChunkOutcome { n, received, total }),
+            ChunkPut::Conflict => Err(ServiceError::ChunkConflict),
+            ChunkPut::NoSession => Err(ServiceError::UploadNotFound),
         }
     }
 
@@ -290,8 +341,8 @@ impl Qopy {
             .await?
             .ok_or(ServiceError::UploadNotFound)?;
         self.store.flush().await?;
-        self.blobs.remove_dir(session.blob)?;
-        Ok(())
+        self.blocking(move |q| Ok(q.blobs.remove_dir(session.blob)?))
+            .await
     }
 
     /// Turns a complete session into a clip. The size is computed from the stored chunks,
@@ -342,6 +393,10 @@ impl Qopy {
                     let text = session.kind == ContentKind::Text;
                     if size > q.max_content_size(text) {
                         return Err(ServiceError::TooLarge(q.max_content_size(text)));
+                    }
+                    // The declared size binds: no more bytes than the client announced.
+                    if let Some(declared) = session.declared_size.filter(|d| size > *d) {
+                        return Err(ServiceError::TooLarge(declared));
                     }
                     // Every chunk file, mapped when it was written (or mapped and checked
                     // now), becomes the clip's content; the maps are kept for downloads.

@@ -17,9 +17,9 @@ impl Record for ChunkRecord {
     const VERSION: u8 = 1;
 }
 
-/// Version 2 added `received_bytes`.
+/// Version 2 added `received_bytes`, version 3 `declared_size`.
 impl Record for UploadSession {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
 }
 
 /// Version 2 replaced the list of chunk records with `upload` and `chunk_count`.

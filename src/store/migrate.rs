@@ -49,10 +49,29 @@ pub(super) struct SessionV1 {
     pub received: u32,
 }
 
+/// A session as version 2 stored it.
+#[derive(Serialize, Deserialize)]
+pub(super) struct SessionV2 {
+    pub filename: String,
+    pub mime: String,
+    pub kind: ContentKind,
+    pub total_chunks: u32,
+    pub chunk_size: u64,
+    pub lifetime_ms: u64,
+    pub one_time: bool,
+    pub quick_share: bool,
+    pub has_password: bool,
+    pub blob: BlobDir,
+    pub created_at: u64,
+    pub last_activity: u64,
+    pub received: u32,
+    pub received_bytes: u64,
+}
+
 /// The `meta` key recording the format the stored records are in.
 const FORMAT_KEY: &str = "format";
-/// The current format: clips and sessions in version 2.
-const FORMAT: u8 = 2;
+/// The current format: clips in version 2, sessions in version 3.
+const FORMAT: u8 = 3;
 
 /// Migrates every session and clip still in version 1; returns how many were rewritten.
 /// Each clip's chunk records are written before its new record, so a crash in between
@@ -66,6 +85,30 @@ pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
     let mut done = 0;
     for kv in store.sessions.iter() {
         let (k, v) = kv?;
+        if v.first() == Some(&2) {
+            // Version 2 declared no size bound; the kind's limit still applies.
+            let old: SessionV2 = decode_as(2, &v)?;
+            let new = UploadSession {
+                filename: old.filename,
+                mime: old.mime,
+                kind: old.kind,
+                total_chunks: old.total_chunks,
+                chunk_size: old.chunk_size,
+                lifetime_ms: old.lifetime_ms,
+                one_time: old.one_time,
+                quick_share: old.quick_share,
+                has_password: old.has_password,
+                blob: old.blob,
+                created_at: old.created_at,
+                last_activity: old.last_activity,
+                received: old.received,
+                received_bytes: old.received_bytes,
+                declared_size: None,
+            };
+            store.sessions.insert(k, encode(&new)?)?;
+            done += 1;
+            continue;
+        }
         if v.first() != Some(&1) {
             continue;
         }
@@ -91,6 +134,7 @@ pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
             last_activity: old.last_activity,
             received: old.received,
             received_bytes,
+            declared_size: None,
         };
         store.sessions.insert(k, encode(&new)?)?;
         done += 1;
@@ -127,7 +171,7 @@ pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
         done += 1;
     }
     store.meta.insert(FORMAT_KEY, &[FORMAT])?;
-    store.db.flush()?;
+    store.flush_blocking()?;
     if done > 0 {
         tracing::info!(
             records = done,
@@ -213,7 +257,7 @@ mod tests {
             }
             // A database of the first release has no format marker.
             store.meta.remove(FORMAT_KEY).unwrap();
-            store.db.flush().unwrap();
+            store.flush_blocking().unwrap();
         }
         // Opening migrates.
         let store = Store::open(&path).unwrap();

@@ -5,6 +5,7 @@
 //! transaction closure; callers do file work before or after.
 
 pub mod codec;
+mod flusher;
 mod migrate;
 mod sessions;
 
@@ -15,6 +16,9 @@ use sled::transaction::{
 };
 use sled::Transactional;
 use std::path::Path;
+use std::sync::Arc;
+
+pub use flusher::{FlushFailed, FlushMonitor};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +29,9 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// Making writes durable failed (sled latches the error: every later flush fails too).
+    #[error("database flush failed: {}", .0 .0)]
+    Flush(FlushFailed),
 }
 
 impl StoreError {
@@ -35,6 +42,7 @@ impl StoreError {
         matches!(
             self,
             StoreError::Sled(sled::Error::Io(_) | sled::Error::Corruption { .. })
+                | StoreError::Flush(_)
         )
     }
 }
@@ -107,6 +115,7 @@ pub struct Store {
     counters: sled::Tree,
     access: sled::Tree,
     meta: sled::Tree,
+    flusher: Arc<flusher::Flusher>,
 }
 
 type TxResult<T, E> = Result<T, ConflictableTransactionError<E>>;
@@ -135,9 +144,11 @@ impl Store {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024)
-            .flush_every_ms(Some(500))
+            // The flusher thread is the only one that flushes (see `flusher`).
+            .flush_every_ms(None)
             .open()?;
         let store = Store {
+            flusher: Arc::new(flusher::Flusher::start(db.clone())),
             clips: db.open_tree("clips")?,
             expiry: db.open_tree("expiry")?,
             sessions: db.open_tree("sessions")?,
@@ -151,15 +162,25 @@ impl Store {
         Ok(store)
     }
 
-    /// Makes every earlier write durable (fsync). Called before acknowledging a change.
+    /// Makes every earlier write durable (fsync), sharing the flush with concurrent callers.
+    /// Called before acknowledging a change.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        self.flusher.flush().await.map_err(StoreError::Flush)
     }
 
     /// Makes every earlier write durable, from blocking code.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.flusher.flush_blocking().map_err(StoreError::Flush)
+    }
+
+    /// The flusher's progress, for the watchdog (holds no database handle).
+    pub fn flush_monitor(&self) -> FlushMonitor {
+        self.flusher.monitor()
+    }
+
+    /// Writes a probe value (the health check then flushes it). Blocking.
+    pub fn write_probe(&self, now: u64) -> Result<(), StoreError> {
+        self.meta.insert("health_probe", &now.to_be_bytes())?;
         Ok(())
     }
 
@@ -178,7 +199,7 @@ impl Store {
             .compare_and_swap(key, None as Option<&[u8]>, Some(fresh.clone()))?
         {
             Ok(()) => {
-                self.db.flush()?;
+                self.flush_blocking()?;
                 Ok(fresh)
             }
             Err(cas) => Ok(cas.current.map(|v| v.to_vec()).unwrap_or(fresh)),
