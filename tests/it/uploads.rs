@@ -290,7 +290,8 @@ async fn initiate_success_fields() {
     let (s, v) = server
         .post_json(
             "/api/upload/initiate",
-            json!({ "filename": "c.bin", "totalChunks": 7, "oneTime": true }),
+            json!({ "filename": "c.bin", "totalChunks": 7, "oneTime": true,
+                    "contentType": "file" }),
         )
         .await;
     assert_eq!(s, 200, "{v}");
@@ -390,18 +391,84 @@ async fn initiate_total_chunks_bounds() {
             .await;
         assert_error((s, &v), 400, "Validation failed");
     }
-    // 21 (the original's cap was 20) and ceil(4 GiB / 5 MiB) = 820 are accepted. A small
-    // filesize keeps the free-disk check independent of the machine.
-    for good in [20u64, 21, 820] {
+    // 21 (the original's cap was 20) is accepted, as many as the declared size needs.
+    for good in [20u64, 21] {
         let (s, v) = server
             .post_json(
                 "/api/upload/initiate",
-                json!({ "filename": "a", "filesize": 1, "totalChunks": good }),
+                json!({ "filename": "a", "filesize": good * DEFAULT_CHUNK, "totalChunks": good,
+                        "contentType": "file" }),
             )
             .await;
         assert_eq!(s, 200, "totalChunks {good} must be accepted: {v}");
         assert_eq!(v["totalChunks"].as_u64(), Some(good));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initiate_refuses_more_chunks_than_the_declared_size_needs() {
+    let server = TestServer::start().await;
+    // One byte needs one chunk; 10 MiB + 1 needs three.
+    for (size, total, ok) in [
+        (1u64, 1u64, true),
+        (1, 2, false),
+        (2 * DEFAULT_CHUNK + 1, 3, true),
+        (2 * DEFAULT_CHUNK + 1, 4, false),
+    ] {
+        let (s, v) = server
+            .post_json(
+                "/api/upload/initiate",
+                json!({ "filename": "a", "filesize": size, "totalChunks": total,
+                        "contentType": "file" }),
+            )
+            .await;
+        if ok {
+            assert_eq!(s, 200, "{size} bytes in {total} chunks: {v}");
+        } else {
+            assert_error((s, &v), 400, "Validation failed");
+        }
+    }
+    // A text session cannot stage more than the text limit needs: one 5 MiB chunk.
+    let (s, v) = server
+        .post_json(
+            "/api/upload/initiate",
+            json!({ "filename": "t", "totalChunks": 820, "contentType": "text" }),
+        )
+        .await;
+    assert_error((s, &v), 400, "Validation failed");
+    let (s, v) = server
+        .post_json(
+            "/api/upload/initiate",
+            json!({ "filename": "t", "totalChunks": 2, "isTextContent": true }),
+        )
+        .await;
+    assert_error((s, &v), 400, "Validation failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_refuses_more_bytes_than_declared() {
+    let server = small_server().await;
+    let cs = SMALL as usize;
+    // Declares 10 bytes, sends a whole chunk.
+    let upload = server
+        .initiate(json!({ "filename": "x", "filesize": 10, "contentType": "file" }))
+        .await;
+    let (s, v) = server.put_chunk(&upload, 0, vec![5; cs]).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = complete(&server, &upload, json!({})).await;
+    assert_eq!(s, 413, "{v}");
+    // Nothing was made of it; the session stays (until cancelled or swept).
+    let (s, _) = status_of(&server, &upload).await;
+    assert_eq!(s, 200);
+    // Exactly the declared size completes.
+    let upload = server
+        .initiate(json!({ "filename": "y", "filesize": cs, "contentType": "file" }))
+        .await;
+    let data = test_bytes(cs, 3);
+    server.put_chunk(&upload, 0, data.clone()).await;
+    let (s, v) = complete(&server, &upload, json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_download(&server, v["clipId"].as_str().unwrap(), None, &data).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -720,7 +787,7 @@ async fn chunk_conflicting_resend_is_409_and_keeps_original() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunk_number_out_of_range_is_400() {
     let server = small_server().await;
-    let upload = server.initiate(file_session(100, 2)).await;
+    let upload = server.initiate(file_session(2 * SMALL as usize, 2)).await;
     let on_disk = files_under(&server.data_dir());
     for n in ["2", "3", "1000", "4294967296", "99999999999999999999"] {
         let (s, v) = chunk_raw(&server, Method::PUT, &upload, n, vec![1; 10]).await;
@@ -739,7 +806,7 @@ async fn chunk_number_out_of_range_is_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunk_number_not_a_number_is_400() {
     let server = small_server().await;
-    let upload = server.initiate(file_session(100, 2)).await;
+    let upload = server.initiate(file_session(2 * SMALL as usize, 2)).await;
     let on_disk = files_under(&server.data_dir());
     for n in ["abc", "-1", "1.5", "0x1", "1e2", "%20", "one"] {
         let (s, v) = chunk_raw(&server, Method::PUT, &upload, n, vec![1; 10]).await;
@@ -957,9 +1024,10 @@ async fn regression_truncated_size_multi_chunk() {
 async fn complete_size_is_the_stored_bytes_not_the_declared_filesize() {
     let server = small_server().await;
     let data = test_bytes(1000, 12);
-    // Declares 5,000 bytes in 2 chunks, sends 600 + 400.
+    // Declares two chunks' worth in 2 chunks, sends 600 + 400: the declared size is an
+    // upper bound, the stored bytes are the size.
     let upload = server
-        .initiate(json!({ "filename": "x", "filesize": 5000, "totalChunks": 2,
+        .initiate(json!({ "filename": "x", "filesize": 2 * SMALL, "totalChunks": 2,
                           "contentType": "file" }))
         .await;
     send_chunks(&server, &upload, &data, 600, &[1, 0]).await;
