@@ -110,8 +110,13 @@ pub fn for_output(stored: &str) -> String {
         Ok(name) => name,
         Err(NameError::TooLong) => {
             let cut: String = clean(stored).chars().take(MAX_CHARS).collect();
-            // Cutting may leave white space at the end, never at the start.
-            cut.trim_end().to_string()
+            // Cutting may leave white space at the end (and then only a dot or two).
+            let cut = cut.trim_end();
+            if is_unusable(cut) {
+                FALLBACK.to_string()
+            } else {
+                cut.to_string()
+            }
         }
         Err(NameError::Empty) => FALLBACK.to_string(),
     }
@@ -246,6 +251,8 @@ mod tests {
         assert_eq!(for_output(&"y".repeat(400)), "y".repeat(255));
         let spaced = format!("{} {}", "z".repeat(254), "tail");
         assert_eq!(for_output(&spaced), "z".repeat(254));
+        let dot = format!(".{}x", " ".repeat(300));
+        assert_eq!(for_output(&dot), FALLBACK);
     }
 
     #[test]
