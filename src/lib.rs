@@ -3,7 +3,8 @@
 //!
 //! The crate is layered, with dependencies pointing one way:
 //! `http` (warp routes, errors, headers, limits) → `service` (the use cases) →
-//! `store` (sled), `blobs` (chunk files and memory maps), `cache` → `model` (plain types).
+//! `store` (sled), `blobs` (chunk files and memory maps), `cache` → `model` (plain types);
+//! `names` is the one rule for client file names, used by `service` and `http`.
 //! `app::run` wires them together and is the only way to start a server; `server` owns the
 //! accept loop; `sweeper` removes what has expired or been abandoned; `metrics` holds the Prometheus
 //! registry the server loop records into. `client` is the command-line client (`qopy send`,
@@ -19,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod names;
 pub mod net;
 pub mod server;
 pub mod service;

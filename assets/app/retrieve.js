@@ -5,10 +5,12 @@
 // openClip(). Files go to a sink: the File System Access save picker where available, else
 // a Blob download named after the decrypted metadata. A failed decryption saves nothing.
 // Image previews (#retrieve-preview): an unencrypted, reusable image clip shows the server's
-// JPEG preview (GET /api/clip/:id/preview never consumes); an encrypted PNG, JPEG, GIF or
-// WebP (never SVG: it can hold scripts) is shown from its decrypted Blob once the download
-// is complete (not after the save picker, which streams to disk).
+// JPEG preview (GET /api/clip/:id/preview never consumes); a downloaded file whose decrypted
+// bytes begin as a PNG, JPEG, GIF or WebP is shown from a Blob of the type those bytes say
+// (never SVG or anything else: they can hold scripts), once the download is complete (not
+// after the save picker, which streams to disk). The declared type decides nothing.
 import { clipInfo, openClip } from '/js/transfer.js';
+import { blobImageType } from '/js/image-type.js';
 import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
 import { makeSink } from './sink.js';
@@ -25,7 +27,6 @@ const state = {
 let lookupTimer = 0;
 /** The preview shown: for which clip ID, its blob: URL (revoked on reset), a pending look-up. */
 const preview = { for: '', url: '', pending: '' };
-const LOCAL_PREVIEW_TYPES = /^image\/(png|jpeg|gif|webp)$/;
 
 function hidePreview() {
   const img = $('retrieve-preview');
@@ -62,14 +63,21 @@ async function serverPreview(id, info) {
   showPreview(`/api/clip/${encodeURIComponent(id)}/preview`, id);
 }
 
-/** After a completed Blob download: preview a decrypted raster image from its Blob. */
-function localPreview(sink, meta, id) {
+/**
+ * After a completed Blob download: preview a decrypted PNG, JPEG, GIF or WebP from its Blob,
+ * recognised by its first bytes, under the type they say (the download's Blob is
+ * application/octet-stream). Anything else gets no preview.
+ */
+async function localPreview(sink, id) {
   const blob = sink && sink.kind === 'blob' ? sink.blob : null;
   if (sink) sink.blob = null;
-  if (!blob || !LOCAL_PREVIEW_TYPES.test(String((meta && meta.type) || '').toLowerCase())) return;
+  if (!blob) return;
+  let type = '';
+  try { type = await blobImageType(blob); } catch { /* unreadable: no preview */ }
+  if (!type || state.id !== id) return;
   if (preview.for === id && !preview.url) return; // the server's preview is already shown
   hidePreview();
-  preview.url = URL.createObjectURL(blob);
+  preview.url = URL.createObjectURL(new Blob([blob], { type }));
   showPreview(preview.url, id);
 }
 
@@ -282,7 +290,7 @@ async function open() {
     else {
       if (sink && sink.finish) await sink.finish(res.meta);
       showFile(res.meta, info);
-      localPreview(sink, res.meta, state.id);
+      await localPreview(sink, state.id);
     }
     if (info.oneTime) { state.info = null; state.infoFor = ''; }
   } catch (err) {

@@ -3,6 +3,9 @@
 // and offered as a download named after the decrypted metadata once decryption succeeded.
 // abort() (called by the engine on a decryption error) discards everything written. After
 // finish(), a Blob sink's `blob` holds the decrypted file (retrieve.js previews images).
+// The Blob is always application/octet-stream, whatever type the metadata declares: a blob:
+// URL of type text/html (or SVG) opened in a tab would run the sender's script in our origin.
+import { DOWNLOAD_TYPE } from '/js/image-type.js';
 
 /** Keeps a decrypted file name harmless as a download name. */
 export function safeName(name, fallback) {
@@ -45,7 +48,7 @@ function blobSink(fallbackName) {
     /** After a successful decryption: download under the decrypted name. */
     async finish(meta) {
       if (!parts.length && !(meta && meta.size === 0)) return;
-      const blob = new Blob(parts, { type: (meta && meta.type) || 'application/octet-stream' });
+      const blob = new Blob(parts, { type: DOWNLOAD_TYPE });
       parts = [];
       sink.blob = blob; // the caller may preview it (and drops it then)
       const url = URL.createObjectURL(blob);

@@ -5,12 +5,15 @@
 // Options shared by every call: base (URL prefix, '' = same origin), fetch (for tests),
 // crypto (a provider from ./crypto/index.js; default getCrypto()).
 // API errors are ApiError { status, error, message, ...body }; crypto errors are V4Error.
+// A file collected in memory is an application/octet-stream Blob whatever its declared type
+// (see image-type.js): the caller decides from the bytes whether it may be shown.
 
 import { getCrypto } from './crypto/index.js';
 import { toHex, fromHex } from './crypto/util.js';
 import {
   V4Writer, V4Reader, V4Error, newSecret, newQuickSecret, ciphertextLength, decryptAny, isV4,
 } from './v4.js';
+import { DOWNLOAD_TYPE } from './image-type.js';
 
 const utf8 = new TextEncoder();
 const RESUME_PREFIX = 'qopy.upload.';
@@ -405,7 +408,7 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
       return { kind: 'text', text: new TextDecoder().decode(concatParts(textParts)), meta, encrypted };
     }
     await out.close();
-    return { kind: 'file', meta, encrypted, ...(sink ? {} : { blob: new Blob(out.parts, { type: meta.type || '' }) }) };
+    return { kind: 'file', meta, encrypted, ...(sink ? {} : { blob: new Blob(out.parts, { type: DOWNLOAD_TYPE }) }) };
   } catch (e) {
     try { await out.abort(); } catch (e2) { /* ignore */ }
     reader.cancel().catch(() => {});

@@ -85,7 +85,7 @@ fn descriptor(c: &ClipMeta) -> Value {
         "success": true,
         "contentType": c.kind.as_str(),
         "redirectTo": format!("/api/file/{}", c.id),
-        "filename": c.filename,
+        "filename": crate::names::for_output(&c.filename),
         "filesize": c.size,
         "mimeType": c.mime,
         "expiresAt": c.expires_at,
@@ -172,7 +172,7 @@ pub async fn file_info(state: State, ip: IpAddr, raw: String) -> Result<Response
     Ok(ok_json(json!({
         "success": true,
         "clipId": c.id.as_str(),
-        "filename": c.filename,
+        "filename": crate::names::for_output(&c.filename),
         "filesize": c.size,
         "mimeType": c.mime,
         "expiresAt": c.expires_at,
@@ -182,23 +182,15 @@ pub async fn file_info(state: State, ip: IpAddr, raw: String) -> Result<Response
     })))
 }
 
-/// A file name safe inside a quoted `Content-Disposition` value: separators become `_`,
-/// control characters, quotes and backslashes go, at most 255 characters, `download` if
-/// nothing is left. Non-ASCII goes into the RFC 5987 `filename*` form.
+/// A file name safe inside a quoted `Content-Disposition` value: the name rule of
+/// [`crate::names`] (also for records stored before it), less double quotes, at most 255
+/// characters, `download` if nothing is left. Non-ASCII goes into the RFC 5987 `filename*`
+/// form.
 pub fn disposition(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .filter(|c| !c.is_control())
-        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
-        .filter(|c| *c != '"')
-        .take(255)
-        .collect();
-    let cleaned = cleaned.trim().to_string();
-    let cleaned = if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
-        "download".to_string()
-    } else {
-        cleaned
-    };
+    // A quote would end the quoted form early: it goes before the rule, which then trims
+    // what it leaves.
+    let unquoted: String = name.chars().filter(|c| *c != '"').collect();
+    let cleaned = crate::names::for_output(&unquoted);
     let ascii: String = cleaned
         .chars()
         .map(|c| if c.is_ascii() { c } else { '_' })
@@ -293,6 +285,17 @@ mod tests {
         assert_eq!(disposition("a.txt"), "attachment; filename=\"a.txt\"");
         assert_eq!(disposition("../x\"y\r\n"), "attachment; filename=\".._xy\"");
         assert_eq!(disposition(""), "attachment; filename=\"download\"");
+        assert_eq!(disposition("\r\n"), "attachment; filename=\"download\"");
+        assert_eq!(disposition("\"\""), "attachment; filename=\"download\"");
+        // Stored before the name rule: bidi and other format characters never get out.
+        assert_eq!(
+            disposition("\u{202E}txt.exe"),
+            "attachment; filename=\"txt.exe\""
+        );
+        assert_eq!(
+            disposition("a\u{2066}b\u{200D}c\0d"),
+            "attachment; filename=\"abc_d\""
+        );
         assert!(disposition("grüße.txt").contains("filename*=UTF-8''gr%C3%BC%C3%9Fe.txt"));
         assert_eq!(
             disposition(&"a".repeat(400)).len(),

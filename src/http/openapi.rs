@@ -155,7 +155,10 @@ fn schemas() -> Value {
                 "type": "object",
                 "required": ["filename"],
                 "properties": {
-                    "filename": { "type": "string", "minLength": 1, "maxLength": 255 },
+                    "filename": {
+                        "type": "string", "minLength": 1, "maxLength": 255,
+                        "description": "Cleaned by the file-name rule: format characters removed, white space trimmed, control characters, U+2028/U+2029, / and \\ made _; 1-255 characters once cleaned, not . or .."
+                    },
                     "filesize": int("Declared size in bytes (a numeric string is accepted)"),
                     "totalChunks": int("Chunk count; from filesize when absent, else 1"),
                     "mimeType": { "type": "string", "maxLength": 100 },

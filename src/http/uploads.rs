@@ -247,7 +247,7 @@ pub async fn complete(
         "success": true,
         "clipId": c.id.as_str(),
         "url": url,
-        "filename": c.filename,
+        "filename": crate::names::for_output(&c.filename),
         "size": c.size,
         "expiresAt": c.expires_at,
         "quickShare": c.quick_share,

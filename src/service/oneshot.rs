@@ -8,6 +8,7 @@
 
 use super::{Qopy, Result, ServiceError, QUICK_SHARE_LIFETIME_MS};
 use crate::model::{BlobDir, ClipMeta, ContentKind, UploadId, UploadSession};
+use crate::names::NameError;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
@@ -15,7 +16,8 @@ use std::sync::Arc;
 /// What a one-shot upload asks for (already parsed from headers and query).
 #[derive(Debug, Clone, Default)]
 pub struct OneShotRequest {
-    /// File name from the path or the multipart part, if any.
+    /// File name from the path or the multipart part, if any, as the client sent it (the
+    /// service applies [`crate::names::sanitize`]).
     pub filename: Option<String>,
     /// MIME type the client declared, if any (generic types are ignored).
     pub mime: Option<String>,
@@ -132,14 +134,16 @@ impl Qopy {
         if req.content_length.is_some_and(|l| l > limit) {
             return Err(ServiceError::TooLarge(limit));
         }
-        if let Some(name) = &req.filename {
-            let len = name.chars().count();
-            if len == 0 || len > 255 || name.chars().any(char::is_control) {
-                return Err(ServiceError::Validation(
-                    "the file name must be 1-255 printable characters".into(),
-                ));
+        // The name rule of initiate; a name it leaves nothing of is no name (a default is
+        // made from the content), a name too long is refused.
+        let mut req = req;
+        req.filename = match req.filename.as_deref().map(crate::names::sanitize) {
+            None | Some(Err(NameError::Empty)) => None,
+            Some(Ok(name)) => Some(name),
+            Some(Err(e @ NameError::TooLong)) => {
+                return Err(ServiceError::Validation(format!("the file name {e}")))
             }
-        }
+        };
         let lifetime_ms = if req.quick_share {
             QUICK_SHARE_LIFETIME_MS
         } else {

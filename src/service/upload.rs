@@ -124,12 +124,9 @@ impl Qopy {
     /// Creates an upload session.
     pub async fn initiate(self: &Arc<Self>, req: InitiateRequest) -> Result<Initiated> {
         let cfg = &self.config;
-        let name_len = req.filename.chars().count();
-        if name_len == 0 || name_len > 255 {
-            return Err(ServiceError::Validation(
-                "filename must be 1-255 characters".into(),
-            ));
-        }
+        let mut req = req;
+        req.filename = crate::names::sanitize(&req.filename)
+            .map_err(|e| ServiceError::Validation(format!("filename {e}")))?;
         let max_size = self.max_content_size(req.text);
         if req.filesize == Some(0) {
             return Err(ServiceError::Validation(

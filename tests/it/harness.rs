@@ -58,7 +58,9 @@ impl TestServer {
         Self::boot(dir, config, Arc::new(OffsetClock::new())).await
     }
 
-    async fn boot(
+    /// Starts a server on `dir` with `config` and `clock`, as `restart` does; for tests that
+    /// change the data directory while no server runs on it.
+    pub async fn boot(
         dir: Arc<tempfile::TempDir>,
         config: Config,
         clock: Arc<OffsetClock>,

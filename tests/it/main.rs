@@ -10,6 +10,7 @@ mod guards;
 mod harness;
 mod js;
 mod logs;
+mod names;
 mod oneshot;
 mod props;
 mod regressions;

@@ -8,6 +8,7 @@ use qopy::config::{parse_duration, parse_size, IpNet, Rate, UploadRate};
 use qopy::http::clips::disposition;
 use qopy::http::guard::address_key;
 use qopy::model::{ClipId, UploadId};
+use qopy::names;
 use qopy::store::codec;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -144,6 +145,30 @@ proptest! {
         prop_assert!(quoted != "." && quoted != "..");
         // Exactly one quoted name and, at most, one RFC 5987 name after it.
         prop_assert_eq!(d.matches('"').count(), 2);
+    }
+
+    #[test]
+    fn file_names_keep_no_control_format_or_separator_character(name in "\\PC{0,300}|[\\x00-\\x7f]{0,40}|[\\p{Cf}\\p{Cc}\\p{Zl}\\p{Zp}/\\\\. a-z]{0,40}") {
+        let clean_char = |c: char| {
+            !names::is_format(c) && !c.is_control() && !matches!(c, '/' | '\\' | '\u{2028}' | '\u{2029}')
+        };
+        if let Ok(n) = names::sanitize(&name) {
+            prop_assert!(n.chars().all(clean_char), "{:?} -> {:?}", name, n);
+            prop_assert!(!n.is_empty() && n != "." && n != "..");
+            prop_assert!(n.chars().count() <= names::MAX_CHARS);
+            prop_assert_eq!(n.trim(), n.as_str());
+            // The rule is idempotent: a cleaned name passes unchanged.
+            prop_assert_eq!(names::sanitize(&n), Ok(n.clone()));
+        }
+        let out = names::for_output(&name);
+        prop_assert!(out.chars().all(clean_char), "{:?} -> {:?}", name, out);
+        prop_assert!(!out.is_empty() && out.chars().count() <= names::MAX_CHARS);
+        // The RFC 5987 form of a download name, decoded, is the same clean name.
+        let d = disposition(&name);
+        if let Some((_, star)) = d.split_once("; filename*=UTF-8''") {
+            let decoded = percent_encoding::percent_decode_str(star).decode_utf8().unwrap();
+            prop_assert!(decoded.chars().all(clean_char), "{:?}", d);
+        }
     }
 
     #[test]

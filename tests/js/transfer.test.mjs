@@ -1,7 +1,7 @@
 // End-to-end tests of assets/js/transfer.js against the real server binary (run: node --test
 // tests/js/). The binary is target/debug/qopy (or $QOPY_BIN; built once with `cargo build` if
 // missing), started on a free loopback port with a temporary data directory, rate limits off
-// and 64 KiB chunks so that small files span many chunks. Covers text and file round trips,
+// and 64 KiB chunks so that small files span many chunks. Covers text and file round trips (files always come back as application/octet-stream Blobs),
 // password, access code, Quick Share, one-time, cancel, resume after an interrupted upload
 // (only the missing chunks are sent), a server restart mid-upload, a changed file that must not resume, a tampered
 // download, V3 payloads, plaintext clips, and one round trip with the fallback crypto.
@@ -155,6 +155,16 @@ test('file round trip over many chunks and two records, with progress', async ()
   assert.deepEqual(sink.bytes(), data);
   const again = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() }); // no sink: a Blob
   assert.deepEqual(new Uint8Array(await again.blob.arrayBuffer()), data);
+});
+
+test('a file declared text/html comes back as an application/octet-stream Blob', async () => {
+  const html = '<!DOCTYPE html><script>document.title = "pwned"</script>';
+  const file = new File([html], 'page.html', { type: 'text/html' });
+  const r = await shareFile(file, opts());
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() });
+  assert.equal(got.meta.type, 'text/html'); // the declared type is reported, never applied
+  assert.equal(got.blob.type, 'application/octet-stream');
+  assert.equal(await got.blob.text(), html);
 });
 
 test('password mixed into the key; access code as the server gate', async () => {

@@ -20,7 +20,8 @@
 //! - `crypto_bench`: PBKDF2 and AES-256-GCM timed in Chromium, fallback against WebCrypto
 //!   (`cargo test --test it crypto_bench -- --nocapture`).
 //! - `preview`: image previews on the Retrieve tab (server JPEG for plaintext, decrypted Blob
-//!   for encrypted PNGs).
+//!   for encrypted PNGs); downloaded Blobs are application/octet-stream whatever the declared
+//!   type, and only bytes that are a PNG, JPEG, GIF or WebP get a preview.
 
 mod crypto_bench;
 mod driver;
