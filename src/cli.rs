@@ -175,10 +175,7 @@ impl Cli {
             ("header_read_timeout", &self.header_read_timeout),
             ("idle_timeout", &self.idle_timeout),
             ("min_upload_rate", &self.min_upload_rate),
-            (
-                "max_connections_per_address",
-                &self.max_connections_per_address,
-            ),
+            ("max_connections_per_address", &self.max_connections_per_address),
             ("stall_timeout", &self.stall_timeout),
             ("allowed_hosts", &self.allowed_hosts),
             ("log", &self.log),

@@ -252,13 +252,10 @@ fn parse_allowed_host(raw: &str) -> Result<String, String> {
     let ok = h == "*"
         || (!h.is_empty()
             && h.len() <= 253
-            && h.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || b".-_".contains(&c)));
+            && h.bytes().all(|c| c.is_ascii_alphanumeric() || b".-_".contains(&c)));
     if ok {
         Ok(h)
     } else {
-        Err(format!(
-            "`{raw}` is not a host name (no scheme, port or path)"
-        ))
+        Err(format!("`{raw}` is not a host name (no scheme, port or path)"))
     }
 }
