@@ -9,6 +9,7 @@
 //! reports, and the leaf's DNS names, which requests may use as their Host.
 
 use crate::config::{Config, TlsMode};
+use crate::private_dir::FILE_MODE;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
@@ -208,14 +209,10 @@ fn self_signed(data_dir: &Path) -> Result<Tls, TlsError> {
     let (cert_pem, key_pem) = generate().map_err(|e| fail(format!("cannot generate: {e}")))?;
     create_private_dir(&dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
     // The key first: a crash in between leaves no certificate, so the next start makes both.
-    write_atomic(&key_path, key_pem.as_bytes(), crate::private_dir::FILE_MODE)
+    write_atomic(&key_path, key_pem.as_bytes(), FILE_MODE)
         .map_err(|e| fail(format!("cannot write {KEY_FILE}: {e}")))?;
-    write_atomic(
-        &cert_path,
-        cert_pem.as_bytes(),
-        crate::private_dir::FILE_MODE,
-    )
-    .map_err(|e| fail(format!("cannot write {CERT_FILE}: {e}")))?;
+    write_atomic(&cert_path, cert_pem.as_bytes(), FILE_MODE)
+        .map_err(|e| fail(format!("cannot write {CERT_FILE}: {e}")))?;
     let certs = read_certs(&cert_path).map_err(fail)?;
     let key = read_key(&key_path).map_err(fail)?;
     let tls = build(TlsMode::SelfSigned, certs, key, cert_path.clone())
@@ -295,6 +292,12 @@ mod tests {
         let key = dir.path().join(SELF_SIGNED_DIR).join(KEY_FILE);
         let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        let cert = dir.path().join(SELF_SIGNED_DIR).join(CERT_FILE);
+        let mode = std::fs::metadata(&cert).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "like everything in the data directory");
+        let tls_dir = dir.path().join(SELF_SIGNED_DIR);
+        let mode = std::fs::metadata(&tls_dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
         assert_eq!(
             self_signed(dir.path()).unwrap().fingerprint,
             first.fingerprint

@@ -213,7 +213,8 @@ impl Blobs {
     }
 
     /// Stores a clip's preview crash-safely (temporary file with mode 0600, fsync, rename,
-    /// fsync of the directory). Never creates the directory: a clip removed meanwhile gets no preview file.
+    /// fsync of the directory). Never creates the directory: a clip removed meanwhile gets no
+    /// preview file.
     /// Blocking.
     pub fn write_preview(&self, dir: crate::model::BlobDir, data: &[u8]) -> Result<(), BlobError> {
         use std::os::unix::fs::OpenOptionsExt;
