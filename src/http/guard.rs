@@ -5,21 +5,21 @@
 //! address), budgets of failed lookups and wrong access codes, and a budget of wrong admin
 //! credentials, each per address and server-wide.
 
+mod budget;
 mod hosts;
 
 pub use hosts::AllowedHosts;
 
+use budget::{FailureBudget, Refusal};
+
 use super::{ApiError, Response};
 use crate::config::{Config, Rate};
 use governor::clock::{Clock, DefaultClock};
-use governor::middleware::{StateInformationMiddleware, StateSnapshot};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The Content-Security-Policy of pages: nothing from another origin, no inline code.
 pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -146,98 +146,6 @@ pub enum Class {
 }
 
 type Keyed = DefaultKeyedRateLimiter<IpAddr>;
-/// Failure budgets report how much is left, so an address is blocked by the failure that
-/// uses the budget up (a budget of N lets exactly N failures through, not N + 1).
-type Counting = DefaultKeyedRateLimiter<IpAddr, StateInformationMiddleware>;
-type CountingDirect = DefaultDirectRateLimiter<StateInformationMiddleware>;
-
-/// How long to block after recording one failure: `None` while budget is left.
-fn block_after(
-    r: Result<StateSnapshot, governor::NotUntil<<DefaultClock as Clock>::Instant>>,
-    now: <DefaultClock as Clock>::Instant,
-) -> Option<Duration> {
-    match r {
-        Ok(s) if s.remaining_burst_capacity() == 0 => Some(s.quota().replenish_interval()),
-        Ok(_) => None,
-        Err(nu) => Some(nu.wait_time_from(now)),
-    }
-}
-
-/// A budget of failures, per address and server-wide: the failure that uses a budget up
-/// blocks the address (or, server-wide, everyone) until the budget has room again.
-struct FailureBudget {
-    per_address: Counting,
-    global: CountingDirect,
-    blocked: Mutex<HashMap<IpAddr, Instant>>,
-    global_blocked_until: Mutex<Option<Instant>>,
-}
-
-/// Why a request is refused by a [`FailureBudget`], and for how long.
-enum Refusal {
-    /// The address used up its own budget.
-    Address(Duration),
-    /// All addresses together used up the server-wide budget.
-    Everyone(Duration),
-}
-
-impl Refusal {
-    fn retry_after(d: Duration) -> u64 {
-        d.as_secs() + 1
-    }
-}
-
-impl FailureBudget {
-    fn new(per_address: Rate, global: Rate) -> FailureBudget {
-        FailureBudget {
-            per_address: RateLimiter::keyed(quota(per_address))
-                .with_middleware::<StateInformationMiddleware>(),
-            global: RateLimiter::direct(quota(global))
-                .with_middleware::<StateInformationMiddleware>(),
-            blocked: Mutex::new(HashMap::new()),
-            global_blocked_until: Mutex::new(None),
-        }
-    }
-
-    /// Whether `ip` is refused now: by its own block, or (with `global`) by the server-wide one.
-    fn refusal(&self, ip: IpAddr, global: bool) -> Option<Refusal> {
-        let now = Instant::now();
-        if let Some(until) = self.blocked.lock().get(&address_key(ip)) {
-            if *until > now {
-                return Some(Refusal::Address(*until - now));
-            }
-        }
-        if global {
-            if let Some(until) = *self.global_blocked_until.lock() {
-                if until > now {
-                    return Some(Refusal::Everyone(until - now));
-                }
-            }
-        }
-        None
-    }
-
-    /// Counts one failure of `ip` against its budget and (with `global`) the server-wide one.
-    fn record(&self, ip: IpAddr, global: bool) {
-        let now = DefaultClock::default().now();
-        let key = address_key(ip);
-        if let Some(wait) = block_after(self.per_address.check_key(&key), now) {
-            self.blocked.lock().insert(key, Instant::now() + wait);
-        }
-        if global {
-            if let Some(wait) = block_after(self.global.check(), now) {
-                *self.global_blocked_until.lock() = Some(Instant::now() + wait);
-            }
-        }
-    }
-
-    fn prune(&self) {
-        self.per_address.retain_recent();
-        self.per_address.shrink_to_fit();
-        let now = Instant::now();
-        self.blocked.lock().retain(|_, until| *until > now);
-    }
-}
-
 /// All rate limiters of the server.
 pub struct Limits {
     enabled: bool,
