@@ -21,7 +21,7 @@ fn svc(e: ServiceError) -> ApiError {
 /// blocked for wrong admin credentials; a wrong token counts as one. A request without an
 /// `Authorization` header guesses nothing and is not counted.
 fn authorize(state: &State, ip: IpAddr, auth: Option<String>) -> Result<(), ApiError> {
-    state.limits.check_admin(ip)?;
+    state.limits.check_admin_not_blocked(ip)?;
     let token = auth
         .as_deref()
         .and_then(|a| a.strip_prefix("Bearer "))
@@ -41,7 +41,7 @@ struct AuthBody {
 
 /// `POST /api/admin/auth` with `{password}`. A wrong password counts against the admin budget.
 pub async fn auth(state: State, ip: IpAddr, body: Bytes) -> Result<Response, ApiError> {
-    state.limits.check_admin(ip)?;
+    state.limits.check_admin_not_blocked(ip)?;
     let b: AuthBody = parse_json(&body)?;
     let password = match b.password {
         Some(Value::String(p)) if !p.is_empty() && p.chars().count() <= 128 => p,

@@ -263,7 +263,7 @@ impl Limits {
     /// Refuses every admin request (login or bearer token, right or wrong) from an address
     /// that has used up its budget of wrong admin credentials (`limit_admin_auth`), and from
     /// everyone while the server-wide budget is used up.
-    pub fn check_admin(&self, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn check_admin_not_blocked(&self, ip: IpAddr) -> Result<(), ApiError> {
         if !self.enabled {
             return Ok(());
         }
