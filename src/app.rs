@@ -5,7 +5,7 @@
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::http::guard::Limits;
+use crate::http::guard::{AllowedHosts, Limits};
 use crate::http::AppState;
 use crate::service::{Qopy, ServiceError};
 use crate::sweeper::{self, SweepKind};
@@ -38,6 +38,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     clock: Arc<dyn Clock>,
 ) -> Result<(), AppError> {
+    // Nothing the server creates from here on is readable by others, whatever umask it was
+    // started with (explicit modes where it creates files say the same).
+    crate::private_dir::restrict_umask();
     // Certificate problems stop start-up before anything is opened.
     let tls = crate::tls::load(&config)?;
     let qopy = tokio::task::spawn_blocking(move || Qopy::open(config, clock))
@@ -51,6 +54,7 @@ pub async fn run(
         .map_err(|e| AppError::Open(e.into()))?;
     let state = Arc::new(AppState {
         limits: Limits::new(&qopy.config),
+        hosts: AllowedHosts::for_server(&qopy.config, tls.as_ref()),
         metrics: crate::metrics::Metrics::new(qopy.clone()),
         qopy: qopy.clone(),
         tls,

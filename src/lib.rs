@@ -7,7 +7,8 @@
 //! `names` is the one rule for client file names, used by `service` and `http`.
 //! `app::run` wires them together and is the only way to start a server; `server` owns the
 //! accept loop; `sweeper` removes what has expired or been abandoned; `metrics` holds the Prometheus
-//! registry the server loop records into. `client` is the command-line client (`qopy send`,
+//! registry the server loop records into; `private_dir` keeps the data directory readable by
+//! its owner only. `client` is the command-line client (`qopy send`,
 //! `qopy get`), which talks to a server over HTTP only.
 
 pub mod app;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod model;
 pub mod names;
 pub mod net;
+pub mod private_dir;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -1,5 +1,6 @@
 //! Network facts for the start-up message: the machine's own addresses, so a self-hoster
-//! sees which URL to open from a phone on the same LAN.
+//! sees which URL to open from a phone on the same LAN, and its host name, which requests may
+//! use as their Host.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -42,6 +43,23 @@ pub fn local_addresses() -> Vec<IpAddr> {
     out.sort_by_key(|ip| (!ip.is_loopback(), ip.is_ipv6()));
     out.dedup();
     out
+}
+
+/// This machine's host name (`gethostname`), lower-cased, without a trailing dot; `None` when
+/// it is unset or not UTF-8.
+pub fn host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is writable for its whole length, which is what we pass; gethostname writes
+    // at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    // Without a NUL the name was cut short: better none than a wrong one.
+    let end = buf.iter().position(|&b| b == 0)?;
+    let name = std::str::from_utf8(&buf[..end]).ok()?;
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    (!name.is_empty()).then_some(name)
 }
 
 /// The URLs at which a server bound to `bound` can be opened.

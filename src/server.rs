@@ -9,7 +9,7 @@
 //! accepting, lets open requests finish for a while, then drops what is left.
 
 use crate::http::body::{into_server_body, ServerBody};
-use crate::http::guard::{check_origin, security_headers, OriginCheck};
+use crate::http::guard::{check_origin, misdirected, security_headers, OriginCheck};
 use crate::http::{ApiError, PeerAddr, Response, State};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
@@ -265,6 +265,12 @@ where
     S: Service<http::Request<GuardedBody>, Response = Response, Error = Infallible>,
 {
     req.extensions_mut().insert(PeerAddr(peer));
+    // DNS rebinding: a Host the server is not known by is refused before any other work.
+    if !state.hosts.allows(req.headers()) {
+        let mut resp = into_server_body(misdirected());
+        security_headers(resp.headers_mut());
+        return Ok(resp);
+    }
     let origin = check_origin(&state.qopy.config, req.headers());
     let resp = match &origin {
         OriginCheck::Forbidden => ApiError::new(

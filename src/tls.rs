@@ -1,13 +1,15 @@
 //! Built-in HTTPS (the `tls` key). `files` reads a PEM certificate chain and key named by
 //! `tls_cert` and `tls_key`; `self-signed` generates an ECDSA P-256 certificate once (names:
 //! localhost, 127.0.0.1, ::1 and the machine's addresses at that moment), stores it under
-//! `<data_dir>/tls/` (`cert.pem`, and `key.pem` with mode 0600, each written to a temporary file,
-//! synced and renamed into place) and reuses it on later starts; it is made anew only when a file
-//! is missing or unreadable, not when the machine's addresses change. Either way the result is
-//! a rustls server configuration (ring provider, ALPN `http/1.1`) and the SHA-256 fingerprint of
-//! the leaf certificate, which start-up prints and `GET /api/tls` reports.
+//! `<data_dir>/tls/` (`cert.pem` and `key.pem`, mode 0600 like everything there, each written to
+//! a temporary file, synced and renamed into place) and reuses it on later starts; it is made
+//! anew only when a file is missing or unreadable, not when the machine's addresses change.
+//! Either way the result is a rustls server configuration (ring provider, ALPN `http/1.1`), the
+//! SHA-256 fingerprint of the leaf certificate, which start-up prints and `GET /api/tls`
+//! reports, and the leaf's DNS names, which requests may use as their Host.
 
 use crate::config::{Config, TlsMode};
+use crate::private_dir::FILE_MODE;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
@@ -58,6 +60,9 @@ pub struct Tls {
     pub fingerprint: String,
     /// Where the leaf certificate came from.
     pub cert_path: PathBuf,
+    /// The DNS names (subject alternative names) of the leaf certificate, lower-cased; a
+    /// wildcard name keeps its `*.` prefix.
+    pub dns_names: Vec<String>,
 }
 
 impl std::fmt::Debug for Tls {
@@ -66,6 +71,7 @@ impl std::fmt::Debug for Tls {
             .field("mode", &self.mode)
             .field("fingerprint", &self.fingerprint)
             .field("cert_path", &self.cert_path)
+            .field("dns_names", &self.dns_names)
             .finish()
     }
 }
@@ -150,6 +156,7 @@ fn build(
     cert_path: PathBuf,
 ) -> Result<Tls, rustls::Error> {
     let fingerprint = fingerprint(&certs[0]);
+    let dns_names = dns_names(&certs[0]);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -161,7 +168,21 @@ fn build(
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
         fingerprint,
         cert_path,
+        dns_names,
     })
+}
+
+/// The DNS names among a certificate's subject alternative names (IP addresses are left out:
+/// every IP literal is an acceptable Host anyway). A certificate that does not parse has none;
+/// rustls then refuses it anyway.
+fn dns_names(cert: &CertificateDer<'_>) -> Vec<String> {
+    match webpki::EndEntityCert::try_from(cert) {
+        Ok(parsed) => parsed
+            .valid_dns_names()
+            .map(|n| n.trim_end_matches('.').to_ascii_lowercase())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Loads `<data_dir>/tls/{cert,key}.pem`, making them first if either is missing or unreadable.
@@ -188,9 +209,9 @@ fn self_signed(data_dir: &Path) -> Result<Tls, TlsError> {
     let (cert_pem, key_pem) = generate().map_err(|e| fail(format!("cannot generate: {e}")))?;
     create_private_dir(&dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
     // The key first: a crash in between leaves no certificate, so the next start makes both.
-    write_atomic(&key_path, key_pem.as_bytes(), 0o600)
+    write_atomic(&key_path, key_pem.as_bytes(), FILE_MODE)
         .map_err(|e| fail(format!("cannot write {KEY_FILE}: {e}")))?;
-    write_atomic(&cert_path, cert_pem.as_bytes(), 0o644)
+    write_atomic(&cert_path, cert_pem.as_bytes(), FILE_MODE)
         .map_err(|e| fail(format!("cannot write {CERT_FILE}: {e}")))?;
     let certs = read_certs(&cert_path).map_err(fail)?;
     let key = read_key(&key_path).map_err(fail)?;
@@ -226,11 +247,7 @@ fn generate() -> Result<(String, String), rcgen::Error> {
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    crate::private_dir::create_dir_all(dir)
 }
 
 /// Writes `bytes` to `path` crash-safely: a temporary file beside it (created with `mode`),
@@ -275,6 +292,12 @@ mod tests {
         let key = dir.path().join(SELF_SIGNED_DIR).join(KEY_FILE);
         let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        let cert = dir.path().join(SELF_SIGNED_DIR).join(CERT_FILE);
+        let mode = std::fs::metadata(&cert).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "like everything in the data directory");
+        let tls_dir = dir.path().join(SELF_SIGNED_DIR);
+        let mode = std::fs::metadata(&tls_dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
         assert_eq!(
             self_signed(dir.path()).unwrap().fingerprint,
             first.fingerprint
@@ -285,6 +308,23 @@ mod tests {
             self_signed(dir.path()).unwrap().fingerprint,
             first.fingerprint
         );
+    }
+
+    #[test]
+    fn dns_names_come_from_the_subject_alternative_names() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let params = rcgen::CertificateParams::new(vec![
+            "Qopy.Example.".into(),
+            "*.lan.example".into(),
+            "192.168.1.20".into(),
+        ])
+        .unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(
+            dns_names(cert.der()),
+            vec!["qopy.example".to_string(), "*.lan.example".to_string()]
+        );
+        assert!(dns_names(&CertificateDer::from(vec![1u8, 2, 3])).is_empty());
     }
 
     #[test]

@@ -73,10 +73,10 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl Blobs {
-    /// Opens the blob area, creating it if needed.
+    /// Opens the blob area, creating it (mode 0700) if needed.
     pub fn open(data_dir: &Path) -> Result<Blobs, BlobError> {
         let root = data_dir.join("blobs");
-        fs::create_dir_all(&root)?;
+        crate::private_dir::create_dir_all(&root)?;
         Ok(Blobs {
             root,
             maps: Arc::new(MapCache::new(MAX_CACHED_MAPS)),
@@ -98,10 +98,10 @@ impl Blobs {
         self.dir_path(dir).join(Self::chunk_file_name(n, token))
     }
 
-    /// Creates the directory of a new session and makes its entry durable.
+    /// Creates the directory of a new session (mode 0700) and makes its entry durable.
     pub fn create_dir(&self, dir: BlobDir) -> Result<(), BlobError> {
         let path = self.dir_path(dir);
-        match fs::create_dir(&path) {
+        match crate::private_dir::create_dir(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(BlobError::from_io(e)),

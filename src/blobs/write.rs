@@ -288,17 +288,19 @@ impl Blobs {
             .map(Bytes::from)
     }
 
-    /// Stores a clip's preview crash-safely (temporary file, fsync, rename, fsync of the
-    /// directory). Never creates the directory: a clip removed meanwhile gets no preview file.
+    /// Stores a clip's preview crash-safely (temporary file with mode 0600, fsync, rename,
+    /// fsync of the directory). Never creates the directory: a clip removed meanwhile gets no
+    /// preview file.
     /// Blocking.
     pub fn write_preview(&self, dir: crate::model::BlobDir, data: &[u8]) -> Result<(), BlobError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let dir = self.dir_path(dir);
         let tmp = dir.join(format!(".tmp-{:016x}", rand::rngs::OsRng.next_u64()));
         let mut guard = TempGuard(None);
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(crate::private_dir::FILE_MODE)
             .open(&tmp)
             .map_err(BlobError::from_io)?;
         guard.0 = Some(tmp.clone());

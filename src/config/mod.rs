@@ -112,11 +112,12 @@ pub struct RateLimits {
     pub lookup: Rate,
     /// Content downloads (`POST /api/file/:id`), per address.
     pub download: Rate,
-    /// Admin login attempts, per address.
+    /// Wrong admin passwords and bearer tokens, per address.
     pub admin_auth: Rate,
     /// Failed lookups (unknown ID, wrong access code), per address.
     pub failed_per_address: Rate,
-    /// Failed lookups (unknown ID, wrong access code), all addresses together.
+    /// Failed lookups (unknown ID, wrong access code), all addresses together; wrong admin
+    /// credentials have a separate server-wide budget of the same size.
     pub failed_global: Rate,
 }
 

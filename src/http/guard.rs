@@ -1,19 +1,25 @@
-//! Cross-cutting request rules: the origin check (same-origin only unless configured, 403
-//! for anything else, never 500), the security headers every response carries, and the rate
-//! limits: per-address budgets for each kind of request (an IPv6 /64 counts as one address)
-//! and budgets of failed lookups and wrong access codes, per address and server-wide.
+//! Cross-cutting request rules: the Host check against DNS rebinding (`hosts`: 421 for a
+//! name the server is not known by), the origin check (same-origin only unless configured,
+//! 403 for anything else, never 500), the security headers every response carries, and the
+//! rate limits: per-address budgets for each kind of request (an IPv6 /64 counts as one
+//! address), budgets of failed lookups and wrong access codes, and a budget of wrong admin
+//! credentials, each per address and server-wide.
 
-use super::ApiError;
+mod budget;
+mod hosts;
+
+pub use hosts::AllowedHosts;
+
+use budget::{FailureBudget, Refusal};
+
+use super::{ApiError, Response};
 use crate::config::{Config, Rate};
 use governor::clock::{Clock, DefaultClock};
-use governor::middleware::{StateInformationMiddleware, StateSnapshot};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The Content-Security-Policy of pages: nothing from another origin, no inline code.
 pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -66,6 +72,18 @@ static SECURITY_HEADERS: std::sync::LazyLock<[(HeaderName, HeaderValue); SECURIT
         ]
         .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
     });
+
+/// The answer to a request whose `Host` is not one of the server's names (421, before any
+/// other work).
+pub fn misdirected() -> Response {
+    ApiError::new(
+        http::StatusCode::MISDIRECTED_REQUEST,
+        "Misdirected request",
+        "This server does not answer to that host name. Use its address, or add the name to \
+         allowed_hosts.",
+    )
+    .into_response()
+}
 
 /// The origin decision for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,28 +143,9 @@ pub enum Class {
     Lookup,
     /// Content downloads.
     Download,
-    /// Admin login.
-    AdminAuth,
 }
 
 type Keyed = DefaultKeyedRateLimiter<IpAddr>;
-/// Failure budgets report how much is left, so an address is blocked by the failure that
-/// uses the budget up (a budget of N lets exactly N failures through, not N + 1).
-type Counting = DefaultKeyedRateLimiter<IpAddr, StateInformationMiddleware>;
-type CountingDirect = DefaultDirectRateLimiter<StateInformationMiddleware>;
-
-/// How long to block after recording one failure: `None` while budget is left.
-fn block_after(
-    r: Result<StateSnapshot, governor::NotUntil<<DefaultClock as Clock>::Instant>>,
-    now: <DefaultClock as Clock>::Instant,
-) -> Option<Duration> {
-    match r {
-        Ok(s) if s.remaining_burst_capacity() == 0 => Some(s.quota().replenish_interval()),
-        Ok(_) => None,
-        Err(nu) => Some(nu.wait_time_from(now)),
-    }
-}
-
 /// All rate limiters of the server.
 pub struct Limits {
     enabled: bool,
@@ -154,11 +153,10 @@ pub struct Limits {
     chunk: Keyed,
     lookup: Keyed,
     download: Keyed,
-    admin_auth: Keyed,
-    failed: Counting,
-    failed_global: CountingDirect,
-    blocked: Mutex<HashMap<IpAddr, Instant>>,
-    global_blocked_until: Mutex<Option<Instant>>,
+    /// Unknown clip IDs and wrong access codes.
+    failed: FailureBudget,
+    /// Wrong admin passwords and bearer tokens.
+    admin: FailureBudget,
 }
 
 fn quota(r: Rate) -> Quota {
@@ -193,13 +191,10 @@ impl Limits {
             chunk: RateLimiter::keyed(quota(l.chunk)),
             lookup: RateLimiter::keyed(quota(l.lookup)),
             download: RateLimiter::keyed(quota(l.download)),
-            admin_auth: RateLimiter::keyed(quota(l.admin_auth)),
-            failed: RateLimiter::keyed(quota(l.failed_per_address))
-                .with_middleware::<StateInformationMiddleware>(),
-            failed_global: RateLimiter::direct(quota(l.failed_global))
-                .with_middleware::<StateInformationMiddleware>(),
-            blocked: Mutex::new(HashMap::new()),
-            global_blocked_until: Mutex::new(None),
+            failed: FailureBudget::new(l.failed_per_address, l.failed_global),
+            // Admin guesses have a budget of their own, so that they cannot block Quick Share
+            // lookups (nor those block the admin); its server-wide size is that of lookups.
+            admin: FailureBudget::new(l.admin_auth, l.failed_global),
         }
     }
 
@@ -229,11 +224,6 @@ impl Limits {
                 "Too many download requests",
                 "Please try again in a minute",
             ),
-            Class::AdminAuth => (
-                &self.admin_auth,
-                "Too many authentication attempts",
-                "Please try again later.",
-            ),
         };
         limiter.check_key(&address_key(ip)).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -248,63 +238,65 @@ impl Limits {
         if !self.enabled {
             return Ok(());
         }
-        let now = Instant::now();
-        if let Some(until) = self.blocked.lock().get(&address_key(ip)) {
-            if *until > now {
-                return Err(ApiError::too_many(
-                    "Too many failed attempts",
-                    "You have been temporarily blocked due to excessive failed lookups. Please try again later.",
-                    (*until - now).as_secs() + 1,
-                ));
-            }
+        match self.failed.refusal(ip, guessable) {
+            None => Ok(()),
+            Some(Refusal::Address(d)) => Err(ApiError::too_many(
+                "Too many failed attempts",
+                "You have been temporarily blocked due to excessive failed lookups. Please try again later.",
+                Refusal::retry_after(d),
+            )),
+            Some(Refusal::Everyone(d)) => Err(ApiError::too_many(
+                "Too many failed attempts",
+                "The server is refusing Quick Share lookups for a while because of many failed attempts. Please try again later.",
+                Refusal::retry_after(d),
+            )),
         }
-        if guessable {
-            if let Some(until) = *self.global_blocked_until.lock() {
-                if until > now {
-                    return Err(ApiError::too_many(
-                        "Too many failed attempts",
-                        "The server is refusing Quick Share lookups for a while because of many failed attempts. Please try again later.",
-                        (until - now).as_secs() + 1,
-                    ));
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Records a failed lookup or wrong access code from an address.
     pub fn record_failure(&self, ip: IpAddr, guessable: bool) {
+        if self.enabled {
+            self.failed.record(ip, guessable);
+        }
+    }
+
+    /// Refuses every admin request (login or bearer token, right or wrong) from an address
+    /// that has used up its budget of wrong admin credentials (`limit_admin_auth`), and from
+    /// everyone while the server-wide budget is used up.
+    pub fn check_admin_not_blocked(&self, ip: IpAddr) -> Result<(), ApiError> {
         if !self.enabled {
-            return;
+            return Ok(());
         }
-        let now = DefaultClock::default().now();
-        let key = address_key(ip);
-        if let Some(wait) = block_after(self.failed.check_key(&key), now) {
-            self.blocked.lock().insert(key, Instant::now() + wait);
+        match self.admin.refusal(ip, true) {
+            None => Ok(()),
+            Some(Refusal::Address(d)) => Err(ApiError::too_many(
+                "Too many authentication attempts",
+                "Please try again later.",
+                Refusal::retry_after(d),
+            )),
+            Some(Refusal::Everyone(d)) => Err(ApiError::too_many(
+                "Too many authentication attempts",
+                "The server is refusing admin requests for a while because of many failed attempts. Please try again later.",
+                Refusal::retry_after(d),
+            )),
         }
-        if guessable {
-            if let Some(wait) = block_after(self.failed_global.check(), now) {
-                *self.global_blocked_until.lock() = Some(Instant::now() + wait);
-            }
+    }
+
+    /// Records a wrong admin password or bearer token from an address.
+    pub fn record_admin_failure(&self, ip: IpAddr) {
+        if self.enabled {
+            self.admin.record(ip, true);
         }
     }
 
     /// Forgets addresses whose budgets are full again and blocks that have ended.
     pub fn prune(&self) {
-        for l in [
-            &self.initiate,
-            &self.chunk,
-            &self.lookup,
-            &self.download,
-            &self.admin_auth,
-        ] {
+        for l in [&self.initiate, &self.chunk, &self.lookup, &self.download] {
             l.retain_recent();
             l.shrink_to_fit();
         }
-        self.failed.retain_recent();
-        self.failed.shrink_to_fit();
-        let now = Instant::now();
-        self.blocked.lock().retain(|_, until| *until > now);
+        self.failed.prune();
+        self.admin.prune();
     }
 }
 

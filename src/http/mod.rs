@@ -1,7 +1,7 @@
 //! The only place that knows warp. `routes` is the route table; each resource has its own
 //! file of handlers, which return `Result<Response, ApiError>` instead of rejecting; `error`
-//! maps errors to statuses; `guard` holds the cross-cutting rules (origin check, security
-//! headers, rate limits); `body` lets a handler hand a zero-copy streaming body to the server
+//! maps errors to statuses; `guard` holds the cross-cutting rules (Host check, origin
+//! check, security headers, rate limits); `body` lets a handler hand a zero-copy streaming body to the server
 //! loop, which warp 0.4 has no public way to build.
 
 pub mod admin;
@@ -40,6 +40,8 @@ pub struct AppState {
     pub qopy: Arc<Qopy>,
     /// Rate limiters.
     pub limits: Limits,
+    /// The host names requests may be addressed to (the DNS-rebinding check).
+    pub hosts: guard::AllowedHosts,
     /// Prometheus metrics, recorded by the server loop.
     pub metrics: crate::metrics::Metrics,
     /// Built-in HTTPS, when the `tls` key is not off.

@@ -39,9 +39,12 @@ pub fn document() -> Value {
             "description": "Self-hosted sharing of end-to-end encrypted text and files that \
                 expire. Content is encrypted in the browser; the server stores ciphertext. \
                 Every error answer is JSON `{\"error\", \"message\"}`, sometimes with extra \
-                fields. A request whose `Origin` is not the server's own (or a configured \
-                extra origin) is refused with 403 `Origin not allowed`; `OPTIONS` preflights \
-                answer 204. An unknown path is 404 and a known path with another method 405, \
+                fields. A request whose `Host` is not one of the server's names (an IP \
+                literal, `localhost`, the `public_url` host, the TLS certificate's names, the \
+                machine's name or `allowed_hosts`) is refused with 421 `Misdirected request` \
+                before anything else. A request whose `Origin` is not the server's own (or a \
+                configured extra origin) is refused with 403 `Origin not allowed`; `OPTIONS` \
+                preflights answer 204. An unknown path is 404 and a known path with another method 405, \
                 both with the error body. A JSON body over 64 KiB is 413. Rate-limited \
                 requests get 429 with `Retry-After`.",
             "license": { "name": "MIT" }

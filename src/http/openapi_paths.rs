@@ -45,7 +45,7 @@ pub fn shared_components() -> Value {
         "responses": {
             "BadRequest": error("Validation failed (the message says which field and why)"),
             "RateLimited": {
-                "description": "Too many requests, or too many failed lookups from this address",
+                "description": "Too many requests, or too many failed lookups or wrong admin credentials from this address (or from everyone)",
                 "headers": {
                     "Retry-After": {
                         "description": "Seconds to wait",
@@ -56,7 +56,7 @@ pub fn shared_components() -> Value {
             },
             "InsufficientStorage": error("The free-disk reserve or the storage quota would be crossed"),
             "InternalError": error("Storage or database failure"),
-            "AdminUnauthorized": error("Missing or wrong bearer token (`Unauthorized`)"),
+            "AdminUnauthorized": error("Missing or wrong bearer token (`Unauthorized`); a wrong one counts against the admin-login budget"),
             "AdminDisabled": error("No admin_token is configured (`Admin API disabled`)"),
             "Page": {
                 "description": "An HTML page of the browser client (revalidated on every load)",
@@ -194,6 +194,7 @@ fn admin_responses(ok: Value) -> Value {
     json!({
         "200": ok,
         "401": response("AdminUnauthorized"),
+        "429": response("RateLimited"),
         "503": response("AdminDisabled"),
         "500": response("InternalError"),
     })

@@ -158,9 +158,14 @@ fn random_hex(bytes: usize) -> Vec<u8> {
 }
 
 impl Qopy {
-    /// Opens the store and blob area under the configured data directory.
+    /// Opens the store and blob area under the configured data directory, creating it (mode
+    /// 0700) or making an existing one private first. Blocking.
     pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Qopy> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| ServiceError::Blob(e.into()))?;
+        let io = |e: std::io::Error| ServiceError::Blob(e.into());
+        crate::private_dir::create_dir_all(&config.data_dir).map_err(io)?;
+        // Before sled opens its files: a data directory left readable by others (an older
+        // version, a copy made by hand) is made private first.
+        crate::private_dir::tighten(&config.data_dir).map_err(io)?;
         let store = Store::open(&config.data_dir.join("db"))?;
         let blobs = Blobs::open(&config.data_dir)?;
         let salt = store.meta_or_init("pbkdf2_salt", || random_hex(32))?;

@@ -1,6 +1,7 @@
 //! Cross-cutting rules through HTTP: health endpoints (with security headers), unknown
 //! routes and wrong methods, the origin check (CORS), the admin API and its figures, and the
-//! rate limits (initiate, lookups, failed lookups, trusted proxies, Quick Share).
+//! rate limits (initiate, lookups, failed lookups, trusted proxies, Quick Share, guessed admin
+//! tokens).
 
 use crate::harness::*;
 use qopy::config::{IpNet, Rate};
@@ -345,6 +346,210 @@ async fn admin_auth_and_bearer() {
 
     let r = s.client.get(s.url("/admin")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200, "the page itself needs no bearer");
+    s.stop().await;
+}
+
+/// An admin request from a given local address (the server sees it as the peer).
+async fn admin_from(
+    s: &TestServer,
+    from: [u8; 4],
+    method: &str,
+    path: &str,
+    token: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .unwrap();
+    let rb = if method == "POST" {
+        client.post(s.url(path))
+    } else {
+        client.get(s.url(path))
+    };
+    send(rb.bearer_auth(token)).await
+}
+
+/// A login attempt (`POST /api/admin/auth`) from a given local address.
+async fn login_from(s: &TestServer, from: [u8; 4], password: &str) -> u16 {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .unwrap();
+    let r = client
+        .post(s.url("/api/admin/auth"))
+        .json(&json!({ "password": password }))
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+const ADMIN_ROUTES: [(&str, &str); 4] = [
+    ("GET", "/api/admin/stats"),
+    ("GET", "/api/admin/clips"),
+    ("GET", "/api/admin/system"),
+    ("POST", "/api/admin/sweep"),
+];
+
+/// Issue 10: wrong bearer tokens on the admin routes were never limited (25,525 guesses in
+/// 3 s). Each route now counts them against the admin-login budget of the address: the guess
+/// that uses it up is the last one answered 401; after it the address gets 429 with
+/// `Retry-After`, even with the right token, while another address is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_bearer_guesses_reach_429_on_every_route() {
+    let s = TestServer::start_with(|c| {
+        c.rate_limits = true;
+        c.limits.admin_auth = rate(3, 600);
+    })
+    .await;
+    for (i, (method, path)) in ADMIN_ROUTES.into_iter().enumerate() {
+        let guesser = [127, 0, 1, i as u8 + 1];
+        for n in 0..3 {
+            let (status, _, v) =
+                admin_from(&s, guesser, method, path, "wrong-token-wrong-token").await;
+            assert_eq!(status, 401, "{method} {path}, guess {n}: {v}");
+        }
+        let (status, h, v) = admin_from(&s, guesser, method, path, "wrong-token-wrong-token").await;
+        assert_eq!(status, 429, "{method} {path}: {v}");
+        assert_eq!(v["error"], json!("Too many authentication attempts"), "{v}");
+        let retry: u64 = header(&h, "retry-after").parse().unwrap();
+        assert!((1..=601).contains(&retry), "Retry-After {retry}");
+        assert_security_headers(&h, "429");
+        // The right token from the blocked address waits too, on every admin route.
+        for (m, p) in ADMIN_ROUTES {
+            let (status, _, _) = admin_from(&s, guesser, m, p, ADMIN_TOKEN).await;
+            assert_eq!(
+                status, 429,
+                "{m} {p} with the right token after guessing on {path}"
+            );
+        }
+        assert_eq!(login_from(&s, guesser, ADMIN_TOKEN).await, 429);
+        // Another address is served.
+        let (status, _, v) = admin_from(&s, [127, 0, 2, 1], method, path, ADMIN_TOKEN).await;
+        assert_eq!(status, 200, "{method} {path} from another address: {v}");
+    }
+    // Right tokens cost nothing (the dashboard refreshes every 30 s), and a request without
+    // any token guesses nothing.
+    for _ in 0..10 {
+        let (status, _, _) =
+            admin_from(&s, [127, 0, 2, 2], "GET", "/api/admin/stats", ADMIN_TOKEN).await;
+        assert_eq!(status, 200);
+    }
+    let anonymous = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::from([127, 0, 2, 2]))
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let (status, _, _) = send(anonymous.get(s.url("/api/admin/stats"))).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _, _) =
+        admin_from(&s, [127, 0, 2, 2], "GET", "/api/admin/stats", ADMIN_TOKEN).await;
+    assert_eq!(status, 200);
+    s.stop().await;
+}
+
+/// Wrong passwords at `POST /api/admin/auth` and wrong bearer tokens share one budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_logins_and_bearer_tokens_share_a_budget() {
+    let s = TestServer::start_with(|c| {
+        c.rate_limits = true;
+        c.limits.admin_auth = rate(3, 600);
+    })
+    .await;
+    let from = [127, 0, 3, 1];
+    assert_eq!(login_from(&s, from, "not-the-admin-token").await, 401);
+    assert_eq!(login_from(&s, from, "still-not-the-token").await, 401);
+    let (status, _, _) = admin_from(
+        &s,
+        from,
+        "GET",
+        "/api/admin/system",
+        "wrong-token-wrong-token",
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(login_from(&s, from, ADMIN_TOKEN).await, 429);
+    let (status, h, _) = admin_from(&s, from, "GET", "/api/admin/stats", ADMIN_TOKEN).await;
+    assert_eq!(status, 429);
+    assert!(!header(&h, "retry-after").is_empty());
+    s.stop().await;
+}
+
+/// Once the budget has room again, the right token works from the address that guessed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_budget_recovers() {
+    let s = TestServer::start_with(|c| {
+        c.rate_limits = true;
+        // One guess back every second.
+        c.limits.admin_auth = rate(2, 2);
+    })
+    .await;
+    let from = [127, 0, 4, 1];
+    for _ in 0..2 {
+        let (status, _, _) = admin_from(
+            &s,
+            from,
+            "GET",
+            "/api/admin/stats",
+            "wrong-token-wrong-token",
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    let (status, h, _) = admin_from(&s, from, "GET", "/api/admin/stats", ADMIN_TOKEN).await;
+    assert_eq!(status, 429);
+    let retry: u64 = header(&h, "retry-after").parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    let (status, _, v) = admin_from(&s, from, "GET", "/api/admin/stats", ADMIN_TOKEN).await;
+    assert_eq!(status, 200, "after Retry-After: {v}");
+    s.stop().await;
+}
+
+/// Wrong admin credentials from many addresses use up a server-wide budget; then every
+/// address waits, even with the right token. Quick Share lookups have a budget of their own
+/// and are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_guesses_share_a_server_wide_budget() {
+    let s = TestServer::start_with(|c| {
+        c.rate_limits = true;
+        c.limits.admin_auth = rate(100, 600);
+        c.limits.failed_global = rate(3, 3600);
+    })
+    .await;
+    let (status, _, _) = admin_from(
+        &s,
+        [127, 0, 5, 1],
+        "GET",
+        "/api/admin/stats",
+        "wrong-token-1-wrong",
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _, _) = admin_from(
+        &s,
+        [127, 0, 5, 2],
+        "POST",
+        "/api/admin/sweep",
+        "wrong-token-2-wrong",
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        login_from(&s, [127, 0, 5, 3], "wrong-password-3").await,
+        401
+    );
+    let (status, h, v) =
+        admin_from(&s, [127, 0, 5, 4], "GET", "/api/admin/stats", ADMIN_TOKEN).await;
+    assert_eq!(status, 429, "{v}");
+    assert!(!header(&h, "retry-after").is_empty());
+    assert_eq!(login_from(&s, [127, 0, 5, 5], ADMIN_TOKEN).await, 429);
+    let (status, v) = s.get_json("/api/clip/ABC234/info").await;
+    assert_eq!(status, 404, "a Quick Share lookup is not refused: {v}");
     s.stop().await;
 }
 

@@ -66,13 +66,13 @@ async fn dribbling_clients_do_not_delay_normal_requests() {
                 return (i % 3, None);
             };
             let (head, body): (String, &[u8]) = match i % 3 {
-                0 => (String::new(), b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"),
+                0 => (String::new(), b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"),
                 1 => (
-                    "POST /api/upload/initiate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n".into(),
+                    "POST /api/upload/initiate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n".into(),
                     &[b'{'; 200],
                 ),
                 _ => (
-                    format!("PUT /api/upload/chunk/{upload}/0 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n"),
+                    format!("PUT /api/upload/chunk/{upload}/0 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n"),
                     b"0123456789",
                 ),
             };
@@ -152,7 +152,7 @@ async fn chunk_body_below_the_minimum_rate_is_refused_with_408() {
     let addr = srv.base.trim_start_matches("http://").to_string();
     let mut s = TcpStream::connect(&addr).await.unwrap();
     s.write_all(
-        format!("PUT /api/upload/chunk/{upload}/0 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n")
+        format!("PUT /api/upload/chunk/{upload}/0 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n")
             .as_bytes(),
     )
     .await

@@ -116,7 +116,7 @@ async fn self_signed_round_trip_hsts_and_reuse_across_restarts() {
     // Plain http to the TLS port is refused without harming the server.
     let addr = server.base.trim_start_matches("https://").to_string();
     let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    tcp.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    tcp.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let mut buf = Vec::new();

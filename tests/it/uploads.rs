@@ -1585,7 +1585,13 @@ async fn text_sessions_get_clip_urls_and_text_mime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complete_url_uses_request_host() {
-    let server = small_server().await;
+    // Any Host is answered (`*`), so that the links built from odd ones can be checked; the
+    // Host check itself is tested in hosts.rs.
+    let server = TestServer::start_with(|c| {
+        c.chunk_size = SMALL;
+        c.allowed_hosts = vec!["*".into()];
+    })
+    .await;
     let data = test_bytes(64, 25);
     let v = server.upload(&data, json!({}), json!({})).await;
     let id = v["clipId"].as_str().unwrap();
@@ -1618,6 +1624,8 @@ async fn complete_url_uses_public_url() {
     let server = TestServer::start_with(|c| {
         c.chunk_size = SMALL;
         c.public_url = Some("https://share.example".into());
+        // Answered, so that the link it gets can be checked.
+        c.allowed_hosts = vec!["attacker.example".into()];
     })
     .await;
     let data = test_bytes(64, 26);

@@ -160,7 +160,8 @@ fn cpu_model() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crypto_bench_fallback_and_webcrypto_in_chromium() {
     let rust = tokio::task::spawn_blocking(rust_sealed_sha256);
-    let server = TestServer::start().await;
+    // `qopy.test` is not one of the server's own names: it must be allowed.
+    let server = TestServer::start_with(|c| c.allowed_hosts = vec!["qopy.test".into()]).await;
     let port = server.base.rsplit(':').next().unwrap().to_string();
     let b = Browser::start_with(BrowserOptions {
         loopback_hosts: vec!["qopy.test".into()],

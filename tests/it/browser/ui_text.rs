@@ -211,7 +211,8 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
 async fn text_round_trip_on_a_plain_http_lan_origin_uses_the_fallback_crypto() {
     // `http://qopy.test:PORT` (mapped to 127.0.0.1) is not a secure context, like a LAN
     // address: no crypto.subtle, so the page must use its own crypto, and says so.
-    let server = TestServer::start().await;
+    // `qopy.test` is not one of the server's own names: it must be allowed.
+    let server = TestServer::start_with(|c| c.allowed_hosts = vec!["qopy.test".into()]).await;
     let port = server.base.rsplit(':').next().unwrap().to_string();
     let b = Browser::start_with(BrowserOptions {
         loopback_hosts: vec!["qopy.test".into()],

@@ -88,7 +88,8 @@ async fn fallback_agrees_with_webcrypto_on_random_inputs_in_the_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_http_lan_origin_has_no_subtle_crypto_and_gets_the_fallback() {
-    let server = TestServer::start().await;
+    // `qopy.test` is not one of the server's own names: it must be allowed.
+    let server = TestServer::start_with(|c| c.allowed_hosts = vec!["qopy.test".into()]).await;
     let port = server.base.rsplit(':').next().unwrap().to_string();
     let b = Browser::start_with(BrowserOptions {
         loopback_hosts: vec!["qopy.test".into()],
