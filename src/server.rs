@@ -206,8 +206,12 @@ fn cut_response(cut: Cut, cfg: &crate::config::Config) -> Response {
         ),
         _ => "The request body did not arrive in time".to_string(),
     };
-    let mut r = ApiError::new(StatusCode::REQUEST_TIMEOUT, "Request body too slow", message)
-        .into_response();
+    let mut r = ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "Request body too slow",
+        message,
+    )
+    .into_response();
     r.headers_mut()
         .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     r

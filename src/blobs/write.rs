@@ -70,7 +70,7 @@ impl Partial {
             .read(true)
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(crate::private_dir::FILE_MODE)
             .open(&tmp)
             .map_err(BlobError::from_io)?;
         Ok(Partial {

@@ -96,7 +96,9 @@ pub fn into_server_body(resp: Response) -> http::Response<ServerBody> {
 
 /// A request body as the service takes it: whole `Bytes` pieces, a read failure (the client
 /// went away, or the server's body deadline cut it off) as `Interrupted`.
-pub fn body_stream<S, B, E>(body: S) -> impl Stream<Item = Result<Bytes, ServiceError>> + Unpin + Send
+pub fn body_stream<S, B, E>(
+    body: S,
+) -> impl Stream<Item = Result<Bytes, ServiceError>> + Unpin + Send
 where
     S: Stream<Item = Result<B, E>> + Unpin + Send,
     B: Buf + Send,

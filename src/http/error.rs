@@ -156,9 +156,7 @@ impl ApiError {
                 "Upload interrupted",
                 "The request body ended early or could not be read",
             ),
-            S::NoPreview(m) => {
-                ApiError::new(C::UNSUPPORTED_MEDIA_TYPE, "Preview unavailable", m)
-            }
+            S::NoPreview(m) => ApiError::new(C::UNSUPPORTED_MEDIA_TYPE, "Preview unavailable", m),
             S::ImageRefused(m) => ApiError::new(C::UNPROCESSABLE_ENTITY, "Image refused", m),
             S::AdminDisabled => ApiError::new(
                 C::SERVICE_UNAVAILABLE,

@@ -1,8 +1,8 @@
 //! Upload routes: initiate, chunk (multipart field `chunk` or a raw body, by POST or PUT),
 //! complete, status and cancel. Chunk bodies are streamed to disk as they arrive.
 
-use super::guard::Class;
 use super::body::body_stream;
+use super::guard::Class;
 use super::{base_url, ok_json, parse_json, ApiError, Ctx, Response, State};
 use crate::model::{ContentKind, UploadId};
 use crate::service::{CompleteRequest, InitiateRequest, ServiceError};
@@ -154,8 +154,11 @@ where
             let constraints = multer::Constraints::new()
                 .size_limit(multer::SizeLimit::new().whole_stream(q.config.chunk_size + 64 * 1024));
             let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
-            let too_large =
-                || err(ServiceError::ChunkTooLarge(q.config.chunk_size + crate::service::CHUNK_SLACK));
+            let too_large = || {
+                err(ServiceError::ChunkTooLarge(
+                    q.config.chunk_size + crate::service::CHUNK_SLACK,
+                ))
+            };
             let mut outcome = None;
             loop {
                 let field = match form.next_field().await {

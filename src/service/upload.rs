@@ -4,13 +4,13 @@
 
 use super::{Qopy, Result, ServiceError, CHUNK_SLACK, QUICK_SHARE_LIFETIME_MS};
 use crate::blobs::ChunkSink;
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
 use crate::model::{
     BlobDir, ChunkRecord, ClipId, ClipMeta, ContentKind, UploadId, UploadSession, ENHANCED_ID_LEN,
     QUICK_ID_LEN,
 };
 use crate::store::{ChunkPut, CompleteRefused};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
 
 /// What the client asks for at initiate (already parsed from JSON).
@@ -145,7 +145,11 @@ impl Qopy {
         };
         // No more chunks than the declared size (or, without one, the kind's limit) needs:
         // a session must not stage more than it can complete into.
-        let most = req.filesize.unwrap_or(max_size).div_ceil(cfg.chunk_size).max(1);
+        let most = req
+            .filesize
+            .unwrap_or(max_size)
+            .div_ceil(cfg.chunk_size)
+            .max(1);
         if total == 0 || total > most {
             return Err(ServiceError::Validation(format!(
                 "totalChunks must be between 1 and {most}"
@@ -213,7 +217,12 @@ impl Qopy {
     /// and written by the bounded set of blob writers; the record is committed and flushed
     /// before this returns. An identical re-send is accepted, different bytes under the same
     /// number are refused. A failed body leaves no file behind.
-    pub async fn put_chunk<S>(self: &Arc<Self>, id: UploadId, n: u64, body: S) -> Result<ChunkOutcome>
+    pub async fn put_chunk<S>(
+        self: &Arc<Self>,
+        id: UploadId,
+        n: u64,
+        body: S,
+    ) -> Result<ChunkOutcome>
     where
         S: Stream<Item = Result<Bytes>>,
     {

@@ -1027,8 +1027,10 @@ async fn complete_size_is_the_stored_bytes_not_the_declared_filesize() {
     // Declares two chunks' worth in 2 chunks, sends 600 + 400: the declared size is an
     // upper bound, the stored bytes are the size.
     let upload = server
-        .initiate(json!({ "filename": "x", "filesize": 2 * SMALL, "totalChunks": 2,
-                          "contentType": "file" }))
+        .initiate(
+            json!({ "filename": "x", "filesize": 2 * SMALL, "totalChunks": 2,
+                          "contentType": "file" }),
+        )
         .await;
     send_chunks(&server, &upload, &data, 600, &[1, 0]).await;
     let (s, v) = complete(&server, &upload, json!({})).await;
