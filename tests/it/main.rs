@@ -18,6 +18,7 @@ mod props;
 mod regressions;
 mod slow;
 mod smoke;
+mod stalls;
 mod static_build;
 mod tls;
 mod uploads;
