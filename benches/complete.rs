@@ -142,14 +142,12 @@ async fn prepare(
     let id = init.upload_id;
     for n in 0..chunks {
         let data = bytes::Bytes::from(chunk_data(base, n));
-        let mut sink = q.begin_chunk(id, n as u64).await?;
-        let mut at = 0;
-        while at < data.len() {
-            let end = (at + PIECE).min(data.len());
-            sink.write(data.slice(at..end)).await?;
-            at = end;
-        }
-        q.finish_chunk(id, n, sink).await?;
+        let pieces: Vec<Result<bytes::Bytes, qopy::service::ServiceError>> = (0..data.len())
+            .step_by(PIECE)
+            .map(|at| Ok(data.slice(at..(at + PIECE).min(data.len()))))
+            .collect();
+        q.put_chunk(id, n as u64, futures_util::stream::iter(pieces))
+            .await?;
     }
     Ok(id)
 }

@@ -124,7 +124,10 @@ async fn stall(count: usize, from: [u8; 4], to: SocketAddr, upload: &str) -> Vec
         let Ok(mut s) = connect_from(from, to).await else {
             continue;
         };
-        if s.write_all(stalled_request(i, upload).as_bytes()).await.is_ok() {
+        if s.write_all(stalled_request(i, upload).as_bytes())
+            .await
+            .is_ok()
+        {
             open.push(s);
         }
     }
@@ -179,12 +182,17 @@ async fn eleven_hundred_stalled_bodies_from_one_address_starve_no_one() {
             answered += 1;
         }
     }
-    println!("stalls: {answered} answered 408, {refused} refused at once; all closed by {latest:?}");
+    println!(
+        "stalls: {answered} answered 408, {refused} refused at once; all closed by {latest:?}"
+    );
     assert!(
         answered <= 64,
         "{answered} connections from one address were served"
     );
-    assert!(answered >= 32, "only {answered} stalled bodies got their 408");
+    assert!(
+        answered >= 32,
+        "only {answered} stalled bodies got their 408"
+    );
     // Nothing was left behind by the stalled uploads, and the server still works.
     others_are_served(&srv, &clip).await;
 }
@@ -249,11 +257,19 @@ impl FreezableFs {
             .unwrap();
         let need = "this test needs root, mkfs.ext4 (e2fsprogs), loop devices and fsfreeze \
                     (util-linux)";
-        run("mkfs.ext4", &["-q".as_ref(), "-F".as_ref(), img.as_os_str()])
-            .unwrap_or_else(|e| panic!("{need}: {e}"));
+        run(
+            "mkfs.ext4",
+            &["-q".as_ref(), "-F".as_ref(), img.as_os_str()],
+        )
+        .unwrap_or_else(|e| panic!("{need}: {e}"));
         run(
             "mount",
-            &["-o".as_ref(), "loop".as_ref(), img.as_os_str(), mount.as_os_str()],
+            &[
+                "-o".as_ref(),
+                "loop".as_ref(),
+                img.as_os_str(),
+                mount.as_os_str(),
+            ],
         )
         .unwrap_or_else(|e| panic!("{need}: {e}"));
         FreezableFs { mount, _dir: dir }
