@@ -1,7 +1,8 @@
 //! The accept loop (with the TLS handshake when the `tls` key asks for HTTPS; HSTS is then
 //! added to every response). warp 0.4's own server has no header-read timeout and no connection cap,
 //! so connections are accepted here, given `TCP_NODELAY` (small answers must not wait for a
-//! delayed ACK), capped in number, and served by hyper's HTTP/1 with a timer. Every request
+//! delayed ACK), capped in number (overall and per client address), and served by hyper's
+//! HTTP/1 with a timer. Every request body is held to a minimum rate and a deadline. Every request
 //! passes the origin check and gets the security headers here, so no route can forget them;
 //! streaming bodies prepared by handlers are swapped in here too, and every request is
 //! counted into the metrics (route template, status, latency, bytes in and out). A connection that starts no
