@@ -202,12 +202,7 @@ impl ChunkSink {
         let partial = self.take_partial().await?;
         let pieces = std::mem::take(&mut self.gathered);
         self.gathered_len = 0;
-        let permit = self
-            .writers
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))?;
+        let permit = self.writer().await?;
         let dir = self.dir.clone();
         self.writing = Some(tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -219,6 +214,15 @@ impl ChunkSink {
             Ok(Some(p))
         }));
         Ok(())
+    }
+
+    /// A place among the bounded set of writers.
+    async fn writer(&self) -> Result<tokio::sync::OwnedSemaphorePermit, BlobError> {
+        self.writers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))
     }
 
     /// The temporary file, once no writer holds it.
@@ -244,12 +248,7 @@ impl ChunkSink {
             self.hand_over().await?;
         }
         let partial = self.take_partial().await?;
-        let permit = self
-            .writers
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))?;
+        let permit = self.writer().await?;
         let dir = std::mem::take(&mut self.dir);
         let n = self.n;
         tokio::task::spawn_blocking(move || {

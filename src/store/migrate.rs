@@ -32,7 +32,7 @@ pub(super) struct ClipV1 {
 }
 
 /// A session as version 1 stored it.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(super) struct SessionV1 {
     pub filename: String,
     pub mime: String,
@@ -49,22 +49,35 @@ pub(super) struct SessionV1 {
     pub received: u32,
 }
 
-/// A session as version 2 stored it.
+impl SessionV1 {
+    /// The current session with the fields later versions added.
+    fn upgrade(self, received_bytes: u64) -> UploadSession {
+        UploadSession {
+            filename: self.filename,
+            mime: self.mime,
+            kind: self.kind,
+            total_chunks: self.total_chunks,
+            chunk_size: self.chunk_size,
+            lifetime_ms: self.lifetime_ms,
+            one_time: self.one_time,
+            quick_share: self.quick_share,
+            has_password: self.has_password,
+            blob: self.blob,
+            created_at: self.created_at,
+            last_activity: self.last_activity,
+            received: self.received,
+            received_bytes,
+            // Sessions of earlier versions declared no size bound; the kind's limit applies.
+            declared_size: None,
+        }
+    }
+}
+
+/// A session as version 2 stored it: version 1's fields, then the running byte sum (bincode
+/// writes a nested struct's fields in line, so this is the flat layout).
 #[derive(Serialize, Deserialize)]
 pub(super) struct SessionV2 {
-    pub filename: String,
-    pub mime: String,
-    pub kind: ContentKind,
-    pub total_chunks: u32,
-    pub chunk_size: u64,
-    pub lifetime_ms: u64,
-    pub one_time: bool,
-    pub quick_share: bool,
-    pub has_password: bool,
-    pub blob: BlobDir,
-    pub created_at: u64,
-    pub last_activity: u64,
-    pub received: u32,
+    pub v1: SessionV1,
     pub received_bytes: u64,
 }
 
@@ -85,56 +98,21 @@ pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
     let mut done = 0;
     for kv in store.sessions.iter() {
         let (k, v) = kv?;
-        if v.first() == Some(&2) {
-            // Version 2 declared no size bound; the kind's limit still applies.
-            let old: SessionV2 = decode_as(2, &v)?;
-            let new = UploadSession {
-                filename: old.filename,
-                mime: old.mime,
-                kind: old.kind,
-                total_chunks: old.total_chunks,
-                chunk_size: old.chunk_size,
-                lifetime_ms: old.lifetime_ms,
-                one_time: old.one_time,
-                quick_share: old.quick_share,
-                has_password: old.has_password,
-                blob: old.blob,
-                created_at: old.created_at,
-                last_activity: old.last_activity,
-                received: old.received,
-                received_bytes: old.received_bytes,
-                declared_size: None,
-            };
-            store.sessions.insert(k, encode(&new)?)?;
-            done += 1;
-            continue;
-        }
-        if v.first() != Some(&1) {
-            continue;
-        }
-        let old: SessionV1 = decode_as(1, &v)?;
-        let id = UploadId(u64::from_be_bytes(
-            k.as_ref()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("session key".into()))?,
-        ));
-        let received_bytes = store.chunks(id)?.iter().map(|(_, c)| c.len).sum();
-        let new = UploadSession {
-            filename: old.filename,
-            mime: old.mime,
-            kind: old.kind,
-            total_chunks: old.total_chunks,
-            chunk_size: old.chunk_size,
-            lifetime_ms: old.lifetime_ms,
-            one_time: old.one_time,
-            quick_share: old.quick_share,
-            has_password: old.has_password,
-            blob: old.blob,
-            created_at: old.created_at,
-            last_activity: old.last_activity,
-            received: old.received,
-            received_bytes,
-            declared_size: None,
+        let new = match v.first() {
+            Some(&1) => {
+                let id = UploadId(u64::from_be_bytes(
+                    k.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("session key".into()))?,
+                ));
+                let received_bytes = store.chunks(id)?.iter().map(|(_, c)| c.len).sum();
+                decode_as::<SessionV1>(1, &v)?.upgrade(received_bytes)
+            }
+            Some(&2) => {
+                let old: SessionV2 = decode_as(2, &v)?;
+                old.v1.upgrade(old.received_bytes)
+            }
+            _ => continue,
         };
         store.sessions.insert(k, encode(&new)?)?;
         done += 1;
@@ -239,6 +217,15 @@ mod tests {
             received: 2,
         };
         let sid = UploadId(42);
+        let sid2 = UploadId(43);
+        let session2 = SessionV2 {
+            v1: SessionV1 {
+                filename: "h".into(),
+                blob: BlobDir(9),
+                ..session.clone()
+            },
+            received_bytes: 77,
+        };
         {
             let store = Store::open(&path).unwrap();
             store
@@ -248,6 +235,10 @@ mod tests {
             store
                 .sessions
                 .insert(session_key(sid), encode_as(1, &session).unwrap())
+                .unwrap();
+            store
+                .sessions
+                .insert(session_key(sid2), encode_as(2, &session2).unwrap())
                 .unwrap();
             for (n, r) in [rec(5, 3), rec(4, 4)].iter().enumerate() {
                 store
@@ -267,6 +258,16 @@ mod tests {
         assert_eq!(chunks, vec![(0, rec(5, 1)), (1, rec(7, 2))]);
         let s = store.session(sid).unwrap().unwrap();
         assert_eq!((s.received, s.received_bytes, s.blob), (2, 9, BlobDir(8)));
+        let s2 = store.session(sid2).unwrap().unwrap();
+        assert_eq!(
+            (
+                s2.filename.as_str(),
+                s2.received_bytes,
+                s2.blob,
+                s2.declared_size
+            ),
+            ("h", 77, BlobDir(9), None)
+        );
         assert!(store.ownerless_chunk_uploads().unwrap().is_empty());
         assert_eq!(migrate(&store).unwrap(), 0, "nothing left to migrate");
     }

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -137,13 +137,7 @@ async fn start(data: &Path, log: &Path) -> Server {
             .append(true)
             .open(log)
             .unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_qopy"));
-        // The server refuses unknown QOPY_* variables, such as this test's own.
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("QOPY_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = crate::harness::qopy_command();
         cmd.args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data)
@@ -152,15 +146,6 @@ async fn start(data: &Path, log: &Path) -> Server {
             .args(["--log", "warn"])
             .stdout(Stdio::null())
             .stderr(err);
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the server
-        // if this test process dies, so that no server outlives an interrupted run.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
         let mut child = cmd.spawn().expect("cannot start the qopy binary");
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::builder().no_proxy().build().unwrap();

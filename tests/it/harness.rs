@@ -320,3 +320,25 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A command that runs the qopy binary as a separate process: every `QOPY_*` variable of the
+/// test's environment removed (the server refuses unknown ones), and killed by the kernel if
+/// the test process dies, so no server outlives an interrupted run.
+pub fn qopy_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qopy"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("QOPY_") {
+            cmd.env_remove(k);
+        }
+    }
+    // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the child when
+    // this process dies.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd
+}

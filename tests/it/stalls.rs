@@ -78,42 +78,20 @@ async fn others_are_served(srv: &TestServer, clip: &str) {
         .build()
         .unwrap();
     let t = Instant::now();
-    let r = client.get(srv.url("/health")).send().await;
-    assert_eq!(
-        r.map(|r| r.status().as_u16()).ok(),
-        Some(200),
-        "/health not answered in 2 s"
-    );
-    let r = client
-        .post(srv.url("/api/upload/initiate"))
-        .json(&json!({"filename": "x", "filesize": 3, "contentType": "file"}))
-        .send()
-        .await;
-    assert_eq!(
-        r.map(|r| r.status().as_u16()).ok(),
-        Some(200),
-        "initiate not answered in 2 s"
-    );
-    let r = client
-        .put(srv.url("/served.txt"))
-        .body("served")
-        .send()
-        .await;
-    assert_eq!(
-        r.map(|r| r.status().as_u16()).ok(),
-        Some(200),
-        "one-shot upload not answered in 2 s"
-    );
+    let expect_200 = |what: &str, r: reqwest::Result<reqwest::Response>| {
+        let status = r.map(|r| r.status().as_u16()).ok();
+        assert_eq!(status, Some(200), "{what} not answered 200 within 2 s");
+    };
+    expect_200("/health", client.get(srv.url("/health")).send().await);
+    let init = json!({"filename": "x", "filesize": 3, "contentType": "file"});
+    let r = client.post(srv.url("/api/upload/initiate")).json(&init);
+    expect_200("initiate", r.send().await);
+    let r = client.put(srv.url("/served.txt")).body("served");
+    expect_200("a one-shot upload", r.send().await);
     let r = client
         .post(srv.url(&format!("/api/file/{clip}")))
-        .json(&json!({}))
-        .send()
-        .await;
-    assert_eq!(
-        r.map(|r| r.status().as_u16()).ok(),
-        Some(200),
-        "download not answered in 2 s"
-    );
+        .json(&json!({}));
+    expect_200("a download", r.send().await);
     println!("stalls: other clients served in {:?}", t.elapsed());
 }
 
@@ -305,12 +283,7 @@ async fn a_stuck_disk_fails_health_and_the_watchdog_exits() {
     let data = fs.mount.join("data");
     let log = tempfile::NamedTempFile::new().unwrap();
     let port = free_port();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qopy"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("QOPY_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = crate::harness::qopy_command();
     cmd.args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(&data)
@@ -318,14 +291,6 @@ async fn a_stuck_disk_fails_health_and_the_watchdog_exits() {
         .args(["--log", "warn"])
         .stdout(std::process::Stdio::null())
         .stderr(log.reopen().unwrap());
-    // SAFETY: prctl only asks the kernel to kill the server if this test process dies.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
     let mut child = cmd.spawn().expect("cannot start the qopy binary");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
