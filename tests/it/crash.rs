@@ -120,18 +120,10 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start(data: &Path, log: &Path) -> Server {
     // A previous process's sled lock may linger for a moment after the in-process check.
     for attempt in 0..20 {
-        let port = free_port();
+        let port = crate::harness::free_port();
         let err = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

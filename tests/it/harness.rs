@@ -342,3 +342,12 @@ pub fn qopy_command() -> std::process::Command {
     }
     cmd
 }
+
+/// A loopback port free at the moment of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

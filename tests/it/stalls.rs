@@ -112,12 +112,16 @@ async fn stall(count: usize, from: [u8; 4], to: SocketAddr, upload: &str) -> Vec
     open
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eleven_hundred_stalled_bodies_from_one_address_starve_no_one() {
+/// A server with the per-address cap and header timeout given, a clip to download and an
+/// upload session the stalled chunk bodies aim at.
+async fn setup(
+    per_address: Option<usize>,
+    header_timeout: Duration,
+) -> (TestServer, SocketAddr, String, String) {
     raise_fd_limit();
     let srv = TestServer::start_with(|c| {
-        c.max_connections_per_address = Some(64);
-        c.header_read_timeout = Duration::from_secs(2);
+        c.max_connections_per_address = per_address;
+        c.header_read_timeout = header_timeout;
     })
     .await;
     let addr: SocketAddr = srv.base.trim_start_matches("http://").parse().unwrap();
@@ -125,6 +129,12 @@ async fn eleven_hundred_stalled_bodies_from_one_address_starve_no_one() {
     let upload = srv
         .initiate(json!({"filename": "x", "filesize": 1000, "contentType": "file"}))
         .await;
+    (srv, addr, clip, upload)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eleven_hundred_stalled_bodies_from_one_address_starve_no_one() {
+    let (srv, addr, clip, upload) = setup(Some(64), Duration::from_secs(2)).await;
     let started = Instant::now();
     let open = stall(1100, [127, 0, 0, 2], addr, &upload).await;
     println!(
@@ -181,17 +191,7 @@ async fn stalled_bodies_hold_no_threads() {
     // request in progress. They once held a blocking thread each (the pool has 512): now
     // the bytes are awaited on the async side, so downloads, one-shot uploads and initiates
     // go on.
-    raise_fd_limit();
-    let srv = TestServer::start_with(|c| {
-        c.max_connections_per_address = None;
-        c.header_read_timeout = Duration::from_secs(30);
-    })
-    .await;
-    let addr: SocketAddr = srv.base.trim_start_matches("http://").parse().unwrap();
-    let clip = srv.upload_file(b"downloadable").await;
-    let upload = srv
-        .initiate(json!({"filename": "x", "filesize": 1000, "contentType": "file"}))
-        .await;
+    let (srv, addr, clip, upload) = setup(None, Duration::from_secs(30)).await;
     let open = stall(700, [127, 0, 0, 3], addr, &upload).await;
     assert!(open.len() >= 690, "only {} connections opened", open.len());
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -269,20 +269,12 @@ impl Drop for FreezableFs {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_disk_fails_health_and_the_watchdog_exits() {
     let fs = FreezableFs::new();
     let data = fs.mount.join("data");
     let log = tempfile::NamedTempFile::new().unwrap();
-    let port = free_port();
+    let port = crate::harness::free_port();
     let mut cmd = crate::harness::qopy_command();
     cmd.args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")

@@ -96,14 +96,6 @@ fn program_header_types(elf: &[u8]) -> Vec<u32> {
 
 const PT_INTERP: u32 = 3;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts the binary with an empty environment, its output in `<dir>/serve-N.log`.
 fn start(bin: &Path, dir: &Path, port: u16, n: u32) -> Child {
     let log = std::fs::File::create(dir.join(format!("serve-{n}.log"))).unwrap();
@@ -223,7 +215,7 @@ fn static_binary_serves_from_an_empty_directory_and_stops_cleanly_on_sigterm() {
     let dir = tmp.path();
     let bin = dir.join("qopy");
     std::fs::copy(&built, &bin).unwrap();
-    let port = free_port();
+    let port = crate::harness::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut guard = Guard(Some(start(&bin, dir, port, 1)));
     let data = test_bytes(7 * 1024 * 1024 + 123, 91); // two chunks
