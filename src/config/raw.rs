@@ -73,6 +73,15 @@ impl Raw {
 
     /// A positive integer.
     pub(super) fn count(&self) -> Result<u64, String> {
+        let n = self.whole()?;
+        if n == 0 {
+            return Err("must be at least 1".into());
+        }
+        Ok(n)
+    }
+
+    /// A whole number, 0 included.
+    pub(super) fn whole(&self) -> Result<u64, String> {
         let n = match self {
             Raw::Int(i) => u64::try_from(*i).map_err(|_| "must not be negative".to_string())?,
             Raw::Str(s) => s
@@ -81,9 +90,6 @@ impl Raw {
                 .map_err(|_| format!("`{s}` is not a whole number"))?,
             other => return Err(format!("expected an integer, found {}", other.kind())),
         };
-        if n == 0 {
-            return Err("must be at least 1".into());
-        }
         Ok(n)
     }
 

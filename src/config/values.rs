@@ -220,7 +220,7 @@ impl Values {
                 raw => UploadRate::parse(raw.text()?),
             })?,
             max_connections_per_address: self.get("max_connections_per_address", |raw| {
-                let n = usize::try_from(raw.count()?).map_err(|_| "is too large".to_string())?;
+                let n = usize::try_from(raw.whole()?).map_err(|_| "is too large".to_string())?;
                 Ok(Some(n).filter(|n| *n > 0))
             })?,
             stall_timeout: self.get("stall_timeout", |raw| {
