@@ -9,6 +9,7 @@ mod diskfull;
 mod guards;
 mod harness;
 mod js;
+mod load;
 mod logs;
 mod oneshot;
 mod props;
