@@ -91,7 +91,7 @@ fn soak_users_downloaders_one_time_races_and_restart() {
     println!("soak: {secs} s, seed {seed} (QOPY_SOAK_SEED={seed} repeats the choices)");
     // The soak, at most REQUEST_TIMEOUT to notice a wedged server, the stop and restart, and
     // the checks afterwards.
-    let limit = Duration::from_secs(secs + 20 + 25 + 30);
+    let limit = Duration::from_secs(secs + 20 + 25 + 30 + secs);
     run_bounded(
         "soak_users_downloaders_one_time_races_and_restart",
         limit,
@@ -131,19 +131,11 @@ async fn soak(rt: Handle, duration: Duration, seed: u64) {
         Err(_) => panic!("seed {seed}: the simulated users did not stop within {wait:?}"),
     }
     let mut ledger = std::mem::take(&mut *shared.ledger.lock().unwrap());
-    if !ledger.failures.is_empty() {
-        let after = api.diagnose().await;
-        panic!(
-            "seed {seed}: {} request(s) failed during the soak; {after}; first: {:#?}",
-            ledger.failures.len(),
-            &ledger.failures[..ledger.failures.len().min(5)]
-        );
-    }
     // One-time clips the racer never reached are read after the restart.
     let fresh = std::mem::take(&mut ledger.one_time_new);
     ledger.one_time_kept.extend(fresh);
-    println!(
-        "soak: {} normal clips, {} downloads, {} one-time clips raced, {} kept, \
+    let summary = format!(
+        "{} normal clips, {} downloads, {} one-time clips raced, {} kept, \
          {} uploads abandoned, {} cancelled",
         ledger.normal.len(),
         ledger.downloads,
@@ -152,6 +144,16 @@ async fn soak(rt: Handle, duration: Duration, seed: u64) {
         ledger.abandoned.len(),
         ledger.cancelled.len()
     );
+    if !ledger.failures.is_empty() {
+        let after = api.diagnose().await;
+        panic!(
+            "seed {seed}: {} request(s) failed during the soak (acknowledged before: \
+             {summary}); {after}; first: {:#?}",
+            ledger.failures.len(),
+            &ledger.failures[..ledger.failures.len().min(5)]
+        );
+    }
+    println!("soak: {summary}");
     assert!(
         !ledger.normal.is_empty() && !ledger.one_time_raced.is_empty(),
         "seed {seed}: the soak acknowledged too little to prove anything"
@@ -160,10 +162,14 @@ async fn soak(rt: Handle, duration: Duration, seed: u64) {
     let restart = format!("seed {seed}: restarting the server after the soak");
     let server = on_server(&rt, &restart, Duration::from_secs(25), server.restart()).await;
     let api = Api::new(&server, 16);
-    let checks = tokio::time::timeout(Duration::from_secs(30), check_after_restart(&api, &ledger));
+    // A long soak acknowledges more clips; their checks get longer in proportion.
+    let limit = Duration::from_secs(30) + duration;
+    let checks = tokio::time::timeout(limit, check_after_restart(&api, &ledger));
     let failures = match checks.await {
         Ok(f) => f,
-        Err(_) => vec!["the checks after the restart did not finish within 30 s".into()],
+        Err(_) => vec![format!(
+            "the checks after the restart did not finish within {limit:?}"
+        )],
     };
     assert!(
         failures.is_empty(),
