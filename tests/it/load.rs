@@ -375,7 +375,7 @@ async fn put_all_at_once(api: &Api, round: usize, uploads: &[SmallUpload]) -> Ve
 fn concurrent_chunk_puts_never_wedge() {
     let puts = env_u64("QOPY_LOAD_PUTS", 128) as usize;
     assert!(
-        puts >= CHUNKS_PER_UPLOAD && puts % CHUNKS_PER_UPLOAD == 0,
+        puts >= CHUNKS_PER_UPLOAD && puts.is_multiple_of(CHUNKS_PER_UPLOAD),
         "QOPY_LOAD_PUTS must be a multiple of {CHUNKS_PER_UPLOAD}"
     );
     // A healthy server takes a few seconds in a debug build; a wedged one fails a round
