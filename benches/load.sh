@@ -371,14 +371,14 @@ stop_sweep_server() {
     kill -TERM "$SERVER_PID" 2>/dev/null
     for ((i = 0; i < 50; i++)); do
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            wait "$SERVER_PID" 2>/dev/null
+            wait "$SERVER_PID" 2>/dev/null || true
             STOPPED_BY=SIGTERM
             return
         fi
         sleep 0.1
     done
     kill -KILL "$SERVER_PID" 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null || true
     STOPPED_BY="KILL (TERM ignored 5 s)"
 }
 

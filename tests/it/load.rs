@@ -3,24 +3,22 @@
 //!
 //! The server under test may deadlock (sled 0.34's concurrent `flush_async`, spacejam/sled#1308),
 //! so nothing here may wait without a bound: every request has a client timeout, every wait is
-//! wrapped in `tokio::time::timeout`, and each test runs on its own runtime that is abandoned,
-//! not dropped, when it ends. (Dropping a runtime waits for its blocking-pool threads, and a
-//! wedged store leaves some stuck in sled for good.) A wedged server therefore fails a test with
-//! a message naming what did not answer, within about a minute.
+//! wrapped in `tokio::time::timeout`, and the server and the clients run on runtimes of their
+//! own that are abandoned when the test ends (`bounded`). A wedged server therefore fails a test
+//! with a message naming what did not answer, within about a minute.
 //!
 //! Long forms by environment variable: `QOPY_LOAD_PUTS=512` (concurrent PUTs per round) and
 //! `QOPY_SOAK_SECS=300` (soak duration); `QOPY_SOAK_SEED` repeats a soak's random choices.
 
+mod bounded;
 mod soak;
 
 use crate::harness::{test_bytes, TestServer};
+use bounded::{on_server, run_bounded, start_server, stop_server};
 use bytes::Bytes;
-use futures_util::FutureExt;
 use serde_json::{json, Value};
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 
 /// The chunk size both tests configure: the smallest the server allows, to keep them fast.
 const CHUNK: u64 = 64 * 1024;
@@ -42,98 +40,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
         Err(_) => default,
     }
-}
-
-/// A runtime that is abandoned, never dropped: dropping one waits for its blocking-pool
-/// threads, and a wedged store leaves some stuck in sled for good.
-struct Abandoned(Option<Runtime>);
-
-impl Abandoned {
-    fn new(threads: &str) -> Abandoned {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name(threads)
-            .enable_all()
-            .build()
-            .unwrap();
-        Abandoned(Some(rt))
-    }
-
-    fn handle(&self) -> Handle {
-        self.0.as_ref().unwrap().handle().clone()
-    }
-}
-
-impl Drop for Abandoned {
-    fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-/// Runs an async test for at most `limit`, the server on one runtime (whose handle the test
-/// gets) and the test's clients on another.
-///
-/// Apart, because a server that blocks its async worker threads (a sled call waiting on a
-/// wedged lock) would also stop the timers of a runtime it shared with the test, and with them
-/// every client timeout. The outcome is awaited on a plain thread with a deadline, and both
-/// runtimes are abandoned (see `Abandoned`) whatever happened.
-fn run_bounded<F, Fut>(name: &str, limit: Duration, test: F)
-where
-    F: FnOnce(Handle) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let server_rt = Abandoned::new("qopy-server");
-    let test_rt = Abandoned::new("load-client");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let test = test(server_rt.handle());
-    let started = Instant::now();
-    test_rt.handle().spawn(async move {
-        let _ = tx.send(AssertUnwindSafe(test).catch_unwind().await);
-    });
-    let outcome = rx.recv_timeout(limit);
-    drop(test_rt);
-    drop(server_rt);
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(panic)) => {
-            eprintln!("{name}: failed after {:.1?}", started.elapsed());
-            std::panic::resume_unwind(panic)
-        }
-        Err(_) => panic!(
-            "{name}: did not finish within {limit:?}: a wait without its own timeout hung, \
-             the server is wedged"
-        ),
-    }
-}
-
-/// Runs `work` (starting, stopping or restarting the server) on the server's runtime, and
-/// waits for it for at most `limit`.
-async fn on_server<T, W>(rt: &Handle, what: &str, limit: Duration, work: W) -> T
-where
-    T: Send + 'static,
-    W: Future<Output = T> + Send + 'static,
-{
-    match tokio::time::timeout(limit, rt.spawn(work)).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => panic!("{what}: {e}"),
-        Err(_) => panic!("{what}: not done within {limit:?}"),
-    }
-}
-
-/// Starts a test server with `CHUNK`-sized chunks on the server's runtime.
-async fn start_server(rt: &Handle) -> TestServer {
-    let start = TestServer::start_with(|c| c.chunk_size = CHUNK);
-    on_server(rt, "starting the server", Duration::from_secs(20), start).await
-}
-
-/// Stops a test server gracefully.
-async fn stop_server(rt: &Handle, server: TestServer) {
-    let stop = async move {
-        server.stop().await;
-    };
-    on_server(rt, "stopping the server", Duration::from_secs(20), stop).await
 }
 
 /// A client for load: a pool as large as the load, every request bounded by `REQUEST_TIMEOUT`.
