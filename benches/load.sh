@@ -473,7 +473,8 @@ sweep_report() {
     echo "    keep-alive connections, POST /api/upload/complete; $SWEEP_TOTAL_MIB MiB per row in all. MiB/s: acknowledged"
     echo "    chunk bytes over the wall time from the first initiate to the last answer (to the stall when"
     echo "    stalled). p50/p99: chunk PUTs that answered 200. errors: failed requests (non-2xx, client"
-    echo "    timeout 60 s, connection errors). STALL: nothing finished for $SWEEP_STALL_SECS s, the row stops there."
+    echo "    timeout 60 s, connection errors) and, at a STALL (nothing finished for $SWEEP_STALL_SECS s, the row"
+    echo "    stops there), every request still unanswered."
     echo "    Client and server share the machine's CPUs, unpinned. Client: $SWEEP_CMD_SHOWN"
 }
 

@@ -10,7 +10,8 @@
 //!
 //! A stall is no chunk PUT, initiate or complete finishing for `--stall-secs` while work is
 //! left: the run stops there and reports what it had (a wedged server must not hang the
-//! benchmark). Every request also has a client timeout. Run without `--url` (as a plain
+//! benchmark), counting each request still unanswered as an error. Every request also has a
+//! client timeout. Run without `--url` (as a plain
 //! `cargo bench` does), it explains itself and exits.
 
 use bytes::Bytes;
@@ -110,9 +111,25 @@ struct Tally {
     latencies_us: Mutex<Vec<u64>>,
     errors: Mutex<Vec<String>>,
     completed: AtomicU64,
+    /// Requests sent and not yet answered.
+    in_flight: AtomicU64,
+}
+
+/// One request in flight, from send to its last byte (see `Tally::in_flight`).
+struct Pending<'a>(&'a Tally);
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Tally {
+    fn begin(&self) -> Pending<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Pending(self)
+    }
+
     fn progress(&self) {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_progress_ms.fetch_max(ms, Ordering::Relaxed);
@@ -140,6 +157,7 @@ async fn run(args: Args) -> Value {
         latencies_us: Mutex::default(),
         errors: Mutex::default(),
         completed: AtomicU64::new(0),
+        in_flight: AtomicU64::new(0),
     });
     let args = Arc::new(args);
     let uploads = (0..args.uploaders).map(|i| {
@@ -160,7 +178,21 @@ async fn run(args: Args) -> Value {
     let bytes = tally.acked_bytes.load(Ordering::Relaxed);
     let mut lat = tally.latencies_us.lock().unwrap().clone();
     lat.sort_unstable();
-    let errors = tally.errors.lock().unwrap().clone();
+    let failures = tally.errors.lock().unwrap().clone();
+    // Requests still unanswered when a stall stopped the run failed too, each one.
+    let unanswered = if stalled {
+        tally.in_flight.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    let first_error = failures.first().cloned().or_else(|| {
+        (unanswered > 0).then(|| {
+            format!(
+                "{unanswered} request(s) unanswered when the run stopped ({} s without progress)",
+                args.stall.as_secs()
+            )
+        })
+    });
     json!({
         "uploaders": args.uploaders,
         "streams": args.streams,
@@ -173,8 +205,9 @@ async fn run(args: Args) -> Value {
         "p50Ms": percentile(&lat, 50.0),
         "p99Ms": percentile(&lat, 99.0),
         "completed": tally.completed.load(Ordering::Relaxed),
-        "errors": errors.len(),
-        "firstError": errors.first(),
+        "errors": failures.len() as u64 + unanswered,
+        "unanswered": unanswered,
+        "firstError": first_error,
         "stalled": stalled,
     })
 }
@@ -206,6 +239,7 @@ async fn upload(
         "contentType": "file",
         "expiration": "1hr",
     });
+    let pending = tally.begin();
     let r = client
         .post(format!("{}/api/upload/initiate", args.url))
         .json(&initiate)
@@ -213,6 +247,7 @@ async fn upload(
         .await
         .map_err(|e| format!("initiate: {}", chain(&e)))?;
     let (status, v) = (r.status(), r.json::<Value>().await.unwrap_or(Value::Null));
+    drop(pending);
     tally.progress();
     let id = match v["uploadId"].as_str() {
         Some(id) if status.is_success() => id.to_string(),
@@ -224,6 +259,7 @@ async fn upload(
         let body = block.slice(..len);
         async move {
             let t = Instant::now();
+            let pending = tally.begin();
             let answer = client
                 .put(url)
                 .header("content-type", "application/octet-stream")
@@ -237,6 +273,7 @@ async fn upload(
                 }
                 Err(e) => Err(e),
             };
+            drop(pending);
             match answer {
                 Ok((status, _)) if status.is_success() => {
                     tally
@@ -268,6 +305,7 @@ async fn upload(
         // Counted already, chunk by chunk; the upload cannot be completed.
         return Ok(());
     }
+    let pending = tally.begin();
     let r = client
         .post(format!("{}/api/upload/complete/{id}", args.url))
         .json(&json!({}))
@@ -276,6 +314,7 @@ async fn upload(
         .map_err(|e| format!("complete: {}", chain(&e)))?;
     let status = r.status();
     let body = r.text().await.unwrap_or_default();
+    drop(pending);
     tally.progress();
     if !status.is_success() {
         return Err(format!("complete: HTTP {status}: {body}"));
