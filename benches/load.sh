@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Qopy load test: measures the release binary against nginx on the same machine, in the same
 # run, over loopback (SPEC §8), and prints a report table (also written to
-# $CARGO_TARGET_DIR/load-report.txt, by default target/load-report.txt).
+# $CARGO_TARGET_DIR/load-report.txt, by default target/load-report.txt). Last comes a
+# concurrency sweep: 1, 8, 32 and 128 concurrent uploaders against a fresh qopy per level, with
+# 5 MiB and with 1 MiB chunks (the client is benches/upload_sweep.rs).
 #
-#   bash benches/load.sh [--no-build]
+#   bash benches/load.sh [--no-build] [--sweep-only]
 #
-# Needs bash, curl, wrk, nginx, python3 (only to find free ports), coreutils.
+# --sweep-only runs the build and the sweep alone (no nginx or wrk needed) and writes its table
+# to $CARGO_TARGET_DIR/sweep-report.txt instead.
+# Needs bash, curl, wrk, nginx, python3 (free ports, the sweep's JSON), coreutils.
 # On Debian: apt-get update && apt-get install -y wrk nginx-light curl
 #
 # Environment knobs (defaults in brackets): WRK_DURATION [10s], WRK_RUNS [3], PIN [1], UPLOAD_RUNS [3],
-# DOWNLOAD_RUNS [5], LOAD_TIME_LIMIT seconds for everything after the build [300],
-# QOPY_BIN [$CARGO_TARGET_DIR/release/qopy] (only to try this script against another server).
+# DOWNLOAD_RUNS [5], LOAD_TIME_LIMIT seconds for everything after the build [540],
+# QOPY_BIN [$CARGO_TARGET_DIR/release/qopy] (only to try this script against another server);
+# sweep: SWEEP [1] (0 skips it), SWEEP_LEVELS [1 8 32 128], SWEEP_CHUNKS bytes [5242880 1048576],
+# SWEEP_TOTAL_MIB per level [512], SWEEP_STALL_SECS [15], SWEEP_PER_ADDRESS [0] (the server's
+# --max-connections-per-address), SWEEP_BIN [built here] (the upload_sweep client).
 # Only 127.0.0.1 is ever contacted. Everything started here is stopped on exit.
 set -euo pipefail
 
@@ -30,7 +37,14 @@ WRK_RUNS=${WRK_RUNS:-3}
 PIN=${PIN:-1}
 UPLOAD_RUNS=${UPLOAD_RUNS:-3}
 DOWNLOAD_RUNS=${DOWNLOAD_RUNS:-5}
-LOAD_TIME_LIMIT=${LOAD_TIME_LIMIT:-300}
+LOAD_TIME_LIMIT=${LOAD_TIME_LIMIT:-540}
+SWEEP=${SWEEP:-1}
+SWEEP_LEVELS=${SWEEP_LEVELS:-1 8 32 128}
+SWEEP_CHUNKS=${SWEEP_CHUNKS:-5242880 1048576}
+SWEEP_TOTAL_MIB=${SWEEP_TOTAL_MIB:-512}
+SWEEP_STALL_SECS=${SWEEP_STALL_SECS:-15}
+SWEEP_PER_ADDRESS=${SWEEP_PER_ADDRESS:-0}
+SWEEP_BIN=${SWEEP_BIN:-}
 
 readonly ORIG_PWD=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +54,8 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 [[ $TARGET_DIR == /* ]] || TARGET_DIR=$ROOT/$TARGET_DIR
 readonly TARGET_DIR
 QOPY_BIN=${QOPY_BIN:-$TARGET_DIR/release/qopy}   # override only to test this script
+# Not passed on: qopy refuses to start on a QOPY_* variable that is not one of its keys.
+export -n QOPY_BIN
 readonly REPORT_FILE=$TARGET_DIR/load-report.txt
 # The exact command line of this process, e.g. "bash benches/load.sh --no-build".
 INVOCATION=$(tr '\0' ' ' </proc/$$/cmdline 2>/dev/null | sed 's/ $//') || true
@@ -47,10 +63,12 @@ INVOCATION=$(tr '\0' ' ' </proc/$$/cmdline 2>/dev/null | sed 's/ $//') || true
 readonly INVOCATION
 
 BUILD=1
+SWEEP_ONLY=0
 for arg in "$@"; do
     case $arg in
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --sweep-only) SWEEP_ONLY=1 SWEEP=1 ;;
+        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "load.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -104,11 +122,12 @@ forget_pid() {
 
 log() { printf '[load %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+SERVER_LOG_NAME=qopy.log   # the log of the qopy server running now, under $WORK
 die() {
     printf 'load.sh: FAILED: %s\n' "$*" >&2
-    if [[ -n $WORK && -s $WORK/qopy.log ]]; then
+    if [[ -n $WORK && -s $WORK/$SERVER_LOG_NAME ]]; then
         echo "---- last lines of the server log ----" >&2
-        tail -n 30 "$WORK/qopy.log" >&2
+        tail -n 30 "$WORK/$SERVER_LOG_NAME" >&2
     fi
     exit 1
 }
@@ -320,12 +339,154 @@ wrk_pct() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Concurrency sweep (issue 10: concurrent chunk writes wedged the store). For each chunk size
+# in SWEEP_CHUNKS and each count N in SWEEP_LEVELS, a fresh qopy (empty data directory,
+# --chunk-size, rate limits and the per-address connection cap off) gets N concurrent
+# uploaders, each one file of SWEEP_TOTAL_MIB/N MiB with 3 chunk PUTs in flight, from the
+# upload_sweep client. A fresh server per level, so that a level that wedges the server does
+# not spoil the next one. Rows go to SWEEP_ROWS, verdicts to SWEEP_TARGETS.
+
+SWEEP_ROWS=()
+SWEEP_TARGETS=()
+SWEEP_CMD_SHOWN=""
+declare -A SWEEP_MIBPS
+
+# build_sweep_client: sets SWEEP_BIN to the upload_sweep client, building it if not given.
+build_sweep_client() {
+    [[ -n $SWEEP_BIN ]] && { [[ -x $SWEEP_BIN ]] || die "SWEEP_BIN=$SWEEP_BIN is not executable"; return 0; }
+    log "cargo build --release --bench upload_sweep"
+    SWEEP_BIN=$(cargo build --release --bench upload_sweep --message-format=json |
+        python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "upload_sweep" and m.get("executable"):
+        print(m["executable"])') || die "cargo build --release --bench upload_sweep failed"
+    [[ -x $SWEEP_BIN ]] || die "could not find the upload_sweep binary"
+}
+
+# stop_sweep_server: TERM, up to 5 s grace, then KILL; sets STOPPED_BY to how it ended. (Not
+# run in a subshell: only this shell can reap the server, and kill -0 sees a zombie as alive.)
+stop_sweep_server() {
+    local i
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            wait "$SERVER_PID" 2>/dev/null || true
+            STOPPED_BY=SIGTERM
+            return
+        fi
+        sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null || true
+    STOPPED_BY="KILL (TERM ignored 5 s)"
+}
+
+# sweep_level CHUNK_BYTES N: one row of the table.
+sweep_level() {
+    local cs=$1 n=$2 size port out rc fields stop
+    size=$((SWEEP_TOTAL_MIB * MIB / n))
+    port=$(free_port)
+    rm -rf "$WORK/sweep" && mkdir -p "$WORK/sweep"
+    SERVER_LOG_NAME=sweep/qopy.log
+    SWEEP_QOPY_CMD=("$QOPY_BIN" --listen "127.0.0.1:$port" --data-dir "$WORK/sweep/data" --rate-limits off
+        --max-connections-per-address "$SWEEP_PER_ADDRESS" --chunk-size "$cs")
+    "${SWEEP_QOPY_CMD[@]}" >"$WORK/sweep/qopy.log" 2>&1 &
+    SERVER_PID=$!
+    wait_http "http://127.0.0.1:$port/api/health" 200 "$SERVER_PID" "qopy (sweep, chunk size $cs)"
+    local cmd=("$SWEEP_BIN" --url "http://127.0.0.1:$port" --uploaders "$n" --file-size "$size"
+        --chunk-size "$cs" --streams "$STREAMS" --stall-secs "$SWEEP_STALL_SECS" --timeout-secs 60)
+    [[ -n $SWEEP_CMD_SHOWN ]] || SWEEP_CMD_SHOWN="${cmd[*]}"
+    log "sweep: $n uploaders x $((size / MIB)) MiB, chunks of $((cs / MIB)) MiB"
+    rc=0
+    out=$(timeout $((SWEEP_STALL_SECS + 120)) "${cmd[@]}" 2>"$WORK/sweep/client.err") || rc=$?
+    if kill -0 "$SERVER_PID" 2>/dev/null; then stop_sweep_server; else STOPPED_BY=DIED; fi
+    stop=$STOPPED_BY
+    SERVER_PID=""
+    if ((rc != 0)) || [[ -z $out ]]; then
+        FAILURES+=("sweep client, $n uploaders, chunk $cs: exit $rc: $(head -c 300 "$WORK/sweep/client.err")")
+        out='{"mibps": 0, "errors": -1, "stalled": true, "puts": 0}'
+    fi
+    # One line: mibps p50 p99 errors stalled puts completed, then the first error (the rest).
+    fields=$(python3 -c 'import json, sys
+d = json.loads(sys.stdin.read())
+f = lambda v: "-" if v is None else ("%.1f" % v if isinstance(v, float) else str(v))
+nums = [f(d.get(k)) for k in ("mibps", "p50Ms", "p99Ms", "errors", "stalled", "puts", "completed")]
+print(" ".join(nums + [" ".join(str(d.get("firstError") or "").split())]))' <<<"$out") ||
+        die "could not parse the sweep client output: $out"
+    local mibps p50 p99 errors stalled puts completed first
+    read -r mibps p50 p99 errors stalled puts completed first <<<"$fields"
+    [[ $stalled == True ]] && stalled=STALL || stalled=no
+    SWEEP_MIBPS[$cs.$n]=$mibps
+    SWEEP_ERR[$cs]=$((${SWEEP_ERR[$cs]:-0} + (errors == 0 ? 0 : 1)))
+    [[ $stalled == no ]] || SWEEP_STALLS[$cs]=$((${SWEEP_STALLS[$cs]:-0} + 1))
+    SWEEP_ROWS+=("$(printf '%-6s | %9s | %8s | %6s | %8s | %9s | %9s | %6s | %-5s | %s' \
+        "$((cs / MIB)) MiB" "$n" "$(calc "$size / $MIB" 1)" "$puts" "$mibps" "$p50" "$p99" "$errors" "$stalled" "$stop")")
+    [[ -z $first ]] || SWEEP_ROWS+=("         first error: ${first:0:150}")
+    log "sweep: $n uploaders, chunk $((cs / MIB)) MiB: $mibps MiB/s, p50 $p50 ms, p99 $p99 ms, $errors errors, stall $stalled, stopped by $stop"
+}
+
+# sweep_step: every level of every chunk size, then the verdicts.
+declare -A SWEEP_ERR SWEEP_STALLS
+sweep_step() {
+    local cs n one at32 ratio
+    for cs in $SWEEP_CHUNKS; do
+        for n in $SWEEP_LEVELS; do sweep_level "$cs" "$n"; done
+        local label="$((cs / MIB)) MiB chunks"
+        if ((${SWEEP_ERR[$cs]:-0} == 0)); then
+            SWEEP_TARGETS+=("OK      $label: zero errors at every level")
+        else
+            SWEEP_TARGETS+=("MISSED  $label: errors at ${SWEEP_ERR[$cs]} level(s)")
+        fi
+        if ((${SWEEP_STALLS[$cs]:-0} == 0)); then
+            SWEEP_TARGETS+=("OK      $label: no stall at any level")
+        else
+            SWEEP_TARGETS+=("MISSED  $label: stalled at ${SWEEP_STALLS[$cs]} level(s) (nothing finished for ${SWEEP_STALL_SECS} s)")
+        fi
+        one=${SWEEP_MIBPS[$cs.1]:-} at32=${SWEEP_MIBPS[$cs.32]:-}
+        if [[ -n $one && -n $at32 ]] && [[ $(verdict "$one > 0") == OK ]]; then
+            ratio=$(calc "$at32 / $one" 2)
+            if [[ $(verdict "$ratio >= 0.8") == OK ]]; then
+                SWEEP_TARGETS+=("OK      $label: 32 uploaders $at32 MiB/s = $ratio x one uploader's $one (target >= 0.8)")
+            else
+                SWEEP_TARGETS+=("MISSED  $label: 32 uploaders $at32 MiB/s = $ratio x one uploader's $one (target >= 0.8)")
+            fi
+        else
+            SWEEP_TARGETS+=("MISSED  $label: 32 uploaders vs one: not measured (SWEEP_LEVELS=$SWEEP_LEVELS, or one uploader moved nothing)")
+        fi
+    done
+    SERVER_LOG_NAME=qopy.log
+}
+
+# sweep_report: the sweep's table, targets and notes.
+sweep_report() {
+    echo "Concurrency sweep [8]: qopy ${SWEEP_QOPY_CMD[*]:1}"
+    echo "  (a fresh server and data directory per row; the listen port and chunk size vary)"
+    echo
+    printf '%-6s | %9s | %8s | %6s | %8s | %9s | %9s | %6s | %-5s | %s\n' chunk uploaders "file MiB" PUTs "MiB/s" "p50 ms" "p99 ms" errors stall "server stopped by"
+    printf '%s\n' "-------+-----------+----------+--------+----------+-----------+-----------+--------+-------+------------------"
+    printf '%s\n' "${SWEEP_ROWS[@]}"
+    echo
+    printf '%s\n' "${SWEEP_TARGETS[@]}"
+    echo
+    echo "[8] Each uploader: POST /api/upload/initiate, its chunks as raw PUTs with $STREAMS in flight on"
+    echo "    keep-alive connections, POST /api/upload/complete; $SWEEP_TOTAL_MIB MiB per row in all. MiB/s: acknowledged"
+    echo "    chunk bytes over the wall time from the first initiate to the last answer (to the stall when"
+    echo "    stalled). p50/p99: chunk PUTs that answered 200. errors: failed requests (non-2xx, client"
+    echo "    timeout 60 s, connection errors) and, at a STALL (nothing finished for $SWEEP_STALL_SECS s, the row"
+    echo "    stops there), every request still unanswered."
+    echo "    Client and server share the machine's CPUs, unpinned. Client: $SWEEP_CMD_SHOWN"
+}
+
+# ---------------------------------------------------------------------------------------------
 # 0. Preconditions and build
 
-for tool in curl wrk nginx python3 sha256sum split awk sed; do
+TOOLS=(curl python3 awk sed timeout)
+((SWEEP_ONLY)) || TOOLS+=(wrk nginx sha256sum split)
+for tool in "${TOOLS[@]}"; do
     command -v "$tool" >/dev/null || die "$tool is missing (Debian: apt-get update && apt-get install -y wrk nginx-light curl)"
 done
-NGINX_BIN=$(command -v nginx)
+NGINX_BIN=$(command -v nginx || true)
 
 CORES=$(nproc)
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -337,6 +498,7 @@ if ((BUILD)); then
     cargo build --release || die "cargo build --release failed"
 fi
 [[ -x $QOPY_BIN ]] || die "$QOPY_BIN does not exist (build it, or drop --no-build)"
+((SWEEP)) && build_sweep_client
 
 # From here on the run is bounded in time.
 ( trap 'kill "$s" 2>/dev/null; wait "$s"; exit 0' TERM
@@ -353,6 +515,36 @@ WORK=$(mktemp -d /tmp/qopy-load.XXXXXX)
 chmod 755 "$WORK"        # nginx workers (user nobody when run as root) read files under it
 mkdir -p "$WORK/data" "$WORK/www" "$WORK/nginx" "$WORK/c100" "$WORK/c1g"
 
+if ((SWEEP_ONLY)); then
+    sweep_step
+    T_TOTAL=$(calc "($(now_us) - $T_START) / 1000000" 0)
+    SWEEP_REPORT=$TARGET_DIR/sweep-report.txt
+    {
+        echo "Qopy concurrency sweep, $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname)"
+        echo "Command line:  $INVOCATION   (in $ORIG_PWD)"
+        echo "Machine:       $CORES cores, ${CPU_MODEL:-unknown CPU}; $(uname -sr)"
+        echo "Load:          load average $LOAD_START at the start (the build included), $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+        echo "qopy:          git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "no commit")$([[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null) ]] && echo ", uncommitted changes" || true)"
+        echo
+        sweep_report
+        if ((${#FAILURES[@]})); then
+            echo
+            echo "FAILED steps:"
+            printf '  - %s\n' "${FAILURES[@]}"
+        fi
+        echo
+        echo "Measured in ${T_TOTAL}s (build excluded)."
+    } >"$WORK/report.txt"
+    mkdir -p "$TARGET_DIR"
+    cp "$WORK/report.txt" "$SWEEP_REPORT.tmp"
+    mv "$SWEEP_REPORT.tmp" "$SWEEP_REPORT"
+    echo
+    cat "$SWEEP_REPORT"
+    log "report written to $SWEEP_REPORT"
+    ((${#FAILURES[@]} == 0)) || exit 1
+    exit 0
+fi
+
 # ---------------------------------------------------------------------------------------------
 # 1. Start qopy
 
@@ -361,6 +553,7 @@ QOPY_CMD=("$QOPY_BIN" --listen "127.0.0.1:$QPORT" --data-dir "$WORK/data" --rate
 log "starting: ${QOPY_CMD[*]}"
 "${QOPY_CMD[@]}" >"$WORK/qopy.log" 2>&1 &
 SERVER_PID=$!
+QOPY_MAIN_PID=$SERVER_PID
 wait_http "http://127.0.0.1:$QPORT/api/health" 200 "$SERVER_PID" "qopy"
 RSS_IDLE=$(rss_now_mib)
 log "qopy is up (pid $SERVER_PID, RssAnon ${RSS_IDLE} MiB)"
@@ -535,6 +728,14 @@ BIG_DOWN=$(calc "$speed / $MIB" 1)
 log "1 GiB download: $BIG_DOWN MiB/s, RssAnon peak $RSS_DOWN MiB"
 RSS_PEAK=$(best "$RSS_UP" "$RSS_DOWN")
 server_alive
+
+# ---------------------------------------------------------------------------------------------
+# 6. Concurrency sweep (see sweep_step), once the main server is stopped
+if ((SWEEP)); then
+    stop_pid "$SERVER_PID"
+    SERVER_PID=""
+    sweep_step
+fi
 busy_sample
 T_TOTAL=$(calc "($(now_us) - $T_START) / 1000000" 0)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -609,12 +810,16 @@ row() { printf '%-44s | %-25s | %-27s | %-6s | %-17s | %s\n' "$@"; }
     for conns in 16 64; do
         echo "    $conns conns: qopy ${ALL_RPS[q$conns]}/ ${ALL_P99[q$conns]}; nginx ${ALL_RPS[n$conns]}/ ${ALL_P99[n$conns]}"
     done
-    echo "[6] RssAnon from /proc/$SERVER_PID/status every 50 ms while 1 GiB is uploaded (205 raw PUT"
+    echo "[6] RssAnon from /proc/$QOPY_MAIN_PID/status every 50 ms while 1 GiB is uploaded (205 raw PUT"
     echo "    chunks, $STREAMS streams) and then downloaded to /dev/null. Mapped file pages do not count."
     echo "[7] Not a target but context: the same chunk files copied into the data directory's file system"
     echo "    by dd with conv=fsync, $STREAMS at a time, then the directory fsync'd: the disk work an upload that"
     echo "    makes each chunk durable cannot avoid. Measured at other moments than qopy's runs, so on a"
     echo "    busy machine either can come out ahead. 100 MiB runs: ${D_UP[*]} MiB/s."
+    if ((SWEEP)); then
+        echo
+        sweep_report
+    fi
     if ((${#FAILURES[@]})); then
         echo
         echo "FAILED steps:"

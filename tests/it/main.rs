@@ -10,6 +10,7 @@ mod guards;
 mod harness;
 mod hosts;
 mod js;
+mod load;
 mod logs;
 mod names;
 mod oneshot;
