@@ -16,7 +16,7 @@
 # DOWNLOAD_RUNS [5], LOAD_TIME_LIMIT seconds for everything after the build [540],
 # QOPY_BIN [$CARGO_TARGET_DIR/release/qopy] (only to try this script against another server);
 # sweep: SWEEP [1] (0 skips it), SWEEP_LEVELS [1 8 32 128], SWEEP_CHUNKS bytes [5242880 1048576],
-# SWEEP_TOTAL_MIB per level [512], SWEEP_STALL_SECS [15], SWEEP_PER_ADDRESS [0] (the server's
+# SWEEP_TOTAL_MIB per level [2048], SWEEP_STALL_SECS [15], SWEEP_PER_ADDRESS [0] (the server's
 # --max-connections-per-address), SWEEP_BIN [built here] (the upload_sweep client).
 # Only 127.0.0.1 is ever contacted. Everything started here is stopped on exit.
 set -euo pipefail
@@ -41,7 +41,7 @@ LOAD_TIME_LIMIT=${LOAD_TIME_LIMIT:-540}
 SWEEP=${SWEEP:-1}
 SWEEP_LEVELS=${SWEEP_LEVELS:-1 8 32 128}
 SWEEP_CHUNKS=${SWEEP_CHUNKS:-5242880 1048576}
-SWEEP_TOTAL_MIB=${SWEEP_TOTAL_MIB:-512}
+SWEEP_TOTAL_MIB=${SWEEP_TOTAL_MIB:-2048}
 SWEEP_STALL_SECS=${SWEEP_STALL_SECS:-15}
 SWEEP_PER_ADDRESS=${SWEEP_PER_ADDRESS:-0}
 SWEEP_BIN=${SWEEP_BIN:-}
