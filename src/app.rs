@@ -58,6 +58,7 @@ pub async fn run(
         metrics: crate::metrics::Metrics::new(qopy.clone()),
         qopy: qopy.clone(),
         tls,
+        health_probe: Arc::new(tokio::sync::Semaphore::new(1)),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(sweeper::run(qopy.clone(), stop_rx.clone()));
@@ -107,8 +108,9 @@ pub async fn run(
     if let Err(e) = qopy.store.flush().await {
         tracing::error!(error = %e, "final flush failed");
     }
-    // The last handle closes the database (the flusher thread makes a final flush).
-    drop(qopy);
+    // The last handle closes the database (the flusher thread makes a final flush, watched by
+    // the watchdog): on the blocking pool, as it waits for the disk.
+    let _ = tokio::task::spawn_blocking(move || drop(qopy)).await;
     drop(stalls);
     match fatal {
         Some(reason) => Err(AppError::Fatal(reason)),

@@ -49,7 +49,14 @@ pub fn tighten(root: &Path) -> io::Result<usize> {
     let mut failed = 0usize;
     let mut stack = vec![root.to_path_buf()];
     while let Some(path) = stack.pop() {
-        let meta = match fs::symlink_metadata(&path) {
+        // The data directory itself may be a link to where the data live; links inside are
+        // neither followed nor changed.
+        let meta = if path == root {
+            fs::metadata(&path)
+        } else {
+            fs::symlink_metadata(&path)
+        };
+        let meta = match meta {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) if path == root => return Err(e),

@@ -63,7 +63,10 @@ enum Cut {
 /// its byte count must arrive (or the body end), and the whole body must arrive within
 /// `header_read_timeout` plus its declared length at the minimum rate. A body that falls
 /// behind ends with an error, and the request is answered 408 with the connection closed.
-/// The clock starts when the handler first reads the body.
+/// The clock starts when the handler first reads the body, and runs only while the handler
+/// waits for the client: time the server spends between reads (waiting for a disk writer,
+/// say) moves the windows and the deadline forward, so the server's own pauses are never
+/// counted against a client.
 struct GuardedBody {
     inner: Incoming,
     state: State,
@@ -75,6 +78,8 @@ struct GuardedBody {
 }
 
 struct BodyClock {
+    /// When the last piece was handed to the handler (it has not asked for more since).
+    handed_at: Option<tokio::time::Instant>,
     window_end: tokio::time::Instant,
     in_window: u64,
     deadline: Option<tokio::time::Instant>,
@@ -93,6 +98,20 @@ fn body_budget(cfg: &crate::config::Config, len: Option<u64>) -> Option<Duration
         (Some(_), None) => None,
         (None, Some(len)) if len <= crate::http::MAX_JSON_BODY as u64 => Some(base),
         (None, _) => None,
+    }
+}
+
+impl BodyClock {
+    /// The handler asks for more: the time since it was handed the last piece was the
+    /// server's, so the windows and the deadline move forward by it.
+    fn resume(&mut self) {
+        if let Some(t) = self.handed_at.take() {
+            let gap = tokio::time::Instant::now().saturating_duration_since(t);
+            self.window_end += gap;
+            if let Some(d) = &mut self.deadline {
+                *d += gap;
+            }
+        }
     }
 }
 
@@ -120,6 +139,7 @@ impl GuardedBody {
             let window_end = now + rate.map_or(far, |r| r.per);
             let deadline = budget.map(|b| now + b);
             BodyClock {
+                handed_at: None,
                 window_end,
                 in_window: 0,
                 deadline,
@@ -127,6 +147,7 @@ impl GuardedBody {
             }
         });
         loop {
+            let now = tokio::time::Instant::now();
             if clock.deadline.is_some_and(|d| now >= d) {
                 return Some(Cut::Deadline);
             }
@@ -162,6 +183,9 @@ impl http_body::Body for GuardedBody {
         if self.cut.get().is_some() {
             return Poll::Ready(Some(Err("request body cut off".into())));
         }
+        if let Some(c) = &mut self.clock {
+            c.resume();
+        }
         match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(f))) => {
                 if let Some(d) = f.data_ref() {
@@ -169,6 +193,7 @@ impl http_body::Body for GuardedBody {
                     self.state.metrics.add_bytes_in(n);
                     if let Some(c) = &mut self.clock {
                         c.in_window += n;
+                        c.handed_at = Some(tokio::time::Instant::now());
                     }
                 }
                 Poll::Ready(Some(Ok(f)))

@@ -40,13 +40,35 @@ const WRITE_STEP: usize = 1 << 20;
 /// taking threads of the blocking pool, which downloads and lookups need too.
 pub const WRITERS: usize = 16;
 
-/// Removes a temporary file unless disarmed.
+std::thread_local! {
+    /// Set while this thread runs a writer's blocking work.
+    static IN_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs blocking work of a writer (on the blocking pool): temporary files dropped during it
+/// are removed at once.
+fn as_writer<T>(f: impl FnOnce() -> T) -> T {
+    IN_WRITER.with(|w| w.set(true));
+    let r = f();
+    IN_WRITER.with(|w| w.set(false));
+    r
+}
+
+/// Removes a temporary file unless disarmed: at once in a writer's blocking work or outside
+/// any runtime, else (dropped on an async thread, by a cancelled request) on the blocking
+/// pool, so the file system is never touched from an async thread.
 struct TempGuard(Option<PathBuf>);
 
 impl Drop for TempGuard {
     fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = fs::remove_file(p);
+        let Some(p) = self.0.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) if !IN_WRITER.with(|w| w.get()) => {
+                rt.spawn_blocking(move || fs::remove_file(p));
+            }
+            _ => {
+                let _ = fs::remove_file(p);
+            }
         }
     }
 }
@@ -145,8 +167,6 @@ pub struct ChunkSink {
     /// Pieces gathered since the last hand-over.
     gathered: Vec<Bytes>,
     gathered_len: usize,
-    /// The temporary file, while no writer has it.
-    partial: Option<Partial>,
     /// The writer working on the last buffer; it gives the file back.
     writing: Option<Pending>,
     writers: Arc<Semaphore>,
@@ -165,7 +185,6 @@ impl ChunkSink {
             received: 0,
             gathered: Vec::new(),
             gathered_len: 0,
-            partial: None,
             writing: None,
             writers,
         }
@@ -205,13 +224,15 @@ impl ChunkSink {
         let permit = self.writer().await?;
         let dir = self.dir.clone();
         self.writing = Some(tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let mut p = match partial {
-                Some(p) => p,
-                None => Partial::create(&dir)?,
-            };
-            p.append(&pieces)?;
-            Ok(Some(p))
+            as_writer(|| {
+                let _permit = permit;
+                let mut p = match partial {
+                    Some(p) => p,
+                    None => Partial::create(&dir)?,
+                };
+                p.append(&pieces)?;
+                Ok(Some(p))
+            })
         }));
         Ok(())
     }
@@ -229,7 +250,7 @@ impl ChunkSink {
     async fn take_partial(&mut self) -> Result<Option<Partial>, BlobError> {
         match self.writing.take() {
             Some(h) => h.await.map_err(task_failed)?,
-            None => Ok(self.partial.take()),
+            None => Ok(None),
         }
     }
 
@@ -238,7 +259,7 @@ impl ChunkSink {
         self.gathered.clear();
         self.gathered_len = 0;
         if let Ok(Some(p)) = self.take_partial().await {
-            let _ = tokio::task::spawn_blocking(move || drop(p)).await;
+            let _ = tokio::task::spawn_blocking(move || as_writer(|| drop(p))).await;
         }
     }
 
@@ -252,30 +273,17 @@ impl ChunkSink {
         let dir = std::mem::take(&mut self.dir);
         let n = self.n;
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let p = match partial {
-                Some(p) => p,
-                None => Partial::create(&dir)?,
-            };
-            p.seal(&dir, n)
+            as_writer(|| {
+                let _permit = permit;
+                let p = match partial {
+                    Some(p) => p,
+                    None => Partial::create(&dir)?,
+                };
+                p.seal(&dir, n)
+            })
         })
         .await
         .map_err(task_failed)?
-    }
-}
-
-impl Drop for ChunkSink {
-    fn drop(&mut self) {
-        // A writer still running drops its file on the blocking pool when it ends (its result
-        // has no reader); a file held here is handed there to be removed.
-        if let Some(p) = self.partial.take() {
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) => {
-                    rt.spawn_blocking(move || drop(p));
-                }
-                Err(_) => drop(p),
-            }
-        }
     }
 }
 
@@ -292,22 +300,23 @@ impl Blobs {
     /// preview file.
     /// Blocking.
     pub fn write_preview(&self, dir: crate::model::BlobDir, data: &[u8]) -> Result<(), BlobError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let dir = self.dir_path(dir);
         let tmp = dir.join(format!(".tmp-{:016x}", rand::rngs::OsRng.next_u64()));
-        let mut guard = TempGuard(None);
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(crate::private_dir::FILE_MODE)
-            .open(&tmp)
-            .map_err(BlobError::from_io)?;
-        guard.0 = Some(tmp.clone());
-        f.write_all(data).map_err(BlobError::from_io)?;
-        f.sync_all().map_err(BlobError::from_io)?;
-        drop(f);
-        rename_durably(&tmp, &dir.join(super::PREVIEW_FILE), &dir)?;
-        guard.0 = None;
-        Ok(())
+        as_writer(|| {
+            let mut guard = TempGuard(None);
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(crate::private_dir::FILE_MODE)
+                .open(&tmp)
+                .map_err(BlobError::from_io)?;
+            guard.0 = Some(tmp.clone());
+            f.write_all(data).map_err(BlobError::from_io)?;
+            f.sync_all().map_err(BlobError::from_io)?;
+            drop(f);
+            rename_durably(&tmp, &dir.join(super::PREVIEW_FILE), &dir)?;
+            guard.0 = None;
+            Ok(())
+        })
     }
 }

@@ -520,10 +520,16 @@ fn workers_default_to_half_the_cores() {
 
 #[test]
 fn max_connections_per_address_zero_means_no_limit() {
-    let env = [("QOPY_MAX_CONNECTIONS_PER_ADDRESS".to_string(), "0".to_string())];
+    let env = [(
+        "QOPY_MAX_CONNECTIONS_PER_ADDRESS".to_string(),
+        "0".to_string(),
+    )];
     let c = Config::load(None, &env, &[]).unwrap();
     assert_eq!(c.max_connections_per_address, None);
-    let env = [("QOPY_MAX_CONNECTIONS_PER_ADDRESS".to_string(), "3".to_string())];
+    let env = [(
+        "QOPY_MAX_CONNECTIONS_PER_ADDRESS".to_string(),
+        "3".to_string(),
+    )];
     let c = Config::load(None, &env, &[]).unwrap();
     assert_eq!(c.max_connections_per_address, Some(3));
 }

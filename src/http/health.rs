@@ -16,6 +16,9 @@ fn timestamp() -> String {
 /// How long `/health`'s write-and-flush probe may take before the store counts as stuck.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long `/health` waits for its storage figures (null when they take longer).
+const FIGURES_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// `GET /health`: liveness with a real write to the database made durable (a probe with a
 /// deadline of [`PROBE_TIMEOUT`]), and storage figures. 503 when the database fails or is
 /// stuck, so a supervisor's health check sees it.
@@ -23,25 +26,41 @@ pub async fn health(state: State) -> Result<Response, std::convert::Infallible> 
     let q = state.qopy.clone();
     let uptime = q.started.elapsed().as_secs_f64();
     let now = q.now();
+    let slot = state.health_probe.clone();
     let probe = tokio::time::timeout(PROBE_TIMEOUT, async {
-        let figures = q
-            .blocking(move |q| {
-                q.store.write_probe(now)?;
-                let stored = q.store.counter(crate::store::counter::STORED_BYTES)?;
-                Ok((
-                    stored,
-                    q.store.clip_count(),
-                    q.store.session_count(),
-                    q.blobs.free_space().ok(),
-                ))
-            })
-            .await?;
+        // The write keeps the slot until it returns, even after this deadline passes.
+        let slot = slot
+            .acquire_owned()
+            .await
+            .map_err(|e| crate::service::ServiceError::Task(e.to_string()))?;
+        q.blocking(move |q| {
+            let _slot = slot;
+            Ok(q.store.write_probe(now)?)
+        })
+        .await?;
         q.store.flush().await?;
-        Ok::<_, crate::service::ServiceError>(figures)
+        Ok::<_, crate::service::ServiceError>(())
     })
     .await;
     let failure = match probe {
-        Ok(Ok((stored, clips, sessions, free))) => {
+        Ok(Ok(())) => {
+            // The figures scan whole trees: outside the probe's deadline, with their own.
+            let figures = tokio::time::timeout(
+                FIGURES_TIMEOUT,
+                q.blocking(|q| {
+                    Ok((
+                        q.store.counter(crate::store::counter::STORED_BYTES)?,
+                        q.store.clip_count(),
+                        q.store.session_count(),
+                        q.blobs.free_space().ok(),
+                    ))
+                }),
+            )
+            .await;
+            let (stored, clips, sessions, free) = match figures {
+                Ok(Ok((s, c, u, f))) => (Some(s), Some(c), Some(u), f),
+                _ => (None, None, None, None),
+            };
             return Ok(ok_json(json!({
                 "status": "OK",
                 "uptime": uptime,
@@ -52,7 +71,7 @@ pub async fn health(state: State) -> Result<Response, std::convert::Infallible> 
                 "uploadSessions": sessions,
                 "storedBytes": stored,
                 "freeDiskBytes": free,
-            })))
+            })));
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "health check: database failed");

@@ -46,6 +46,9 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Built-in HTTPS, when the `tls` key is not off.
     pub tls: Option<crate::tls::Tls>,
+    /// One `/health` probe write at a time: on a stuck store, health checks queue here
+    /// instead of each taking a blocking thread.
+    pub health_probe: Arc<tokio::sync::Semaphore>,
 }
 
 /// Shared handle to the state.

@@ -324,7 +324,12 @@ impl Qopy {
                 self.store.flush().await?;
                 Ok(ChunkOutcome { n, received, total })
             }
-            ChunkPut::Same { received } => Ok(ChunkOutcome { n, received, total }),
+            ChunkPut::Same { received } => {
+                // A concurrent identical PUT may have inserted it a moment ago: it is
+                // acknowledged only once on disk too (group commit makes this cheap).
+                self.store.flush().await?;
+                Ok(ChunkOutcome { n, received, total })
+            }
             ChunkPut::Conflict => Err(ServiceError::ChunkConflict),
             ChunkPut::NoSession => Err(ServiceError::UploadNotFound),
         }

@@ -192,8 +192,10 @@ fn run(shared: &Shared, db: &sled::Db) {
         shared.done.notify_all();
         shared.done_async.send_replace(target);
     }
-    // The final flush of a clean stop.
+    // The final flush of a clean stop, watched like any other.
+    shared.state.lock().in_flush_since = Some(Instant::now());
     if let Err(e) = db.flush() {
         tracing::error!(error = %e, "final database flush failed");
     }
+    shared.state.lock().in_flush_since = None;
 }
