@@ -32,9 +32,12 @@ pub struct WrittenChunk {
     pub map: Bytes,
 }
 
-/// How many bytes are gathered before they are handed to a writer; also the step at which
-/// the file's writeback to disk is started.
-const WRITE_STEP: usize = 1 << 20;
+/// How many bytes are gathered before they are handed to a writer: small enough that the
+/// last buffer of a chunk, written after its body ends, adds little to the answer's time.
+const WRITE_STEP: usize = 256 << 10;
+
+/// The step at which the file's writeback to disk is started.
+const WRITEBACK_STEP: u64 = 1 << 20;
 
 /// Writers running at once, over all uploads: waiting uploads queue for a writer instead of
 /// taking threads of the blocking pool, which downloads and lookups need too.
@@ -110,7 +113,7 @@ impl Partial {
             self.file.write_all(b).map_err(BlobError::from_io)?;
             self.len += b.len() as u64;
         }
-        if self.len - self.written_back >= WRITE_STEP as u64 {
+        if self.len - self.written_back >= WRITEBACK_STEP {
             start_writeback(&self.file, self.written_back, self.len - self.written_back);
             self.written_back = self.len;
         }
@@ -264,21 +267,21 @@ impl ChunkSink {
     }
 
     /// Ends the body: the chunk is durable under its final name when this returns Ok.
+    /// The last buffer is written and the file sealed by one writer.
     pub async fn finish(mut self) -> Result<WrittenChunk, BlobError> {
-        if !self.gathered.is_empty() {
-            self.hand_over().await?;
-        }
         let partial = self.take_partial().await?;
+        let pieces = std::mem::take(&mut self.gathered);
         let permit = self.writer().await?;
         let dir = std::mem::take(&mut self.dir);
         let n = self.n;
         tokio::task::spawn_blocking(move || {
             as_writer(|| {
                 let _permit = permit;
-                let p = match partial {
+                let mut p = match partial {
                     Some(p) => p,
                     None => Partial::create(&dir)?,
                 };
+                p.append(&pieces)?;
                 p.seal(&dir, n)
             })
         })
