@@ -1,10 +1,12 @@
 //! Crash-safe streaming writes of chunk files. The request task gathers body pieces on the
 //! async side (waiting for a slow client holds no thread) and hands each whole buffer of
 //! [`WRITE_STEP`] bytes to the blocking pool, where one of a bounded set of writers hashes and
-//! writes it to a temporary file; the next buffer fills meanwhile. At the end the file is
-//! fsynced, renamed to its final name and the directory fsynced. Every path that does not
-//! reach the rename removes the temporary file (on the blocking pool, never on an async
-//! thread), so a failed or abandoned write leaves nothing behind.
+//! writes it to a temporary file. Up to [`IN_FLIGHT`] writers of one chunk may be under way:
+//! each takes the file from the one before it, so the body keeps arriving while the disk
+//! works. At the end the file is fsynced, renamed to its final name and the directory
+//! fsynced. Every path that does not reach the rename removes the temporary file (on the
+//! blocking pool, never on an async thread), so a failed or abandoned write leaves nothing
+//! behind.
 
 use super::{sync_dir, BlobError, Blobs};
 use bytes::Bytes;
@@ -158,7 +160,9 @@ fn rename_durably(from: &Path, to: &Path, dir: &Path) -> Result<(), BlobError> {
     sync_dir(dir).map_err(BlobError::from_io)
 }
 
-type Pending = JoinHandle<Result<Option<Partial>, BlobError>>;
+/// Writers of one chunk that may run at once: while one writes, the next waits for the file
+/// and the body keeps arriving, so a fast client rarely waits for the disk.
+const IN_FLIGHT: usize = 2;
 
 /// The writing end of one chunk upload. Dropping it without [`ChunkSink::finish`] abandons
 /// the write and removes the temporary file.
@@ -170,8 +174,11 @@ pub struct ChunkSink {
     /// Pieces gathered since the last hand-over.
     gathered: Vec<Bytes>,
     gathered_len: usize,
-    /// The writer working on the last buffer; it gives the file back.
-    writing: Option<Pending>,
+    /// The writers dispatched and not yet awaited, oldest first. Each gets the temporary file
+    /// from the one before it and passes it on.
+    writing: std::collections::VecDeque<JoinHandle<Result<(), BlobError>>>,
+    /// Where the file arrives once the last dispatched writer is done with it.
+    next: Option<tokio::sync::oneshot::Receiver<Partial>>,
     writers: Arc<Semaphore>,
 }
 
@@ -188,7 +195,8 @@ impl ChunkSink {
             received: 0,
             gathered: Vec::new(),
             gathered_len: 0,
-            writing: None,
+            writing: Default::default(),
+            next: None,
             writers,
         }
     }
@@ -218,23 +226,33 @@ impl ChunkSink {
         Ok(())
     }
 
-    /// Waits for the writer of the previous buffer, then gives the gathered buffer to a new
-    /// one (which creates the file with the first bytes).
+    /// Gives the gathered buffer to a new writer, which takes the file from the previous one
+    /// (or creates it with the first bytes); at most [`IN_FLIGHT`] run at once.
     async fn hand_over(&mut self) -> Result<(), BlobError> {
-        let partial = self.take_partial().await?;
+        while self.writing.len() >= IN_FLIGHT {
+            if let Some(h) = self.writing.pop_front() {
+                h.await.map_err(task_failed)??;
+            }
+        }
         let pieces = std::mem::take(&mut self.gathered);
         self.gathered_len = 0;
         let permit = self.writer().await?;
         let dir = self.dir.clone();
-        self.writing = Some(tokio::task::spawn_blocking(move || {
+        let (pass_on, arrives) = tokio::sync::oneshot::channel();
+        let previous = self.next.replace(arrives);
+        self.writing.push_back(tokio::task::spawn_blocking(move || {
             as_writer(|| {
                 let _permit = permit;
-                let mut p = match partial {
-                    Some(p) => p,
+                let mut p = match previous {
+                    // The previous writer failed if it passes nothing on; its own error is
+                    // the one reported.
+                    Some(rx) => rx.blocking_recv().map_err(|_| BlobError::Interrupted)?,
                     None => Partial::create(&dir)?,
                 };
                 p.append(&pieces)?;
-                Ok(Some(p))
+                // Fails only when the sink was given up: the file is then removed here.
+                let _ = pass_on.send(p);
+                Ok(())
             })
         }));
         Ok(())
@@ -249,11 +267,23 @@ impl ChunkSink {
             .map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))
     }
 
-    /// The temporary file, once no writer holds it.
+    /// The temporary file, once every writer is done with it (the first writer error, if any).
     async fn take_partial(&mut self) -> Result<Option<Partial>, BlobError> {
-        match self.writing.take() {
-            Some(h) => h.await.map_err(task_failed)?,
-            None => Ok(None),
+        let mut first_error = None;
+        while let Some(h) = self.writing.pop_front() {
+            if let Err(e) = h.await.map_err(task_failed).and_then(|r| r) {
+                first_error.get_or_insert(e);
+            }
+        }
+        let partial = self.next.take().and_then(|mut rx| rx.try_recv().ok());
+        match first_error {
+            Some(e) => {
+                if let Some(p) = partial {
+                    let _ = tokio::task::spawn_blocking(move || as_writer(|| drop(p))).await;
+                }
+                Err(e)
+            }
+            None => Ok(partial),
         }
     }
 
