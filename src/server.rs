@@ -84,6 +84,8 @@ struct BodyClock {
     in_window: u64,
     deadline: Option<tokio::time::Instant>,
     timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// What the timer is set to (re-arming it costs a trip to the timer wheel).
+    armed: tokio::time::Instant,
 }
 
 /// The overall time a body of `len` bytes gets (see [`GuardedBody`]).
@@ -144,6 +146,7 @@ impl GuardedBody {
                 in_window: 0,
                 deadline,
                 timer: Box::pin(tokio::time::sleep_until(window_end)),
+                armed: window_end,
             }
         });
         loop {
@@ -163,7 +166,10 @@ impl GuardedBody {
             let next = clock
                 .deadline
                 .map_or(clock.window_end, |d| d.min(clock.window_end));
-            clock.timer.as_mut().reset(next);
+            if next != clock.armed {
+                clock.timer.as_mut().reset(next);
+                clock.armed = next;
+            }
             if clock.timer.as_mut().poll(cx).is_pending() {
                 return None;
             }
