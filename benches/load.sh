@@ -549,7 +549,9 @@ fi
 # 1. Start qopy
 
 QPORT=$(free_port)
-QOPY_CMD=("$QOPY_BIN" --listen "127.0.0.1:$QPORT" --data-dir "$WORK/data" --rate-limits off)
+# Every load comes from 127.0.0.1, and wrk opens 64 connections at once: no per-address cap.
+QOPY_CMD=("$QOPY_BIN" --listen "127.0.0.1:$QPORT" --data-dir "$WORK/data" --rate-limits off
+    --max-connections-per-address 0)
 log "starting: ${QOPY_CMD[*]}"
 "${QOPY_CMD[@]}" >"$WORK/qopy.log" 2>&1 &
 SERVER_PID=$!
