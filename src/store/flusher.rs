@@ -1,4 +1,4 @@
-//! Group commit: the one thread that makes sled's writes durable. sled 0.34's `flush_async`
+//! Group commit: the one thread that makes sled's writes durable. sled 0.34's asynchronous flush
 //! deadlocks when several run at once (spacejam/sled#1308), and even its blocking `flush`
 //! costs an fsync per call; so nothing else in the program flushes. A writer takes a ticket
 //! after its write and waits until a flush that *started after* the ticket was taken has
