@@ -155,20 +155,21 @@ pub const STALL_EXIT_CODE: i32 = 70;
 /// non-zero code lets Docker or systemd restart the server. It runs on its own thread, so
 /// it works when every runtime thread is stuck.
 struct StallWatchdog {
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Dropping it wakes the thread at once and stops it.
+    stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl StallWatchdog {
     fn start(monitor: crate::store::FlushMonitor, limit: Duration) -> StallWatchdog {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopped = stop.clone();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let tick = (limit / 8).clamp(Duration::from_millis(50), Duration::from_secs(1));
         let thread = std::thread::Builder::new()
             .name("qopy-watchdog".into())
             .spawn(move || {
-                while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::thread::sleep(tick);
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(tick)
+                {
                     if let Some(pending) = monitor.pending_for().filter(|p| *p > limit) {
                         tracing::error!(
                             pending_ms = pending.as_millis() as u64,
@@ -184,13 +185,16 @@ impl StallWatchdog {
                 }
             })
             .ok();
-        StallWatchdog { stop, thread }
+        StallWatchdog {
+            stop: Some(stop),
+            thread,
+        }
     }
 }
 
 impl Drop for StallWatchdog {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
