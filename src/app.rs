@@ -77,13 +77,7 @@ pub async fn run(
     let stalls = StallWatchdog::start(qopy.store.flush_monitor(), qopy.config.stall_timeout);
     let (fatal_tx, mut fatal_rx) = tokio::sync::watch::channel(None::<String>);
     let watchdog = tokio::spawn(watch_database(qopy.clone(), fatal_tx, stop_rx.clone()));
-    let routes = crate::http::routes(state.clone());
-    let server = tokio::spawn(crate::server::serve(
-        listener,
-        state.clone(),
-        routes,
-        stop_rx,
-    ));
+    let server = tokio::spawn(crate::server::serve(listener, state.clone(), stop_rx));
     let fatal = tokio::select! {
         _ = shutdown => None,
         r = fatal_rx.wait_for(|f| f.is_some()) => r.ok().and_then(|f| f.clone()),

@@ -11,6 +11,7 @@
 //! its owner only. `client` is the command-line client (`qopy send`,
 //! `qopy get`), which talks to a server over HTTP only.
 
+pub mod api;
 pub mod app;
 pub mod blobs;
 pub mod cache;

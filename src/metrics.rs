@@ -2,7 +2,8 @@
 //! are recorded by the server loop for every request: a count by method, route template and
 //! status, a latency histogram by method and route template (time until the response head is
 //! ready; a long download's body is not in it), and bytes in and out. Route templates come from
-//! [`route_template`], which never puts a real clip or upload ID into a label. Figures the
+//! the route table (`http::route_label`), which never puts a real clip or upload ID into a
+//! label. Figures the
 //! store and caches already keep (live clips and sessions, sweeps, cache hits, storage) are
 //! read at scrape time by a collector rather than mirrored, so they cannot drift.
 
@@ -230,78 +231,12 @@ fn method_label(m: &http::Method) -> &'static str {
     }
 }
 
-/// The route template of a request, for labels: fixed segments kept, IDs and names replaced
-/// by `{id}`, `{n}`, `{filename}`; anything unknown is `other`. Never returns client input.
-pub fn route_template(method: &http::Method, path: &str) -> &'static str {
-    // At most six segments are looked at; a longer path is `other` (or an asset).
-    let mut buf = [""; 6];
-    let mut n = 0;
-    for seg in path.trim_start_matches('/').split('/') {
-        if n == buf.len() {
-            n += 1;
-            break;
-        }
-        buf[n] = seg;
-        n += 1;
-    }
-    let segs: &[&str] = if n <= buf.len() { &buf[..n] } else { &[] };
-    match segs {
-        [""] => "/",
-        ["health"] => "/health",
-        ["ping"] => "/ping",
-        ["metrics"] => "/metrics",
-        ["admin"] => "/admin",
-        ["api", "health"] => "/api/health",
-        ["api", "config"] => "/api/config",
-        ["api", "openapi.json"] => "/api/openapi.json",
-        ["api", "upload", "initiate"] => "/api/upload/initiate",
-        ["api", "upload", "chunk", _, _] => "/api/upload/chunk/{id}/{n}",
-        ["api", "upload", "complete", _] => "/api/upload/complete/{id}",
-        ["api", "upload", _, "status"] => "/api/upload/{id}/status",
-        ["api", "upload", _] => "/api/upload/{id}",
-        ["api", "clip", _, "info"] => "/api/clip/{id}/info",
-        ["api", "clip", _, "preview"] => "/api/clip/{id}/preview",
-        ["api", "clip", _] => "/api/clip/{id}",
-        ["api", "file", _, "info"] => "/api/file/{id}/info",
-        ["api", "file", _] => "/api/file/{id}",
-        ["api", "admin", "auth"] => "/api/admin/auth",
-        ["api", "admin", "stats"] => "/api/admin/stats",
-        ["api", "admin", "clips"] => "/api/admin/clips",
-        ["api", "admin", "system"] => "/api/admin/system",
-        ["api", "admin", "sweep"] => "/api/admin/sweep",
-        ["clip", _] => "/clip/{id}",
-        ["file", _] => "/file/{id}",
-        [_] if *method == http::Method::PUT => "/{filename}",
-        _ if crate::http::assets::exists(path.trim_start_matches('/')) => "/{asset}",
-        _ => "other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::route_template;
     use http::Method;
 
     #[test]
-    fn templates_hide_ids() {
-        let g = Method::GET;
-        assert_eq!(
-            route_template(&g, "/api/clip/ABC123/info"),
-            "/api/clip/{id}/info"
-        );
-        assert_eq!(route_template(&g, "/api/clip/ABC123"), "/api/clip/{id}");
-        assert_eq!(
-            route_template(&Method::PUT, "/api/upload/chunk/0123456789ABCDEF/3"),
-            "/api/upload/chunk/{id}/{n}"
-        );
-        assert_eq!(
-            route_template(&Method::PUT, "/secret-name.txt"),
-            "/{filename}"
-        );
-        assert_eq!(route_template(&g, "/secret-name.txt"), "other");
-        assert_eq!(route_template(&g, "/"), "/");
-        assert_eq!(route_template(&g, "/file/ABCDEFGHIJ"), "/file/{id}");
-        assert_eq!(route_template(&g, "/a/b/c/d/e/f/g"), "other");
+    fn odd_methods_are_other() {
         assert_eq!(
             super::method_label(&Method::from_bytes(b"BREW").unwrap()),
             "OTHER"

@@ -4,31 +4,27 @@
 //! or bearer token, on any admin route, counts against one budget per address and one
 //! server-wide; once it is used up, admin requests get 429 with `Retry-After`.
 
-use super::{ok_json, parse_json, ApiError, Ctx, Response, State};
+use super::{json, parse_json, ApiError, Ctx, Req, Response};
+use crate::api;
 use crate::service::ServiceError;
 use crate::store::counter;
 use crate::sweeper::{sweep, SweepKind};
-use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use std::net::IpAddr;
+use serde_json::Value;
 
 fn svc(e: ServiceError) -> ApiError {
     ApiError::from_service(e, Ctx::Admin)
 }
 
-/// Checks `Authorization: Bearer <token>`: refused while the address (or the server) is
-/// blocked for wrong admin credentials; a wrong token counts as one. A request without an
-/// `Authorization` header guesses nothing and is not counted.
-fn authorize(state: &State, ip: IpAddr, auth: Option<String>) -> Result<(), ApiError> {
-    state.limits.check_admin_not_blocked(ip)?;
-    let token = auth
-        .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "))
-        .unwrap_or("");
-    state.qopy.check_admin(token).map_err(|e| {
+/// Checks `Authorization: Bearer <token>` (the route table has refused the request while
+/// the address, or the server, is blocked for wrong admin credentials); a wrong token counts
+/// as one. A request without an `Authorization` header guesses nothing and is not counted.
+fn authorize(r: &Req) -> Result<(), ApiError> {
+    let auth = r.header("authorization")?;
+    let token = auth.and_then(|a| a.strip_prefix("Bearer ")).unwrap_or("");
+    r.state.qopy.check_admin(token).map_err(|e| {
         if matches!(e, ServiceError::AdminDenied) && auth.is_some() {
-            state.limits.record_admin_failure(ip);
+            r.state.limits.record_admin_failure(r.ip);
         }
         svc(e)
     })
@@ -40,27 +36,23 @@ struct AuthBody {
 }
 
 /// `POST /api/admin/auth` with `{password}`. A wrong password counts against the admin budget.
-pub async fn auth(state: State, ip: IpAddr, body: Bytes) -> Result<Response, ApiError> {
-    state.limits.check_admin_not_blocked(ip)?;
-    let b: AuthBody = parse_json(&body)?;
+pub async fn auth(mut r: Req) -> Result<Response, ApiError> {
+    let b: AuthBody = parse_json(&r.small_body().await?)?;
     let password = match b.password {
         Some(Value::String(p)) if !p.is_empty() && p.chars().count() <= 128 => p,
         _ => return Err(ApiError::validation("password must be 1-128 characters")),
     };
-    state.qopy.check_admin(&password).map_err(|e| match e {
+    r.state.qopy.check_admin(&password).map_err(|e| match e {
         ServiceError::AdminDenied => {
-            state.limits.record_admin_failure(ip);
-            ApiError::new(
-                http::StatusCode::UNAUTHORIZED,
-                "Authentication failed",
-                "Invalid admin password",
-            )
+            r.state.limits.record_admin_failure(r.ip);
+            ApiError::admin_login_failed()
         }
         e => svc(e),
     })?;
-    Ok(ok_json(
-        json!({ "success": true, "message": "Authentication successful" }),
-    ))
+    Ok(json(&api::SuccessMessage {
+        message: "Authentication successful".into(),
+        success: true,
+    }))
 }
 
 fn pct(x: u64, total: u64) -> u64 {
@@ -68,9 +60,10 @@ fn pct(x: u64, total: u64) -> u64 {
 }
 
 /// `GET /api/admin/stats`.
-pub async fn stats(state: State, ip: IpAddr, auth: Option<String>) -> Result<Response, ApiError> {
-    authorize(&state, ip, auth)?;
-    let body = state
+pub async fn stats(r: Req) -> Result<Response, ApiError> {
+    authorize(&r)?;
+    let body = r
+        .state
         .qopy
         .blocking(|q| {
             let s = &q.store;
@@ -79,32 +72,32 @@ pub async fn stats(state: State, ip: IpAddr, auth: Option<String>) -> Result<Res
             let password = get(counter::PASSWORD)?;
             let quick = get(counter::QUICK_SHARE)?;
             let (hits, misses) = q.cache.stats();
-            Ok(json!({
-                "totalClips": total,
-                "activeClips": s.clip_count(),
-                "totalAccesses": get(counter::TOTAL_ACCESSES)?,
-                "passwordClips": password,
-                "passwordPercentage": pct(password, total),
-                "quickShareClips": quick,
-                "quickSharePercentage": pct(quick, total),
-                "oneTimeClips": get(counter::ONE_TIME)?,
-                "normalClips": get(counter::NORMAL)?,
-                "activeUploads": s.session_count(),
-                "storedBytes": get(counter::STORED_BYTES)?,
-                "cacheHits": hits,
-                "cacheMisses": misses,
-                "lastUpdated": q.now(),
-            }))
+            Ok(api::AdminStats {
+                active_clips: s.clip_count() as u64,
+                active_uploads: s.session_count() as u64,
+                cache_hits: hits,
+                cache_misses: misses,
+                last_updated: q.now(),
+                normal_clips: get(counter::NORMAL)?,
+                one_time_clips: get(counter::ONE_TIME)?,
+                password_clips: password,
+                password_percentage: pct(password, total),
+                quick_share_clips: quick,
+                quick_share_percentage: pct(quick, total),
+                stored_bytes: get(counter::STORED_BYTES)?,
+                total_accesses: get(counter::TOTAL_ACCESSES)?,
+                total_clips: total,
+            })
         })
         .await
         .map_err(svc)?;
-    Ok(ok_json(body))
+    Ok(json(&body))
 }
 
 /// `GET /api/admin/clips`: the 20 newest clips, IDs shortened.
-pub async fn clips(state: State, ip: IpAddr, auth: Option<String>) -> Result<Response, ApiError> {
-    authorize(&state, ip, auth)?;
-    let q = state.qopy.clone();
+pub async fn clips(r: Req) -> Result<Response, ApiError> {
+    authorize(&r)?;
+    let q = r.state.qopy.clone();
     let list = q
         .blocking(|q| {
             let mut all = Vec::new();
@@ -117,64 +110,69 @@ pub async fn clips(state: State, ip: IpAddr, auth: Option<String>) -> Result<Res
             let mut out = Vec::new();
             for c in all {
                 let (count, _) = q.store.access_of(&c.id)?;
-                out.push(json!({
-                    "clip_id": c.id.redacted(),
-                    "created_at": c.created_at,
-                    "expiration_time": c.expires_at,
-                    "is_expired": now >= c.expires_at,
-                    "access_count": count,
-                    "has_password": c.access.is_some(),
-                    "one_time": c.one_time,
-                    "quick_share": c.quick_share,
-                    "content_type": c.kind.as_str(),
-                    "size": c.size,
-                }));
+                out.push(api::AdminClip {
+                    access_count: count,
+                    clip_id: c.id.redacted(),
+                    content_type: c.kind.as_str().into(),
+                    created_at: c.created_at,
+                    expiration_time: c.expires_at,
+                    has_password: c.access.is_some(),
+                    is_expired: now >= c.expires_at,
+                    one_time: c.one_time,
+                    quick_share: c.quick_share,
+                    size: c.size,
+                });
             }
             Ok(out)
         })
         .await
         .map_err(svc)?;
-    Ok(ok_json(Value::Array(list)))
+    Ok(json(&list))
 }
 
 /// `GET /api/admin/system`.
-pub async fn system(state: State, ip: IpAddr, auth: Option<String>) -> Result<Response, ApiError> {
-    authorize(&state, ip, auth)?;
-    let body = state
+pub async fn system(r: Req) -> Result<Response, ApiError> {
+    authorize(&r)?;
+    let body = r
+        .state
         .qopy
         .blocking(|q| {
             let last = q.store.counter(counter::LAST_SWEEP)?;
-            Ok(json!({
-                "status": "OK",
-                "version": super::health::VERSION,
-                "environment": "production",
-                "database": "Connected",
-                "lastCleanup": if last == 0 { Value::Null } else { json!(last) },
-                "sweeps": q.store.counter(counter::SWEEPS)?,
-                "currentTime": q.now(),
-                "uptime": q.started.elapsed().as_secs_f64(),
-                "databaseBytes": q.store.size_on_disk(),
-                "freeDiskBytes": q.blobs.free_space().ok(),
-                "minFreeDisk": q.config.min_free_disk,
-                "maxStorage": q.config.max_storage,
-            }))
+            Ok(api::AdminSystem {
+                current_time: q.now(),
+                database: "Connected".into(),
+                database_bytes: q.store.size_on_disk(),
+                environment: "production".into(),
+                free_disk_bytes: q.blobs.free_space().ok(),
+                last_cleanup: (last != 0).then_some(last),
+                max_storage: q.config.max_storage,
+                min_free_disk: q.config.min_free_disk,
+                status: "OK".into(),
+                sweeps: q.store.counter(counter::SWEEPS)?,
+                uptime: q.started.elapsed().as_secs_f64(),
+                version: super::health::VERSION.into(),
+            })
         })
         .await
         .map_err(svc)?;
-    Ok(ok_json(body))
+    Ok(json(&body))
 }
 
 /// `POST /api/admin/sweep`: runs a full sweep now and reports what it removed.
-pub async fn sweep_now(
-    state: State,
-    ip: IpAddr,
-    auth: Option<String>,
-) -> Result<Response, ApiError> {
-    authorize(&state, ip, auth)?;
-    let report = state
+pub async fn sweep_now(r: Req) -> Result<Response, ApiError> {
+    authorize(&r)?;
+    let report = r
+        .state
         .qopy
         .blocking(|q| Ok(sweep(q, SweepKind::Full)?))
         .await
         .map_err(svc)?;
-    Ok(ok_json(json!({ "success": true, "report": report })))
+    Ok(json(&api::SweepResponse {
+        report: api::SweepReport {
+            abandoned_sessions: report.abandoned_sessions as u64,
+            expired_clips: report.expired_clips as u64,
+            orphans: report.orphans as u64,
+        },
+        success: true,
+    }))
 }

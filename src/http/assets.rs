@@ -2,7 +2,7 @@
 //! on every load (`no-cache` with an ETag); other assets carry an ETag from their content hash
 //! and a day's cache lifetime. Deep links `/clip/:id` and `/file/:id` serve the app page.
 
-use super::{ApiError, Response, State};
+use super::{ApiError, Req, Response};
 use http::{HeaderValue, StatusCode};
 use rust_embed::RustEmbed;
 
@@ -50,31 +50,26 @@ fn respond(path: &str, if_none_match: Option<String>) -> Option<Response> {
 
 /// A page by file name.
 pub fn page(name: &str, if_none_match: Option<String>) -> Result<Response, ApiError> {
-    respond(name, if_none_match).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "The requested resource was not found",
-        )
-    })
+    respond(name, if_none_match).ok_or_else(ApiError::not_found)
+}
+
+/// `GET /`: the app page.
+pub async fn index(r: Req) -> Result<Response, ApiError> {
+    page("index.html", r.header_owned("if-none-match")?)
 }
 
 /// `/clip/:id` and `/file/:id`: the app page for a well-formed ID (any letter case).
 pub fn deep_link(id: &str, if_none_match: Option<String>) -> Result<Response, ApiError> {
     let ok = (id.len() == 6 || id.len() == 10) && id.bytes().all(|c| c.is_ascii_alphanumeric());
     if !ok {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "The requested resource was not found",
-        ));
+        return Err(ApiError::not_found());
     }
     page("index.html", if_none_match)
 }
 
 /// `/admin`: the dashboard, or 503 when no admin token is configured.
-pub fn admin_page(state: State, if_none_match: Option<String>) -> Result<Response, ApiError> {
-    if state.qopy.config.admin_token.is_none() {
+pub async fn admin_page(r: Req) -> Result<Response, ApiError> {
+    if r.state.qopy.config.admin_token.is_none() {
         let mut r = Response::new(
             "<!doctype html><title>Qopy admin</title><p>The admin dashboard is disabled: set admin_token (QOPY_ADMIN_TOKEN or --admin-token) to enable it.</p>"
                 .into(),
@@ -86,22 +81,26 @@ pub fn admin_page(state: State, if_none_match: Option<String>) -> Result<Respons
         );
         return Ok(r);
     }
-    page("admin.html", if_none_match)
+    page("admin.html", r.header_owned("if-none-match")?)
 }
 
-/// Any other embedded file by path (no directory listing, no parent references).
-pub fn asset(path: &str, if_none_match: Option<String>) -> Option<Response> {
-    if path.is_empty()
-        || path
+/// True when `path` names an embedded file that may be served by its path (no directory
+/// listing, no parent references, no hidden files).
+pub fn is_servable(path: &str) -> bool {
+    !path.is_empty()
+        && !path
             .split('/')
             .any(|seg| seg.is_empty() || seg.starts_with('.'))
-    {
-        return None;
-    }
-    respond(path, if_none_match)
+        && exists(path)
 }
 
-/// True when `path` names an embedded file (for metrics labels).
+/// `GET /{asset}`: any other embedded file by path (the route table matched it by
+/// [`is_servable`]).
+pub async fn asset(r: Req) -> Result<Response, ApiError> {
+    respond(&r.param(0), r.header_owned("if-none-match")?).ok_or_else(ApiError::not_found)
+}
+
+/// True when `path` names an embedded file.
 pub fn exists(path: &str) -> bool {
     Assets::get(path).is_some()
 }

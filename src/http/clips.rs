@@ -4,30 +4,25 @@
 //! failure budgets.
 
 use super::body::streaming_response;
-use super::guard::Class;
-use super::{ok_json, parse_json, serialized_json, ApiError, Ctx, Response, State};
+use super::{json, parse_json, ApiError, Ctx, Req, Response, State};
+use crate::api;
 use crate::model::{ClipId, ClipMeta, ContentKind};
 use crate::service::ServiceError;
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use http::HeaderValue;
+use serde::Deserialize;
+use serde_json::Value;
 use std::net::IpAddr;
 
 fn parse_id(s: &str) -> Result<ClipId, ApiError> {
     ClipId::parse(s).map_err(ApiError::validation)
 }
 
-/// Checks the limits of a lookup, parses the ID, and returns whether it is guessable.
-pub(super) fn begin(
-    state: &State,
-    ip: IpAddr,
-    class: Class,
-    raw: &str,
-) -> Result<ClipId, ApiError> {
-    state.limits.check(class, ip)?;
-    let id = parse_id(raw)?;
-    state.limits.check_not_blocked(ip, id.is_quick())?;
+/// Parses the clip ID of a lookup (whose rate limit the route table checked) and refuses it
+/// while the address is blocked for failed lookups.
+pub(super) fn begin(r: &Req) -> Result<ClipId, ApiError> {
+    let id = parse_id(&r.param(0))?;
+    r.state.limits.check_not_blocked(r.ip, id.is_quick())?;
     Ok(id)
 }
 
@@ -45,17 +40,22 @@ fn has_password(c: &ClipMeta) -> bool {
     !c.quick_share && c.access.is_some()
 }
 
-/// `GET /api/clip/:id/info`. Never consumes.
-pub async fn clip_info(state: State, ip: IpAddr, raw: String) -> Result<Response, ApiError> {
-    let id = begin(&state, ip, Class::Lookup, &raw)?;
-    let c = state
+/// The clip a lookup names, live; a miss counts against the failure budget.
+async fn live(r: &Req, ctx: Ctx) -> Result<std::sync::Arc<ClipMeta>, ApiError> {
+    let id = begin(r)?;
+    r.state
         .qopy
         .live_clip(&id)
         .await
-        .map_err(|e| fail(&state, ip, &id, e, Ctx::Clip))?;
-    Ok(serialized_json(&ClipInfo {
-        clip_id: c.id.as_str(),
-        content_type: c.kind.as_str(),
+        .map_err(|e| fail(&r.state, r.ip, &id, e, ctx))
+}
+
+/// `GET /api/clip/:id/info`. Never consumes.
+pub async fn clip_info(r: Req) -> Result<Response, ApiError> {
+    let c = live(&r, Ctx::Clip).await?;
+    Ok(json(&api::ClipInfo {
+        clip_id: c.id.as_str().to_string(),
+        content_type: c.kind.as_str().to_string(),
         encrypted: !c.plaintext,
         expires_at: c.expires_at,
         has_password: has_password(&c),
@@ -65,56 +65,28 @@ pub async fn clip_info(state: State, ip: IpAddr, raw: String) -> Result<Response
     }))
 }
 
-/// The body of `GET /api/clip/:id/info`, the most frequent request: serialized straight
-/// from this struct (fields in the alphabetical order of the other JSON bodies).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ClipInfo<'a> {
-    clip_id: &'a str,
-    content_type: &'static str,
-    encrypted: bool,
-    expires_at: u64,
-    has_password: bool,
-    one_time: bool,
-    quick_share: bool,
-    success: bool,
-}
-
-fn descriptor(c: &ClipMeta) -> Value {
-    let mut v = json!({
-        "success": true,
-        "contentType": c.kind.as_str(),
-        "redirectTo": format!("/api/file/{}", c.id),
-        "filename": crate::names::for_output(&c.filename),
-        "filesize": c.size,
-        "mimeType": c.mime,
-        "expiresAt": c.expires_at,
-        "oneTime": c.one_time,
-        "encrypted": !c.plaintext,
-    });
-    if c.kind == ContentKind::Text {
-        v["isTextFile"] = json!(true);
-    }
-    v
+fn descriptor(c: &ClipMeta) -> Response {
+    json(&api::ClipDescriptor {
+        content_type: c.kind.as_str().to_string(),
+        encrypted: !c.plaintext,
+        expires_at: c.expires_at,
+        filename: crate::names::for_output(&c.filename),
+        filesize: c.size,
+        is_text_file: (c.kind == ContentKind::Text).then_some(true),
+        mime_type: c.mime.clone(),
+        one_time: c.one_time,
+        redirect_to: format!("/api/file/{}", c.id),
+        success: true,
+    })
 }
 
 /// `GET /api/clip/:id`: the descriptor, or 401 when an access code is needed.
-pub async fn get_clip(state: State, ip: IpAddr, raw: String) -> Result<Response, ApiError> {
-    let id = begin(&state, ip, Class::Lookup, &raw)?;
-    let c = state
-        .qopy
-        .live_clip(&id)
-        .await
-        .map_err(|e| fail(&state, ip, &id, e, Ctx::Clip))?;
+pub async fn get_clip(r: Req) -> Result<Response, ApiError> {
+    let c = live(&r, Ctx::Clip).await?;
     if c.access.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Access code required",
-            "This clip requires an access code. Use POST request with access code.",
-        )
-        .with(json!({ "requiresAccessCode": true })));
+        return Err(ApiError::use_post_for_access_code());
     }
-    Ok(ok_json(descriptor(&c)))
+    Ok(descriptor(&c))
 }
 
 #[derive(Deserialize, Default)]
@@ -132,32 +104,34 @@ fn access_code(body: &Bytes) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// `POST /api/clip/:id` with `{accessCode}`.
-pub async fn post_clip(
-    state: State,
-    ip: IpAddr,
-    raw: String,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let id = begin(&state, ip, Class::Lookup, &raw)?;
-    let code = access_code(&body)?;
+/// The clip ID and the access code of a request with an `{accessCode}` body. Access codes
+/// are guessable: while the server-wide failure budget is used up, no address may try one.
+async fn with_access_code(r: &mut Req) -> Result<(ClipId, Option<String>), ApiError> {
+    let id = begin(r)?;
+    let code = access_code(&r.small_body().await?)?;
     if code.is_some() {
-        // Access codes are guessable: while the server-wide failure budget is used up, no
-        // address may try one.
-        state.limits.check_not_blocked(ip, true)?;
+        r.state.limits.check_not_blocked(r.ip, true)?;
     }
-    let c = state
+    Ok((id, code))
+}
+
+/// `POST /api/clip/:id` with `{accessCode}`.
+pub async fn post_clip(mut r: Req) -> Result<Response, ApiError> {
+    let (id, code) = with_access_code(&mut r).await?;
+    let c = r
+        .state
         .qopy
         .open_clip(&id, code.as_deref())
         .await
-        .map_err(|e| fail(&state, ip, &id, e, Ctx::Clip))?;
-    Ok(ok_json(descriptor(&c)))
+        .map_err(|e| fail(&r.state, r.ip, &id, e, Ctx::Clip))?;
+    Ok(descriptor(&c))
 }
 
 /// `GET /api/file/:id/info` (file clips only).
-pub async fn file_info(state: State, ip: IpAddr, raw: String) -> Result<Response, ApiError> {
-    let id = begin(&state, ip, Class::Download, &raw)?;
-    let c = state
+pub async fn file_info(r: Req) -> Result<Response, ApiError> {
+    let id = begin(&r)?;
+    let c = r
+        .state
         .qopy
         .live_clip(&id)
         .await
@@ -168,18 +142,18 @@ pub async fn file_info(state: State, ip: IpAddr, raw: String) -> Result<Response
                 Err(ServiceError::NotFound)
             }
         })
-        .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
-    Ok(ok_json(json!({
-        "success": true,
-        "clipId": c.id.as_str(),
-        "filename": crate::names::for_output(&c.filename),
-        "filesize": c.size,
-        "mimeType": c.mime,
-        "expiresAt": c.expires_at,
-        "oneTime": c.one_time,
-        "hasPassword": has_password(&c),
-        "encrypted": !c.plaintext,
-    })))
+        .map_err(|e| fail(&r.state, r.ip, &id, e, Ctx::File))?;
+    Ok(json(&api::FileInfo {
+        clip_id: c.id.as_str().to_string(),
+        encrypted: !c.plaintext,
+        expires_at: c.expires_at,
+        filename: crate::names::for_output(&c.filename),
+        filesize: c.size,
+        has_password: has_password(&c),
+        mime_type: c.mime.clone(),
+        one_time: c.one_time,
+        success: true,
+    }))
 }
 
 /// A file name safe inside a quoted `Content-Disposition` value: the name rule of
@@ -213,24 +187,14 @@ pub fn disposition(name: &str) -> String {
 }
 
 /// `POST /api/file/:id`: the content, streamed from the mapped chunk files.
-pub async fn download(
-    state: State,
-    ip: IpAddr,
-    raw: String,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let id = begin(&state, ip, Class::Download, &raw)?;
-    let code = access_code(&body)?;
-    if code.is_some() {
-        // Access codes are guessable: while the server-wide failure budget is used up, no
-        // address may try one.
-        state.limits.check_not_blocked(ip, true)?;
-    }
-    let d = state
+pub async fn download(mut r: Req) -> Result<Response, ApiError> {
+    let (id, code) = with_access_code(&mut r).await?;
+    let d = r
+        .state
         .qopy
         .download(id, code)
         .await
-        .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
+        .map_err(|e| fail(&r.state, r.ip, &id, e, Ctx::File))?;
     Ok(content_response(d))
 }
 
@@ -264,16 +228,8 @@ pub fn content_response(d: crate::service::Download) -> Response {
 }
 
 /// `GET /api/file/:id`: obsolete, always 410.
-pub async fn legacy_get(state: State, ip: IpAddr) -> Result<Response, ApiError> {
-    state.limits.check(Class::Download, ip)?;
-    Err(ApiError::new(
-        StatusCode::GONE,
-        "Unauthenticated downloads disabled",
-        "File downloads now require authentication. Please use the web interface.",
-    )
-    .with(
-        json!({ "hint": "This security measure prevents unauthorized access to encrypted files." }),
-    ))
+pub async fn legacy_get(_: Req) -> Result<Response, ApiError> {
+    Err(ApiError::legacy_download())
 }
 
 #[cfg(test)]

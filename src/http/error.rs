@@ -1,19 +1,20 @@
 //! HTTP errors: one exhaustive mapping from service errors to statuses and stable JSON bodies
-//! `{"error": ..., "message": ...}` with the original's wording, and one `recover` for warp's
-//! own rejections (unknown route, wrong method, bodies too large). Errors are logged once, here.
+//! `{"error": ..., "message": ...}` (`crate::api::ErrorBody`) with the original's wording, and
+//! the errors of the HTTP layer itself (unknown route, wrong method, bodies too large, bad
+//! headers). Every error answer is made here; errors are logged once, here.
 
 use super::Response;
 use crate::service::ServiceError;
 use http::StatusCode;
 use serde_json::{json, Value};
-use std::convert::Infallible;
-use warp::Rejection;
 
 /// Which family of routes produced an error; it picks the original's wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ctx {
     /// `/api/upload/*`.
     Upload,
+    /// `DELETE /api/upload/:id` (the original's own wording for a missing session).
+    Cancel,
     /// `/api/clip/*`.
     Clip,
     /// `/api/file/*`.
@@ -54,6 +55,125 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "Validation failed", message)
     }
 
+    /// A 404 for a path no route has.
+    pub fn not_found() -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "The requested resource was not found",
+        )
+    }
+
+    /// A 405 for a route's path with another method.
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            "This route does not accept that method",
+        )
+    }
+
+    /// A 413 for a JSON body over the size limit.
+    pub fn payload_too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload too large",
+            "The request body is too large",
+        )
+    }
+
+    /// A 400 for a body that could not be read (the client went away).
+    pub fn body_unreadable() -> ApiError {
+        ApiError::validation("The request body could not be read")
+    }
+
+    /// A 400 for a malformed multipart body.
+    pub fn malformed_multipart(e: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Upload error",
+            format!("Malformed multipart body: {e}"),
+        )
+    }
+
+    /// A 400 for a multipart chunk body with a file field other than `chunk`.
+    pub fn unexpected_file() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Unexpected file",
+            "File field not expected",
+        )
+    }
+
+    /// A 400 for a one-shot multipart body without a `file` field.
+    pub fn no_file() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "No file provided",
+            "Send the content in a multipart field named file (curl -F file=@x)",
+        )
+    }
+
+    /// A 400 for a raw download of an end-to-end encrypted clip.
+    pub fn encrypted_clip() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Encrypted clip",
+            "This clip is end-to-end encrypted: open its link in a browser, or download the \
+             ciphertext with POST /api/file/:id",
+        )
+    }
+
+    /// A 401 for a wrong admin password at `POST /api/admin/auth`.
+    pub fn admin_login_failed() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Authentication failed",
+            "Invalid admin password",
+        )
+    }
+
+    /// A 403 for a request from an origin that is not allowed.
+    pub fn origin_forbidden() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Origin not allowed",
+            "Requests from this origin are not allowed",
+        )
+    }
+
+    /// A 500 whose cause is logged, never shown.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error",
+            "Something went wrong",
+        )
+    }
+
+    /// A 401 for `GET /api/clip/:id` of a clip with an access code.
+    pub fn use_post_for_access_code() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Access code required",
+            "This clip requires an access code. Use POST request with access code.",
+        )
+        .with(json!({ "requiresAccessCode": true }))
+    }
+
+    /// The 410 of the obsolete `GET /api/file/:id`.
+    pub fn legacy_download() -> ApiError {
+        ApiError::new(
+            StatusCode::GONE,
+            "Unauthenticated downloads disabled",
+            "File downloads now require authentication. Please use the web interface.",
+        )
+        .with(json!({
+            "hint": "This security measure prevents unauthorized access to encrypted files."
+        }))
+    }
+
     /// A 429 with `Retry-After`.
     pub fn too_many(error: &'static str, message: &str, retry_after: u64) -> ApiError {
         let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, error, message);
@@ -89,7 +209,10 @@ impl ApiError {
             S::UploadNotFound => ApiError::new(
                 C::NOT_FOUND,
                 "Upload session not found",
-                "Invalid or expired upload session",
+                match ctx {
+                    Ctx::Cancel => "Invalid upload session",
+                    _ => "Invalid or expired upload session",
+                },
             ),
             S::ChunkOutOfRange(total) => ApiError::new(
                 C::BAD_REQUEST,
@@ -191,75 +314,11 @@ impl ApiError {
                 obj.insert(k, v);
             }
         }
-        let mut resp = super::json_response(self.status, &body);
+        let mut resp = super::json_status(self.status, &body);
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
         resp
     }
-}
-
-/// A JSON body over the size limit.
-#[derive(Debug)]
-pub struct BodyTooLarge;
-impl warp::reject::Reject for BodyTooLarge {}
-
-/// A body that could not be read (the client went away).
-#[derive(Debug)]
-pub struct BodyUnreadable;
-impl warp::reject::Reject for BodyUnreadable {}
-
-/// Turns warp's own rejections into the same JSON shape.
-pub async fn recover(r: Rejection) -> Result<Response, Infallible> {
-    use warp::reject;
-    let e = if r.is_not_found() {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "The requested resource was not found",
-        )
-    } else if r.find::<reject::PayloadTooLarge>().is_some() || r.find::<BodyTooLarge>().is_some() {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Payload too large",
-            "The request body is too large",
-        )
-    } else if r.find::<reject::LengthRequired>().is_some() {
-        ApiError::new(
-            StatusCode::LENGTH_REQUIRED,
-            "Length required",
-            "A Content-Length header is required",
-        )
-    } else if r.find::<reject::UnsupportedMediaType>().is_some() {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported media type",
-            "Send application/json",
-        )
-    } else if let Some(h) = r.find::<reject::InvalidHeader>() {
-        ApiError::validation(format!("Invalid header: {}", h.name()))
-    } else if let Some(h) = r.find::<reject::MissingHeader>() {
-        ApiError::validation(format!("Missing header: {}", h.name()))
-    } else if r.find::<BodyUnreadable>().is_some() {
-        ApiError::validation("The request body could not be read")
-    } else if r.find::<reject::InvalidQuery>().is_some() {
-        ApiError::validation("Invalid query string")
-    } else if r.find::<reject::MethodNotAllowed>().is_some() {
-        // Checked last: every other rejection comes from a route whose path and method
-        // matched, which says more than another route's method mismatch on the same path.
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method not allowed",
-            "This route does not accept that method",
-        )
-    } else {
-        tracing::warn!(rejection = ?r, "unhandled rejection");
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The request could not be processed",
-        )
-    };
-    Ok(e.into_response())
 }

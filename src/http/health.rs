@@ -1,9 +1,9 @@
 //! Health and public configuration: `GET /health` (with real figures and a database check),
 //! `GET /api/health`, `GET /ping`, `GET /api/config` and `GET /api/tls`.
 
-use super::{json_response, ok_json, Response, State};
+use super::{json, json_status, ApiError, Req, Response};
+use crate::api;
 use http::StatusCode;
-use serde_json::json;
 use std::time::{Duration, SystemTime};
 
 /// The version reported by health endpoints.
@@ -22,7 +22,8 @@ const FIGURES_TIMEOUT: Duration = Duration::from_secs(5);
 /// `GET /health`: liveness with a real write to the database made durable (a probe with a
 /// deadline of [`PROBE_TIMEOUT`]), and storage figures. 503 when the database fails or is
 /// stuck, so a supervisor's health check sees it.
-pub async fn health(state: State) -> Result<Response, std::convert::Infallible> {
+pub async fn health(r: Req) -> Result<Response, ApiError> {
+    let state = r.state;
     let q = state.qopy.clone();
     let uptime = q.started.elapsed().as_secs_f64();
     let now = q.now();
@@ -61,17 +62,18 @@ pub async fn health(state: State) -> Result<Response, std::convert::Infallible> 
                 Ok(Ok((s, c, u, f))) => (Some(s), Some(c), Some(u), f),
                 _ => (None, None, None, None),
             };
-            return Ok(ok_json(json!({
-                "status": "OK",
-                "uptime": uptime,
-                "timestamp": timestamp(),
-                "version": VERSION,
-                "database": "connected",
-                "clips": clips,
-                "uploadSessions": sessions,
-                "storedBytes": stored,
-                "freeDiskBytes": free,
-            })));
+            return Ok(json(&api::Health {
+                clips: Some(clips.map(|n| n as u64)),
+                database: "connected".into(),
+                error: None,
+                free_disk_bytes: Some(free),
+                status: "OK".into(),
+                stored_bytes: Some(stored),
+                timestamp: timestamp(),
+                upload_sessions: Some(sessions.map(|n| n as u64)),
+                uptime,
+                version: VERSION.into(),
+            }));
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "health check: database failed");
@@ -85,69 +87,70 @@ pub async fn health(state: State) -> Result<Response, std::convert::Infallible> 
             ("stalled", "Database write did not complete in time")
         }
     };
-    Ok(json_response(
+    Ok(json_status(
         StatusCode::SERVICE_UNAVAILABLE,
-        &json!({
-            "status": "ERROR",
-            "uptime": uptime,
-            "timestamp": timestamp(),
-            "version": VERSION,
-            "database": failure.0,
-            "error": failure.1,
-        }),
+        &api::Health {
+            database: failure.0.into(),
+            error: Some(failure.1.into()),
+            status: "ERROR".into(),
+            timestamp: timestamp(),
+            uptime,
+            version: VERSION.into(),
+            ..Default::default()
+        },
     ))
 }
 
 /// `GET /api/health`: liveness only.
-pub async fn api_health(state: State) -> Result<Response, std::convert::Infallible> {
-    Ok(ok_json(json!({
-        "status": "OK",
-        "uptime": state.qopy.started.elapsed().as_secs_f64(),
-        "timestamp": timestamp(),
-        "version": VERSION,
-    })))
+pub async fn api_health(r: Req) -> Result<Response, ApiError> {
+    Ok(json(&api::ApiHealth {
+        status: "OK".into(),
+        timestamp: timestamp(),
+        uptime: r.state.qopy.started.elapsed().as_secs_f64(),
+        version: VERSION.into(),
+    }))
 }
 
 /// `GET /ping`.
-pub async fn ping(state: State) -> Result<Response, std::convert::Infallible> {
-    Ok(ok_json(json!({
-        "pong": true,
-        "timestamp": timestamp(),
-        "uptime": state.qopy.started.elapsed().as_secs_f64(),
-    })))
+pub async fn ping(r: Req) -> Result<Response, ApiError> {
+    Ok(json(&api::Ping {
+        pong: true,
+        timestamp: timestamp(),
+        uptime: r.state.qopy.started.elapsed().as_secs_f64(),
+    }))
 }
 
 /// `GET /api/tls`: whether the server speaks HTTPS itself, how, and the SHA-256 fingerprint
 /// of its certificate (so a self-signed one can be checked against the start-up output).
-pub async fn tls(state: State) -> Result<Response, std::convert::Infallible> {
-    let mode = state
-        .tls
-        .as_ref()
-        .map_or(crate::config::TlsMode::Off, |t| t.mode);
-    Ok(ok_json(json!({
-        "enabled": state.tls.is_some(),
-        "mode": mode.as_str(),
-        "fingerprintSha256": state.tls.as_ref().map(|t| t.fingerprint.clone()),
-    })))
+pub async fn tls(r: Req) -> Result<Response, ApiError> {
+    let tls = r.state.tls.as_ref();
+    let mode = tls.map_or(crate::config::TlsMode::Off, |t| t.mode);
+    Ok(json(&api::TlsInfo {
+        enabled: tls.is_some(),
+        fingerprint_sha256: tls.map(|t| t.fingerprint.clone()),
+        mode: mode.as_str().into(),
+    }))
 }
 
 /// `GET /api/config`: the access-code salt and the limits a client needs.
-pub async fn config(state: State) -> Result<Response, std::convert::Infallible> {
-    let q = &state.qopy;
+pub async fn config(r: Req) -> Result<Response, ApiError> {
+    let q = &r.state.qopy;
     let c = &q.config;
-    let expiry: Vec<_> = c
-        .expiry_options
-        .iter()
-        .map(|(name, ms)| json!({ "name": name, "ms": ms }))
-        .collect();
-    Ok(ok_json(json!({
-        "pbkdf2Salt": q.pbkdf2_salt,
-        "chunkSize": c.chunk_size,
-        "maxFileSize": c.max_file_size,
-        "maxTextChars": c.max_text_chars,
-        "maxChunks": q.max_chunks(),
-        "expiryOptions": expiry,
-        "defaultExpiry": c.default_expiry,
-        "quickShareExpiryMs": crate::service::QUICK_SHARE_LIFETIME_MS,
-    })))
+    Ok(json(&api::PublicConfig {
+        chunk_size: c.chunk_size,
+        default_expiry: c.default_expiry.clone(),
+        expiry_options: c
+            .expiry_options
+            .iter()
+            .map(|(name, ms)| api::ExpiryOption {
+                ms: *ms,
+                name: name.clone(),
+            })
+            .collect(),
+        max_chunks: q.max_chunks() as u64,
+        max_file_size: c.max_file_size,
+        max_text_chars: c.max_text_chars as u64,
+        pbkdf2_salt: q.pbkdf2_salt.clone(),
+        quick_share_expiry_ms: crate::service::QUICK_SHARE_LIFETIME_MS,
+    }))
 }

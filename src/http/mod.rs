@@ -1,35 +1,37 @@
-//! The only place that knows warp. `routes` is the route table; each resource has its own
-//! file of handlers, which return `Result<Response, ApiError>` instead of rejecting; `error`
-//! maps errors to statuses; `guard` holds the cross-cutting rules (Host check, origin
-//! check, security headers, rate limits); `body` lets a handler hand a zero-copy streaming body to the server
-//! loop, which warp 0.4 has no public way to build.
+//! The HTTP layer. `table` is the route table, every route declared once; `dispatch` serves
+//! a request from it; each resource has its own file of handlers, which take a
+//! [`dispatch::Req`] and return `Result<Response, ApiError>`; `error` maps errors to statuses;
+//! `guard` holds the cross-cutting rules (Host check, origin check, security headers, rate
+//! limits); `body` lets a handler hand a zero-copy streaming body to the server loop; the
+//! bodies themselves are the contract's types (`crate::api`), and `openapi` derives the
+//! OpenAPI document from the table and those types.
 
 pub mod admin;
 pub mod assets;
 pub mod body;
 pub mod clips;
+pub mod dispatch;
+pub mod docs;
 pub mod error;
-pub mod fast;
 pub mod guard;
 pub mod health;
+pub mod metrics;
 pub mod oneshot;
 pub mod openapi;
-pub mod openapi_paths;
 pub mod preview;
-pub mod routes;
+pub mod table;
 pub mod uploads;
 
+pub use dispatch::{dispatch, Req};
 pub use error::{ApiError, Ctx};
-pub use routes::routes;
+pub use table::label as route_label;
 
 use crate::service::Qopy;
 use guard::Limits;
 use http::StatusCode;
 use serde::de::DeserializeOwned;
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
-use warp::Filter;
 
 /// warp's response type.
 pub type Response = warp::reply::Response;
@@ -54,27 +56,9 @@ pub struct AppState {
 /// Shared handle to the state.
 pub type State = Arc<AppState>;
 
-/// The connecting peer's address, inserted into each request by the server loop.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
-
-/// A JSON response with a status.
-pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
-    json_bytes_response(
-        status,
-        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
-    )
-}
-
-/// A 200 JSON response serialized straight from a value (no intermediate `Value`).
-pub fn serialized_json<T: serde::Serialize>(body: &T) -> Response {
-    json_bytes_response(
-        StatusCode::OK,
-        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
-    )
-}
-
-fn json_bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response {
+/// A JSON response with a status, serialized straight from a value.
+pub fn json_status<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = Response::new(bytes.into());
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -89,36 +73,12 @@ fn json_bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response {
 }
 
 /// A 200 JSON response.
-pub fn ok_json(body: serde_json::Value) -> Response {
-    json_response(StatusCode::OK, &body)
+pub fn json<T: serde::Serialize + ?Sized>(body: &T) -> Response {
+    json_status(StatusCode::OK, body)
 }
 
-/// Turns a handler result into a response.
-pub fn finish(r: Result<Response, ApiError>) -> Result<Response, Infallible> {
-    Ok(r.unwrap_or_else(ApiError::into_response))
-}
-
-/// Passes the state to a handler.
-pub fn with_state(state: State) -> impl Filter<Extract = (State,), Error = Infallible> + Clone {
-    warp::any().map(move || state.clone())
-}
-
-/// The address a request is attributed to: the connecting peer, or the first untrusted
-/// address in `X-Forwarded-For` (from the right) when the peer is a trusted proxy.
-pub fn client_ip(
-    state: State,
-) -> impl Filter<Extract = (IpAddr,), Error = warp::Rejection> + Clone {
-    warp::ext::optional::<PeerAddr>()
-        .and(warp::header::optional::<String>("x-forwarded-for"))
-        .map(move |peer: Option<PeerAddr>, xff: Option<String>| {
-            let peer = peer
-                .map(|p| p.0.ip())
-                .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-            attributed_ip(&state.qopy.config, peer, xff.as_deref())
-        })
-}
-
-/// The address a request from `peer` is attributed to (see [`client_ip`]).
+/// The address a request from `peer` is attributed to: the connecting peer, or the first
+/// untrusted address in `X-Forwarded-For` (from the right) when the peer is a trusted proxy.
 pub fn attributed_ip(config: &crate::config::Config, peer: IpAddr, xff: Option<&str>) -> IpAddr {
     let trusted = &config.trusted_proxies;
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
@@ -143,29 +103,6 @@ pub fn attributed_ip(config: &crate::config::Config, peer: IpAddr, xff: Option<&
 
 /// The largest JSON body accepted.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
-
-/// Reads a small body (at most [`MAX_JSON_BODY`] bytes) as bytes, with or without a
-/// `Content-Length` (a bare `curl -X POST` sends none).
-pub fn small_body() -> impl Filter<Extract = (bytes::Bytes,), Error = warp::Rejection> + Clone {
-    warp::header::optional::<u64>("content-length")
-        .and(warp::body::stream())
-        .and_then(|len: Option<u64>, body| async move {
-            if len.is_some_and(|l| l > MAX_JSON_BODY as u64) {
-                return Err(warp::reject::custom(error::BodyTooLarge));
-            }
-            let mut body = std::pin::pin!(body);
-            let mut out = bytes::BytesMut::new();
-            while let Some(piece) = futures_util::StreamExt::next(&mut body).await {
-                let piece: Result<_, warp::Error> = piece;
-                let piece = piece.map_err(|_| warp::reject::custom(error::BodyUnreadable))?;
-                if out.len() + bytes::Buf::remaining(&piece) > MAX_JSON_BODY {
-                    return Err(warp::reject::custom(error::BodyTooLarge));
-                }
-                bytes::BufMut::put(&mut out, piece);
-            }
-            Ok::<_, warp::Rejection>(out.freeze())
-        })
-}
 
 /// Parses a JSON body; an empty body is `{}`. Malformed JSON and wrong types are a 400 that
 /// says what is wrong.

@@ -14,13 +14,12 @@
 use super::body::body_stream;
 use super::clips::{begin, content_response, fail};
 use super::guard::Class;
-use super::{assets, base_url, ApiError, Ctx, Response, State};
+use super::{assets, base_url, ApiError, Ctx, Req, Response, State};
 use crate::service::{OneShotRequest, ServiceError};
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
@@ -100,78 +99,46 @@ where
     Ok(r)
 }
 
-/// True for a one-segment path another route serves (a page, an asset, `health`...), which
-/// `PUT /:filename` leaves to that route (and its 405).
-pub fn is_reserved(name: &str) -> bool {
-    matches!(
-        name,
-        "health" | "ping" | "metrics" | "admin" | "api" | "clip" | "file"
-    ) || assets::exists(name)
-}
-
 /// `PUT /` and `PUT /:filename`: the raw body is the content.
-pub async fn put<S, B>(
-    state: State,
-    ip: IpAddr,
-    filename: Option<String>,
-    query: HashMap<String, String>,
-    headers: HeaderMap,
-    body: S,
-) -> Result<Response, ApiError>
-where
-    S: Stream<Item = Result<B, warp::Error>> + Unpin + Send,
-    B: Buf + Send,
-{
-    state.limits.check(Class::Initiate, ip)?;
-    let filename = match filename {
-        Some(raw) => Some(
+pub async fn put(mut r: Req) -> Result<Response, ApiError> {
+    let raw = r.param(0);
+    let filename = if raw.is_empty() {
+        None
+    } else {
+        Some(
             percent_encoding::percent_decode_str(&raw)
                 .decode_utf8()
                 .map_err(|_| ApiError::validation("the file name must be UTF-8"))?
                 .into_owned(),
-        ),
-        None => None,
+        )
     };
-    let req = options(&query, &headers, filename)?;
-    store(&state, header(&headers, "host"), req, body_stream(body)).await
+    let req = options(&r.query(), r.headers(), filename)?;
+    let body = body_stream(r.body());
+    store(&r.state, header(r.headers(), "host"), req, body).await
 }
 
 /// `POST /`: multipart with a `file` field, or a raw body.
-pub async fn post<S, B>(
-    state: State,
-    ip: IpAddr,
-    query: HashMap<String, String>,
-    headers: HeaderMap,
-    body: S,
-) -> Result<Response, ApiError>
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin + 'static,
-    B: Buf + Send + 'static,
-{
-    state.limits.check(Class::Initiate, ip)?;
-    let host = header(&headers, "host");
+pub async fn post(mut r: Req) -> Result<Response, ApiError> {
+    let body = r.body();
+    let (state, query, headers) = (&r.state, r.query(), r.headers());
+    let host = header(headers, "host");
     let boundary = header(&headers, "content-type").and_then(|ct| multer::parse_boundary(ct).ok());
     let Some(boundary) = boundary else {
-        let req = options(&query, &headers, None)?;
-        return store(&state, host, req, body_stream(body)).await;
+        let req = options(&query, headers, None)?;
+        return store(state, host, req, body_stream(body)).await;
     };
-    let mut req = options(&query, &headers, None)?;
+    let mut req = options(&query, headers, None)?;
     // The multipart framing is not content: the length limit applies to the part.
     req.content_length = None;
     let limit = state.qopy.max_oneshot_size();
-    let stream = body.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())));
     let constraints = multer::Constraints::new()
         .size_limit(multer::SizeLimit::new().whole_stream(limit.saturating_add(64 * 1024)));
-    let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut form = multer::Multipart::with_constraints(body, boundary, constraints);
     let malformed = |e: multer::Error| match e {
         multer::Error::StreamSizeExceeded { .. } => {
             ApiError::from_service(ServiceError::TooLarge(limit), Ctx::Upload)
         }
-        e => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Upload error",
-            format!("Malformed multipart body: {e}"),
-        ),
+        e => ApiError::malformed_multipart(e),
     };
     while let Some(field) = form.next_field().await.map_err(malformed)? {
         if field.name() != Some("file") {
@@ -190,13 +157,9 @@ where
                 }
             })
         });
-        return store(&state, host, req, part).await;
+        return store(state, host, req, part).await;
     }
-    Err(ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "No file provided",
-        "Send the content in a multipart field named file (curl -F file=@x)",
-    ))
+    Err(ApiError::no_file())
 }
 
 /// True when the client takes HTML (a browser), so it gets the app page.
@@ -206,16 +169,11 @@ fn wants_html(accept: Option<&str>) -> bool {
 
 /// `GET /file/:id` and `GET /clip/:id`: the app page, or the bytes of an unencrypted clip for
 /// a client that does not accept HTML. Never consumes.
-pub async fn get(
-    state: State,
-    ip: IpAddr,
-    raw: String,
-    accept: Option<String>,
-    host: Option<String>,
-    if_none_match: Option<String>,
-) -> Result<Response, ApiError> {
+pub async fn get(r: Req) -> Result<Response, ApiError> {
+    let raw = r.param(0);
+    let if_none_match = r.header_owned("if-none-match")?;
     let page = || assets::deep_link(&raw, if_none_match.clone());
-    if wants_html(accept.as_deref()) {
+    if wants_html(r.header("accept")?) {
         return page();
     }
     if crate::model::ClipId::parse(&raw).is_err() {
@@ -224,11 +182,13 @@ pub async fn get(
     // A non-browser GET can tell an unencrypted clip from anything else, so it is a lookup:
     // rate-limited, and a miss counts against the failed-lookup budget (Quick Share IDs are
     // short enough to guess at).
-    let id = begin(&state, ip, Class::Lookup, &raw)?;
+    let (state, ip) = (&r.state, r.ip);
+    state.limits.check(Class::Lookup, ip)?;
+    let id = begin(&r)?;
     let clip = match state.qopy.live_clip(&id).await {
         Ok(c) => c,
         Err(e) => {
-            let _ = fail(&state, ip, &id, e, Ctx::File);
+            let _ = fail(state, ip, &id, e, Ctx::File);
             return page();
         }
     };
@@ -237,7 +197,7 @@ pub async fn get(
     }
     state.limits.check(Class::Download, ip)?;
     if clip.one_time {
-        let url = format!("{}/file/{}", base_url(&state, host.as_deref()), clip.id);
+        let url = format!("{}/file/{}", base_url(state, r.header("host")?), clip.id);
         return Ok(text(
             StatusCode::CONFLICT,
             format!(
@@ -251,31 +211,27 @@ pub async fn get(
         .qopy
         .download(id, None)
         .await
-        .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
+        .map_err(|e| fail(state, ip, &id, e, Ctx::File))?;
     Ok(content_response(d))
 }
 
 /// `POST /file/:id` and `POST /clip/:id`: the bytes of an unencrypted clip, consuming a
 /// one-time clip (as `POST /api/file/:id` does).
-pub async fn post_download(state: State, ip: IpAddr, raw: String) -> Result<Response, ApiError> {
-    let id = begin(&state, ip, Class::Download, &raw)?;
+pub async fn post_download(r: Req) -> Result<Response, ApiError> {
+    let id = begin(&r)?;
+    let (state, ip) = (&r.state, r.ip);
     let clip = state
         .qopy
         .live_clip(&id)
         .await
-        .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
+        .map_err(|e| fail(state, ip, &id, e, Ctx::File))?;
     if !clip.plaintext {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Encrypted clip",
-            "This clip is end-to-end encrypted: open its link in a browser, or download the \
-             ciphertext with POST /api/file/:id",
-        ));
+        return Err(ApiError::encrypted_clip());
     }
     let d = state
         .qopy
         .download(id, None)
         .await
-        .map_err(|e| fail(&state, ip, &id, e, Ctx::File))?;
+        .map_err(|e| fail(state, ip, &id, e, Ctx::File))?;
     Ok(content_response(d))
 }

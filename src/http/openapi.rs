@@ -1,18 +1,20 @@
 //! `GET /api/openapi.json`: the OpenAPI 3.0.3 description of every route of the route table.
 //! The document is static, so it is built and serialized once and then served from memory.
-//! The paths live in `openapi_paths`; this file holds the shared components (schemas,
-//! parameters, error responses, the admin bearer scheme) and the serving.
+//! It is derived: the paths from the route table (`table.rs`), each with the operation its
+//! entry names (`docs.rs`), and the schemas from the contract's types (`crate::api`).
 
-use super::Response;
+use super::dispatch::Req;
+use super::{ApiError, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
+use utoipa::ToSchema;
 
 /// The serialized document, built on first use.
 static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
 
 /// Serves the document.
-pub async fn serve() -> Result<Response, std::convert::Infallible> {
+pub async fn serve(_: Req) -> Result<Response, ApiError> {
     let body = DOCUMENT
         .get_or_init(|| Bytes::from(serde_json::to_vec(&document()).unwrap_or_default()))
         .clone();
@@ -57,14 +59,14 @@ pub fn document() -> Value {
             { "name": "admin", "description": "Admin API (disabled without admin_token)" },
             { "name": "pages", "description": "The browser client" }
         ],
-        "paths": super::openapi_paths::paths(),
+        "paths": paths(),
         "components": components(),
     })
 }
 
-/// A `$ref` to a schema.
-pub(super) fn schema(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
+/// A `$ref` to the schema of a contract type.
+pub(super) fn schema<T: ToSchema<'static>>() -> Value {
+    json!({ "$ref": format!("#/components/schemas/{}", T::schema().0) })
 }
 
 /// A `$ref` to a shared parameter.
@@ -77,323 +79,54 @@ pub(super) fn response(name: &str) -> Value {
     json!({ "$ref": format!("#/components/responses/{name}") })
 }
 
-/// A JSON response with a schema from the components.
-pub(super) fn json_ok(description: &str, name: &str) -> Value {
+/// A JSON response whose body is a contract type.
+pub(super) fn json_ok<T: ToSchema<'static>>(description: &str) -> Value {
     json!({
         "description": description,
-        "content": { "application/json": { "schema": schema(name) } }
+        "content": { "application/json": { "schema": schema::<T>() } }
     })
 }
 
 /// An error response with the standard error body.
 pub(super) fn error(description: &str) -> Value {
-    json_ok(description, "Error")
+    json_ok::<crate::api::ErrorBody>(description)
 }
 
-/// A required JSON request body with a schema from the components.
-pub(super) fn json_body(name: &str, required: bool) -> Value {
+/// A JSON request body of a contract type.
+pub(super) fn json_body<T: ToSchema<'static>>(required: bool) -> Value {
     json!({
         "required": required,
-        "content": { "application/json": { "schema": schema(name) } }
+        "content": { "application/json": { "schema": schema::<T>() } }
     })
 }
 
-fn int(description: &str) -> Value {
-    json!({ "type": "integer", "format": "int64", "minimum": 0, "description": description })
-}
-
-fn string(description: &str) -> Value {
-    json!({ "type": "string", "description": description })
-}
-
-fn boolean(description: &str) -> Value {
-    json!({ "type": "boolean", "description": description })
-}
-
-fn number(description: &str) -> Value {
-    json!({ "type": "number", "description": description })
-}
-
-/// The schema of an answer object: every property is always present, except `optional`.
-fn answer(properties: Value, optional: &[&str]) -> Value {
-    let required: Vec<String> = properties
-        .as_object()
-        .map(|m| {
-            m.keys()
-                .filter(|k| !optional.contains(&k.as_str()))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({ "type": "object", "required": required, "properties": properties })
-}
-
-/// The components: the shared parameters, responses and security scheme of the paths, and
-/// the schemas of the bodies.
+/// The components: the parameters, responses and security scheme the operations share, and
+/// the schemas generated from the contract's types.
 fn components() -> Value {
-    let mut c = super::openapi_paths::shared_components();
-    c["schemas"] = schemas();
+    let mut c = super::docs::shared_components();
+    let schemas: serde_json::Map<String, Value> = crate::api::schemas()
+        .into_iter()
+        .map(|(name, s)| {
+            (
+                name.to_string(),
+                serde_json::to_value(s).unwrap_or_default(),
+            )
+        })
+        .collect();
+    c["schemas"] = Value::Object(schemas);
     c
 }
 
-fn schemas() -> Value {
-    let loose_bool = "A boolean; the strings \"true\"/\"false\"/\"1\"/\"0\" and the numbers 1/0 \
-        are accepted too";
-    json!({
-            "Error": {
-                "type": "object",
-                "required": ["error", "message"],
-                "properties": {
-                    "error": string("Stable short code, e.g. `Upload incomplete`"),
-                    "message": string("Human-readable explanation"),
-                    "missingChunks": {
-                        "type": "array", "items": { "type": "integer" },
-                        "description": "Complete: the chunk numbers not received"
-                    },
-                    "requiresAccessCode": boolean("The clip needs an access code"),
-                    "hint": string("Extra explanation (obsolete GET /api/file/{id})")
-                }
-            },
-            "InitiateRequest": {
-                "type": "object",
-                "required": ["filename"],
-                "properties": {
-                    "filename": {
-                        "type": "string", "minLength": 1, "maxLength": 255,
-                        "description": "Cleaned by the file-name rule: format characters removed, white space trimmed, control characters, U+2028/U+2029, / and \\ made _; 1-255 characters once cleaned, not . or .."
-                    },
-                    "filesize": int("Declared size in bytes (a numeric string is accepted)"),
-                    "totalChunks": int("Chunk count; from filesize when absent, else 1"),
-                    "mimeType": { "type": "string", "maxLength": 100 },
-                    "expiration": string("An expiry name from GET /api/config, e.g. `1hr`"),
-                    "hasPassword": boolean(loose_bool),
-                    "oneTime": boolean(loose_bool),
-                    "quickShare": boolean(loose_bool),
-                    "isTextContent": boolean(loose_bool),
-                    "contentType": {
-                        "type": "string", "enum": ["text", "file"],
-                        "description": "Defaults to text"
-                    }
-                }
-            },
-            "InitiateResponse": answer(json!({
-                "success": { "type": "boolean", "enum": [true] },
-                "uploadId": { "type": "string", "pattern": "^[0-9A-F]{16}$" },
-                "chunkSize": int("Bytes per chunk"),
-                "totalChunks": int("Chunk count"),
-                "uploadUrl": string("`/api/upload/chunk/{uploadId}`"),
-                "expiresAt": int("Expiry if completed now, ms since the epoch"),
-                "quickShare": { "type": "boolean" },
-                "oneTime": { "type": "boolean" }
-            }), &[]),
-            "ChunkResponse": answer(json!({
-                "success": { "type": "boolean", "enum": [true] },
-                "chunkNumber": int("The chunk stored"),
-                "received": { "type": "boolean", "enum": [true] },
-                "uploadedChunks": int("Distinct chunks received so far"),
-                "totalChunks": int("Announced chunk count")
-            }), &[]),
-            "CompleteRequest": {
-                "type": "object",
-                "properties": {
-                    "requiresAccessCode": boolean(loose_bool),
-                    "accessCodeHash": {
-                        "type": "string", "pattern": "^[0-9a-f]{128}$",
-                        "description": "PBKDF2-HMAC-SHA512(code, pbkdf2Salt, 600000, 64) in hex; \
-                            required when requiresAccessCode is true"
-                    },
-                    "isTextUpload": boolean(loose_bool),
-                    "password": string("Legacy: the access-code hash, used only when none of \
-                        the other fields is present")
-                }
-            },
-            "CompleteResponse": answer(json!({
-                "success": { "type": "boolean", "enum": [true] },
-                "clipId": schema_inline_clip_id(),
-                "url": string("Share link: `{base}/clip/{id}` or `{base}/file/{id}`"),
-                "filename": { "type": "string" },
-                "size": int("Bytes stored (sum of the chunks)"),
-                "expiresAt": int("ms since the epoch"),
-                "quickShare": { "type": "boolean" },
-                "oneTime": { "type": "boolean" },
-                "hasPassword": { "type": "boolean" },
-                "isFile": { "type": "boolean" }
-            }), &[]),
-            "UploadStatus": answer(json!({
-                "success": { "type": "boolean", "enum": [true] },
-                "uploadId": { "type": "string" },
-                "status": { "type": "string", "enum": ["uploading", "ready"] },
-                "uploadedChunks": int("Distinct chunks received"),
-                "totalChunks": int("Announced chunk count"),
-                "progress": int("Percent, 0-100"),
-                "receivedChunks": {
-                    "type": "array", "items": { "type": "integer" },
-                    "description": "Chunk numbers received, ascending (for resume)"
-                },
-                "chunks": {
-                    "type": "array",
-                    "description": "Each stored chunk's size and SHA-256, so a resuming client can check it is sending the same file",
-                    "items": { "type": "object", "properties": {
-                        "n": { "type": "integer" },
-                        "size": { "type": "integer" },
-                        "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
-                    } }
-                },
-                "chunkSize": int("Bytes per chunk"),
-                "expiration": int("Lifetime the clip will get at completion, in ms"),
-                "quickShare": { "type": "boolean" },
-                "oneTime": { "type": "boolean" }
-            }), &[]),
-            "SuccessMessage": answer(json!({ "success": { "type": "boolean", "enum": [true] }, "message": { "type": "string" } }), &[]),
-            "ClipInfo": answer(json!({
-                "success": { "type": "boolean", "enum": [true] },
-                "clipId": schema_inline_clip_id(),
-                "contentType": { "type": "string", "enum": ["text", "file"] },
-                "expiresAt": int("ms since the epoch"),
-                "oneTime": { "type": "boolean" },
-                "hasPassword": { "type": "boolean" },
-                "quickShare": { "type": "boolean" },
-                "encrypted": { "type": "boolean" }
-            }), &[]),
-            "ClipDescriptor": answer(json!({
-                "success": { "type": "boolean", "enum": [true] },
-                "contentType": { "type": "string", "enum": ["text", "file"] },
-                "redirectTo": string("`/api/file/{id}`: where to POST for the content"),
-                "filename": { "type": "string" },
-                "filesize": int("Bytes"),
-                "mimeType": { "type": "string" },
-                "expiresAt": int("ms since the epoch"),
-                "oneTime": { "type": "boolean" },
-                "encrypted": { "type": "boolean" },
-                "isTextFile": boolean("Present (true) for text clips")
-            }), &["isTextFile"]),
-            "AccessCodeRequest": {
-                "type": "object",
-                "properties": {
-                    "accessCode": string("The access-code hash (128 lowercase hex) when the \
-                        clip has one; may be omitted otherwise")
-                }
-            },
-            "FileInfo": answer(json!({
-                "success": { "type": "boolean", "enum": [true] },
-                "clipId": schema_inline_clip_id(),
-                "filename": { "type": "string" },
-                "filesize": int("Bytes"),
-                "mimeType": { "type": "string" },
-                "expiresAt": int("ms since the epoch"),
-                "oneTime": { "type": "boolean" },
-                "hasPassword": { "type": "boolean" },
-                "encrypted": { "type": "boolean" }
-            }), &[]),
-            "AdminAuthRequest": {
-                "type": "object",
-                "required": ["password"],
-                "properties": { "password": { "type": "string", "minLength": 1, "maxLength": 128 } }
-            },
-            "AdminStats": answer(json!({
-                "totalClips": int("Clips ever created"),
-                "activeClips": int("Clips stored now"),
-                "totalAccesses": int("Content downloads"),
-                "passwordClips": int("Clips with an access code"),
-                "passwordPercentage": int("Percent of totalClips"),
-                "quickShareClips": int("Quick Share clips"),
-                "quickSharePercentage": int("Percent of totalClips"),
-                "oneTimeClips": int("One-time clips"),
-                "normalClips": int("Other clips"),
-                "activeUploads": int("Open upload sessions"),
-                "storedBytes": int("Bytes of stored content"),
-                "cacheHits": int("Metadata cache hits"),
-                "cacheMisses": int("Metadata cache misses"),
-                "lastUpdated": int("ms since the epoch")
-            }), &[]),
-            "AdminClip": answer(json!({
-                "clip_id": string("Shortened ID: it cannot be used to fetch the clip"),
-                "created_at": int("ms since the epoch"),
-                "expiration_time": int("ms since the epoch"),
-                "is_expired": { "type": "boolean" },
-                "access_count": int("Downloads"),
-                "has_password": { "type": "boolean" },
-                "one_time": { "type": "boolean" },
-                "quick_share": { "type": "boolean" },
-                "content_type": { "type": "string", "enum": ["text", "file"] },
-                "size": int("Bytes")
-            }), &[]),
-            "AdminSystem": answer(json!({
-                "status": { "type": "string", "enum": ["OK"] },
-                "version": { "type": "string" },
-                "environment": { "type": "string" },
-                "database": { "type": "string" },
-                "lastCleanup": { "type": "integer", "nullable": true,
-                    "description": "Last sweep, ms since the epoch; null before the first" },
-                "sweeps": int("Sweeps run"),
-                "currentTime": int("ms since the epoch"),
-                "uptime": number("Seconds since start"),
-                "databaseBytes": int("Size of the database on disk"),
-                "freeDiskBytes": { "type": "integer", "nullable": true },
-                "minFreeDisk": int("Configured free-disk reserve"),
-                "maxStorage": { "type": "integer", "nullable": true,
-                    "description": "Configured storage quota; null when unlimited" }
-            }), &[]),
-            "SweepResponse": answer(json!({
-                "success": { "type": "boolean", "enum": [true] },
-                "report": answer(json!({
-                    "expiredClips": int("Expired clips removed"),
-                    "abandonedSessions": int("Abandoned upload sessions removed"),
-                    "orphans": int("Unowned files and directories removed")
-                }), &[])
-            }), &[]),
-            "Health": answer(json!({
-                "status": { "type": "string", "enum": ["OK", "ERROR"] },
-                "uptime": number("Seconds since start"),
-                "timestamp": { "type": "string", "format": "date-time" },
-                "version": { "type": "string" },
-                "database": { "type": "string", "enum": ["connected", "disconnected"] },
-                "clips": int("Clips stored (when OK)"),
-                "uploadSessions": int("Open upload sessions (when OK)"),
-                "storedBytes": int("Bytes of stored content (when OK)"),
-                "freeDiskBytes": { "type": "integer", "nullable": true },
-                "error": string("What failed (when ERROR)")
-            }), &["clips", "uploadSessions", "storedBytes", "freeDiskBytes", "error"]),
-            "ApiHealth": answer(json!({
-                "status": { "type": "string", "enum": ["OK"] },
-                "uptime": number("Seconds since start"),
-                "timestamp": { "type": "string", "format": "date-time" },
-                "version": { "type": "string" }
-            }), &[]),
-            "Ping": answer(json!({
-                "pong": { "type": "boolean", "enum": [true] },
-                "timestamp": { "type": "string", "format": "date-time" },
-                "uptime": number("Seconds since start")
-            }), &[]),
-            "PublicConfig": answer(json!({
-                "pbkdf2Salt": string("Salt of client-side access-code hashing"),
-                "chunkSize": int("Bytes per chunk"),
-                "maxFileSize": int("Bytes"),
-                "maxTextChars": int("Characters"),
-                "maxChunks": int("Largest chunk count a session may announce"),
-                "expiryOptions": {
-                    "type": "array",
-                    "items": answer(json!({
-                        "name": { "type": "string" }, "ms": int("Lifetime in ms")
-                    }), &[])
-                },
-                "defaultExpiry": { "type": "string" },
-                "quickShareExpiryMs": int("Lifetime of Quick Share clips")
-            }), &[]),
-            "TlsInfo": answer(json!({
-                "enabled": boolean("Whether this server speaks HTTPS itself (the `tls` key)"),
-                "mode": { "type": "string", "enum": ["off", "files", "self-signed"] },
-                "fingerprintSha256": {
-                    "type": "string", "nullable": true,
-                    "description": "SHA-256 of the certificate (DER), uppercase hex pairs joined by `:`; null when off",
-                    "example": "AB:CD:..."
-                }
-            }), &[])
-    })
-}
-
-fn schema_inline_clip_id() -> Value {
-    json!({ "type": "string", "pattern": "^[A-Z0-9]{6}$|^[A-Z0-9]{10}$" })
+/// The paths: every route of the table, its operation under its method.
+fn paths() -> Value {
+    let mut paths = serde_json::Map::new();
+    for route in super::table::ROUTES {
+        let item = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| Value::Object(Default::default()));
+        item[route.method.as_str().to_ascii_lowercase().as_str()] = (route.doc)();
+    }
+    Value::Object(paths)
 }
 
 #[cfg(test)]

@@ -2,15 +2,12 @@
 //! complete, status and cancel. Chunk bodies are streamed to disk as they arrive.
 
 use super::body::body_stream;
-use super::guard::Class;
-use super::{base_url, ok_json, parse_json, ApiError, Ctx, Response, State};
+use super::{base_url, json, parse_json, ApiError, Ctx, Req, Response};
+use crate::api;
 use crate::model::{ContentKind, UploadId};
 use crate::service::{CompleteRequest, InitiateRequest, ServiceError};
-use bytes::{Buf, Bytes};
-use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
-use serde_json::{json, Value};
-use std::net::IpAddr;
+use serde_json::Value;
 
 /// A JSON boolean, or the strings/numbers express-validator's loose `isBoolean` accepted.
 fn loose_bool(v: &Option<Value>, field: &str) -> Result<bool, ApiError> {
@@ -67,9 +64,8 @@ struct InitiateBody {
 }
 
 /// `POST /api/upload/initiate`.
-pub async fn initiate(state: State, ip: IpAddr, body: Bytes) -> Result<Response, ApiError> {
-    state.limits.check(Class::Initiate, ip)?;
-    let b: InitiateBody = parse_json(&body)?;
+pub async fn initiate(mut r: Req) -> Result<Response, ApiError> {
+    let b: InitiateBody = parse_json(&r.small_body().await?)?;
     let filename = opt_string(&b.filename, "filename")?
         .ok_or_else(|| ApiError::validation("filename is required"))?;
     let content_type = opt_string(&b.content_type, "contentType")?;
@@ -92,22 +88,23 @@ pub async fn initiate(state: State, ip: IpAddr, body: Bytes) -> Result<Response,
     };
     let quick_share = req.quick_share;
     let one_time = req.one_time;
-    let r = state
+    let started = r
+        .state
         .qopy
         .initiate(req)
         .await
         .map_err(|e| ApiError::from_service(e, Ctx::Upload))?;
-    let id = r.upload_id.to_hex();
-    Ok(ok_json(json!({
-        "success": true,
-        "uploadId": id,
-        "chunkSize": r.chunk_size,
-        "totalChunks": r.total_chunks,
-        "uploadUrl": format!("/api/upload/chunk/{id}"),
-        "expiresAt": r.expires_at,
-        "quickShare": quick_share,
-        "oneTime": one_time,
-    })))
+    let id = started.upload_id.to_hex();
+    Ok(json(&api::InitiateResponse {
+        chunk_size: started.chunk_size,
+        expires_at: started.expires_at,
+        one_time,
+        quick_share,
+        success: true,
+        total_chunks: started.total_chunks as u64,
+        upload_url: format!("/api/upload/chunk/{id}"),
+        upload_id: id,
+    }))
 }
 
 fn parse_upload_id(s: &str) -> Result<UploadId, ApiError> {
@@ -116,25 +113,18 @@ fn parse_upload_id(s: &str) -> Result<UploadId, ApiError> {
 }
 
 /// `POST|PUT /api/upload/chunk/:uploadId/:n`, multipart (field `chunk`) or raw body.
-pub async fn chunk<S, B>(
-    state: State,
-    ip: IpAddr,
-    upload: String,
-    n: String,
-    content_type: Option<String>,
-    content_length: Option<u64>,
-    body: S,
-) -> Result<Response, ApiError>
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin + 'static,
-    B: Buf + Send + 'static,
-{
-    state.limits.check(Class::Chunk, ip)?;
-    let id = parse_upload_id(&upload)?;
-    let n: u64 = n
+pub async fn chunk(mut r: Req) -> Result<Response, ApiError> {
+    let id = parse_upload_id(&r.param(0))?;
+    let n: u64 = r
+        .param(1)
         .parse()
         .map_err(|_| ApiError::validation("chunkNumber must be a non-negative integer"))?;
-    let q = &state.qopy;
+    let content_type = r.header_owned("content-type")?;
+    let content_length = r
+        .header("content-length")?
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = r.body();
+    let q = &r.state.qopy;
     let err = |e| ApiError::from_service(e, Ctx::Upload);
     let multipart = content_type
         .as_deref()
@@ -148,12 +138,11 @@ where
         }
     }
     let n = u32::try_from(n).unwrap_or(u32::MAX) as u64;
-    let r = match multipart {
+    let stored = match multipart {
         Some(boundary) => {
-            let stream = body.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())));
             let constraints = multer::Constraints::new()
                 .size_limit(multer::SizeLimit::new().whole_stream(q.config.chunk_size + 64 * 1024));
-            let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
+            let mut form = multer::Multipart::with_constraints(body, boundary, constraints);
             let too_large = || {
                 err(ServiceError::ChunkTooLarge(
                     q.config.chunk_size + crate::service::CHUNK_SLACK,
@@ -165,22 +154,12 @@ where
                     Ok(Some(f)) => f,
                     Ok(None) => break,
                     Err(multer::Error::StreamSizeExceeded { .. }) => return Err(too_large()),
-                    Err(e) => {
-                        return Err(ApiError::new(
-                            http::StatusCode::BAD_REQUEST,
-                            "Upload error",
-                            format!("Malformed multipart body: {e}"),
-                        ))
-                    }
+                    Err(e) => return Err(ApiError::malformed_multipart(e)),
                 };
                 if field.name() == Some("chunk") && outcome.is_none() {
                     outcome = Some(q.put_chunk(id, n, body_stream(field)).await.map_err(err)?);
                 } else if field.file_name().is_some() {
-                    return Err(ApiError::new(
-                        http::StatusCode::BAD_REQUEST,
-                        "Unexpected file",
-                        "File field not expected",
-                    ));
+                    return Err(ApiError::unexpected_file());
                 }
                 // Other text fields (chunkNumber, chunkIndex) are ignored, as by the original.
             }
@@ -188,13 +167,13 @@ where
         }
         None => q.put_chunk(id, n, body_stream(body)).await.map_err(err)?,
     };
-    Ok(ok_json(json!({
-        "success": true,
-        "chunkNumber": r.n,
-        "received": true,
-        "uploadedChunks": r.received,
-        "totalChunks": r.total,
-    })))
+    Ok(json(&api::ChunkResponse {
+        chunk_number: stored.n as u64,
+        received: true,
+        success: true,
+        total_chunks: stored.total as u64,
+        uploaded_chunks: stored.received as u64,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -207,14 +186,11 @@ struct CompleteBody {
 }
 
 /// `POST /api/upload/complete/:uploadId`.
-pub async fn complete(
-    state: State,
-    upload: String,
-    host: Option<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let id = parse_upload_id(&upload)?;
-    let b: CompleteBody = parse_json(&body)?;
+pub async fn complete(mut r: Req) -> Result<Response, ApiError> {
+    let id = parse_upload_id(&r.param(0))?;
+    let host = r.header_owned("host")?;
+    let b: CompleteBody = parse_json(&r.small_body().await?)?;
+    let state = &r.state;
     // The original's "new system" body when any of its fields is present, else the legacy
     // rule where `password` carries the hash.
     let new_system = b.access_code_hash.is_some()
@@ -245,66 +221,75 @@ pub async fn complete(
         ContentKind::Text => "clip",
         ContentKind::File => "file",
     };
-    let url = format!("{}/{prefix}/{}", base_url(&state, host.as_deref()), c.id);
-    Ok(ok_json(json!({
-        "success": true,
-        "clipId": c.id.as_str(),
-        "url": url,
-        "filename": crate::names::for_output(&c.filename),
-        "size": c.size,
-        "expiresAt": c.expires_at,
-        "quickShare": c.quick_share,
-        "oneTime": c.one_time,
-        "hasPassword": c.access.is_some(),
-        "isFile": true,
-    })))
+    Ok(json(&api::CompleteResponse {
+        clip_id: c.id.as_str().to_string(),
+        expires_at: c.expires_at,
+        filename: crate::names::for_output(&c.filename),
+        has_password: c.access.is_some(),
+        is_file: true,
+        one_time: c.one_time,
+        quick_share: c.quick_share,
+        size: c.size,
+        success: true,
+        url: format!("{}/{prefix}/{}", base_url(state, host.as_deref()), c.id),
+    }))
 }
 
 /// `GET /api/upload/:uploadId/status`.
-pub async fn status(state: State, upload: String) -> Result<Response, ApiError> {
-    let id = parse_upload_id(&upload)?;
-    let s = state
+pub async fn status(r: Req) -> Result<Response, ApiError> {
+    let id = parse_upload_id(&r.param(0))?;
+    let s = r
+        .state
         .qopy
         .status(id)
         .await
         .map_err(|e| ApiError::from_service(e, Ctx::Upload))?;
     let total = s.session.total_chunks;
     let uploaded = s.received.len() as u32;
-    Ok(ok_json(json!({
-        "success": true,
-        "uploadId": id.to_hex(),
-        "status": if uploaded >= total { "ready" } else { "uploading" },
-        "uploadedChunks": uploaded,
-        "totalChunks": total,
-        "progress": (100 * uploaded as u64).checked_div(total as u64).unwrap_or(0),
-        "receivedChunks": s.received.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+    Ok(json(&api::UploadStatus {
+        chunk_size: s.session.chunk_size,
         // Size and SHA-256 of each stored chunk, so a resuming client can check that what it
         // would send again is what the server already has (and so that it never resumes a
         // session with a different file).
-        "chunks": s.received.iter().map(|(n, c)| json!({
-            "n": n,
-            "size": c.len,
-            "sha256": hex::encode(c.sha256),
-        })).collect::<Vec<_>>(),
-        "chunkSize": s.session.chunk_size,
-        "expiration": s.session.lifetime_ms,
-        "quickShare": s.session.quick_share,
-        "oneTime": s.session.one_time,
-    })))
+        chunks: s
+            .received
+            .iter()
+            .map(|(n, c)| api::StoredChunk {
+                n: *n,
+                sha256: hex::encode(c.sha256),
+                size: c.len,
+            })
+            .collect(),
+        expiration: s.session.lifetime_ms,
+        one_time: s.session.one_time,
+        progress: (100 * uploaded as u64)
+            .checked_div(total as u64)
+            .unwrap_or(0),
+        quick_share: s.session.quick_share,
+        received_chunks: s.received.iter().map(|(n, _)| *n).collect(),
+        status: if uploaded >= total {
+            "ready"
+        } else {
+            "uploading"
+        }
+        .to_string(),
+        success: true,
+        total_chunks: total,
+        upload_id: id.to_hex(),
+        uploaded_chunks: uploaded,
+    }))
 }
 
 /// `DELETE /api/upload/:uploadId`.
-pub async fn cancel(state: State, upload: String) -> Result<Response, ApiError> {
-    let id = parse_upload_id(&upload)?;
-    state.qopy.cancel(id).await.map_err(|e| match e {
-        ServiceError::UploadNotFound => ApiError::new(
-            http::StatusCode::NOT_FOUND,
-            "Upload session not found",
-            "Invalid upload session",
-        ),
-        e => ApiError::from_service(e, Ctx::Upload),
-    })?;
-    Ok(ok_json(
-        json!({ "success": true, "message": "Upload cancelled successfully" }),
-    ))
+pub async fn cancel(r: Req) -> Result<Response, ApiError> {
+    let id = parse_upload_id(&r.param(0))?;
+    r.state
+        .qopy
+        .cancel(id)
+        .await
+        .map_err(|e| ApiError::from_service(e, Ctx::Cancel))?;
+    Ok(json(&api::SuccessMessage {
+        message: "Upload cancelled successfully".into(),
+        success: true,
+    }))
 }

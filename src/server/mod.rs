@@ -17,7 +17,7 @@ use per_address::PerAddress;
 
 use crate::http::body::{into_server_body, ServerBody};
 use crate::http::guard::{check_origin, misdirected, security_headers, OriginCheck};
-use crate::http::{ApiError, PeerAddr, Response, State};
+use crate::http::{ApiError, Response, State};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -27,8 +27,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tower_service::Service;
-use warp::filters::BoxedFilter;
 
 /// How long open connections get to finish after shutdown starts.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -54,19 +52,15 @@ fn preflight(origin: &str) -> Response {
     r
 }
 
-async fn handle<S>(
+async fn handle(
     state: State,
-    filter: S,
     peer: std::net::SocketAddr,
     tls: bool,
     req: http::Request<Incoming>,
-) -> Result<http::Response<ServerBody>, Infallible>
-where
-    S: Service<http::Request<GuardedBody>, Response = Response, Error = Infallible>,
-{
+) -> Result<http::Response<ServerBody>, Infallible> {
     let started = std::time::Instant::now();
     let method = req.method().clone();
-    let route = crate::metrics::route_template(&method, req.uri().path());
+    let route = crate::http::route_label(&method, req.uri().path());
     let st = state.clone();
     let len = req
         .headers()
@@ -75,7 +69,7 @@ where
         .and_then(|v| v.parse().ok());
     let req = req.map(|inner| GuardedBody::new(inner, st, len));
     let cut = req.body().cut.clone();
-    let mut resp = respond(state.clone(), filter, peer, req).await?;
+    let mut resp = respond(state.clone(), peer, req).await?;
     if let Some(&c) = cut.get() {
         tracing::debug!(?c, "request body cut off");
         resp = into_server_body(cut_response(c, &state.qopy.config));
@@ -96,16 +90,11 @@ where
     Ok(resp)
 }
 
-async fn respond<S>(
+async fn respond(
     state: State,
-    mut filter: S,
     peer: std::net::SocketAddr,
-    mut req: http::Request<GuardedBody>,
-) -> Result<http::Response<ServerBody>, Infallible>
-where
-    S: Service<http::Request<GuardedBody>, Response = Response, Error = Infallible>,
-{
-    req.extensions_mut().insert(PeerAddr(peer));
+    req: http::Request<GuardedBody>,
+) -> Result<http::Response<ServerBody>, Infallible> {
     // DNS rebinding: a Host the server is not known by is refused before any other work.
     if !state.hosts.allows(req.headers()) {
         let mut resp = into_server_body(misdirected());
@@ -114,28 +103,14 @@ where
     }
     let origin = check_origin(&state.qopy.config, req.headers());
     let resp = match &origin {
-        OriginCheck::Forbidden => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "Origin not allowed",
-            "Requests from this origin are not allowed",
-        )
-        .into_response(),
+        OriginCheck::Forbidden => ApiError::origin_forbidden().into_response(),
         OriginCheck::Allowed(o) if req.method() == Method::OPTIONS => preflight(o),
         OriginCheck::SameOrigin if req.method() == Method::OPTIONS => {
             let mut r = Response::new(Default::default());
             *r.status_mut() = StatusCode::NO_CONTENT;
             r
         }
-        _ => {
-            let answer = match crate::http::fast::serve(&state, peer, &req).await {
-                Some(answer) => answer,
-                None => filter.call(req).await,
-            };
-            match answer {
-                Ok(r) => r,
-                Err(never) => match never {},
-            }
-        }
+        _ => crate::http::dispatch(state.clone(), peer, req).await,
     };
     let mut resp = into_server_body(resp);
     if let OriginCheck::Allowed(o) = &origin {
@@ -150,12 +125,7 @@ where
 }
 
 /// Serves `routes` on `listener` until `shutdown` turns true.
-pub async fn serve(
-    listener: TcpListener,
-    state: State,
-    routes: BoxedFilter<(Response,)>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn serve(listener: TcpListener, state: State, mut shutdown: watch::Receiver<bool>) {
     let cfg = &state.qopy.config;
     let slots = Arc::new(Semaphore::new(cfg.max_connections));
     let per_address = Arc::new(PerAddress::new(cfg));
@@ -167,7 +137,6 @@ pub async fn serve(
         .keep_alive(true);
     let idle_timeout = cfg.idle_timeout;
     let header_read_timeout = cfg.header_read_timeout;
-    let filter = warp::service(routes);
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -195,14 +164,13 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let st = state.clone();
-        let f = filter.clone();
         let activity = Arc::new(Activity::default());
         let seen = activity.clone();
         let acceptor = state.tls.as_ref().map(|t| t.acceptor.clone());
         let is_tls = acceptor.is_some();
         let svc = hyper::service::service_fn(move |req| {
             seen.touch();
-            handle(st.clone(), f.clone(), peer, is_tls, req)
+            handle(st.clone(), peer, is_tls, req)
         });
         let builder = builder.clone();
         let mut stop = shutdown.clone();

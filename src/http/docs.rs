@@ -1,8 +1,10 @@
-//! The `paths` of the OpenAPI document: one entry per route of `routes.rs`, with its request
-//! body, parameters and every status its handler can answer, and the parameters and error
-//! responses they share. The body schemas are in `openapi`.
+//! The OpenAPI operation of each route of the route table (`table.rs` names them): its
+//! summary, parameters, request body and every status its handler can answer, and the
+//! parameters and error responses the operations share. Bodies refer to the contract's types
+//! (`crate::api`), whose schemas are generated.
 
-use super::openapi::{error, json_body, json_ok, param, response, schema};
+use super::openapi::{error, json_body, json_ok, param, response};
+use crate::api;
 use serde_json::{json, Value};
 
 /// The parameters, responses and security scheme the paths share.
@@ -52,7 +54,7 @@ pub fn shared_components() -> Value {
                         "schema": { "type": "integer" }
                     }
                 },
-                "content": { "application/json": { "schema": schema("Error") } }
+                "content": { "application/json": { "schema": super::openapi::schema::<api::ErrorBody>() } }
             },
             "InsufficientStorage": error("The free-disk reserve or the storage quota would be crossed"),
             "InternalError": error("Storage or database failure"),
@@ -133,7 +135,7 @@ fn chunk_op(id: &str) -> Value {
         "Store one chunk",
         &["UploadId", "ChunkNumber"],
         json!({
-            "200": json_ok("Chunk stored (or an identical re-send)", "ChunkResponse"),
+            "200": json_ok::<api::ChunkResponse>("Chunk stored (or an identical re-send)"),
             "400": error("Bad upload ID or chunk number, chunk number out of range, empty body \
                 (`No chunk file provided`), body cut short, malformed multipart, or an \
                 unexpected file field"),
@@ -202,7 +204,7 @@ fn admin_responses(ok: Value) -> Value {
 
 /// `PUT /{asset}`: a one-shot upload named by the path (the parameter shares the asset route's
 /// name, since OpenAPI forbids two templates of the same shape).
-fn put_named() -> Value {
+pub fn put_named() -> Value {
     let mut o = oneshot_op(
         "putOneShotNamed",
         "One-shot upload of the raw body, named by the path (`curl -T notes.txt host/`)",
@@ -220,7 +222,7 @@ fn put_named() -> Value {
 }
 
 /// `/{asset}`: any other embedded file.
-fn asset() -> Value {
+pub fn asset() -> Value {
     let mut o = op(
         "pages",
         "asset",
@@ -324,175 +326,451 @@ fn raw_post(id: &str) -> Value {
     )
 }
 
-/// Every path of the route table, in its order.
-pub fn paths() -> Value {
-    json!({
-        // Health and configuration.
-        "/health": { "get": op("health", "health", "Liveness with a database check and storage figures", &[], json!({
-            "200": json_ok("Healthy", "Health"),
-            "503": json_ok("The database check failed (`status` is `ERROR`)", "Health"),
-        })) },
-        "/api/health": { "get": op("health", "apiHealth", "Liveness", &[], json!({
-            "200": json_ok("Alive", "ApiHealth"),
-        })) },
-        "/ping": { "get": op("health", "ping", "Ping", &[], json!({
-            "200": json_ok("Pong", "Ping"),
-        })) },
-        "/api/config": { "get": op("health", "config", "Access-code salt and the limits a client needs", &[], json!({
-            "200": json_ok("Public configuration", "PublicConfig"),
-        })) },
-        "/api/tls": { "get": op("health", "tls", "Built-in HTTPS: mode and certificate fingerprint", &[], json!({
-            "200": json_ok("The `tls` mode and the SHA-256 fingerprint of the certificate", "TlsInfo"),
-        })) },
-        "/metrics": { "get": op("health", "metrics", "Prometheus metrics (text exposition format)", &[], json!({
+/// `GET /health`.
+pub fn health() -> Value {
+    op(
+        "health",
+        "health",
+        "Liveness with a database check and storage figures",
+        &[],
+        json!({
+            "200": json_ok::<api::Health>("Healthy"),
+            "503": json_ok::<api::Health>("The database check failed or stalled (`status` is `ERROR`)"),
+        }),
+    )
+}
+
+/// `GET /api/health`.
+pub fn api_health() -> Value {
+    op(
+        "health",
+        "apiHealth",
+        "Liveness",
+        &[],
+        json!({
+            "200": json_ok::<api::ApiHealth>("Alive"),
+        }),
+    )
+}
+
+/// `GET /ping`.
+pub fn ping() -> Value {
+    op(
+        "health",
+        "ping",
+        "Ping",
+        &[],
+        json!({ "200": json_ok::<api::Ping>("Pong") }),
+    )
+}
+
+/// `GET /api/config`.
+pub fn config() -> Value {
+    op(
+        "health",
+        "config",
+        "Access-code salt and the limits a client needs",
+        &[],
+        json!({
+            "200": json_ok::<api::PublicConfig>("Public configuration"),
+        }),
+    )
+}
+
+/// `GET /api/tls`.
+pub fn tls() -> Value {
+    op(
+        "health",
+        "tls",
+        "Built-in HTTPS: mode and certificate fingerprint",
+        &[],
+        json!({
+            "200": json_ok::<api::TlsInfo>("The `tls` mode and the SHA-256 fingerprint of the certificate"),
+        }),
+    )
+}
+
+/// `GET /metrics`.
+pub fn metrics() -> Value {
+    op(
+        "health",
+        "metrics",
+        "Prometheus metrics (text exposition format)",
+        &[],
+        json!({
             "200": { "description": "Requests by route template and status, latency histograms, \
                         bytes in and out, clips and sessions live, sweeper runs, cache hits and \
                         misses, storage used and free",
                      "content": { "application/openmetrics-text": { "schema": { "type": "string" } } } },
-        })) },
-        "/api/openapi.json": { "get": op("health", "openapi", "This document", &[], json!({
+        }),
+    )
+}
+
+/// `GET /api/openapi.json`.
+pub fn openapi() -> Value {
+    op(
+        "health",
+        "openapi",
+        "This document",
+        &[],
+        json!({
             "200": { "description": "The OpenAPI 3.0.3 document",
                      "content": { "application/json": { "schema": { "type": "object" } } } },
-        })) },
+        }),
+    )
+}
 
-        // Uploads.
-        "/api/upload/initiate": { "post": with_body(op("uploads", "initiateUpload", "Create an upload session", &[], json!({
-            "200": json_ok("Session created", "InitiateResponse"),
-            "400": response("BadRequest"),
-            "413": error("Declared filesize is 0 or above the maximum (`File too large`)"),
-            "429": response("RateLimited"),
-            "507": response("InsufficientStorage"),
-            "500": response("InternalError"),
-        })), json_body("InitiateRequest", true)) },
-        "/api/upload/chunk/{uploadId}/{chunkNumber}": {
-            "post": chunk_op("uploadChunk"),
-            "put": chunk_op("putChunk"),
-        },
-        "/api/upload/complete/{uploadId}": { "post": describe(with_body(op("uploads", "completeUpload", "Turn a complete session into a clip", &["UploadId"], json!({
-            "200": json_ok("Clip created; its lifetime starts now", "CompleteResponse"),
-            "400": error("Validation failed, or `Upload incomplete` with `missingChunks`"),
-            "404": error("Upload session not found, or a stored chunk is missing (`File not found on storage`)"),
-            "413": error("The stored chunks exceed the maximum size (`File too large`)"),
-            "500": response("InternalError"),
-        })), json_body("CompleteRequest", false)), "The size is computed from the stored chunks. \
-            An empty body is `{}`. With requiresAccessCode true, accessCodeHash is required.") },
-        "/api/upload/{uploadId}/status": { "get": op("uploads", "uploadStatus", "Progress of a session, with the chunk numbers received (for resume)", &["UploadId"], json!({
-            "200": json_ok("Session status", "UploadStatus"),
-            "400": response("BadRequest"),
-            "404": error("Upload session not found"),
-            "500": response("InternalError"),
-        })) },
-        "/api/upload/{uploadId}": { "delete": op("uploads", "cancelUpload", "Cancel a session and delete its chunks", &["UploadId"], json!({
-            "200": json_ok("`Upload cancelled successfully`", "SuccessMessage"),
-            "400": response("BadRequest"),
-            "404": error("Upload session not found"),
-            "500": response("InternalError"),
-        })) },
-
-        // Clips and files.
-        "/api/clip/{id}/preview": { "get": describe(op("clips", "clipPreview", "JPEG preview of an unencrypted image clip (never consumes)", &["ClipId"], json!({
-            "200": { "description": "A JPEG (quality 85) fitting inside 800x600, never enlarged; cached",
-                     "content": { "image/jpeg": { "schema": { "type": "string", "format": "binary" } } } },
-            "400": response("BadRequest"),
-            "404": error("Clip not found or expired"),
-            "415": error("`Preview unavailable`: encrypted, one-time, or not a supported image"),
-            "422": error("`Image refused`: over the decoding limits (dimensions, memory) or undecodable"),
-            "429": response("RateLimited"),
-            "500": response("InternalError"),
-        })), "Decoded under limits (at most 12000x12000 pixels, 256 MiB), so a decompression bomb is refused.") },
-        "/api/clip/{id}/info": { "get": op("clips", "clipInfo", "Clip metadata (never consumes)", &["ClipId"], json!({
-            "200": json_ok("Metadata", "ClipInfo"),
-            "400": response("BadRequest"),
-            "404": error("Clip not found or expired"),
-            "429": response("RateLimited"),
-            "500": response("InternalError"),
-        })) },
-        "/api/clip/{id}": {
-            "get": op("clips", "getClip", "Clip descriptor for a clip without access code", &["ClipId"], json!({
-                "200": json_ok("Descriptor", "ClipDescriptor"),
+/// `POST /api/upload/initiate`.
+pub fn initiate() -> Value {
+    with_body(
+        op(
+            "uploads",
+            "initiateUpload",
+            "Create an upload session",
+            &[],
+            json!({
+                "200": json_ok::<api::InitiateResponse>("Session created"),
                 "400": response("BadRequest"),
-                "401": error("`Access code required`, with `requiresAccessCode: true`: use POST"),
-                "404": error("Clip not found or expired"),
+                "413": error("Declared filesize is 0 or above the maximum (`File too large`)"),
                 "429": response("RateLimited"),
+                "507": response("InsufficientStorage"),
                 "500": response("InternalError"),
-            })),
-            "post": with_body(op("clips", "openClip", "Clip descriptor, checking the access code", &["ClipId"], json!({
-                "200": json_ok("Descriptor", "ClipDescriptor"),
+            }),
+        ),
+        json_body::<api::InitiateRequest>(true),
+    )
+}
+
+/// `POST /api/upload/chunk/{uploadId}/{chunkNumber}`.
+pub fn chunk_post() -> Value {
+    chunk_op("uploadChunk")
+}
+
+/// `PUT /api/upload/chunk/{uploadId}/{chunkNumber}`.
+pub fn chunk_put() -> Value {
+    chunk_op("putChunk")
+}
+
+/// `POST /api/upload/complete/{uploadId}`.
+pub fn complete() -> Value {
+    describe(
+        with_body(
+            op(
+                "uploads",
+                "completeUpload",
+                "Turn a complete session into a clip",
+                &["UploadId"],
+                json!({
+                    "200": json_ok::<api::CompleteResponse>("Clip created; its lifetime starts now"),
+                    "400": error("Validation failed, or `Upload incomplete` with `missingChunks`"),
+                    "404": error("Upload session not found, or a stored chunk is missing (`File not found on storage`)"),
+                    "413": error("The stored chunks exceed the maximum size (`File too large`)"),
+                    "500": response("InternalError"),
+                }),
+            ),
+            json_body::<api::CompleteRequest>(false),
+        ),
+        "The size is computed from the stored chunks. \
+        An empty body is `{}`. With requiresAccessCode true, accessCodeHash is required.",
+    )
+}
+
+/// `GET /api/upload/{uploadId}/status`.
+pub fn status() -> Value {
+    op(
+        "uploads",
+        "uploadStatus",
+        "Progress of a session, with the chunk numbers received (for resume)",
+        &["UploadId"],
+        json!({
+            "200": json_ok::<api::UploadStatus>("Session status"),
+            "400": response("BadRequest"),
+            "404": error("Upload session not found"),
+            "500": response("InternalError"),
+        }),
+    )
+}
+
+/// `DELETE /api/upload/{uploadId}`.
+pub fn cancel() -> Value {
+    op(
+        "uploads",
+        "cancelUpload",
+        "Cancel a session and delete its chunks",
+        &["UploadId"],
+        json!({
+            "200": json_ok::<api::SuccessMessage>("`Upload cancelled successfully`"),
+            "400": response("BadRequest"),
+            "404": error("Upload session not found"),
+            "500": response("InternalError"),
+        }),
+    )
+}
+
+/// `GET /api/clip/{id}/preview`.
+pub fn preview() -> Value {
+    describe(op("clips", "clipPreview", "JPEG preview of an unencrypted image clip (never consumes)", &["ClipId"], json!({
+        "200": { "description": "A JPEG (quality 85) fitting inside 800x600, never enlarged; cached",
+                 "content": { "image/jpeg": { "schema": { "type": "string", "format": "binary" } } } },
+        "400": response("BadRequest"),
+        "404": error("Clip not found or expired"),
+        "415": error("`Preview unavailable`: encrypted, one-time, or not a supported image"),
+        "422": error("`Image refused`: over the decoding limits (dimensions, memory) or undecodable"),
+        "429": response("RateLimited"),
+        "500": response("InternalError"),
+    })), "Decoded under limits (at most 12000x12000 pixels, 256 MiB), so a decompression bomb is refused.")
+}
+
+/// `GET /api/clip/{id}/info`.
+pub fn clip_info() -> Value {
+    op(
+        "clips",
+        "clipInfo",
+        "Clip metadata (never consumes)",
+        &["ClipId"],
+        json!({
+            "200": json_ok::<api::ClipInfo>("Metadata"),
+            "400": response("BadRequest"),
+            "404": error("Clip not found or expired"),
+            "429": response("RateLimited"),
+            "500": response("InternalError"),
+        }),
+    )
+}
+
+/// `GET /api/clip/{id}`.
+pub fn get_clip() -> Value {
+    op(
+        "clips",
+        "getClip",
+        "Clip descriptor for a clip without access code",
+        &["ClipId"],
+        json!({
+            "200": json_ok::<api::ClipDescriptor>("Descriptor"),
+            "400": response("BadRequest"),
+            "401": error("`Access code required`, with `requiresAccessCode: true`: use POST"),
+            "404": error("Clip not found or expired"),
+            "429": response("RateLimited"),
+            "500": response("InternalError"),
+        }),
+    )
+}
+
+/// `POST /api/clip/{id}`.
+pub fn post_clip() -> Value {
+    with_body(
+        op(
+            "clips",
+            "openClip",
+            "Clip descriptor, checking the access code",
+            &["ClipId"],
+            json!({
+                "200": json_ok::<api::ClipDescriptor>("Descriptor"),
                 "400": response("BadRequest"),
                 "401": error("`Access code required` (with `requiresAccessCode: true`) or `Access denied`"),
                 "404": error("Clip not found or expired"),
                 "429": response("RateLimited"),
                 "500": response("InternalError"),
-            })), json_body("AccessCodeRequest", false)),
-        },
-        "/api/file/{id}/info": { "get": op("clips", "fileInfo", "File clip metadata (never consumes)", &["ClipId"], json!({
-            "200": json_ok("Metadata", "FileInfo"),
+            }),
+        ),
+        json_body::<api::AccessCodeRequest>(false),
+    )
+}
+
+/// `GET /api/file/{id}/info`.
+pub fn file_info() -> Value {
+    op(
+        "clips",
+        "fileInfo",
+        "File clip metadata (never consumes)",
+        &["ClipId"],
+        json!({
+            "200": json_ok::<api::FileInfo>("Metadata"),
             "400": response("BadRequest"),
             "404": error("File not found, expired, or not a file clip"),
             "429": response("RateLimited"),
             "500": response("InternalError"),
-        })) },
-        "/api/file/{id}": {
-            "post": describe(with_body(op("clips", "download", "Download the content", &["ClipId"], json!({
-                "200": {
-                    "description": "The stored bytes (ciphertext unless X-Qopy-Encrypted is false)",
-                    "headers": {
-                        "Content-Disposition": { "schema": { "type": "string" } },
-                        "X-Qopy-Encrypted": { "schema": { "type": "string", "enum": ["true", "false"] } }
+        }),
+    )
+}
+
+/// `POST /api/file/{id}`.
+pub fn download() -> Value {
+    describe(
+        with_body(
+            op(
+                "clips",
+                "download",
+                "Download the content",
+                &["ClipId"],
+                json!({
+                    "200": {
+                        "description": "The stored bytes (ciphertext unless X-Qopy-Encrypted is false)",
+                        "headers": {
+                            "Content-Disposition": { "schema": { "type": "string" } },
+                            "X-Qopy-Encrypted": { "schema": { "type": "string", "enum": ["true", "false"] } }
+                        },
+                        "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
                     },
-                    "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
-                },
-                "400": response("BadRequest"),
-                "401": error("`Access code required` (with `requiresAccessCode: true`) or `Access denied`"),
-                "404": error("File not found or expired, or its stored bytes are missing"),
-                "410": error("A one-time file already consumed by a concurrent download"),
-                "429": response("RateLimited"),
-                "500": response("InternalError"),
-            })), json_body("AccessCodeRequest", false)), "The only request that consumes a \
-                one-time clip; the consumption is durable before the first byte is sent."),
-            "get": op("clips", "legacyDownload", "Obsolete unauthenticated download: always 410", &["ClipId"], json!({
-                "410": error("`Unauthenticated downloads disabled`, with a `hint`"),
-                "429": response("RateLimited"),
-            })),
-        },
+                    "400": response("BadRequest"),
+                    "401": error("`Access code required` (with `requiresAccessCode: true`) or `Access denied`"),
+                    "404": error("File not found or expired, or its stored bytes are missing"),
+                    "410": error("A one-time file already consumed by a concurrent download"),
+                    "429": response("RateLimited"),
+                    "500": response("InternalError"),
+                }),
+            ),
+            json_body::<api::AccessCodeRequest>(false),
+        ),
+        "The only request that consumes a \
+        one-time clip; the consumption is durable before the first byte is sent.",
+    )
+}
 
-        // Admin.
-        "/api/admin/auth": { "post": with_body(op("admin", "adminAuth", "Check the admin password (the token)", &[], json!({
-            "200": json_ok("`Authentication successful`", "SuccessMessage"),
-            "400": error("password must be 1-128 characters"),
-            "401": error("`Authentication failed`"),
+/// `GET /api/file/{id}`.
+pub fn legacy_get() -> Value {
+    op(
+        "clips",
+        "legacyDownload",
+        "Obsolete unauthenticated download: always 410",
+        &["ClipId"],
+        json!({
+            "410": error("`Unauthenticated downloads disabled`, with a `hint`"),
             "429": response("RateLimited"),
-            "503": response("AdminDisabled"),
-        })), json_body("AdminAuthRequest", true)) },
-        "/api/admin/stats": { "get": admin(op("admin", "adminStats", "Statistics", &[],
-            admin_responses(json_ok("Statistics", "AdminStats")))) },
-        "/api/admin/clips": { "get": admin(op("admin", "adminClips", "The 20 newest clips, IDs shortened", &[],
-            admin_responses(json!({
-                "description": "Newest first",
-                "content": { "application/json": { "schema": { "type": "array", "items": schema("AdminClip") } } }
-            })))) },
-        "/api/admin/system": { "get": admin(op("admin", "adminSystem", "System figures", &[],
-            admin_responses(json_ok("System figures", "AdminSystem")))) },
-        "/api/admin/sweep": { "post": admin(op("admin", "adminSweep", "Run a full sweep now", &[],
-            admin_responses(json_ok("What the sweep removed", "SweepResponse")))) },
+        }),
+    )
+}
 
-        // Pages and assets.
-        "/": {
-            "get": op("pages", "indexPage", "The app page", &["IfNoneMatch"], json!({
-                "200": response("Page"),
-                "304": response("NotModified"),
-            })),
-            "put": oneshot_op("putOneShot", "One-shot upload of the raw body (`curl -T file host/`, `curl -T - host/`)", false, &[]),
-            "post": oneshot_op("postOneShot", "One-shot upload: multipart field `file` (`curl -F file=@x host/`) or a raw body (`--data-binary @-`)", true, &[]),
-        },
-        "/clip/{id}": { "get": deep_link("clipPage", "text"), "post": raw_post("clipRaw") },
-        "/file/{id}": { "get": deep_link("filePage", "file"), "post": raw_post("fileRaw") },
-        "/admin": { "get": op("pages", "adminPage", "The admin dashboard", &["IfNoneMatch"], json!({
+/// `POST /api/admin/auth`.
+pub fn admin_auth() -> Value {
+    with_body(
+        op(
+            "admin",
+            "adminAuth",
+            "Check the admin password (the token)",
+            &[],
+            json!({
+                "200": json_ok::<api::SuccessMessage>("`Authentication successful`"),
+                "400": error("password must be 1-128 characters"),
+                "401": error("`Authentication failed`"),
+                "429": response("RateLimited"),
+                "503": response("AdminDisabled"),
+            }),
+        ),
+        json_body::<api::AdminAuthRequest>(true),
+    )
+}
+
+/// `GET /api/admin/stats`.
+pub fn admin_stats() -> Value {
+    admin(op(
+        "admin",
+        "adminStats",
+        "Statistics",
+        &[],
+        admin_responses(json_ok::<api::AdminStats>("Statistics")),
+    ))
+}
+
+/// `GET /api/admin/clips`.
+pub fn admin_clips() -> Value {
+    admin(op(
+        "admin",
+        "adminClips",
+        "The 20 newest clips, IDs shortened",
+        &[],
+        admin_responses(json!({
+            "description": "Newest first",
+            "content": { "application/json": { "schema": {
+                "type": "array", "items": super::openapi::schema::<api::AdminClip>()
+            } } }
+        })),
+    ))
+}
+
+/// `GET /api/admin/system`.
+pub fn admin_system() -> Value {
+    admin(op(
+        "admin",
+        "adminSystem",
+        "System figures",
+        &[],
+        admin_responses(json_ok::<api::AdminSystem>("System figures")),
+    ))
+}
+
+/// `POST /api/admin/sweep`.
+pub fn admin_sweep() -> Value {
+    admin(op(
+        "admin",
+        "adminSweep",
+        "Run a full sweep now",
+        &[],
+        admin_responses(json_ok::<api::SweepResponse>("What the sweep removed")),
+    ))
+}
+
+/// `GET /`.
+pub fn index_page() -> Value {
+    op(
+        "pages",
+        "indexPage",
+        "The app page",
+        &["IfNoneMatch"],
+        json!({
+            "200": response("Page"),
+            "304": response("NotModified"),
+        }),
+    )
+}
+
+/// `GET /clip/{id}`.
+pub fn clip_page() -> Value {
+    deep_link("clipPage", "text")
+}
+
+/// `GET /file/{id}`.
+pub fn file_page() -> Value {
+    deep_link("filePage", "file")
+}
+
+/// `POST /clip/{id}`.
+pub fn clip_raw() -> Value {
+    raw_post("clipRaw")
+}
+
+/// `POST /file/{id}`.
+pub fn file_raw() -> Value {
+    raw_post("fileRaw")
+}
+
+/// `PUT /`.
+pub fn put_oneshot() -> Value {
+    oneshot_op(
+        "putOneShot",
+        "One-shot upload of the raw body (`curl -T file host/`, `curl -T - host/`)",
+        false,
+        &[],
+    )
+}
+
+/// `POST /`.
+pub fn post_oneshot() -> Value {
+    oneshot_op("postOneShot", "One-shot upload: multipart field `file` (`curl -F file=@x host/`) or a raw body (`--data-binary @-`)", true, &[])
+}
+
+/// `GET /admin`.
+pub fn admin_page() -> Value {
+    op(
+        "pages",
+        "adminPage",
+        "The admin dashboard",
+        &["IfNoneMatch"],
+        json!({
             "200": response("Page"),
             "304": response("NotModified"),
             "503": { "description": "No admin_token configured: an HTML notice",
                      "content": { "text/html": { "schema": { "type": "string" } } } },
-        })) },
-        "/{asset}": { "get": asset(), "put": put_named() },
-    })
+        }),
+    )
 }
