@@ -1,5 +1,6 @@
 //! The HTTP API as the client uses it (blocking reqwest): configuration, the upload session
-//! (initiate, chunks, status, cancel, complete), clip information and the download. Error
+//! (initiate, chunks, status, cancel, complete), clip information and the download. The bodies
+//! are the contract's types (`crate::api`), the ones the server's handlers write. Error
 //! answers (`{"error", "message"}`) become [`ClientError`]s with the server's message. Request
 //! URLs never contain a link's secret (it is a fragment), so transport errors may show them.
 
@@ -7,7 +8,6 @@ use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use sha2::Sha512;
 
 use super::{ClientError, Result};
@@ -18,86 +18,9 @@ pub const ACCESS_CODE_ITERATIONS: u32 = 600_000;
 /// How often a chunk is tried before the upload gives up.
 const CHUNK_ATTEMPTS: u32 = 4;
 
-/// `GET /api/config`: what a client needs to know.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServerConfig {
-    /// The salt of access-code hashes.
-    pub pbkdf2_salt: String,
-    /// Bytes per upload chunk.
-    pub chunk_size: u64,
-    /// The longest text clip, in characters.
-    pub max_text_chars: u64,
-    /// The largest file.
-    pub max_file_size: u64,
-}
-
-/// A created upload session.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Initiated {
-    /// The session's ID (a capability: never printed).
-    pub upload_id: String,
-    /// Bytes per chunk.
-    pub chunk_size: u64,
-    /// Chunks the session expects.
-    pub total_chunks: u64,
-}
-
-/// One chunk the server holds.
-#[derive(Debug, Clone, Deserialize)]
-pub struct StoredChunk {
-    /// Its number.
-    pub n: u32,
-    /// Its length.
-    pub size: u64,
-    /// Lowercase hex SHA-256 of its bytes.
-    pub sha256: String,
-}
-
-/// `GET /api/upload/:id/status`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UploadStatus {
-    /// Chunks the session expects.
-    pub total_chunks: u64,
-    /// Bytes per chunk.
-    pub chunk_size: u64,
-    /// The chunks received.
-    #[serde(default)]
-    pub chunks: Vec<StoredChunk>,
-}
-
-/// A completed upload.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Completed {
-    /// The clip's page URL (without the secret).
-    pub url: String,
-    /// When it expires, in milliseconds since the epoch.
-    pub expires_at: i64,
-}
-
-/// `GET /api/clip/:id/info`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClipInfo {
-    /// `text` or `file`.
-    pub content_type: String,
-    /// Consumed by its first download.
-    #[serde(default)]
-    pub one_time: bool,
-    /// An access code is required.
-    #[serde(default)]
-    pub has_password: bool,
-    /// The content is client-side encrypted (false for plain `curl` uploads).
-    #[serde(default = "yes")]
-    pub encrypted: bool,
-}
-
-fn yes() -> bool {
-    true
-}
+use crate::api::{AccessCodeRequest, CompleteRequest, CompleteResponse, FileInfo};
+pub use crate::api::{ClipInfo, PublicConfig as ServerConfig, StoredChunk, UploadStatus};
+use crate::api::{InitiateRequest, InitiateResponse};
 
 /// The access-code hash the server expects: lowercase hex of
 /// `PBKDF2-HMAC-SHA512(code, utf8(pbkdf2Salt), 600000, 64)`.
@@ -175,7 +98,7 @@ impl Api {
     }
 
     /// `POST /api/upload/initiate`.
-    pub fn initiate(&self, body: &Value) -> Result<Initiated> {
+    pub fn initiate(&self, body: &InitiateRequest) -> Result<InitiateResponse> {
         let r = self
             .http
             .post(self.url("/api/upload/initiate"))
@@ -247,10 +170,11 @@ impl Api {
     }
 
     /// `POST /api/upload/complete/:id`, with the access-code hash if there is one.
-    pub fn complete(&self, upload: &str, access_hash: Option<&str>) -> Result<Completed> {
-        let body = match access_hash {
-            Some(h) => json!({ "requiresAccessCode": true, "accessCodeHash": h }),
-            None => json!({ "requiresAccessCode": false }),
+    pub fn complete(&self, upload: &str, access_hash: Option<&str>) -> Result<CompleteResponse> {
+        let body = CompleteRequest {
+            access_code_hash: access_hash.map(str::to_string),
+            requires_access_code: Some(access_hash.is_some()),
+            ..Default::default()
         };
         let r = self
             .http
@@ -276,10 +200,6 @@ impl Api {
 
     /// `GET /api/file/:id/info`: the stored file name (for unencrypted clips).
     pub fn file_name(&self, id: &str) -> Result<String> {
-        #[derive(Deserialize)]
-        struct FileInfo {
-            filename: String,
-        }
         let r = self
             .http
             .get(self.url(&format!("/api/file/{id}/info")))
@@ -296,7 +216,9 @@ impl Api {
         let r = self
             .http
             .post(self.url(&format!("/api/file/{id}")))
-            .json(&json!({ "accessCode": access_hash }))
+            .json(&AccessCodeRequest {
+                access_code: access_hash.map(str::to_string),
+            })
             .send()
             .map_err(|e| self.net(e))?;
         match r.status().as_u16() {
@@ -316,11 +238,10 @@ fn check(r: Response) -> Result<Response> {
     if status.is_success() {
         return Ok(r);
     }
-    let v: Value = r.json().unwrap_or(Value::Null);
-    let message = v["message"]
-        .as_str()
-        .or_else(|| v["error"].as_str())
-        .map(str::to_string)
+    let e: crate::api::ErrorBody = r.json().unwrap_or_default();
+    let message = [e.message, e.error]
+        .into_iter()
+        .find(|m| !m.is_empty())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
     Err(ClientError::Api {
         status: status.as_u16(),

@@ -19,7 +19,6 @@ use std::sync::Mutex;
 
 use rand::rngs::OsRng;
 use rand::RngCore;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::v4::{NONCE_PREFIX_LEN, SALT_LEN};
@@ -100,20 +99,18 @@ pub fn send(args: &SendArgs) -> Result<String> {
             // As the browser: a random name of 16 bytes for files, 8 for text.
             let mut name = vec![0u8; if source.is_text() { 8 } else { 16 }];
             OsRng.fill_bytes(&mut name);
-            let mut body = json!({
-                "filename": hex::encode(name),
-                "filesize": len,
-                "totalChunks": total,
-                "mimeType": "application/octet-stream",
-                "contentType": if source.is_text() { "text" } else { "file" },
-                "isTextContent": source.is_text(),
-                "oneTime": args.one_time,
-                "quickShare": args.quick_share,
-                "hasPassword": access_hash.is_some(),
-            });
-            if let Some(e) = &args.expiry {
-                body["expiration"] = json!(e);
-            }
+            let body = crate::api::InitiateRequest {
+                content_type: Some(if source.is_text() { "text" } else { "file" }.into()),
+                expiration: args.expiry.clone(),
+                filename: hex::encode(name),
+                filesize: Some(len),
+                has_password: access_hash.is_some(),
+                is_text_content: source.is_text(),
+                mime_type: Some("application/octet-stream".into()),
+                one_time: args.one_time,
+                quick_share: args.quick_share,
+                total_chunks: Some(total),
+            };
             let init = api.initiate(&body)?;
             if init.total_chunks != total || init.chunk_size != cfg.chunk_size {
                 let _ = api.cancel(&init.upload_id);
@@ -158,8 +155,7 @@ pub fn send(args: &SendArgs) -> Result<String> {
     } else {
         format!("{} ({} bytes)", source.metadata.name, source.metadata.size)
     };
-    let expires = std::time::UNIX_EPOCH
-        + std::time::Duration::from_millis(u64::try_from(done.expires_at).unwrap_or(0));
+    let expires = std::time::UNIX_EPOCH + std::time::Duration::from_millis(done.expires_at);
     eprintln!(
         "qopy: sent {what}; expires {}{}",
         humantime::format_rfc3339_seconds(expires),
@@ -228,7 +224,7 @@ fn try_resume(
 /// True when the session on the server is the one the state describes.
 fn fits(status: &UploadStatus, state: &ResumeState, chunk_size: u64) -> bool {
     status.chunk_size == state.chunk_size
-        && status.total_chunks == state.total_chunks
+        && u64::from(status.total_chunks) == state.total_chunks
         && state.chunk_size == chunk_size
 }
 

@@ -169,9 +169,9 @@ pub async fn sweep_now(r: Req) -> Result<Response, ApiError> {
         .map_err(svc)?;
     Ok(json(&api::SweepResponse {
         report: api::SweepReport {
-            abandoned_sessions: report.abandoned_sessions as u64,
-            expired_clips: report.expired_clips as u64,
-            orphans: report.orphans as u64,
+            abandoned_sessions: report.abandoned_sessions,
+            expired_clips: report.expired_clips,
+            orphans: report.orphans,
         },
         success: true,
     }))

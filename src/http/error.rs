@@ -142,6 +142,25 @@ impl ApiError {
         )
     }
 
+    /// A 421 for a request whose `Host` is not one of the server's names.
+    pub fn misdirected() -> ApiError {
+        ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "Misdirected request",
+            "This server does not answer to that host name. Use its address, or add the name to \
+             allowed_hosts.",
+        )
+    }
+
+    /// A 408 for a request body that fell behind the minimum rate or its deadline.
+    pub fn body_too_slow(message: String) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request body too slow",
+            message,
+        )
+    }
+
     /// A 500 whose cause is logged, never shown.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "request failed");

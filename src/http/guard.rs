@@ -76,13 +76,7 @@ static SECURITY_HEADERS: std::sync::LazyLock<[(HeaderName, HeaderValue); SECURIT
 /// The answer to a request whose `Host` is not one of the server's names (421, before any
 /// other work).
 pub fn misdirected() -> Response {
-    ApiError::new(
-        http::StatusCode::MISDIRECTED_REQUEST,
-        "Misdirected request",
-        "This server does not answer to that host name. Use its address, or add the name to \
-         allowed_hosts.",
-    )
-    .into_response()
+    ApiError::misdirected().into_response()
 }
 
 /// The origin decision for one request.

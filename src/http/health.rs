@@ -147,9 +147,9 @@ pub async fn config(r: Req) -> Result<Response, ApiError> {
                 name: name.clone(),
             })
             .collect(),
-        max_chunks: q.max_chunks() as u64,
+        max_chunks: q.max_chunks(),
         max_file_size: c.max_file_size,
-        max_text_chars: c.max_text_chars as u64,
+        max_text_chars: c.max_text_chars,
         pbkdf2_salt: q.pbkdf2_salt.clone(),
         quick_share_expiry_ms: crate::service::QUICK_SHARE_LIFETIME_MS,
     }))

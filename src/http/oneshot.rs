@@ -122,7 +122,7 @@ pub async fn post(mut r: Req) -> Result<Response, ApiError> {
     let body = r.body();
     let (state, query, headers) = (&r.state, r.query(), r.headers());
     let host = header(headers, "host");
-    let boundary = header(&headers, "content-type").and_then(|ct| multer::parse_boundary(ct).ok());
+    let boundary = header(headers, "content-type").and_then(|ct| multer::parse_boundary(ct).ok());
     let Some(boundary) = boundary else {
         let req = options(&query, headers, None)?;
         return store(state, host, req, body_stream(body)).await;

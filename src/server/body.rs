@@ -2,7 +2,7 @@
 //! holds the client to `min_upload_rate` and an overall deadline, whatever the route.
 
 use crate::http::{ApiError, Response, State};
-use http::{HeaderValue, StatusCode};
+use http::HeaderValue;
 use hyper::body::Incoming;
 use std::sync::Arc;
 use std::time::Duration;
@@ -197,12 +197,7 @@ pub(super) fn cut_response(cut: Cut, cfg: &crate::config::Config) -> Response {
         ),
         _ => "The request body did not arrive in time".to_string(),
     };
-    let mut r = ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "Request body too slow",
-        message,
-    )
-    .into_response();
+    let mut r = ApiError::body_too_slow(message).into_response();
     r.headers_mut()
         .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     r
