@@ -61,6 +61,8 @@ fn serve(config: qopy::config::Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
         .with_target(false)
+        // Colour only on a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.worker_threads())

@@ -28,7 +28,7 @@ fn respond(path: &str, if_none_match: Option<String>) -> Option<Response> {
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        let mut r = Response::new(file.data.into_owned().into());
+        let mut r = Response::new(super::body::full(file.data.into_owned()));
         let mime = mime_guess::from_path(path).first_or_octet_stream();
         let ct = if mime.type_() == "text" || mime.subtype() == "javascript" {
             format!("{mime}; charset=utf-8")
@@ -70,16 +70,12 @@ pub fn deep_link(id: &str, if_none_match: Option<String>) -> Result<Response, Ap
 /// `/admin`: the dashboard, or 503 when no admin token is configured.
 pub async fn admin_page(r: Req) -> Result<Response, ApiError> {
     if r.state.qopy.config.admin_token.is_none() {
-        let mut r = Response::new(
-            "<!doctype html><title>Qopy admin</title><p>The admin dashboard is disabled: set admin_token (QOPY_ADMIN_TOKEN or --admin-token) to enable it.</p>"
-                .into(),
-        );
-        *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        r.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        return Ok(r);
+        return Ok(super::respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<!doctype html><title>Qopy admin</title><p>The admin dashboard is disabled: set \
+             admin_token (QOPY_ADMIN_TOKEN or --admin-token) to enable it.</p>",
+            &[(http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        ));
     }
     page("admin.html", r.header_owned("if-none-match")?)
 }

@@ -1,7 +1,6 @@
-//! Zero-copy streaming response bodies. warp 0.4 offers no public way to build a streaming
-//! body, so a handler returns an empty warp response carrying a [`StreamParts`] extension,
-//! and the server loop swaps in a body that yields those parts (slices of memory-mapped
-//! chunk files) without copying them.
+//! Bodies: responses are `http::Response<ServerBody>`, of one piece ([`full`]) or streamed
+//! without copying from slices of memory-mapped chunk files ([`streaming_response`]); request
+//! bodies reach the service as streams of `Bytes` ([`body_stream`]).
 
 use super::Response;
 use crate::service::ServiceError;
@@ -9,10 +8,8 @@ use bytes::{Buf, Bytes};
 use futures_util::{Stream, StreamExt};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt};
-use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Errors a response body can produce.
@@ -24,16 +21,21 @@ pub type ServerBody = UnsyncBoxBody<Bytes, BoxError>;
 /// The largest piece handed to the connection at once.
 const MAX_FRAME: usize = 2 * 1024 * 1024;
 
-/// Parts of a body waiting to be sent; cloneable so it can live in response extensions.
-#[derive(Clone)]
-pub struct StreamParts(Arc<Mutex<Option<Vec<Bytes>>>>);
-
 /// A response whose body is `parts`, in order, sent without copying.
 pub fn streaming_response(parts: Vec<Bytes>) -> Response {
-    let mut resp = Response::new(Default::default());
-    resp.extensions_mut()
-        .insert(StreamParts(Arc::new(Mutex::new(Some(parts)))));
-    resp
+    let remaining = parts.iter().map(|p| p.len() as u64).sum();
+    let body = PartsBody {
+        parts: parts.into(),
+        remaining,
+    };
+    Response::new(body.boxed_unsync())
+}
+
+/// A body of one piece.
+pub fn full(bytes: impl Into<Bytes>) -> ServerBody {
+    http_body_util::Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 struct PartsBody {
@@ -72,26 +74,6 @@ impl Body for PartsBody {
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
     }
-}
-
-/// Converts a warp response into what the server sends, swapping in a streaming body when
-/// the handler asked for one.
-pub fn into_server_body(resp: Response) -> http::Response<ServerBody> {
-    let (mut head, body) = resp.into_parts();
-    if let Some(StreamParts(slot)) = head.extensions.remove::<StreamParts>() {
-        if let Some(parts) = slot.lock().take() {
-            let remaining = parts.iter().map(|p| p.len() as u64).sum();
-            let body = PartsBody {
-                parts: parts.into(),
-                remaining,
-            };
-            return http::Response::from_parts(head, body.boxed_unsync());
-        }
-    }
-    http::Response::from_parts(
-        head,
-        body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
-    )
 }
 
 /// A request body as the service takes it: whole `Bytes` pieces, a read failure (the client

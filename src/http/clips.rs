@@ -4,11 +4,12 @@
 //! failure budgets.
 
 use super::body::streaming_response;
-use super::{json, parse_json, ApiError, Ctx, Req, Response, State};
+use super::{json, parse_json, ApiError, Ctx, Req, Response, State, NOSNIFF};
 use crate::api;
 use crate::model::{ClipId, ClipMeta, ContentKind};
 use crate::service::ServiceError;
 use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::HeaderValue;
 use serde::Deserialize;
 use serde_json::Value;
@@ -204,28 +205,23 @@ pub fn content_response(d: crate::service::Download) -> Response {
     let name = disposition(&d.clip.filename);
     let mut resp = streaming_response(d.parts);
     let h = resp.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
-    if let Ok(v) = HeaderValue::from_str(&name) {
-        h.insert(http::header::CONTENT_DISPOSITION, v);
+    for (name, value) in [
+        (CONTENT_TYPE, "application/octet-stream"),
+        (CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+        (NOSNIFF, "nosniff"),
+        (ENCRYPTED, if d.clip.plaintext { "false" } else { "true" }),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
     }
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
-    );
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        "x-qopy-encrypted",
-        HeaderValue::from_static(if d.clip.plaintext { "false" } else { "true" }),
-    );
+    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        h.insert(CONTENT_DISPOSITION, v);
+    }
     resp
 }
+
+/// `X-Qopy-Encrypted`: whether a download's bytes are end-to-end encrypted.
+const ENCRYPTED: http::HeaderName = http::HeaderName::from_static("x-qopy-encrypted");
 
 /// `GET /api/file/:id`: obsolete, always 410.
 pub async fn legacy_get(_: Req) -> Result<Response, ApiError> {

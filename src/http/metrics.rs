@@ -1,7 +1,8 @@
 //! `GET /metrics`: the Prometheus exposition text of `crate::metrics`.
 
-use super::{ApiError, Req, Response};
-use http::HeaderValue;
+use super::{respond, ApiError, Req, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::StatusCode;
 
 /// `GET /metrics`.
 pub async fn metrics(r: Req) -> Result<Response, ApiError> {
@@ -12,15 +13,15 @@ pub async fn metrics(r: Req) -> Result<Response, ApiError> {
             .await
             .unwrap_or_else(|e| Err(e.to_string()))
             .map_err(ApiError::internal)?;
-    let mut resp = Response::new(text.into());
-    let h = resp.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    Ok(resp)
+    Ok(respond(
+        StatusCode::OK,
+        text,
+        &[
+            (
+                CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            ),
+            (CACHE_CONTROL, "no-store"),
+        ],
+    ))
 }

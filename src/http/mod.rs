@@ -28,13 +28,14 @@ pub use table::label as route_label;
 
 use crate::service::Qopy;
 use guard::Limits;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// warp's response type.
-pub type Response = warp::reply::Response;
+/// A response, as the server loop sends it.
+pub type Response = http::Response<body::ServerBody>;
 
 /// Everything a handler needs.
 pub struct AppState {
@@ -56,20 +57,35 @@ pub struct AppState {
 /// Shared handle to the state.
 pub type State = Arc<AppState>;
 
+/// A response with a status, a body and fixed headers.
+pub fn respond(
+    status: StatusCode,
+    body: impl Into<bytes::Bytes>,
+    headers: &[(http::HeaderName, &'static str)],
+) -> Response {
+    let mut resp = Response::new(body::full(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    for (name, value) in headers {
+        h.insert(name.clone(), http::HeaderValue::from_static(value));
+    }
+    resp
+}
+
+/// `X-Content-Type-Options`, on answers whose bytes a browser must not sniff.
+pub const NOSNIFF: http::HeaderName = http::HeaderName::from_static("x-content-type-options");
+
 /// A JSON response with a status, serialized straight from a value.
 pub fn json_status<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = Response::new(bytes.into());
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    resp.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    resp
+    respond(
+        status,
+        bytes,
+        &[
+            (CONTENT_TYPE, "application/json; charset=utf-8"),
+            (CACHE_CONTROL, "no-store"),
+        ],
+    )
 }
 
 /// A 200 JSON response.

@@ -14,12 +14,15 @@
 use super::body::body_stream;
 use super::clips::{begin, content_response, fail};
 use super::guard::Class;
-use super::{assets, base_url, ApiError, Ctx, Req, Response, State};
+use super::{assets, base_url, respond, ApiError, Ctx, Req, Response, State};
+use crate::model::ClipId;
 use crate::service::{OneShotRequest, ServiceError};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
@@ -61,18 +64,14 @@ fn options(
 }
 
 fn text(status: StatusCode, body: String) -> Response {
-    let mut r = Response::new(body.into());
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    r
+    respond(
+        status,
+        body,
+        &[
+            (CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (CACHE_CONTROL, "no-store"),
+        ],
+    )
 }
 
 async fn store<S>(
@@ -207,6 +206,11 @@ pub async fn get(r: Req) -> Result<Response, ApiError> {
             ),
         ));
     }
+    raw_download(state, ip, id).await
+}
+
+/// The bytes of an unencrypted clip (a one-time clip is consumed).
+async fn raw_download(state: &State, ip: IpAddr, id: ClipId) -> Result<Response, ApiError> {
     let d = state
         .qopy
         .download(id, None)
@@ -228,10 +232,5 @@ pub async fn post_download(r: Req) -> Result<Response, ApiError> {
     if !clip.plaintext {
         return Err(ApiError::encrypted_clip());
     }
-    let d = state
-        .qopy
-        .download(id, None)
-        .await
-        .map_err(|e| fail(state, ip, &id, e, Ctx::File))?;
-    Ok(content_response(d))
+    raw_download(state, ip, id).await
 }

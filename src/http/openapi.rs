@@ -18,7 +18,7 @@ pub async fn serve(_: Req) -> Result<Response, ApiError> {
     let body = DOCUMENT
         .get_or_init(|| Bytes::from(serde_json::to_vec(&document()).unwrap_or_default()))
         .clone();
-    let mut resp = Response::new(body.into());
+    let mut resp = Response::new(super::body::full(body));
     let h = resp.headers_mut();
     h.insert(
         http::header::CONTENT_TYPE,

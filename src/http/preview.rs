@@ -2,8 +2,9 @@
 //! `service::preview`).
 
 use super::clips::{begin, fail};
-use super::{ApiError, Ctx, Req, Response};
-use http::HeaderValue;
+use super::{respond, ApiError, Ctx, Req, Response, NOSNIFF};
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderValue, StatusCode};
 
 /// `GET /api/clip/:id/preview`. Never consumes.
 pub async fn preview(r: Req) -> Result<Response, ApiError> {
@@ -15,21 +16,17 @@ pub async fn preview(r: Req) -> Result<Response, ApiError> {
         .await
         .map_err(|e| fail(&r.state, r.ip, &id, e, Ctx::Clip))?;
     let len = jpeg.len();
-    let mut r = Response::new(jpeg.into());
-    let h = r.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("image/jpeg"),
+    let mut resp = respond(
+        StatusCode::OK,
+        jpeg,
+        // The clip may expire or be deleted at any time: no shared or long-lived copies.
+        &[
+            (CONTENT_TYPE, "image/jpeg"),
+            (CACHE_CONTROL, "private, max-age=60"),
+            (NOSNIFF, "nosniff"),
+        ],
     );
-    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
-    // The clip may expire or be deleted at any time: no shared or long-lived copies.
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=60"),
-    );
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(r)
+    resp.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    Ok(resp)
 }

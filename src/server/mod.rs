@@ -15,7 +15,7 @@ mod per_address;
 use body::{cut_response, GuardedBody};
 use per_address::PerAddress;
 
-use crate::http::body::{into_server_body, ServerBody};
+use crate::http::body::ServerBody;
 use crate::http::guard::{check_origin, misdirected, security_headers, OriginCheck};
 use crate::http::{ApiError, Response, State};
 use http::{HeaderValue, Method, StatusCode};
@@ -72,7 +72,7 @@ async fn handle(
     let mut resp = respond(state.clone(), peer, req).await?;
     if let Some(&c) = cut.get() {
         tracing::debug!(?c, "request body cut off");
-        resp = into_server_body(cut_response(c, &state.qopy.config));
+        resp = cut_response(c, &state.qopy.config);
         security_headers(resp.headers_mut());
     }
     if tls {
@@ -97,7 +97,7 @@ async fn respond(
 ) -> Result<http::Response<ServerBody>, Infallible> {
     // DNS rebinding: a Host the server is not known by is refused before any other work.
     if !state.hosts.allows(req.headers()) {
-        let mut resp = into_server_body(misdirected());
+        let mut resp = misdirected();
         security_headers(resp.headers_mut());
         return Ok(resp);
     }
@@ -112,7 +112,7 @@ async fn respond(
         }
         _ => crate::http::dispatch(state.clone(), peer, req).await,
     };
-    let mut resp = into_server_body(resp);
+    let mut resp = resp;
     if let OriginCheck::Allowed(o) = &origin {
         if let Ok(v) = HeaderValue::from_str(o) {
             resp.headers_mut().insert("access-control-allow-origin", v);
