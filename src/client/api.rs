@@ -185,11 +185,11 @@ impl Api {
         self.json(r)
     }
 
-    /// `GET /api/clip/:id/info` (never consumes).
-    pub fn clip_info(&self, id: &str) -> Result<ClipInfo> {
+    /// A metadata lookup (never consumes); 404 is [`ClientError::NotFound`].
+    fn lookup<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T> {
         let r = self
             .http
-            .get(self.url(&format!("/api/clip/{id}/info")))
+            .get(self.url(path))
             .send()
             .map_err(|e| self.net(e))?;
         match r.status().as_u16() {
@@ -198,17 +198,15 @@ impl Api {
         }
     }
 
+    /// `GET /api/clip/:id/info`.
+    pub fn clip_info(&self, id: &str) -> Result<ClipInfo> {
+        self.lookup(&format!("/api/clip/{id}/info"))
+    }
+
     /// `GET /api/file/:id/info`: the stored file name (for unencrypted clips).
     pub fn file_name(&self, id: &str) -> Result<String> {
-        let r = self
-            .http
-            .get(self.url(&format!("/api/file/{id}/info")))
-            .send()
-            .map_err(|e| self.net(e))?;
-        match r.status().as_u16() {
-            404 => Err(ClientError::NotFound),
-            _ => self.json::<FileInfo>(r).map(|f| f.filename),
-        }
+        self.lookup::<FileInfo>(&format!("/api/file/{id}/info"))
+            .map(|f| f.filename)
     }
 
     /// `POST /api/file/:id`: the content as a stream (this consumes a one-time clip).

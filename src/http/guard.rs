@@ -139,6 +139,24 @@ pub enum Class {
     Download,
 }
 
+/// A budget's refusal as a 429, worded for one address or for everyone.
+fn refuse(
+    refusal: Option<Refusal>,
+    error: &'static str,
+    address: &str,
+    everyone: &str,
+) -> Result<(), ApiError> {
+    match refusal {
+        None => Ok(()),
+        Some(Refusal::Address(d)) => {
+            Err(ApiError::too_many(error, address, Refusal::retry_after(d)))
+        }
+        Some(Refusal::Everyone(d)) => {
+            Err(ApiError::too_many(error, everyone, Refusal::retry_after(d)))
+        }
+    }
+}
+
 type Keyed = DefaultKeyedRateLimiter<IpAddr>;
 /// All rate limiters of the server.
 pub struct Limits {
@@ -232,19 +250,12 @@ impl Limits {
         if !self.enabled {
             return Ok(());
         }
-        match self.failed.refusal(ip, guessable) {
-            None => Ok(()),
-            Some(Refusal::Address(d)) => Err(ApiError::too_many(
-                "Too many failed attempts",
-                "You have been temporarily blocked due to excessive failed lookups. Please try again later.",
-                Refusal::retry_after(d),
-            )),
-            Some(Refusal::Everyone(d)) => Err(ApiError::too_many(
-                "Too many failed attempts",
-                "The server is refusing Quick Share lookups for a while because of many failed attempts. Please try again later.",
-                Refusal::retry_after(d),
-            )),
-        }
+        refuse(
+            self.failed.refusal(ip, guessable),
+            "Too many failed attempts",
+            "You have been temporarily blocked due to excessive failed lookups. Please try again later.",
+            "The server is refusing Quick Share lookups for a while because of many failed attempts. Please try again later.",
+        )
     }
 
     /// Records a failed lookup or wrong access code from an address.
@@ -261,19 +272,12 @@ impl Limits {
         if !self.enabled {
             return Ok(());
         }
-        match self.admin.refusal(ip, true) {
-            None => Ok(()),
-            Some(Refusal::Address(d)) => Err(ApiError::too_many(
-                "Too many authentication attempts",
-                "Please try again later.",
-                Refusal::retry_after(d),
-            )),
-            Some(Refusal::Everyone(d)) => Err(ApiError::too_many(
-                "Too many authentication attempts",
-                "The server is refusing admin requests for a while because of many failed attempts. Please try again later.",
-                Refusal::retry_after(d),
-            )),
-        }
+        refuse(
+            self.admin.refusal(ip, true),
+            "Too many authentication attempts",
+            "Please try again later.",
+            "The server is refusing admin requests for a while because of many failed attempts. Please try again later.",
+        )
     }
 
     /// Records a wrong admin password or bearer token from an address.
