@@ -86,8 +86,8 @@ impl Metrics {
         }
     }
 
-    /// Records one answered request.
-    pub fn record(&self, method: &http::Method, route: &'static str, status: u16, took: Duration) {
+    /// Records one answered request (`method` as sent; see [`method_label`]).
+    pub fn record(&self, method: &str, route: &'static str, status: u16, took: Duration) {
         let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
@@ -144,69 +144,66 @@ fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::
 
 impl Collector for StoreCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        use crate::store::counter as k;
-        let q = &self.qopy;
-        // A failing counter read must not fail the whole scrape; 0 is logged, not hidden.
-        let read = |name: &str| {
-            q.store.counter(name).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, counter = name, "metrics: counter unreadable");
-                0
-            })
-        };
+        let f = self.qopy.figures();
         let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        // An unreadable counter must not fail the whole scrape: it reads 0 (the core logs it).
+        let read = |v: Option<u64>| v.unwrap_or(0);
         gauge(
             &mut enc,
             "clips",
             "Clips stored (live, or expired and not yet swept)",
-            signed(q.store.clip_count() as u64),
+            signed(f.clips as u64),
         )?;
         gauge(
             &mut enc,
             "upload_sessions",
             "Upload sessions in progress",
-            signed(q.store.session_count() as u64),
+            signed(f.upload_sessions as u64),
         )?;
         counter(
             &mut enc,
             "clips_created",
             "Clips created",
-            read(k::TOTAL_CLIPS),
+            read(f.clips_created),
         )?;
         counter(
             &mut enc,
             "downloads",
             "Content downloads served",
-            read(k::TOTAL_ACCESSES),
+            read(f.downloads),
         )?;
-        counter(&mut enc, "sweeper_runs", "Sweeper runs", read(k::SWEEPS))?;
-        let (hits, misses) = q.cache.stats();
-        counter(&mut enc, "cache_hits", "Clip metadata cache hits", hits)?;
+        counter(&mut enc, "sweeper_runs", "Sweeper runs", read(f.sweeps))?;
+        counter(
+            &mut enc,
+            "cache_hits",
+            "Clip metadata cache hits",
+            f.cache_hits,
+        )?;
         counter(
             &mut enc,
             "cache_misses",
             "Clip metadata cache misses",
-            misses,
+            f.cache_misses,
         )?;
         gauge(
             &mut enc,
             "storage_used_bytes",
             "Bytes of stored content (clips and upload sessions)",
-            signed(read(k::STORED_BYTES)),
+            signed(read(f.stored_bytes)),
         )?;
         gauge(
             &mut enc,
             "database_bytes",
             "Size of the database on disk",
-            signed(q.store.size_on_disk()),
+            signed(f.database_bytes),
         )?;
-        match q.blobs.free_space() {
-            Ok(free) => gauge(
+        if let Some(free) = f.free_disk_bytes {
+            gauge(
                 &mut enc,
                 "storage_free_bytes",
                 "Free bytes on the data directory's filesystem",
                 signed(free),
-            )?,
-            Err(e) => tracing::warn!(error = %e, "metrics: free space unknown"),
+            )?;
         }
         Ok(())
     }
@@ -214,25 +211,24 @@ impl Collector for StoreCollector {
 
 /// The method as a label: the standard ones by name, anything else `OTHER` (a label set
 /// must stay small, and an extension method is client input).
-fn method_label(m: &http::Method) -> &'static str {
-    use http::Method;
-    match *m {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
+fn method_label(m: &str) -> &'static str {
+    match m {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
         _ => "OTHER",
     }
 }
 
 /// The route template of a request, for labels: fixed segments kept, IDs and names replaced
 /// by `{id}`, `{n}`, `{filename}`; anything unknown is `other`. Never returns client input.
-pub fn route_template(method: &http::Method, path: &str) -> &'static str {
+pub fn route_template(method: &str, path: &str) -> &'static str {
     // At most six segments are looked at; a longer path is `other` (or an asset).
     let mut buf = [""; 6];
     let mut n = 0;
@@ -271,7 +267,7 @@ pub fn route_template(method: &http::Method, path: &str) -> &'static str {
         ["api", "admin", "sweep"] => "/api/admin/sweep",
         ["clip", _] => "/clip/{id}",
         ["file", _] => "/file/{id}",
-        [_] if *method == http::Method::PUT => "/{filename}",
+        [_] if method == "PUT" => "/{filename}",
         _ if crate::http::assets::exists(path.trim_start_matches('/')) => "/{asset}",
         _ => "other",
     }
@@ -280,31 +276,24 @@ pub fn route_template(method: &http::Method, path: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::route_template;
-    use http::Method;
 
     #[test]
     fn templates_hide_ids() {
-        let g = Method::GET;
+        let g = "GET";
         assert_eq!(
-            route_template(&g, "/api/clip/ABC123/info"),
+            route_template(g, "/api/clip/ABC123/info"),
             "/api/clip/{id}/info"
         );
-        assert_eq!(route_template(&g, "/api/clip/ABC123"), "/api/clip/{id}");
+        assert_eq!(route_template(g, "/api/clip/ABC123"), "/api/clip/{id}");
         assert_eq!(
-            route_template(&Method::PUT, "/api/upload/chunk/0123456789ABCDEF/3"),
+            route_template("PUT", "/api/upload/chunk/0123456789ABCDEF/3"),
             "/api/upload/chunk/{id}/{n}"
         );
-        assert_eq!(
-            route_template(&Method::PUT, "/secret-name.txt"),
-            "/{filename}"
-        );
-        assert_eq!(route_template(&g, "/secret-name.txt"), "other");
-        assert_eq!(route_template(&g, "/"), "/");
-        assert_eq!(route_template(&g, "/file/ABCDEFGHIJ"), "/file/{id}");
-        assert_eq!(route_template(&g, "/a/b/c/d/e/f/g"), "other");
-        assert_eq!(
-            super::method_label(&Method::from_bytes(b"BREW").unwrap()),
-            "OTHER"
-        );
+        assert_eq!(route_template("PUT", "/secret-name.txt"), "/{filename}");
+        assert_eq!(route_template(g, "/secret-name.txt"), "other");
+        assert_eq!(route_template(g, "/"), "/");
+        assert_eq!(route_template(g, "/file/ABCDEFGHIJ"), "/file/{id}");
+        assert_eq!(route_template(g, "/a/b/c/d/e/f/g"), "other");
+        assert_eq!(super::method_label("BREW"), "OTHER");
     }
 }

@@ -102,7 +102,11 @@ impl Partial {
             self.len += b.len() as u64;
         }
         if self.len - self.written_back >= WRITEBACK_STEP {
-            start_writeback(self.file.file(), self.written_back, self.len - self.written_back);
+            start_writeback(
+                self.file.file(),
+                self.written_back,
+                self.len - self.written_back,
+            );
             self.written_back = self.len;
         }
         Ok(())

@@ -98,4 +98,3 @@ impl StateFile {
         let _ = std::fs::remove_file(&self.path);
     }
 }
-

@@ -74,7 +74,7 @@ pub fn deep_link(id: &str, if_none_match: Option<String>) -> Result<Response, Ap
 
 /// `/admin`: the dashboard, or 503 when no admin token is configured.
 pub fn admin_page(state: State, if_none_match: Option<String>) -> Result<Response, ApiError> {
-    if state.qopy.config.admin_token.is_none() {
+    if state.qopy.config().admin_token.is_none() {
         let mut r = Response::new(
             "<!doctype html><title>Qopy admin</title><p>The admin dashboard is disabled: set admin_token (QOPY_ADMIN_TOKEN or --admin-token) to enable it.</p>"
                 .into(),

@@ -48,7 +48,7 @@ pub async fn serve<B>(
         // warp's header filter refuses a value that is not visible ASCII: let it.
         Some(v) => Some(v.to_str().ok()?),
     };
-    let ip = attributed_ip(&state.qopy.config, peer.ip(), xff);
+    let ip = attributed_ip(state.qopy.config(), peer.ip(), xff);
     let id = id.to_string();
     Some(match route {
         Hot::ClipInfo => finish(clips::clip_info(state.clone(), ip, id).await),

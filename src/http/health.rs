@@ -24,7 +24,7 @@ const FIGURES_TIMEOUT: Duration = Duration::from_secs(5);
 /// stuck, so a supervisor's health check sees it.
 pub async fn health(state: State) -> Result<Response, std::convert::Infallible> {
     let q = state.qopy.clone();
-    let uptime = q.started.elapsed().as_secs_f64();
+    let uptime = q.uptime().as_secs_f64();
     let now = q.now();
     let slot = state.health_probe.clone();
     let probe = tokio::time::timeout(PROBE_TIMEOUT, async {
@@ -35,30 +35,25 @@ pub async fn health(state: State) -> Result<Response, std::convert::Infallible> 
             .map_err(|e| crate::service::ServiceError::Task(e.to_string()))?;
         q.blocking(move |q| {
             let _slot = slot;
-            Ok(q.store.write_probe(now)?)
+            q.write_probe(now)
         })
         .await?;
-        q.store.flush().await?;
+        q.flush().await?;
         Ok::<_, crate::service::ServiceError>(())
     })
     .await;
     let failure = match probe {
         Ok(Ok(())) => {
             // The figures scan whole trees: outside the probe's deadline, with their own.
-            let figures = tokio::time::timeout(
-                FIGURES_TIMEOUT,
-                q.blocking(|q| {
-                    Ok((
-                        q.store.counter(crate::store::counter::STORED_BYTES)?,
-                        q.store.clip_count(),
-                        q.store.session_count(),
-                        q.blobs.free_space().ok(),
-                    ))
-                }),
-            )
-            .await;
+            let figures =
+                tokio::time::timeout(FIGURES_TIMEOUT, q.blocking(|q| Ok(q.figures()))).await;
             let (stored, clips, sessions, free) = match figures {
-                Ok(Ok((s, c, u, f))) => (Some(s), Some(c), Some(u), f),
+                Ok(Ok(f)) => (
+                    f.stored_bytes,
+                    Some(f.clips),
+                    Some(f.upload_sessions),
+                    f.free_disk_bytes,
+                ),
                 _ => (None, None, None, None),
             };
             return Ok(ok_json(json!({
@@ -102,7 +97,7 @@ pub async fn health(state: State) -> Result<Response, std::convert::Infallible> 
 pub async fn api_health(state: State) -> Result<Response, std::convert::Infallible> {
     Ok(ok_json(json!({
         "status": "OK",
-        "uptime": state.qopy.started.elapsed().as_secs_f64(),
+        "uptime": state.qopy.uptime().as_secs_f64(),
         "timestamp": timestamp(),
         "version": VERSION,
     })))
@@ -113,7 +108,7 @@ pub async fn ping(state: State) -> Result<Response, std::convert::Infallible> {
     Ok(ok_json(json!({
         "pong": true,
         "timestamp": timestamp(),
-        "uptime": state.qopy.started.elapsed().as_secs_f64(),
+        "uptime": state.qopy.uptime().as_secs_f64(),
     })))
 }
 
@@ -134,14 +129,14 @@ pub async fn tls(state: State) -> Result<Response, std::convert::Infallible> {
 /// `GET /api/config`: the access-code salt and the limits a client needs.
 pub async fn config(state: State) -> Result<Response, std::convert::Infallible> {
     let q = &state.qopy;
-    let c = &q.config;
+    let c = q.config();
     let expiry: Vec<_> = c
         .expiry_options
         .iter()
         .map(|(name, ms)| json!({ "name": name, "ms": ms }))
         .collect();
     Ok(ok_json(json!({
-        "pbkdf2Salt": q.pbkdf2_salt,
+        "pbkdf2Salt": q.pbkdf2_salt(),
         "chunkSize": c.chunk_size,
         "maxFileSize": c.max_file_size,
         "maxTextChars": c.max_text_chars,

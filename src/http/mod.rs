@@ -114,7 +114,7 @@ pub fn client_ip(
             let peer = peer
                 .map(|p| p.0.ip())
                 .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-            attributed_ip(&state.qopy.config, peer, xff.as_deref())
+            attributed_ip(state.qopy.config(), peer, xff.as_deref())
         })
 }
 
@@ -181,7 +181,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 /// The `scheme://host` prefix of links in answers: `public_url`, or the request's Host.
 pub fn base_url(state: &AppState, host: Option<&str>) -> String {
-    if let Some(url) = &state.qopy.config.public_url {
+    if let Some(url) = &state.qopy.config().public_url {
         return url.clone();
     }
     let host = host

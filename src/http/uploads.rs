@@ -142,7 +142,7 @@ where
     if let Some(len) = content_length {
         // Refuse an oversized raw body before reading it (multipart adds its framing).
         let framing = if multipart.is_some() { 16 * 1024 } else { 0 };
-        let limit = q.config.chunk_size + crate::service::CHUNK_SLACK + framing;
+        let limit = q.config().chunk_size + crate::service::CHUNK_SLACK + framing;
         if len > limit {
             return Err(err(ServiceError::ChunkTooLarge(limit - framing)));
         }
@@ -151,12 +151,13 @@ where
     let r = match multipart {
         Some(boundary) => {
             let stream = body.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())));
-            let constraints = multer::Constraints::new()
-                .size_limit(multer::SizeLimit::new().whole_stream(q.config.chunk_size + 64 * 1024));
+            let constraints = multer::Constraints::new().size_limit(
+                multer::SizeLimit::new().whole_stream(q.config().chunk_size + 64 * 1024),
+            );
             let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
             let too_large = || {
                 err(ServiceError::ChunkTooLarge(
-                    q.config.chunk_size + crate::service::CHUNK_SLACK,
+                    q.config().chunk_size + crate::service::CHUNK_SLACK,
                 ))
             };
             let mut outcome = None;

@@ -25,8 +25,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_service::Service;
 use warp::filters::BoxedFilter;
 
@@ -66,7 +67,7 @@ where
 {
     let started = std::time::Instant::now();
     let method = req.method().clone();
-    let route = crate::metrics::route_template(&method, req.uri().path());
+    let route = crate::metrics::route_template(method.as_str(), req.uri().path());
     let st = state.clone();
     let len = req
         .headers()
@@ -78,7 +79,7 @@ where
     let mut resp = respond(state.clone(), filter, peer, req).await?;
     if let Some(&c) = cut.get() {
         tracing::debug!(?c, "request body cut off");
-        resp = into_server_body(cut_response(c, &state.qopy.config));
+        resp = into_server_body(cut_response(c, state.qopy.config()));
         security_headers(resp.headers_mut());
     }
     if tls {
@@ -89,7 +90,12 @@ where
         );
     }
     let m = &state.metrics;
-    m.record(&method, route, resp.status().as_u16(), started.elapsed());
+    m.record(
+        method.as_str(),
+        route,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
         m.add_bytes_out(n);
     }
@@ -112,7 +118,7 @@ where
         security_headers(resp.headers_mut());
         return Ok(resp);
     }
-    let origin = check_origin(&state.qopy.config, req.headers());
+    let origin = check_origin(state.qopy.config(), req.headers());
     let resp = match &origin {
         OriginCheck::Forbidden => ApiError::new(
             StatusCode::FORBIDDEN,
@@ -149,17 +155,20 @@ where
     Ok(resp)
 }
 
-/// Serves `routes` on `listener` until `shutdown` turns true.
+/// Serves `routes` on `listener` until `shutdown` is cancelled, then drains: open connections
+/// finish their requests in progress for up to [`DRAIN`], and what is left is dropped.
 pub async fn serve(
     listener: TcpListener,
     state: State,
     routes: BoxedFilter<(Response,)>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
-    let cfg = &state.qopy.config;
+    let cfg = state.qopy.config();
     let slots = Arc::new(Semaphore::new(cfg.max_connections));
     let per_address = Arc::new(PerAddress::new(cfg));
-    let mut conns = JoinSet::new();
+    // Every connection's task; `dropped` ends those still open after the drain period.
+    let conns = TaskTracker::new();
+    let dropped = CancellationToken::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -179,9 +188,8 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = shutdown.changed() => break,
+            _ = shutdown.cancelled() => break,
         };
-        while conns.try_join_next().is_some() {}
         // One address may not take every slot: its extra connections are closed at once.
         let Some(mine) = per_address.clone().admit(peer.ip()) else {
             tracing::debug!("per-address connection limit reached; refusing a connection");
@@ -205,8 +213,9 @@ pub async fn serve(
             handle(st.clone(), f.clone(), peer, is_tls, req)
         });
         let builder = builder.clone();
-        let mut stop = shutdown.clone();
-        conns.spawn(async move {
+        let stop = shutdown.clone();
+        let dropped = dropped.clone();
+        let conn = async move {
             let _permit = (permit, mine);
             // The TLS handshake holds the connection's slot and has its own deadline.
             let io: Box<dyn Io> = match acceptor {
@@ -249,7 +258,7 @@ pub async fn serve(
                             return;
                         }
                     }
-                    _ = stop.changed(), if !closing => {
+                    _ = stop.cancelled(), if !closing => {
                         closing = true;
                         conn.as_mut().graceful_shutdown();
                     }
@@ -262,15 +271,20 @@ pub async fn serve(
                     }
                 }
             }
+        };
+        conns.spawn(async move {
+            tokio::select! {
+                () = conn => {}
+                () = dropped.cancelled() => {}
+            }
         });
     }
     drop(listener);
-    let drained =
-        tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
-    if drained.is_err() {
+    conns.close();
+    if tokio::time::timeout(DRAIN, conns.wait()).await.is_err() {
         tracing::warn!("dropping connections still open after the drain period");
-        conns.abort_all();
-        while conns.join_next().await.is_some() {}
+        dropped.cancel();
+        conns.wait().await;
     }
 }
 
