@@ -110,7 +110,7 @@ fn run(tmp: &Path) -> Result<(), BoxError> {
             let out = tmp.join("baseline.out");
             times.baseline.push(baseline(&qopy, &clip, &out)?);
             std::fs::remove_file(&out)?;
-            qopy.blobs.remove_dir(clip.blob)?;
+            qopy.blobs().remove_dir(clip.blob)?;
             eprintln!(
                 "  {} run {}: complete {:.2} ms, baseline {:.1} ms",
                 case.label,
@@ -157,9 +157,10 @@ fn baseline(q: &Qopy, clip: &ClipMeta, out: &Path) -> Result<Duration, BoxError>
     let start = Instant::now();
     let mut file = std::fs::File::create(out)?;
     let mut buf = Vec::with_capacity(CHUNK + 1024);
-    for (n, rec) in q.store.chunks(clip.upload)? {
+    for (n, rec) in q.store().chunks(clip.upload)? {
         buf.clear();
-        std::fs::File::open(q.blobs.chunk_path(clip.blob, n, rec.token))?.read_to_end(&mut buf)?;
+        std::fs::File::open(q.blobs().chunk_path(clip.blob, n, rec.token))?
+            .read_to_end(&mut buf)?;
         file.write_all(&buf)?;
     }
     file.sync_all()?;

@@ -2,6 +2,12 @@
 //! no record owns can go), starts the sweeper and the rate-limit pruner, serves until the
 //! shutdown future resolves, then stops every task and flushes the database. It is the only
 //! way to start the server, for `main` and for tests alike.
+//!
+//! Shutdown is a cancellation token and task trackers, as in tokio's mini-redis: the token is
+//! cancelled, the tasks started here (the accept loop, which drains its connections, the
+//! sweeper, the pruner, the database watch) are awaited through their tracker, then the
+//! work that still holds the core (blocking work of requests cut off by the drain,
+//! bookkeeping after a response) through the core's own tracker.
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -13,6 +19,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -48,58 +56,53 @@ pub async fn run(
         .map_err(|e| AppError::Startup(e.to_string()))??;
     let qopy = Arc::new(qopy);
     let q = qopy.clone();
-    tokio::task::spawn_blocking(move || sweeper::sweep(&q, SweepKind::Startup))
+    tokio::task::spawn_blocking(move || q.sweep(SweepKind::Startup))
         .await
         .map_err(|e| AppError::Startup(e.to_string()))?
         .map_err(|e| AppError::Open(e.into()))?;
     let state = Arc::new(AppState {
-        limits: Limits::new(&qopy.config),
-        hosts: AllowedHosts::for_server(&qopy.config, tls.as_ref()),
+        limits: Limits::new(qopy.config()),
+        hosts: AllowedHosts::for_server(qopy.config(), tls.as_ref()),
         metrics: crate::metrics::Metrics::new(qopy.clone()),
         qopy: qopy.clone(),
         tls,
         health_probe: Arc::new(tokio::sync::Semaphore::new(1)),
     });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sweeper = tokio::spawn(sweeper::run(qopy.clone(), stop_rx.clone()));
-    let pruner = {
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    tasks.spawn(sweeper::run(qopy.clone(), stop.clone()));
+    {
         let state = state.clone();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
+        let stop = stop.clone();
+        tasks.spawn(async move {
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(60)) => state.limits.prune(),
-                    _ = stop.changed() => return,
+                    _ = stop.cancelled() => return,
                 }
             }
-        })
-    };
-    let stalls = StallWatchdog::start(qopy.store.flush_monitor(), qopy.config.stall_timeout);
+        });
+    }
+    let stalls = StallWatchdog::start(qopy.flush_monitor(), qopy.config().stall_timeout);
     let (fatal_tx, mut fatal_rx) = tokio::sync::watch::channel(None::<String>);
-    let watchdog = tokio::spawn(watch_database(qopy.clone(), fatal_tx, stop_rx.clone()));
-    let server = tokio::spawn(crate::server::serve(listener, state.clone(), stop_rx));
+    tasks.spawn(watch_database(qopy.clone(), fatal_tx, stop.clone()));
+    tasks.spawn(crate::server::serve(listener, state.clone(), stop.clone()));
+    tasks.close();
     let fatal = tokio::select! {
         _ = shutdown => None,
         r = fatal_rx.wait_for(|f| f.is_some()) => r.ok().and_then(|f| f.clone()),
     };
     tracing::info!("shutting down");
-    let _ = stop_tx.send(true);
-    let _ = server.await;
-    let _ = sweeper.await;
-    let _ = pruner.await;
-    let _ = watchdog.await;
+    stop.cancel();
+    tasks.wait().await;
     drop(state);
     // Requests cut off by the drain, and background bookkeeping, may still run blocking work
     // that holds the core. Wait for it, so that the database is closed, and its lock released,
     // when `run` returns (a restart on the same directory opens it again at once).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while Arc::strong_count(&qopy) > 1 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    if Arc::strong_count(&qopy) > 1 {
+    if !qopy.finish_tasks(Duration::from_secs(10)).await || Arc::strong_count(&qopy) > 1 {
         tracing::warn!("background work still running at shutdown");
     }
-    if let Err(e) = qopy.store.flush().await {
+    if let Err(e) = qopy.flush().await {
         tracing::error!(error = %e, "final flush failed");
     }
     // The last handle closes the database (the flusher thread makes a final flush, watched by
@@ -121,14 +124,14 @@ const DATABASE_CHECK: Duration = Duration::from_secs(1);
 async fn watch_database(
     qopy: Arc<Qopy>,
     fatal: tokio::sync::watch::Sender<Option<String>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(DATABASE_CHECK) => {}
-            _ = stop.changed() => return,
+            _ = stop.cancelled() => return,
         }
-        match qopy.store.flush().await {
+        match qopy.flush().await {
             Ok(()) => {}
             Err(e) if e.is_fatal() => {
                 tracing::error!(error = %e, "the database failed; stopping");

@@ -4,11 +4,17 @@
 //! without an explicit mode), explicit modes where this crate creates directories and files
 //! ([`create_dir`], [`create_dir_all`], [`FILE_MODE`]), and [`tighten`], which removes the
 //! group and other bits from whatever an older version (or a copy made by hand) left behind.
+//!
+//! Every crash-safe write of a file goes through [`AtomicFile`] (or [`atomic_write`] for bytes
+//! at hand): a temporary file with mode 0600 beside its final place, written, fsynced, renamed
+//! into place, and the directory fsynced, so a crash leaves the old file or the new one, never
+//! a part.
 
+use rand::RngCore;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 /// Mode of every directory under the data directory (and of the directory itself).
 pub const DIR_MODE: u32 = 0o700;
@@ -20,10 +26,7 @@ const NOT_OWNER: u32 = 0o077;
 /// Sets the process umask to 0o077, so that nothing the process creates afterwards is
 /// readable by others. The umask is process-wide; the server wants that.
 pub fn restrict_umask() {
-    // SAFETY: umask only swaps the process's file-mode creation mask; it cannot fail.
-    unsafe {
-        libc::umask(NOT_OWNER as libc::mode_t);
-    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(NOT_OWNER));
 }
 
 /// Creates a directory with mode 0700 (`AlreadyExists` if there is one).
@@ -37,6 +40,99 @@ pub fn create_dir_all(path: &Path) -> io::Result<()> {
         .recursive(true)
         .mode(DIR_MODE)
         .create(path)
+}
+
+/// Makes a directory entry durable: fsync of the directory itself.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+/// A file being written crash-safely: created (mode 0600, readable and writable) under a
+/// temporary name in the directory it will live in, made durable under its final name by
+/// [`AtomicFile::commit`]. Dropped before that, it hands its temporary path to the `discard`
+/// it was created with, which removes it.
+pub struct AtomicFile {
+    file: fs::File,
+    temp: TempName,
+}
+
+/// The temporary name of an [`AtomicFile`] until its commit.
+struct TempName {
+    dir: PathBuf,
+    path: Option<PathBuf>,
+    discard: fn(PathBuf),
+}
+
+impl Drop for TempName {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            (self.discard)(p);
+        }
+    }
+}
+
+fn remove_now(tmp: PathBuf) {
+    let _ = fs::remove_file(tmp);
+}
+
+impl AtomicFile {
+    /// Starts a file in `dir`; an abandoned one is removed at once.
+    pub fn create(dir: &Path) -> io::Result<AtomicFile> {
+        AtomicFile::create_with(dir, remove_now)
+    }
+
+    /// Starts a file in `dir`; an abandoned one is given to `discard` to remove (say, off an
+    /// async thread).
+    pub fn create_with(dir: &Path, discard: fn(PathBuf)) -> io::Result<AtomicFile> {
+        let tmp = dir.join(format!(".tmp-{:016x}", rand::rngs::OsRng.next_u64()));
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&tmp)?;
+        Ok(AtomicFile {
+            file,
+            temp: TempName {
+                dir: dir.to_path_buf(),
+                path: Some(tmp),
+                discard,
+            },
+        })
+    }
+
+    /// The open temporary file, to write to (`&File` is a writer).
+    pub fn file(&self) -> &fs::File {
+        &self.file
+    }
+
+    /// fsync, rename to `name` in the file's directory, fsync of the directory: the content is
+    /// durable under its final name when this returns Ok. Returns the open file (a map of it
+    /// stays valid). On failure before the rename, the temporary file is discarded.
+    pub fn commit(self, name: impl AsRef<Path>) -> io::Result<fs::File> {
+        let AtomicFile { file, mut temp } = self;
+        file.sync_all()?;
+        let tmp = temp.path.clone().unwrap_or_default();
+        fs::rename(&tmp, temp.dir.join(name))?;
+        temp.path = None;
+        sync_dir(&temp.dir)?;
+        Ok(file)
+    }
+}
+
+/// Writes `bytes` to `path` crash-safely with mode 0600 (see [`AtomicFile`]).
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let f = AtomicFile::create(dir)?;
+    f.file().write_all(bytes)?;
+    f.commit(name).map(drop)
 }
 
 /// Removes the group and other permission bits from `root` and everything under it

@@ -1,194 +1,33 @@
-//! The background sweeper. It removes expired clips by a range scan of the expiry index,
-//! abandoned upload sessions (idle longer than `session_idle`), and files on disk that no
-//! record owns (left by a crash or a lost race). It runs once at start-up, then sleeps until
-//! the next clip expiry or the sweep interval, whichever comes first, and stops on shutdown.
+//! The background sweeper task. It runs [`Qopy::sweep`] once at start-up (from `app::run`),
+//! then sleeps until the next clip expiry or the sweep interval, whichever comes first, and
+//! stops on shutdown.
 
-use crate::model::BlobDir;
 use crate::service::Qopy;
-use crate::store::{counter, StoreError};
-use serde::Serialize;
-use std::collections::HashMap;
+pub use crate::service::{SweepKind, SweepReport};
+use crate::store::StoreError;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
-/// What one sweep removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SweepReport {
-    /// Expired clips removed.
-    pub expired_clips: u64,
-    /// Abandoned upload sessions removed.
-    pub abandoned_sessions: u64,
-    /// Orphan directories and files removed.
-    pub orphans: u64,
-}
-
-/// How old an unowned file must be before a periodic sweep removes it. At start-up nothing
-/// is in flight, so everything unowned goes.
-const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
-
-/// Which parts of a sweep to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SweepKind {
-    /// Everything, removing unowned files regardless of age (nothing is in flight yet).
-    Startup,
-    /// Everything, leaving unowned files younger than the grace period.
-    Full,
-    /// Expired clips only (woken by an expiry deadline).
-    Expired,
-}
-
-/// Runs one sweep.
+/// Runs one sweep (see [`Qopy::sweep`]). Blocking.
 pub fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
-    let mut report = SweepReport::default();
-    let now = q.now();
-    // Expired clips, oldest first, in batches.
-    loop {
-        let batch = q.store.expired_clips(now, 512)?;
-        if batch.is_empty() {
-            break;
-        }
-        for (at, id) in &batch {
-            q.cache.mark_gone(id, now);
-            match q.store.clip(id)? {
-                Some(meta) => {
-                    if q.store.remove_clip(&meta)? {
-                        report.expired_clips += 1;
-                        if let Err(e) = q.blobs.remove_dir(meta.blob) {
-                            tracing::warn!(error = %e, "could not remove expired clip's files");
-                        }
-                    }
-                }
-                None => q.store.remove_expiry_entry(*at, id)?,
-            }
-        }
-        if batch.len() < 512 {
-            break;
-        }
-    }
-    if kind == SweepKind::Startup {
-        // Chunk records of a clip whose removal a crash interrupted. Only at start-up:
-        // nothing else writes the store yet.
-        for upload in q.store.ownerless_chunk_uploads()? {
-            q.store.remove_chunk_records(upload)?;
-        }
-    }
-    if kind != SweepKind::Expired {
-        report.abandoned_sessions = sweep_sessions(q, now)?;
-        report.orphans = sweep_orphans(q, kind == SweepKind::Startup)?;
-    }
-    q.store.flush_blocking()?;
-    q.cache.prune(now);
-    q.store.add_counter(counter::SWEEPS, 1)?;
-    q.store.set_counter(counter::LAST_SWEEP, now)?;
-    if report != SweepReport::default() {
-        tracing::info!(
-            expired = report.expired_clips,
-            abandoned = report.abandoned_sessions,
-            orphans = report.orphans,
-            "sweep"
-        );
-    }
-    Ok(report)
-}
-
-/// Removes upload sessions idle for longer than `session_idle`.
-fn sweep_sessions(q: &Qopy, now: u64) -> Result<u64, StoreError> {
-    let mut removed = 0;
-    let idle_ms = q.config.session_idle.as_millis() as u64;
-    let mut stale = Vec::new();
-    for item in q.store.all_sessions() {
-        let (id, s) = item?;
-        if now.saturating_sub(s.last_activity) > idle_ms {
-            stale.push(id);
-        }
-    }
-    for id in stale {
-        if let Some(s) = q.store.remove_session(id)? {
-            removed += 1;
-            if let Err(e) = q.blobs.remove_dir(s.blob) {
-                tracing::warn!(error = %e, "could not remove abandoned session's files");
-            }
-        }
-    }
-    Ok(removed)
-}
-
-/// Removes blob directories and files that no clip or session owns.
-fn sweep_orphans(q: &Qopy, startup: bool) -> Result<u64, StoreError> {
-    // Which files each owned directory should keep. Sessions are read before clips: a
-    // session that completes meanwhile is then found as one or the other, never neither.
-    let mut owned: HashMap<BlobDir, Vec<(u32, u64)>> = HashMap::new();
-    let files = |upload| -> Result<Vec<(u32, u64)>, StoreError> {
-        Ok(q.store
-            .chunks(upload)?
-            .into_iter()
-            .map(|(n, c)| (n, c.token))
-            .collect())
-    };
-    let sessions: Vec<_> = q.store.all_sessions().collect::<Result<_, _>>()?;
-    for (id, s) in sessions {
-        owned.insert(s.blob, files(id)?);
-    }
-    for clip in q.store.all_clips() {
-        let clip = clip?;
-        owned.insert(clip.blob, files(clip.upload)?);
-    }
-    let grace = if startup {
-        Duration::ZERO
-    } else {
-        ORPHAN_GRACE
-    };
-    let (dirs, strays) = match q.blobs.list() {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not list blob directory");
-            return Ok(0);
-        }
-    };
-    let mut removed = 0u64;
-    for (dir, modified) in dirs {
-        match owned.get(&dir) {
-            Some(files) => {
-                // Within an owned directory: temporary files of dead writes, losing
-                // duplicates. In-flight writes are younger than the grace period.
-                removed += q.blobs.prune_dir(dir, files, grace).unwrap_or(0) as u64;
-            }
-            None => {
-                let age = modified.elapsed().unwrap_or_default();
-                if age >= grace && q.blobs.remove_dir(dir).is_ok() {
-                    removed += 1;
-                }
-            }
-        }
-    }
-    for path in strays {
-        let age = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .unwrap_or_default();
-        if age >= grace && q.blobs.remove_stray(&path).is_ok() {
-            removed += 1;
-        }
-    }
-    Ok(removed)
+    q.sweep(kind)
 }
 
 /// Runs sweeps until `shutdown` resolves: a full one at start-up and every
 /// `sweep_interval`, and an expiry-only one at each clip's expiry time. A newly created clip
 /// wakes the loop so it can recompute its next deadline.
-pub async fn run(q: Arc<Qopy>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(q: Arc<Qopy>, shutdown: CancellationToken) {
     // `app::run` already did the start-up sweep before serving; a second one here would run
     // concurrently with the first requests and delete their fresh, not yet recorded files.
     let mut kind = SweepKind::Full;
     let mut next_full = tokio::time::Instant::now();
     loop {
         if kind != SweepKind::Expired {
-            next_full = tokio::time::Instant::now() + q.config.sweep_interval;
+            next_full = tokio::time::Instant::now() + q.config().sweep_interval;
         }
         let q2 = q.clone();
-        match tokio::task::spawn_blocking(move || sweep(&q2, kind)).await {
+        match tokio::task::spawn_blocking(move || q2.sweep(kind)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "sweep failed"),
             Err(e) => tracing::error!(error = %e, "sweep task failed"),
@@ -197,7 +36,7 @@ pub async fn run(q: Arc<Qopy>, mut shutdown: tokio::sync::watch::Receiver<bool>)
             let mut deadline = next_full;
             kind = SweepKind::Full;
             let q2 = q.clone();
-            let next = tokio::task::spawn_blocking(move || q2.store.next_expiry()).await;
+            let next = tokio::task::spawn_blocking(move || q2.next_expiry()).await;
             if let Ok(Ok(Some(at))) = next {
                 let wait = Duration::from_millis(at.saturating_sub(q.now()).max(100));
                 let at = tokio::time::Instant::now() + wait;
@@ -208,8 +47,8 @@ pub async fn run(q: Arc<Qopy>, mut shutdown: tokio::sync::watch::Receiver<bool>)
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => break,
-                _ = q.sweeper_wake.notified() => continue,
-                _ = shutdown.changed() => return,
+                _ = q.sweeper_woken() => continue,
+                _ = shutdown.cancelled() => return,
             }
         }
     }

@@ -9,11 +9,10 @@
 //! reports, and the leaf's DNS names, which requests may use as their Host.
 
 use crate::config::{Config, TlsMode};
-use crate::private_dir::FILE_MODE;
+use crate::private_dir::atomic_write;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,11 +206,12 @@ fn self_signed(data_dir: &Path) -> Result<Tls, TlsError> {
         message,
     };
     let (cert_pem, key_pem) = generate().map_err(|e| fail(format!("cannot generate: {e}")))?;
-    create_private_dir(&dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
+    crate::private_dir::create_dir_all(&dir)
+        .map_err(|e| fail(format!("cannot create the directory: {e}")))?;
     // The key first: a crash in between leaves no certificate, so the next start makes both.
-    write_atomic(&key_path, key_pem.as_bytes(), FILE_MODE)
+    atomic_write(&key_path, key_pem.as_bytes())
         .map_err(|e| fail(format!("cannot write {KEY_FILE}: {e}")))?;
-    write_atomic(&cert_path, cert_pem.as_bytes(), FILE_MODE)
+    atomic_write(&cert_path, cert_pem.as_bytes())
         .map_err(|e| fail(format!("cannot write {CERT_FILE}: {e}")))?;
     let certs = read_certs(&cert_path).map_err(fail)?;
     let key = read_key(&key_path).map_err(fail)?;
@@ -244,31 +244,6 @@ fn generate() -> Result<(String, String), rcgen::Error> {
     params.distinguished_name = dn;
     let cert = params.self_signed(&key)?;
     Ok((cert.pem(), key.serialize_pem()))
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    crate::private_dir::create_dir_all(dir)
-}
-
-/// Writes `bytes` to `path` crash-safely: a temporary file beside it (created with `mode`),
-/// synced, renamed over `path`, then the directory synced.
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    let tmp = dir.join(name);
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use crate::model::BlobDir;
 use bytes::Bytes;
+use lru::LruCache;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,11 +32,11 @@ impl Entry {
 }
 
 struct Inner {
-    entries: HashMap<BlobDir, (Entry, u64)>,
+    /// Clips' maps, most recently used first; bounded by [`Inner::maps`], not by entries.
+    entries: LruCache<BlobDir, Entry>,
     /// Maps of chunks of sessions still uploading.
     pending: HashMap<BlobDir, Pending>,
     maps: usize,
-    tick: u64,
 }
 
 /// The maps of a session's chunks so far, by chunk number, and their total length.
@@ -56,10 +57,9 @@ impl MapCache {
     pub fn new(max_maps: usize) -> MapCache {
         MapCache {
             inner: Mutex::new(Inner {
-                entries: HashMap::new(),
+                entries: LruCache::unbounded(),
                 pending: HashMap::new(),
                 maps: 0,
-                tick: 0,
             }),
             max_maps,
         }
@@ -69,16 +69,13 @@ impl MapCache {
     /// from 0 without a gap is dropped (the caller then maps the files from their records).
     pub fn get(&self, dir: BlobDir) -> Option<Mapped> {
         let mut g = self.inner.lock();
-        g.tick += 1;
-        let tick = g.tick;
-        let (entry, t) = g.entries.get_mut(&dir)?;
-        *t = tick;
+        let entry = g.entries.get_mut(&dir)?;
         if let Entry::Loose(loose) = entry {
             let count = loose.len() as u32;
             let ordered: Mapped = (0..count).map_while(|n| loose.remove(&n)).collect();
             if ordered.len() != count as usize {
                 let gone = count as usize;
-                g.entries.remove(&dir);
+                g.entries.pop(&dir);
                 g.maps -= gone;
                 return None;
             }
@@ -103,21 +100,17 @@ impl MapCache {
         let mut evicted = Vec::new();
         {
             let mut g = self.inner.lock();
-            g.tick += 1;
-            let tick = g.tick;
             g.maps += entry.len();
-            if let Some((old, _)) = g.entries.insert(dir, (entry, tick)) {
+            if let Some(old) = g.entries.put(dir, entry) {
                 g.maps -= old.len();
                 evicted.push(old);
             }
             while g.maps > self.max_maps {
-                let Some((&oldest, _)) = g.entries.iter().min_by_key(|(_, (_, t))| *t) else {
+                let Some((_, m)) = g.entries.pop_lru() else {
                     break;
                 };
-                if let Some((m, _)) = g.entries.remove(&oldest) {
-                    g.maps -= m.len();
-                    evicted.push(m);
-                }
+                g.maps -= m.len();
+                evicted.push(m);
             }
         }
         drop(evicted);
@@ -161,8 +154,8 @@ impl MapCache {
     pub fn remove(&self, dir: BlobDir) {
         let old = {
             let mut g = self.inner.lock();
-            let old = g.entries.remove(&dir);
-            if let Some((m, _)) = &old {
+            let old = g.entries.pop(&dir);
+            if let Some(m) = &old {
                 g.maps -= m.len();
             }
             let pending = g.pending.remove(&dir);

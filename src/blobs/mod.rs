@@ -67,11 +67,6 @@ pub const PREVIEW_FILE: &str = "preview.jpg";
 /// Most maps the cache keeps (the kernel's default limit is 65,530 per process).
 const MAX_CACHED_MAPS: usize = 16_384;
 
-/// Makes a directory entry durable: fsync of the directory itself.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
 impl Blobs {
     /// Opens the blob area, creating it (mode 0700) if needed.
     pub fn open(data_dir: &Path) -> Result<Blobs, BlobError> {
@@ -106,7 +101,7 @@ impl Blobs {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(BlobError::from_io(e)),
         }
-        sync_dir(&self.root).map_err(BlobError::from_io)
+        crate::private_dir::sync_dir(&self.root).map_err(BlobError::from_io)
     }
 
     /// Starts writing chunk `n` of a session; the bytes go to a temporary file until
@@ -323,14 +318,6 @@ fn map_file(file: &fs::File, len: u64) -> Result<Bytes, BlobError> {
 
 /// Free bytes available to unprivileged users on the filesystem holding `path`.
 pub fn free_space(path: &Path) -> io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path with NUL"))?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    let st = rustix::fs::statvfs(path)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }

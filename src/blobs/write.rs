@@ -8,13 +8,13 @@
 //! blocking pool, never on an async thread), so a failed or abandoned write leaves nothing
 //! behind.
 
-use super::{sync_dir, BlobError, Blobs};
+use super::{BlobError, Blobs};
+use crate::private_dir::AtomicFile;
 use bytes::Bytes;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -59,21 +59,16 @@ fn as_writer<T>(f: impl FnOnce() -> T) -> T {
     r
 }
 
-/// Removes a temporary file unless disarmed: at once in a writer's blocking work or outside
-/// any runtime, else (dropped on an async thread, by a cancelled request) on the blocking
-/// pool, so the file system is never touched from an async thread.
-struct TempGuard(Option<PathBuf>);
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        let Some(p) = self.0.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) if !IN_WRITER.with(|w| w.get()) => {
-                rt.spawn_blocking(move || fs::remove_file(p));
-            }
-            _ => {
-                let _ = fs::remove_file(p);
-            }
+/// Removes an abandoned temporary file: at once in a writer's blocking work or outside any
+/// runtime, else (dropped on an async thread, by a cancelled request) on the blocking pool,
+/// so the file system is never touched from an async thread.
+fn discard(tmp: PathBuf) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) if !IN_WRITER.with(|w| w.get()) => {
+            rt.spawn_blocking(move || fs::remove_file(tmp));
+        }
+        _ => {
+            let _ = fs::remove_file(tmp);
         }
     }
 }
@@ -81,8 +76,7 @@ impl Drop for TempGuard {
 /// The temporary file of a chunk being written. Dropping it removes the file: drop it on
 /// the blocking pool.
 struct Partial {
-    file: fs::File,
-    guard: TempGuard,
+    file: AtomicFile,
     hasher: Sha256,
     len: u64,
     /// Bytes handed to the disk so far, ahead of the final fsync.
@@ -91,18 +85,10 @@ struct Partial {
 
 impl Partial {
     fn create(dir: &Path) -> Result<Partial, BlobError> {
-        let tmp = dir.join(format!(".tmp-{:016x}", rand::rngs::OsRng.next_u64()));
         // Readable too: the finished file is memory-mapped through this descriptor.
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(crate::private_dir::FILE_MODE)
-            .open(&tmp)
-            .map_err(BlobError::from_io)?;
+        let file = AtomicFile::create_with(dir, discard).map_err(BlobError::from_io)?;
         Ok(Partial {
             file,
-            guard: TempGuard(Some(tmp)),
             hasher: Sha256::new(),
             len: 0,
             written_back: 0,
@@ -112,24 +98,30 @@ impl Partial {
     fn append(&mut self, pieces: &[Bytes]) -> Result<(), BlobError> {
         for b in pieces {
             self.hasher.update(b);
-            self.file.write_all(b).map_err(BlobError::from_io)?;
+            self.file.file().write_all(b).map_err(BlobError::from_io)?;
             self.len += b.len() as u64;
         }
         if self.len - self.written_back >= WRITEBACK_STEP {
-            start_writeback(&self.file, self.written_back, self.len - self.written_back);
+            start_writeback(
+                self.file.file(),
+                self.written_back,
+                self.len - self.written_back,
+            );
             self.written_back = self.len;
         }
         Ok(())
     }
 
-    /// fsync, map, rename into place, fsync the directory.
-    fn seal(mut self, dir: &Path, n: u32) -> Result<WrittenChunk, BlobError> {
-        self.file.sync_all().map_err(BlobError::from_io)?;
-        let map = super::map_file(&self.file, self.len)?;
+    /// fsync, rename into place, fsync the directory, map.
+    fn seal(self, n: u32) -> Result<WrittenChunk, BlobError> {
         let token = rand::rngs::OsRng.next_u64();
-        let tmp = self.guard.0.clone().unwrap_or_default();
-        rename_durably(&tmp, &dir.join(Blobs::chunk_file_name(n, token)), dir)?;
-        self.guard.0 = None;
+        let file = self
+            .file
+            .commit(Blobs::chunk_file_name(n, token))
+            .map_err(BlobError::from_io)?;
+        // Should the map fail, the file is unowned (no record names it) and the sweeper
+        // removes it.
+        let map = super::map_file(&file, self.len)?;
         Ok(WrittenChunk {
             len: self.len,
             sha256: self.hasher.finalize().into(),
@@ -153,11 +145,6 @@ fn start_writeback(f: &fs::File, offset: u64, len: u64) {
             libc::SYNC_FILE_RANGE_WRITE,
         );
     }
-}
-
-fn rename_durably(from: &Path, to: &Path, dir: &Path) -> Result<(), BlobError> {
-    fs::rename(from, to).map_err(BlobError::from_io)?;
-    sync_dir(dir).map_err(BlobError::from_io)
 }
 
 /// Writers of one chunk that may run at once: while one writes, the next waits for the file
@@ -312,7 +299,7 @@ impl ChunkSink {
                     None => Partial::create(&dir)?,
                 };
                 p.append(&pieces)?;
-                p.seal(&dir, n)
+                p.seal(n)
             })
         })
         .await
@@ -334,21 +321,10 @@ impl Blobs {
     /// Blocking.
     pub fn write_preview(&self, dir: crate::model::BlobDir, data: &[u8]) -> Result<(), BlobError> {
         let dir = self.dir_path(dir);
-        let tmp = dir.join(format!(".tmp-{:016x}", rand::rngs::OsRng.next_u64()));
         as_writer(|| {
-            let mut guard = TempGuard(None);
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(crate::private_dir::FILE_MODE)
-                .open(&tmp)
-                .map_err(BlobError::from_io)?;
-            guard.0 = Some(tmp.clone());
-            f.write_all(data).map_err(BlobError::from_io)?;
-            f.sync_all().map_err(BlobError::from_io)?;
-            drop(f);
-            rename_durably(&tmp, &dir.join(super::PREVIEW_FILE), &dir)?;
-            guard.0 = None;
+            let f = AtomicFile::create_with(&dir, discard).map_err(BlobError::from_io)?;
+            f.file().write_all(data).map_err(BlobError::from_io)?;
+            f.commit(super::PREVIEW_FILE).map_err(BlobError::from_io)?;
             Ok(())
         })
     }

@@ -8,7 +8,6 @@
 //! compared (size and SHA-256) with the chunk regenerated from the current content, so a
 //! session is never continued with different content.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -88,28 +87,14 @@ impl StateFile {
     /// Saves the state (owner-only, written to a temporary file and renamed into place).
     pub fn save(&self, state: &ResumeState) -> Result<()> {
         let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
-        create_private_dir(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ClientError::io(dir, e))?;
+        crate::private_dir::create_dir_all(dir).map_err(|e| ClientError::io(dir, e))?;
         let json = serde_json::to_vec(state).unwrap_or_default();
-        tmp.write_all(&json)
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| ClientError::io(tmp.path(), e))?;
-        // NamedTempFile creates its file with mode 0600 on Unix.
-        tmp.persist(&self.path)
-            .map_err(|e| ClientError::io(&self.path, e.error))?;
-        Ok(())
+        crate::private_dir::atomic_write(&self.path, &json)
+            .map_err(|e| ClientError::io(&self.path, e))
     }
 
     /// Deletes the state (after completion, or when it turned out stale).
     pub fn remove(&self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-fn create_private_dir(dir: &std::path::Path) -> Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir).map_err(|e| ClientError::io(dir, e))
 }

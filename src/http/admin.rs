@@ -7,8 +7,7 @@
 use super::{json, parse_json, ApiError, Ctx, Req, Response};
 use crate::api;
 use crate::service::ServiceError;
-use crate::store::counter;
-use crate::sweeper::{sweep, SweepKind};
+use crate::service::SweepKind;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -55,76 +54,20 @@ pub async fn auth(mut r: Req) -> Result<Response, ApiError> {
     }))
 }
 
-fn pct(x: u64, total: u64) -> u64 {
-    (x * 100 + total / 2).checked_div(total).unwrap_or(0)
-}
-
 /// `GET /api/admin/stats`.
 pub async fn stats(r: Req) -> Result<Response, ApiError> {
     authorize(&r)?;
-    let body = r
-        .state
-        .qopy
-        .blocking(|q| {
-            let s = &q.store;
-            let get = |name| s.counter(name);
-            let total = get(counter::TOTAL_CLIPS)?;
-            let password = get(counter::PASSWORD)?;
-            let quick = get(counter::QUICK_SHARE)?;
-            let (hits, misses) = q.cache.stats();
-            Ok(api::AdminStats {
-                active_clips: s.clip_count() as u64,
-                active_uploads: s.session_count() as u64,
-                cache_hits: hits,
-                cache_misses: misses,
-                last_updated: q.now(),
-                normal_clips: get(counter::NORMAL)?,
-                one_time_clips: get(counter::ONE_TIME)?,
-                password_clips: password,
-                password_percentage: pct(password, total),
-                quick_share_clips: quick,
-                quick_share_percentage: pct(quick, total),
-                stored_bytes: get(counter::STORED_BYTES)?,
-                total_accesses: get(counter::TOTAL_ACCESSES)?,
-                total_clips: total,
-            })
-        })
-        .await
-        .map_err(svc)?;
+    let body = r.state.qopy.blocking(|q| q.stats()).await.map_err(svc)?;
     Ok(json(&body))
 }
 
 /// `GET /api/admin/clips`: the 20 newest clips, IDs shortened.
 pub async fn clips(r: Req) -> Result<Response, ApiError> {
     authorize(&r)?;
-    let q = r.state.qopy.clone();
-    let list = q
-        .blocking(|q| {
-            let mut all = Vec::new();
-            for c in q.store.all_clips() {
-                all.push(c?);
-            }
-            all.sort_by_key(|c| std::cmp::Reverse(c.created_at));
-            all.truncate(20);
-            let now = q.now();
-            let mut out = Vec::new();
-            for c in all {
-                let (count, _) = q.store.access_of(&c.id)?;
-                out.push(api::AdminClip {
-                    access_count: count,
-                    clip_id: c.id.redacted(),
-                    content_type: c.kind.as_str().into(),
-                    created_at: c.created_at,
-                    expiration_time: c.expires_at,
-                    has_password: c.access.is_some(),
-                    is_expired: now >= c.expires_at,
-                    one_time: c.one_time,
-                    quick_share: c.quick_share,
-                    size: c.size,
-                });
-            }
-            Ok(out)
-        })
+    let list = r
+        .state
+        .qopy
+        .blocking(|q| q.recent_clips(20))
         .await
         .map_err(svc)?;
     Ok(json(&list))
@@ -133,29 +76,21 @@ pub async fn clips(r: Req) -> Result<Response, ApiError> {
 /// `GET /api/admin/system`.
 pub async fn system(r: Req) -> Result<Response, ApiError> {
     authorize(&r)?;
-    let body = r
-        .state
-        .qopy
-        .blocking(|q| {
-            let last = q.store.counter(counter::LAST_SWEEP)?;
-            Ok(api::AdminSystem {
-                current_time: q.now(),
-                database: "Connected".into(),
-                database_bytes: q.store.size_on_disk(),
-                environment: "production".into(),
-                free_disk_bytes: q.blobs.free_space().ok(),
-                last_cleanup: (last != 0).then_some(last),
-                max_storage: q.config.max_storage,
-                min_free_disk: q.config.min_free_disk,
-                status: "OK".into(),
-                sweeps: q.store.counter(counter::SWEEPS)?,
-                uptime: q.started.elapsed().as_secs_f64(),
-                version: super::health::VERSION.into(),
-            })
-        })
-        .await
-        .map_err(svc)?;
-    Ok(json(&body))
+    let s = r.state.qopy.blocking(|q| q.system()).await.map_err(svc)?;
+    Ok(json(&api::AdminSystem {
+        current_time: s.current_time,
+        database: "Connected".into(),
+        database_bytes: s.database_bytes,
+        environment: "production".into(),
+        free_disk_bytes: s.free_disk_bytes,
+        last_cleanup: s.last_sweep,
+        max_storage: s.max_storage,
+        min_free_disk: s.min_free_disk,
+        status: "OK".into(),
+        sweeps: s.sweeps,
+        uptime: s.uptime,
+        version: super::health::VERSION.into(),
+    }))
 }
 
 /// `POST /api/admin/sweep`: runs a full sweep now and reports what it removed.
@@ -164,7 +99,7 @@ pub async fn sweep_now(r: Req) -> Result<Response, ApiError> {
     let report = r
         .state
         .qopy
-        .blocking(|q| Ok(sweep(q, SweepKind::Full)?))
+        .blocking(|q| Ok(q.sweep(SweepKind::Full)?))
         .await
         .map_err(svc)?;
     Ok(json(&api::SweepResponse {

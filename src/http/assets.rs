@@ -69,7 +69,7 @@ pub fn deep_link(id: &str, if_none_match: Option<String>) -> Result<Response, Ap
 
 /// `/admin`: the dashboard, or 503 when no admin token is configured.
 pub async fn admin_page(r: Req) -> Result<Response, ApiError> {
-    if r.state.qopy.config.admin_token.is_none() {
+    if r.state.qopy.config().admin_token.is_none() {
         return Ok(super::respond(
             StatusCode::SERVICE_UNAVAILABLE,
             "<!doctype html><title>Qopy admin</title><p>The admin dashboard is disabled: set \

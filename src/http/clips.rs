@@ -172,16 +172,14 @@ pub fn disposition(name: &str) -> String {
         .collect();
     let mut out = format!("attachment; filename=\"{ascii}\"");
     if ascii != cleaned {
-        let encoded: String = cleaned
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
+        // Everything but letters, digits and `-._~` is escaped (a subset of RFC 5987's
+        // attr-char, so every reader takes it).
+        const ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        let encoded = percent_encoding::utf8_percent_encode(&cleaned, ATTR);
         out.push_str(&format!("; filename*=UTF-8''{encoded}"));
     }
     out

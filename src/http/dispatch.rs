@@ -121,7 +121,7 @@ where
             return ApiError::validation("Invalid header: x-forwarded-for").into_response()
         }
     };
-    let ip = super::attributed_ip(&state.qopy.config, peer.ip(), xff);
+    let ip = super::attributed_ip(state.qopy.config(), peer.ip(), xff);
     let checked = match route.limit {
         Limit::None => Ok(()),
         Limit::Rate(class) => state.limits.check(class, ip),

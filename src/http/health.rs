@@ -25,7 +25,7 @@ const FIGURES_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn health(r: Req) -> Result<Response, ApiError> {
     let state = r.state;
     let q = state.qopy.clone();
-    let uptime = q.started.elapsed().as_secs_f64();
+    let uptime = q.uptime().as_secs_f64();
     let now = q.now();
     let slot = state.health_probe.clone();
     let probe = tokio::time::timeout(PROBE_TIMEOUT, async {
@@ -36,30 +36,25 @@ pub async fn health(r: Req) -> Result<Response, ApiError> {
             .map_err(|e| crate::service::ServiceError::Task(e.to_string()))?;
         q.blocking(move |q| {
             let _slot = slot;
-            Ok(q.store.write_probe(now)?)
+            q.write_probe(now)
         })
         .await?;
-        q.store.flush().await?;
+        q.flush().await?;
         Ok::<_, crate::service::ServiceError>(())
     })
     .await;
     let failure = match probe {
         Ok(Ok(())) => {
             // The figures scan whole trees: outside the probe's deadline, with their own.
-            let figures = tokio::time::timeout(
-                FIGURES_TIMEOUT,
-                q.blocking(|q| {
-                    Ok((
-                        q.store.counter(crate::store::counter::STORED_BYTES)?,
-                        q.store.clip_count(),
-                        q.store.session_count(),
-                        q.blobs.free_space().ok(),
-                    ))
-                }),
-            )
-            .await;
+            let figures =
+                tokio::time::timeout(FIGURES_TIMEOUT, q.blocking(|q| Ok(q.figures()))).await;
             let (stored, clips, sessions, free) = match figures {
-                Ok(Ok((s, c, u, f))) => (Some(s), Some(c), Some(u), f),
+                Ok(Ok(f)) => (
+                    f.stored_bytes,
+                    Some(f.clips),
+                    Some(f.upload_sessions),
+                    f.free_disk_bytes,
+                ),
                 _ => (None, None, None, None),
             };
             return Ok(json(&api::Health {
@@ -106,7 +101,7 @@ pub async fn api_health(r: Req) -> Result<Response, ApiError> {
     Ok(json(&api::ApiHealth {
         status: "OK".into(),
         timestamp: timestamp(),
-        uptime: r.state.qopy.started.elapsed().as_secs_f64(),
+        uptime: r.state.qopy.uptime().as_secs_f64(),
         version: VERSION.into(),
     }))
 }
@@ -116,7 +111,7 @@ pub async fn ping(r: Req) -> Result<Response, ApiError> {
     Ok(json(&api::Ping {
         pong: true,
         timestamp: timestamp(),
-        uptime: r.state.qopy.started.elapsed().as_secs_f64(),
+        uptime: r.state.qopy.uptime().as_secs_f64(),
     }))
 }
 
@@ -135,7 +130,7 @@ pub async fn tls(r: Req) -> Result<Response, ApiError> {
 /// `GET /api/config`: the access-code salt and the limits a client needs.
 pub async fn config(r: Req) -> Result<Response, ApiError> {
     let q = &r.state.qopy;
-    let c = &q.config;
+    let c = q.config();
     Ok(json(&api::PublicConfig {
         chunk_size: c.chunk_size,
         default_expiry: c.default_expiry.clone(),
@@ -150,7 +145,7 @@ pub async fn config(r: Req) -> Result<Response, ApiError> {
         max_chunks: q.max_chunks(),
         max_file_size: c.max_file_size,
         max_text_chars: c.max_text_chars,
-        pbkdf2_salt: q.pbkdf2_salt.clone(),
+        pbkdf2_salt: q.pbkdf2_salt().to_string(),
         quick_share_expiry_ms: crate::service::QUICK_SHARE_LIFETIME_MS,
     }))
 }

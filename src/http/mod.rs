@@ -134,7 +134,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 /// The `scheme://host` prefix of links in answers: `public_url`, or the request's Host.
 pub fn base_url(state: &AppState, host: Option<&str>) -> String {
-    if let Some(url) = &state.qopy.config.public_url {
+    if let Some(url) = &state.qopy.config().public_url {
         return url.clone();
     }
     let host = host

@@ -132,7 +132,7 @@ pub async fn chunk(mut r: Req) -> Result<Response, ApiError> {
     if let Some(len) = content_length {
         // Refuse an oversized raw body before reading it (multipart adds its framing).
         let framing = if multipart.is_some() { 16 * 1024 } else { 0 };
-        let limit = q.config.chunk_size + crate::service::CHUNK_SLACK + framing;
+        let limit = q.config().chunk_size + crate::service::CHUNK_SLACK + framing;
         if len > limit {
             return Err(err(ServiceError::ChunkTooLarge(limit - framing)));
         }
@@ -140,12 +140,13 @@ pub async fn chunk(mut r: Req) -> Result<Response, ApiError> {
     let n = u32::try_from(n).unwrap_or(u32::MAX) as u64;
     let stored = match multipart {
         Some(boundary) => {
-            let constraints = multer::Constraints::new()
-                .size_limit(multer::SizeLimit::new().whole_stream(q.config.chunk_size + 64 * 1024));
+            let constraints = multer::Constraints::new().size_limit(
+                multer::SizeLimit::new().whole_stream(q.config().chunk_size + 64 * 1024),
+            );
             let mut form = multer::Multipart::with_constraints(body, boundary, constraints);
             let too_large = || {
                 err(ServiceError::ChunkTooLarge(
-                    q.config.chunk_size + crate::service::CHUNK_SLACK,
+                    q.config().chunk_size + crate::service::CHUNK_SLACK,
                 ))
             };
             let mut outcome = None;

@@ -78,7 +78,7 @@ impl BodyClock {
 
 impl GuardedBody {
     pub(super) fn new(inner: Incoming, state: State, len: Option<u64>) -> GuardedBody {
-        let cfg = &state.qopy.config;
+        let cfg = state.qopy.config();
         GuardedBody {
             rate: cfg.min_upload_rate,
             budget: body_budget(cfg, len),

@@ -25,8 +25,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How long open connections get to finish after shutdown starts.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -72,7 +73,7 @@ async fn handle(
     let mut resp = respond(state.clone(), peer, req).await?;
     if let Some(&c) = cut.get() {
         tracing::debug!(?c, "request body cut off");
-        resp = cut_response(c, &state.qopy.config);
+        resp = cut_response(c, state.qopy.config());
         security_headers(resp.headers_mut());
     }
     if tls {
@@ -83,7 +84,12 @@ async fn handle(
         );
     }
     let m = &state.metrics;
-    m.record(&method, route, resp.status().as_u16(), started.elapsed());
+    m.record(
+        method.as_str(),
+        route,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
         m.add_bytes_out(n);
     }
@@ -101,7 +107,7 @@ async fn respond(
         security_headers(resp.headers_mut());
         return Ok(resp);
     }
-    let origin = check_origin(&state.qopy.config, req.headers());
+    let origin = check_origin(state.qopy.config(), req.headers());
     let resp = match &origin {
         OriginCheck::Forbidden => ApiError::origin_forbidden().into_response(),
         OriginCheck::Allowed(o) if req.method() == Method::OPTIONS => preflight(o),
@@ -124,12 +130,16 @@ async fn respond(
     Ok(resp)
 }
 
-/// Serves `routes` on `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, state: State, mut shutdown: watch::Receiver<bool>) {
-    let cfg = &state.qopy.config;
+/// Serves the route table on `listener` until `shutdown` is cancelled, then drains: open
+/// connections finish their requests in progress for up to [`DRAIN`], and what is left is
+/// dropped.
+pub async fn serve(listener: TcpListener, state: State, shutdown: CancellationToken) {
+    let cfg = state.qopy.config();
     let slots = Arc::new(Semaphore::new(cfg.max_connections));
     let per_address = Arc::new(PerAddress::new(cfg));
-    let mut conns = JoinSet::new();
+    // Every connection's task; `dropped` ends those still open after the drain period.
+    let conns = TaskTracker::new();
+    let dropped = CancellationToken::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -148,9 +158,8 @@ pub async fn serve(listener: TcpListener, state: State, mut shutdown: watch::Rec
                     continue;
                 }
             },
-            _ = shutdown.changed() => break,
+            _ = shutdown.cancelled() => break,
         };
-        while conns.try_join_next().is_some() {}
         // One address may not take every slot: its extra connections are closed at once.
         let Some(mine) = per_address.clone().admit(peer.ip()) else {
             tracing::debug!("per-address connection limit reached; refusing a connection");
@@ -173,8 +182,9 @@ pub async fn serve(listener: TcpListener, state: State, mut shutdown: watch::Rec
             handle(st.clone(), peer, is_tls, req)
         });
         let builder = builder.clone();
-        let mut stop = shutdown.clone();
-        conns.spawn(async move {
+        let stop = shutdown.clone();
+        let dropped = dropped.clone();
+        let conn = async move {
             let _permit = (permit, mine);
             // The TLS handshake holds the connection's slot and has its own deadline.
             let io: Box<dyn Io> = match acceptor {
@@ -217,7 +227,7 @@ pub async fn serve(listener: TcpListener, state: State, mut shutdown: watch::Rec
                             return;
                         }
                     }
-                    _ = stop.changed(), if !closing => {
+                    _ = stop.cancelled(), if !closing => {
                         closing = true;
                         conn.as_mut().graceful_shutdown();
                     }
@@ -230,15 +240,20 @@ pub async fn serve(listener: TcpListener, state: State, mut shutdown: watch::Rec
                     }
                 }
             }
+        };
+        conns.spawn(async move {
+            tokio::select! {
+                () = conn => {}
+                () = dropped.cancelled() => {}
+            }
         });
     }
     drop(listener);
-    let drained =
-        tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
-    if drained.is_err() {
+    conns.close();
+    if tokio::time::timeout(DRAIN, conns.wait()).await.is_err() {
         tracing::warn!("dropping connections still open after the drain period");
-        conns.abort_all();
-        while conns.join_next().await.is_some() {}
+        dropped.cancel();
+        conns.wait().await;
     }
 }
 

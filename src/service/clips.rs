@@ -80,7 +80,7 @@ impl Qopy {
         let one_time = clip.one_time;
         // Counted off the request path; the task holds the core, so shutdown waits for it.
         let q = self.clone();
-        tokio::task::spawn_blocking(move || {
+        self.tasks.spawn_blocking(move || {
             let r = if one_time {
                 q.store
                     .add_counter(crate::store::counter::TOTAL_ACCESSES, 1)

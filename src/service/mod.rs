@@ -8,12 +8,16 @@
 
 mod access;
 mod clips;
+mod figures;
 mod oneshot;
 mod preview;
+mod sweep;
 mod upload;
 
 pub use clips::Download;
+pub use figures::{AdminStats, ClipSummary, Figures, SystemFigures};
 pub use oneshot::OneShotRequest;
+pub use sweep::{SweepKind, SweepReport};
 pub use upload::{ChunkOutcome, CompleteRequest, Completed, InitiateRequest, Initiated, Status};
 
 use crate::blobs::{BlobError, Blobs, Mapped};
@@ -24,8 +28,9 @@ use crate::model::{BlobDir, ChunkRecord, ClipId, ClipMeta, UploadId};
 use crate::store::{Store, StoreError};
 use rand::RngCore;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
+use tokio_util::task::TaskTracker;
 
 /// Lifetime of a Quick Share clip, whatever the client asks for.
 pub const QUICK_SHARE_LIFETIME_MS: u64 = 5 * 60 * 1000;
@@ -116,6 +121,14 @@ impl From<BlobError> for ServiceError {
     }
 }
 
+impl ServiceError {
+    /// Whether the database has failed for good (sled latches an I/O error or corruption, so
+    /// every later write fails too): the process should stop and be restarted.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ServiceError::Store(e) if e.is_fatal())
+    }
+}
+
 impl From<tokio::task::JoinError> for ServiceError {
     fn from(e: tokio::task::JoinError) -> Self {
         ServiceError::Task(e.to_string())
@@ -125,30 +138,34 @@ impl From<tokio::task::JoinError> for ServiceError {
 /// Result of the use cases.
 pub type Result<T> = std::result::Result<T, ServiceError>;
 
-/// The application core shared by every request.
+/// The application core shared by every request. Its parts are its own: callers go through
+/// the use cases and the figures below.
 pub struct Qopy {
     /// The configuration in force.
-    pub config: Config,
+    config: Config,
     /// Metadata.
-    pub store: Store,
+    store: Store,
     /// Content files.
-    pub blobs: Blobs,
+    blobs: Blobs,
     /// Clip metadata cache.
-    pub cache: ClipCache,
+    cache: ClipCache,
     /// The time source.
-    pub clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
     /// The public salt of client-side access-code hashing (`GET /api/config`).
-    pub pbkdf2_salt: String,
+    pbkdf2_salt: String,
     /// Secret key of the server-side access-code MAC; never leaves the process.
     server_key: [u8; 32],
     /// Process start, for uptime.
-    pub started: Instant,
+    started: Instant,
     /// Bounds concurrent heavy blocking work (mapping, sweeping).
-    pub heavy: Semaphore,
+    heavy: Semaphore,
     /// Wakes the sweeper when a clip with an early expiry appears.
-    pub sweeper_wake: Notify,
+    sweeper_wake: Notify,
     /// Bounds concurrent image decoding for previews (each may use up to its allocation limit).
-    pub previews: Semaphore,
+    previews: Semaphore,
+    /// Work that holds the core off the request path (blocking work, bookkeeping after a
+    /// response): shutdown waits for it before the database is closed.
+    tasks: TaskTracker,
 }
 
 fn random_hex(bytes: usize) -> Vec<u8> {
@@ -186,6 +203,7 @@ impl Qopy {
             heavy: Semaphore::new(16),
             sweeper_wake: Notify::new(),
             previews: Semaphore::new(2),
+            tasks: TaskTracker::new(),
             config,
             store,
             blobs,
@@ -196,6 +214,57 @@ impl Qopy {
     /// Now, in milliseconds since the epoch.
     pub fn now(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The public salt of client-side access-code hashing.
+    pub fn pbkdf2_salt(&self) -> &str {
+        &self.pbkdf2_salt
+    }
+
+    /// Time since the core was opened.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The store, for offline checks of a data directory (tests, benchmarks) on a core that
+    /// is not serving. Request handling goes through the use cases.
+    #[doc(hidden)]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The blob area, for offline checks like [`Qopy::store`].
+    #[doc(hidden)]
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
+    }
+
+    /// Makes every database write so far durable (on the flusher thread).
+    pub async fn flush(&self) -> Result<()> {
+        Ok(self.store.flush().await?)
+    }
+
+    /// Watches the database's flushes, for the stall watchdog.
+    pub fn flush_monitor(&self) -> crate::store::FlushMonitor {
+        self.store.flush_monitor()
+    }
+
+    /// Writes the health probe's record (not yet durable: [`Qopy::flush`] makes it so).
+    /// Blocking.
+    pub fn write_probe(&self, now: u64) -> Result<()> {
+        Ok(self.store.write_probe(now)?)
+    }
+
+    /// Waits, for at most `limit`, until the work that holds the core off the request path
+    /// is done. Work started after this call is waited for too. False when time ran out.
+    pub async fn finish_tasks(&self, limit: Duration) -> bool {
+        self.tasks.close();
+        tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
     }
 
     /// A live (unexpired) clip, from the cache or the store. A cache hit answers at once; a
@@ -310,6 +379,6 @@ impl Qopy {
         f: impl FnOnce(&Qopy) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let me = self.clone();
-        tokio::task::spawn_blocking(move || f(&me)).await?
+        self.tasks.spawn_blocking(move || f(&me)).await?
     }
 }

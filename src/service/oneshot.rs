@@ -38,9 +38,14 @@ impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if let Some((q, id)) = self.0.take() {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move {
-                    let _ = q.cancel(id).await;
-                });
+                // Tracked: shutdown waits for it like for other work holding the core.
+                let tasks = q.tasks.clone();
+                tasks.spawn_on(
+                    async move {
+                        let _ = q.cancel(id).await;
+                    },
+                    &rt,
+                );
             }
         }
     }

@@ -729,16 +729,16 @@ async fn chunk_records_live_and_die_with_their_clip() {
     let (_dir, config, _clock) = s.stop().await;
     let q = qopy::service::Qopy::open(config, std::sync::Arc::new(qopy::clock::SystemClock))
         .expect("open the data directory");
-    let clips: Vec<_> = q.store.all_clips().map(|c| c.unwrap()).collect();
+    let clips: Vec<_> = q.store().all_clips().map(|c| c.unwrap()).collect();
     assert_eq!(clips.len(), 1);
     assert_eq!(clips[0].chunk_count, 4);
-    assert_eq!(q.store.chunks(clips[0].upload).unwrap().len(), 4);
+    assert_eq!(q.store().chunks(clips[0].upload).unwrap().len(), 4);
     assert_eq!(
-        q.store.chunk_record_count(),
+        q.store().chunk_record_count(),
         4 + 1,
         "the kept clip's four records and the session's one, nothing of removed clips"
     );
-    assert!(q.store.ownerless_chunk_uploads().unwrap().is_empty());
+    assert!(q.store().ownerless_chunk_uploads().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -604,10 +604,10 @@ fn check_disk(data: &Path) -> Vec<String> {
         Ok(_) => {}
         Err(e) => out.push(format!("sweep failed: {e}")),
     }
-    for clip in q.store.all_clips() {
+    for clip in q.store().all_clips() {
         let clip = clip.expect("clip record");
         let records: Vec<_> = q
-            .store
+            .store()
             .chunks(clip.upload)
             .expect("chunk records")
             .into_iter()
@@ -621,7 +621,7 @@ fn check_disk(data: &Path) -> Vec<String> {
                 clip.chunk_count
             ));
         }
-        match q.blobs.map_all(clip.blob, &records) {
+        match q.blobs().map_all(clip.blob, &records) {
             Ok(maps) => {
                 for (n, (m, rec)) in maps.iter().zip(&records).enumerate() {
                     if sha(m) != rec.sha256 {
@@ -635,10 +635,10 @@ fn check_disk(data: &Path) -> Vec<String> {
             Err(e) => out.push(format!("DANGLING: clip {} has missing files: {e}", clip.id)),
         }
     }
-    for item in q.store.all_sessions() {
+    for item in q.store().all_sessions() {
         let (id, s) = item.expect("session record");
-        for (n, rec) in q.store.chunks(id).expect("chunk records") {
-            match std::fs::read(q.blobs.chunk_path(s.blob, n, rec.token)) {
+        for (n, rec) in q.store().chunks(id).expect("chunk records") {
+            match std::fs::read(q.blobs().chunk_path(s.blob, n, rec.token)) {
                 Ok(b) if sha(&b) == rec.sha256 => {}
                 _ => out.push(format!(
                     "DANGLING: a session's chunk {n} file is missing or differs"

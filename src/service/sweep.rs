@@ -1,0 +1,190 @@
+//! Sweeping: expired clips by a range scan of the expiry index, abandoned upload sessions
+//! (idle longer than `session_idle`), and files on disk that no record owns (left by a crash
+//! or a lost race). The sweeper task (`crate::sweeper`) decides when.
+
+use super::Qopy;
+use crate::model::BlobDir;
+use crate::store::{counter, StoreError};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// What one sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// Expired clips removed.
+    pub expired_clips: u64,
+    /// Abandoned upload sessions removed.
+    pub abandoned_sessions: u64,
+    /// Orphan directories and files removed.
+    pub orphans: u64,
+}
+
+/// How old an unowned file must be before a periodic sweep removes it. At start-up nothing
+/// is in flight, so everything unowned goes.
+const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+
+/// Which parts of a sweep to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepKind {
+    /// Everything, removing unowned files regardless of age (nothing is in flight yet).
+    Startup,
+    /// Everything, leaving unowned files younger than the grace period.
+    Full,
+    /// Expired clips only (woken by an expiry deadline).
+    Expired,
+}
+
+impl Qopy {
+    /// Runs one sweep. Blocking.
+    pub fn sweep(&self, kind: SweepKind) -> Result<SweepReport, StoreError> {
+        sweep(self, kind)
+    }
+
+    /// When the next clip expires (ms since the epoch), if any clip does. Blocking.
+    pub fn next_expiry(&self) -> Result<Option<u64>, StoreError> {
+        self.store.next_expiry()
+    }
+
+    /// Resolves when a clip with an expiry earlier than the sweeper may know of appears.
+    pub async fn sweeper_woken(&self) {
+        self.sweeper_wake.notified().await
+    }
+}
+
+fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
+    let mut report = SweepReport::default();
+    let now = q.now();
+    // Expired clips, oldest first, in batches.
+    loop {
+        let batch = q.store.expired_clips(now, 512)?;
+        if batch.is_empty() {
+            break;
+        }
+        for (at, id) in &batch {
+            q.cache.mark_gone(id, now);
+            match q.store.clip(id)? {
+                Some(meta) => {
+                    if q.store.remove_clip(&meta)? {
+                        report.expired_clips += 1;
+                        if let Err(e) = q.blobs.remove_dir(meta.blob) {
+                            tracing::warn!(error = %e, "could not remove expired clip's files");
+                        }
+                    }
+                }
+                None => q.store.remove_expiry_entry(*at, id)?,
+            }
+        }
+        if batch.len() < 512 {
+            break;
+        }
+    }
+    if kind == SweepKind::Startup {
+        // Chunk records of a clip whose removal a crash interrupted. Only at start-up:
+        // nothing else writes the store yet.
+        for upload in q.store.ownerless_chunk_uploads()? {
+            q.store.remove_chunk_records(upload)?;
+        }
+    }
+    if kind != SweepKind::Expired {
+        report.abandoned_sessions = sweep_sessions(q, now)?;
+        report.orphans = sweep_orphans(q, kind == SweepKind::Startup)?;
+    }
+    q.store.flush_blocking()?;
+    q.cache.prune(now);
+    q.store.add_counter(counter::SWEEPS, 1)?;
+    q.store.set_counter(counter::LAST_SWEEP, now)?;
+    if report != SweepReport::default() {
+        tracing::info!(
+            expired = report.expired_clips,
+            abandoned = report.abandoned_sessions,
+            orphans = report.orphans,
+            "sweep"
+        );
+    }
+    Ok(report)
+}
+
+/// Removes upload sessions idle for longer than `session_idle`.
+fn sweep_sessions(q: &Qopy, now: u64) -> Result<u64, StoreError> {
+    let mut removed = 0;
+    let idle_ms = q.config.session_idle.as_millis() as u64;
+    let mut stale = Vec::new();
+    for item in q.store.all_sessions() {
+        let (id, s) = item?;
+        if now.saturating_sub(s.last_activity) > idle_ms {
+            stale.push(id);
+        }
+    }
+    for id in stale {
+        if let Some(s) = q.store.remove_session(id)? {
+            removed += 1;
+            if let Err(e) = q.blobs.remove_dir(s.blob) {
+                tracing::warn!(error = %e, "could not remove abandoned session's files");
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes blob directories and files that no clip or session owns.
+fn sweep_orphans(q: &Qopy, startup: bool) -> Result<u64, StoreError> {
+    // Which files each owned directory should keep. Sessions are read before clips: a
+    // session that completes meanwhile is then found as one or the other, never neither.
+    let mut owned: HashMap<BlobDir, Vec<(u32, u64)>> = HashMap::new();
+    let files = |upload| -> Result<Vec<(u32, u64)>, StoreError> {
+        Ok(q.store
+            .chunks(upload)?
+            .into_iter()
+            .map(|(n, c)| (n, c.token))
+            .collect())
+    };
+    let sessions: Vec<_> = q.store.all_sessions().collect::<Result<_, _>>()?;
+    for (id, s) in sessions {
+        owned.insert(s.blob, files(id)?);
+    }
+    for clip in q.store.all_clips() {
+        let clip = clip?;
+        owned.insert(clip.blob, files(clip.upload)?);
+    }
+    let grace = if startup {
+        Duration::ZERO
+    } else {
+        ORPHAN_GRACE
+    };
+    let (dirs, strays) = match q.blobs.list() {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list blob directory");
+            return Ok(0);
+        }
+    };
+    let mut removed = 0u64;
+    for (dir, modified) in dirs {
+        match owned.get(&dir) {
+            Some(files) => {
+                // Within an owned directory: temporary files of dead writes, losing
+                // duplicates. In-flight writes are younger than the grace period.
+                removed += q.blobs.prune_dir(dir, files, grace).unwrap_or(0) as u64;
+            }
+            None => {
+                let age = modified.elapsed().unwrap_or_default();
+                if age >= grace && q.blobs.remove_dir(dir).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    for path in strays {
+        let age = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .unwrap_or_default();
+        if age >= grace && q.blobs.remove_stray(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
