@@ -2,7 +2,7 @@
 //! server started by the harness. Each run gets an empty environment with its own home,
 //! config and state directories, so the tests neither read nor leave anything of the user's.
 
-use crate::harness::{test_bytes, TestServer};
+use crate::harness::{test_bytes, Answer, TestServer};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -180,12 +180,10 @@ async fn text_from_stdin_round_trips_and_is_what_the_browser_makes() {
     assert_eq!(status, 200);
     assert_eq!(info["contentType"], "text");
     let body = server
-        .client
-        .post(server.url(&format!("/api/file/{id}")))
+        .post(&format!("/api/file/{id}"))
         .json(&serde_json::json!({}))
-        .send()
+        .answer()
         .await
-        .unwrap()
         .bytes()
         .await
         .unwrap();

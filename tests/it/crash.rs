@@ -13,7 +13,7 @@
 //! hand: `QOPY_CRASH_CYCLES=200 cargo test --test it crash -- --nocapture`). The test prints
 //! one summary line: cycles, operations, losses.
 
-use crate::harness::test_bytes;
+use crate::harness::{test_bytes, Answer};
 use qopy::clock::SystemClock;
 use qopy::config::Config;
 use qopy::service::Qopy;
@@ -463,9 +463,8 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
                 let r = c
                     .post(format!("{base}/api/file/{id}"))
                     .json(&json!({}))
-                    .send()
-                    .await
-                    .unwrap();
+                    .answer()
+                    .await;
                 let st = r.status().as_u16();
                 let b = r.bytes().await.unwrap();
                 k.ops.fetch_add(1, Ordering::Relaxed);
@@ -521,9 +520,8 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
     for (up, content, total, acked, completing) in sessions {
         let r = c
             .get(format!("{base}/api/upload/{up}/status"))
-            .send()
-            .await
-            .unwrap();
+            .answer()
+            .await;
         let st = r.status().as_u16();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         k.ops.fetch_add(1, Ordering::Relaxed);

@@ -5,7 +5,7 @@
 //! answered 507, leaves no temporary file, and every other clip stays intact; a database that
 //! meets an I/O error makes the process exit non-zero.
 
-use crate::harness::{files_under, test_bytes, TestServer};
+use crate::harness::{files_under, test_bytes, Answer, TestServer};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -179,9 +179,8 @@ async fn a_write_that_meets_enospc_is_507_cleaned_up_and_harms_no_other_clip() {
                 .header("content-type", "application/octet-stream")
                 .header("content-length", MIB.to_string())
                 .body(reqwest::Body::wrap_stream(stream))
-                .send()
-                .await
-                .unwrap();
+                .answer()
+                .await;
             let status = r.status().as_u16();
             (
                 status,
@@ -326,9 +325,8 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
         .put(format!("{base}/api/upload/chunk/{up}/0"))
         .header("content-type", "application/octet-stream")
         .body(body)
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(r.status(), 200);
     let (_, v) = post(
         &client,

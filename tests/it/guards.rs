@@ -8,15 +8,6 @@ use qopy::config::{IpNet, Rate};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// (status, headers, JSON) of a request.
-async fn send(rb: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
-    let r = rb.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let v = r.json::<Value>().await.unwrap_or(Value::Null);
-    (status, headers, v)
-}
-
 fn header(h: &reqwest::header::HeaderMap, k: &str) -> String {
     h.get(k)
         .unwrap_or_else(|| panic!("missing header {k}"))
@@ -60,12 +51,11 @@ async fn text_clip(s: &TestServer, init: Value, complete: Value) -> String {
 
 /// GET clip info from a given `X-Forwarded-For`; returns (status, JSON).
 async fn info_from(s: &TestServer, id: &str, xff: &str) -> (u16, Value) {
-    let (status, _, v) = send(
-        s.client
-            .get(s.url(&format!("/api/clip/{id}/info")))
-            .header("x-forwarded-for", xff),
-    )
-    .await;
+    let (status, _, v) = s
+        .get(&format!("/api/clip/{id}/info"))
+        .header("x-forwarded-for", xff)
+        .full_answer()
+        .await;
     (status, v)
 }
 
@@ -92,26 +82,26 @@ async fn stats_until(s: &TestServer, field: &str, want: u64) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_endpoints_without_security_headers_bug() {
     let s = TestServer::start().await;
-    let (status, h, v) = send(s.client.get(s.url("/health"))).await;
+    let (status, h, v) = s.get("/health").full_answer().await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], json!("OK"));
     assert_eq!(v["database"], json!("connected"));
     assert!(v["uptime"].is_number(), "{v}");
     assert_security_headers(&h, "/health");
 
-    let (status, h, v) = send(s.client.get(s.url("/api/health"))).await;
+    let (status, h, v) = s.get("/api/health").full_answer().await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], json!("OK"));
     assert!(v["uptime"].is_number(), "{v}");
     assert_security_headers(&h, "/api/health");
 
-    let (status, h, v) = send(s.client.get(s.url("/ping"))).await;
+    let (status, h, v) = s.get("/ping").full_answer().await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["pong"], json!(true));
     assert_security_headers(&h, "/ping");
 
     // Errors carry them too.
-    let (_, h, _) = send(s.client.get(s.url("/api/clip/NOSUCHCLIP/info"))).await;
+    let (_, h, _) = s.get("/api/clip/NOSUCHCLIP/info").full_answer().await;
     assert_security_headers(&h, "404");
     s.stop().await;
 }
@@ -127,7 +117,7 @@ async fn unknown_route_is_404_json_and_wrong_method_405_json() {
         "/ABC123",
         "/no/such/page.html",
     ] {
-        let (status, h, v) = send(s.client.get(s.url(path))).await;
+        let (status, h, v) = s.get(path).full_answer().await;
         assert_eq!(status, 404, "{path}: {v}");
         assert_eq!(v["error"], json!("Not found"), "{path}: {v}");
         assert!(header(&h, "content-type").starts_with("application/json"));
@@ -138,7 +128,7 @@ async fn unknown_route_is_404_json_and_wrong_method_405_json() {
         (reqwest::Method::PUT, "/api/clip/ABCDEFGHIJ"),
         (reqwest::Method::GET, "/api/upload/initiate"),
     ] {
-        let (status, h, v) = send(s.client.request(method.clone(), s.url(path))).await;
+        let (status, h, v) = s.request(method.clone(), path).full_answer().await;
         assert_eq!(status, 405, "{method} {path}: {v}");
         assert!(v["error"].is_string(), "{method} {path}: {v}");
         assert!(header(&h, "content-type").starts_with("application/json"));
@@ -156,45 +146,41 @@ async fn foreign_origin_cors_500_bug() {
     let id = text_clip(&s, json!({}), json!({})).await;
     let evil = "https://evil.example";
 
-    let (status, h, v) = send(
-        s.client
-            .get(s.url(&format!("/api/clip/{id}/info")))
-            .header("origin", evil),
-    )
-    .await;
+    let (status, h, v) = s
+        .get(&format!("/api/clip/{id}/info"))
+        .header("origin", evil)
+        .full_answer()
+        .await;
     assert_eq!(status, 403, "{v}");
     assert!(v["error"].is_string(), "{v}");
     assert!(h.get("access-control-allow-origin").is_none());
 
-    let (status, h, v) = send(
-        s.client
-            .post(s.url("/api/upload/initiate"))
-            .header("origin", evil)
-            .json(&json!({ "filename": "a.txt" })),
-    )
-    .await;
+    let (status, h, v) = s
+        .post("/api/upload/initiate")
+        .header("origin", evil)
+        .json(&json!({ "filename": "a.txt" }))
+        .full_answer()
+        .await;
     assert_eq!(status, 403, "{v}");
     assert!(v["error"].is_string(), "{v}");
     assert!(h.get("access-control-allow-origin").is_none());
     assert_security_headers(&h, "403");
 
-    let (status, _, _) = send(
-        s.client
-            .request(reqwest::Method::OPTIONS, s.url("/api/upload/initiate"))
-            .header("origin", evil)
-            .header("access-control-request-method", "POST"),
-    )
-    .await;
+    let (status, _, _) = s
+        .request(reqwest::Method::OPTIONS, "/api/upload/initiate")
+        .header("origin", evil)
+        .header("access-control-request-method", "POST")
+        .full_answer()
+        .await;
     assert_eq!(status, 403);
 
     // A refused download consumed nothing.
-    let (status, _, _) = send(
-        s.client
-            .post(s.url(&format!("/api/file/{id}")))
-            .header("origin", "null")
-            .json(&json!({})),
-    )
-    .await;
+    let (status, _, _) = s
+        .post(&format!("/api/file/{id}"))
+        .header("origin", "null")
+        .json(&json!({}))
+        .full_answer()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(s.download_bytes(&id, None).await.0, 200);
     s.stop().await;
@@ -205,16 +191,19 @@ async fn same_origin_is_allowed() {
     let s = TestServer::start().await;
     // reqwest sends Host: 127.0.0.1:PORT, which is exactly `base` without the scheme.
     let own = s.base.clone();
-    let (status, _, v) = send(
-        s.client
-            .post(s.url("/api/upload/initiate"))
-            .header("origin", &own)
-            .json(&json!({ "filename": "a.txt" })),
-    )
-    .await;
+    let (status, _, v) = s
+        .post("/api/upload/initiate")
+        .header("origin", &own)
+        .json(&json!({ "filename": "a.txt" }))
+        .full_answer()
+        .await;
     assert_eq!(status, 200, "{v}");
     assert!(v["uploadId"].is_string());
-    let (status, _, _) = send(s.client.get(s.url("/api/config")).header("origin", &own)).await;
+    let (status, _, _) = s
+        .get("/api/config")
+        .header("origin", &own)
+        .full_answer()
+        .await;
     assert_eq!(status, 200);
     s.stop().await;
 }
@@ -223,27 +212,25 @@ async fn same_origin_is_allowed() {
 async fn configured_origin_gets_cors_headers_and_preflight() {
     let s =
         TestServer::start_with(|c| c.cors_origins = vec!["https://friend.example".into()]).await;
-    let (status, h, v) = send(
-        s.client
-            .post(s.url("/api/upload/initiate"))
-            .header("origin", "https://friend.example")
-            .json(&json!({ "filename": "a.txt" })),
-    )
-    .await;
+    let (status, h, v) = s
+        .post("/api/upload/initiate")
+        .header("origin", "https://friend.example")
+        .json(&json!({ "filename": "a.txt" }))
+        .full_answer()
+        .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(
         header(&h, "access-control-allow-origin"),
         "https://friend.example"
     );
 
-    let (status, h, _) = send(
-        s.client
-            .request(reqwest::Method::OPTIONS, s.url("/api/upload/initiate"))
-            .header("origin", "https://friend.example")
-            .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type"),
-    )
-    .await;
+    let (status, h, _) = s
+        .request(reqwest::Method::OPTIONS, "/api/upload/initiate")
+        .header("origin", "https://friend.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .full_answer()
+        .await;
     assert_eq!(status, 204);
     let methods = header(&h, "access-control-allow-methods");
     assert!(methods.contains("POST"), "{methods}");
@@ -253,12 +240,11 @@ async fn configured_origin_gets_cors_headers_and_preflight() {
     );
 
     // Others are still refused.
-    let (status, _, _) = send(
-        s.client
-            .get(s.url("/api/config"))
-            .header("origin", "https://enemy.example"),
-    )
-    .await;
+    let (status, _, _) = s
+        .get("/api/config")
+        .header("origin", "https://enemy.example")
+        .full_answer()
+        .await;
     assert_eq!(status, 403);
     s.stop().await;
 }
@@ -269,26 +255,24 @@ async fn configured_origin_gets_cors_headers_and_preflight() {
 async fn admin_without_token_is_503() {
     let s = TestServer::start_with(|c| c.admin_token = None).await;
     for path in ["/api/admin/stats", "/api/admin/clips", "/api/admin/system"] {
-        let (status, _, v) = send(s.client.get(s.url(path))).await;
+        let (status, _, v) = s.get(path).full_answer().await;
         assert_eq!(status, 503, "{path}: {v}");
-        let (status, _, _) = send(s.client.get(s.url(path)).bearer_auth(ADMIN_TOKEN)).await;
+        let (status, _, _) = s.get(path).bearer_auth(ADMIN_TOKEN).full_answer().await;
         assert_eq!(status, 503, "{path} with a bearer");
     }
-    let (status, _, v) = send(
-        s.client
-            .post(s.url("/api/admin/sweep"))
-            .bearer_auth(ADMIN_TOKEN),
-    )
-    .await;
+    let (status, _, v) = s
+        .post("/api/admin/sweep")
+        .bearer_auth(ADMIN_TOKEN)
+        .full_answer()
+        .await;
     assert_eq!(status, 503, "sweep: {v}");
-    let (status, _, v) = send(
-        s.client
-            .post(s.url("/api/admin/auth"))
-            .json(&json!({ "password": ADMIN_TOKEN })),
-    )
-    .await;
+    let (status, _, v) = s
+        .post("/api/admin/auth")
+        .json(&json!({ "password": ADMIN_TOKEN }))
+        .full_answer()
+        .await;
     assert_eq!(status, 503, "auth: {v}");
-    let r = s.client.get(s.url("/admin")).send().await.unwrap();
+    let r = s.get("/admin").answer().await;
     assert_eq!(r.status().as_u16(), 503);
     s.stop().await;
 }
@@ -296,7 +280,7 @@ async fn admin_without_token_is_503() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_auth_and_bearer() {
     let s = TestServer::start().await;
-    let auth = |body: Value| s.client.post(s.url("/api/admin/auth")).json(&body).send();
+    let auth = |body: Value| s.post("/api/admin/auth").json(&body).send();
     let r = auth(json!({ "password": ADMIN_TOKEN })).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["success"], json!(true));
@@ -318,33 +302,31 @@ async fn admin_auth_and_bearer() {
     }
 
     for path in ["/api/admin/stats", "/api/admin/clips", "/api/admin/system"] {
-        let (status, _, _) = send(s.client.get(s.url(path))).await;
+        let (status, _, _) = s.get(path).full_answer().await;
         assert_eq!(status, 401, "{path} without bearer");
-        let (status, _, _) = send(
-            s.client
-                .get(s.url(path))
-                .bearer_auth("wrong-token-wrong-token"),
-        )
-        .await;
+        let (status, _, _) = s
+            .get(path)
+            .bearer_auth("wrong-token-wrong-token")
+            .full_answer()
+            .await;
         assert_eq!(status, 401, "{path} with a wrong bearer");
-        let (status, _, _) = send(
-            s.client
-                .get(s.url(path))
-                .header("authorization", ADMIN_TOKEN),
-        )
-        .await;
+        let (status, _, _) = s
+            .get(path)
+            .header("authorization", ADMIN_TOKEN)
+            .full_answer()
+            .await;
         assert_eq!(status, 401, "{path} without the Bearer scheme");
         let (status, v) = s.admin_get(path).await;
         assert_eq!(status, 200, "{path}: {v}");
     }
-    let (status, _, _) = send(s.client.post(s.url("/api/admin/sweep"))).await;
+    let (status, _, _) = s.post("/api/admin/sweep").full_answer().await;
     assert_eq!(status, 401);
 
     let (_, v) = s.admin_get("/api/admin/system").await;
     assert!(v["currentTime"].is_u64(), "{v}");
     assert_eq!(v["status"], json!("OK"));
 
-    let r = s.client.get(s.url("/admin")).send().await.unwrap();
+    let r = s.get("/admin").answer().await;
     assert_eq!(r.status().as_u16(), 200, "the page itself needs no bearer");
     s.stop().await;
 }
@@ -367,7 +349,7 @@ async fn admin_from(
     } else {
         client.get(s.url(path))
     };
-    send(rb.bearer_auth(token)).await
+    rb.bearer_auth(token).full_answer().await
 }
 
 /// A login attempt (`POST /api/admin/auth`) from a given local address.
@@ -380,9 +362,8 @@ async fn login_from(s: &TestServer, from: [u8; 4], password: &str) -> u16 {
     let r = client
         .post(s.url("/api/admin/auth"))
         .json(&json!({ "password": password }))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     r.status().as_u16()
 }
 
@@ -443,7 +424,7 @@ async fn admin_bearer_guesses_reach_429_on_every_route() {
         .build()
         .unwrap();
     for _ in 0..5 {
-        let (status, _, _) = send(anonymous.get(s.url("/api/admin/stats"))).await;
+        let (status, _, _) = anonymous.get(s.url("/api/admin/stats")).full_answer().await;
         assert_eq!(status, 401);
     }
     let (status, _, _) =
@@ -706,12 +687,11 @@ async fn initiate_limit_429_with_retry_after() {
             .await;
         assert_eq!(status, 200, "{v}");
     }
-    let (status, h, v) = send(
-        s.client
-            .post(s.url("/api/upload/initiate"))
-            .json(&json!({ "filename": "a" })),
-    )
-    .await;
+    let (status, h, v) = s
+        .post("/api/upload/initiate")
+        .json(&json!({ "filename": "a" }))
+        .full_answer()
+        .await;
     assert_eq!(status, 429, "{v}");
     assert_eq!(v["error"], json!("Too many uploads"), "{v}");
     let retry: u64 = header(&h, "retry-after").parse().unwrap();
@@ -779,7 +759,7 @@ async fn failed_lookups_block_the_address() {
         assert_eq!(v["error"], json!("Too many failed attempts"), "{v}");
     }
     // Even an existing clip is refused to this address now.
-    let (status, h, v) = send(s.client.get(s.url(&format!("/api/clip/{real}/info")))).await;
+    let (status, h, v) = s.get(&format!("/api/clip/{real}/info")).full_answer().await;
     assert_eq!(status, 429, "{v}");
     assert_eq!(v["error"], json!("Too many failed attempts"));
     assert!(h.get("retry-after").is_some());
@@ -842,13 +822,12 @@ async fn spoofed_forwarded_for_does_not_reset_budget() {
     }
     // The same for the initiate budget.
     for i in 0..4 {
-        let (status, _, _) = send(
-            s.client
-                .post(s.url("/api/upload/initiate"))
-                .header("x-forwarded-for", format!("192.0.2.{i}"))
-                .json(&json!({ "filename": "a" })),
-        )
-        .await;
+        let (status, _, _) = s
+            .post("/api/upload/initiate")
+            .header("x-forwarded-for", format!("192.0.2.{i}"))
+            .json(&json!({ "filename": "a" }))
+            .full_answer()
+            .await;
         assert_eq!(status, if i < 2 { 200 } else { 429 }, "initiate {i}");
     }
     s.stop().await;
@@ -886,13 +865,12 @@ async fn trusted_proxy_forwarded_for_gets_separate_budgets() {
         ("10.0.0.3", 429),
         ("10.0.0.4", 200),
     ] {
-        let (status, _, _) = send(
-            s.client
-                .post(s.url("/api/upload/initiate"))
-                .header("x-forwarded-for", xff)
-                .json(&json!({ "filename": "a" })),
-        )
-        .await;
+        let (status, _, _) = s
+            .post("/api/upload/initiate")
+            .header("x-forwarded-for", xff)
+            .json(&json!({ "filename": "a" }))
+            .full_answer()
+            .await;
         assert_eq!(status, want, "initiate from {xff}");
     }
     s.stop().await;
@@ -929,14 +907,12 @@ async fn dead_quick_share_limiter_bug() {
         let r = if i % 2 == 0 {
             info_from(&s, &format!("ZZZZZ{i}"), &xff).await.0
         } else {
-            send(
-                s.client
-                    .post(s.url(&format!("/api/file/ZZZZZ{i}")))
-                    .header("x-forwarded-for", xff)
-                    .json(&json!({})),
-            )
-            .await
-            .0
+            s.post(&format!("/api/file/ZZZZZ{i}"))
+                .header("x-forwarded-for", xff)
+                .json(&json!({}))
+                .full_answer()
+                .await
+                .0
         };
         assert_eq!(r, 404, "guess {i}");
     }
@@ -1009,13 +985,11 @@ async fn access_code_guesses_share_a_server_wide_budget() {
         let s = &s;
         let id = id.clone();
         async move {
-            send(
-                s.client
-                    .post(s.url(&format!("/api/clip/{id}")))
-                    .header("x-forwarded-for", xff)
-                    .json(&json!({ "accessCode": access_hash(seed) })),
-            )
-            .await
+            s.post(&format!("/api/clip/{id}"))
+                .header("x-forwarded-for", xff)
+                .json(&json!({ "accessCode": access_hash(seed) }))
+                .full_answer()
+                .await
         }
     };
     for i in 0..3u8 {

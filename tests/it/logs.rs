@@ -4,7 +4,7 @@
 //! full upload ID, no full clip ID, no access-code hash (nor a 16-character piece of one), no
 //! admin token and no request body.
 
-use crate::harness::access_hash;
+use crate::harness::{access_hash, Answer};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ const ADMIN: &str = "logs-test-admin-token-0123456789";
 const BODY_MARKER: &str = "BODY-MARKER-7f3a9c";
 
 async fn post(c: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
-    let r = c.post(url).json(&body).send().await.unwrap();
+    let r = c.post(url).json(&body).answer().await;
     (r.status().as_u16(), r.json().await.unwrap_or_default())
 }
 
@@ -77,15 +77,13 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
             .put(format!("{base}/api/upload/chunk/{up}/0"))
             .header("content-type", "application/octet-stream")
             .body(format!("{BODY_MARKER} chunk content....."))
-            .send()
-            .await
-            .unwrap();
+            .answer()
+            .await;
         assert_eq!(r.status(), 200);
         let _ = c
             .get(format!("{base}/api/upload/{up}/status"))
-            .send()
-            .await
-            .unwrap();
+            .answer()
+            .await;
         let complete = if code {
             json!({"requiresAccessCode": true, "accessCodeHash": hash})
         } else {
@@ -94,16 +92,8 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
         let (s, v) = post(&c, format!("{base}/api/upload/complete/{up}"), complete).await;
         assert_eq!(s, 200, "{v}");
         let id = v["clipId"].as_str().unwrap().to_string();
-        let _ = c
-            .get(format!("{base}/api/clip/{id}/info"))
-            .send()
-            .await
-            .unwrap();
-        let _ = c
-            .get(format!("{base}/api/file/{id}/info"))
-            .send()
-            .await
-            .unwrap();
+        let _ = c.get(format!("{base}/api/clip/{id}/info")).answer().await;
+        let _ = c.get(format!("{base}/api/file/{id}/info")).answer().await;
         if code {
             let (s, _) = post(
                 &c,
@@ -128,9 +118,8 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
         let r = c
             .post(format!("{base}/api/file/{id}"))
             .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .answer()
+            .await;
         assert_eq!(r.status(), 200);
         let _ = r.bytes().await;
         upload_ids.push(up);
@@ -144,47 +133,37 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
     )
     .await;
     let up = v["uploadId"].as_str().unwrap().to_string();
-    let _ = c
-        .delete(format!("{base}/api/upload/{up}"))
-        .send()
-        .await
-        .unwrap();
+    let _ = c.delete(format!("{base}/api/upload/{up}")).answer().await;
     upload_ids.push(up);
     let _ = c
         .get(format!("{base}/api/clip/ZZZZZZZZZZ/info"))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let _ = c
         .get(format!("{base}/api/upload/0123456789ABCDEF/status"))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let _ = c
         .post(format!("{base}/api/upload/initiate"))
         .header("content-type", "application/json")
         .body(format!("{{\"filename\": \"{BODY_MARKER}\", broken"))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let _ = c
         .get(format!("{base}/api/admin/stats"))
         .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let _ = c
         .get(format!("{base}/api/admin/clips"))
         .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let _ = c
         .get(format!("{base}/api/admin/stats"))
         .bearer_auth("wrong-token-wrong-token")
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     // SIGTERM: a graceful stop, so everything is written out.
     // SAFETY: plain libc call on the PID of the child this test started.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };

@@ -3,7 +3,7 @@
 //! control characters never reach a `Content-Disposition` or a descriptor, and initiate and
 //! one-shot uploads treat NUL, CR and LF the same way.
 
-use crate::harness::TestServer;
+use crate::harness::{Answer, TestServer};
 use serde_json::{json, Value};
 
 const CHUNK: u64 = 64 * 1024;
@@ -53,13 +53,7 @@ fn assert_clean_disposition(cd: &str, want: &str) {
 
 /// `PUT /{path}` with `body`; returns (status, answer text).
 async fn put(s: &TestServer, path: &str, body: &[u8]) -> (u16, String) {
-    let r = s
-        .client
-        .put(s.url(path))
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
+    let r = s.put(path).body(body.to_vec()).answer().await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -69,13 +63,7 @@ async fn post_multipart(s: &TestServer, name: &str, body: &[u8]) -> (u16, String
         "file",
         reqwest::multipart::Part::bytes(body.to_vec()).file_name(name.to_string()),
     );
-    let r = s
-        .client
-        .post(s.url("/"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post("/").multipart(form).answer().await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -115,12 +103,10 @@ async fn bidi_and_format_characters_never_reach_a_content_disposition() {
     assert_clean_disposition(&cd, "txt.exe");
     // The plain GET of an unencrypted clip gives the same header.
     let r = s
-        .client
-        .get(s.url(&format!("/file/{id}")))
+        .get(&format!("/file/{id}"))
         .header("accept", "*/*")
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     assert_clean_disposition(
         r.headers()["content-disposition"].to_str().unwrap(),

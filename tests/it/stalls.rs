@@ -4,7 +4,7 @@
 //! deadline; a store whose disk stops answering makes `/health` say 503 and the watchdog end
 //! the process with a non-zero code.
 
-use crate::harness::TestServer;
+use crate::harness::{Answer, TestServer};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -303,7 +303,7 @@ async fn a_stuck_disk_fails_health_and_the_watchdog_exits() {
     fs.freeze();
     let frozen_at = Instant::now();
     // The probe's write cannot become durable: 503 after the probe's 2 s deadline.
-    let r = client.get(format!("{base}/health")).send().await.unwrap();
+    let r = client.get(format!("{base}/health")).answer().await;
     let status = r.status().as_u16();
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(status, 503, "{body}");

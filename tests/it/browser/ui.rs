@@ -3,6 +3,7 @@
 //! ready" dialog, and open a link in a second tab. Selectors are the page's `data-testid`s.
 
 use super::driver::Browser;
+use crate::harness::Answer;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -155,9 +156,8 @@ pub async fn clip_info(base: &str, id: &str) -> (u16, Value) {
         .build()
         .unwrap()
         .get(format!("{base}/api/clip/{id}/info"))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }

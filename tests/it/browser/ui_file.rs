@@ -4,7 +4,7 @@
 
 use super::driver::Browser;
 use super::ui::{open_app, read_share_dialog, second_tab};
-use crate::harness::{test_bytes, TestServer};
+use crate::harness::{test_bytes, Answer, TestServer};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -54,9 +54,8 @@ async fn rust_decrypt(base: &str, url: &str) -> (qopy::v4::Metadata, Vec<u8>) {
         .unwrap()
         .post(format!("{base}/api/file/{id}"))
         .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     let ct = r.bytes().await.unwrap().to_vec();
     tokio::task::spawn_blocking(move || qopy::v4::decrypt_all(&secret, None, &ct))

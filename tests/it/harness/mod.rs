@@ -1,8 +1,14 @@
 //! The test harness: starts the real server (through `qopy::app::run`, as `main` does) on
 //! `127.0.0.1:0` with a temporary data directory and an adjustable clock, talks HTTP to it
-//! with reqwest, and restarts it on the same directory to prove persistence.
+//! with reqwest, and restarts it on the same directory to prove persistence. Tests that need
+//! a real process (exit codes, signals, the environment, the log) start the binary through
+//! [`Spawn`] (in `process`).
 
 #![allow(dead_code)]
+
+mod process;
+
+pub use process::{free_port, qopy_command, target_dir, ServerProcess, Spawn};
 
 use qopy::clock::OffsetClock;
 use qopy::config::Config;
@@ -120,64 +126,59 @@ impl TestServer {
         Self::boot(dir, config, clock).await
     }
 
+    /// A request to a path on this server.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A GET request to a path on this server.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    /// A POST request to a path on this server.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path))
+    }
+
+    /// A PUT request to a path on this server.
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.put(self.url(path))
+    }
+
     /// GET returning (status, JSON).
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let r = self.client.get(self.url(path)).send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.get(path).json_answer().await
     }
 
     /// POST a JSON body returning (status, JSON).
     pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.post(path).json(&body).json_answer().await
     }
 
     /// POST raw bytes with a content type, returning (status, JSON).
     pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        let r = self
-            .client
-            .post(self.url(path))
+        self.post(path)
             .header("content-type", content_type)
             .body(body)
-            .send()
+            .json_answer()
             .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// Admin GET with the bearer token.
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.get(path).bearer_auth(ADMIN_TOKEN).json_answer().await
     }
 
     /// Runs a sweep through the admin API and returns its report.
     pub async fn sweep(&self) -> Value {
-        let r = self
-            .client
-            .post(self.url("/api/admin/sweep"))
+        let (status, v) = self
+            .post("/api/admin/sweep")
             .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        r.json::<Value>().await.unwrap()["report"].clone()
+            .json_answer()
+            .await;
+        assert_eq!(status, 200, "{v}");
+        v["report"].clone()
     }
 
     /// Initiates an upload; returns the upload ID.
@@ -189,16 +190,11 @@ impl TestServer {
 
     /// Sends chunk `n` as a raw PUT body; returns (status, JSON).
     pub async fn put_chunk(&self, upload: &str, n: u32, bytes: Vec<u8>) -> (u16, Value) {
-        let r = self
-            .client
-            .put(self.url(&format!("/api/upload/chunk/{upload}/{n}")))
+        self.put(&format!("/api/upload/chunk/{upload}/{n}"))
             .header("content-type", "application/octet-stream")
             .body(bytes)
-            .send()
+            .json_answer()
             .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// Sends chunk `n` as multipart field `chunk` (as the original web client did).
@@ -209,15 +205,10 @@ impl TestServer {
                 "chunk",
                 reqwest::multipart::Part::bytes(bytes).file_name("chunk"),
             );
-        let r = self
-            .client
-            .post(self.url(&format!("/api/upload/chunk/{upload}/{n}")))
+        self.post(&format!("/api/upload/chunk/{upload}/{n}"))
             .multipart(form)
-            .send()
+            .json_answer()
             .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// Uploads `data` in chunks of the server's chunk size with the given initiate fields
@@ -262,12 +253,10 @@ impl TestServer {
             Some(c) => json!({ "accessCode": c }),
             None => json!({}),
         };
-        self.client
-            .post(self.url(&format!("/api/file/{id}")))
+        self.post(&format!("/api/file/{id}"))
             .json(&body)
-            .send()
+            .answer()
             .await
-            .unwrap()
     }
 
     /// Downloads and returns (status, bytes).
@@ -275,6 +264,41 @@ impl TestServer {
         let r = self.download(id, access_code).await;
         let status = r.status().as_u16();
         (status, r.bytes().await.unwrap().to_vec())
+    }
+}
+
+/// Sending a request that must get an answer (a transport error fails the test).
+pub trait Answer {
+    /// The response.
+    async fn answer(self) -> reqwest::Response;
+    /// (status, JSON body, or `null` when the body is not JSON).
+    async fn json_answer(self) -> (u16, Value);
+    /// (status, headers, JSON body or `null`).
+    async fn full_answer(self) -> (u16, reqwest::header::HeaderMap, Value);
+    /// (status, body as text).
+    async fn text_answer(self) -> (u16, String);
+}
+
+impl Answer for reqwest::RequestBuilder {
+    async fn answer(self) -> reqwest::Response {
+        self.send().await.unwrap()
+    }
+
+    async fn json_answer(self) -> (u16, Value) {
+        let (status, _, v) = self.full_answer().await;
+        (status, v)
+    }
+
+    async fn full_answer(self) -> (u16, reqwest::header::HeaderMap, Value) {
+        let r = self.answer().await;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, headers, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn text_answer(self) -> (u16, String) {
+        let r = self.answer().await;
+        (r.status().as_u16(), r.text().await.unwrap())
     }
 }
 
@@ -319,35 +343,4 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     walk(dir, &dir.join("blobs"), &mut out);
     out.sort();
     out
-}
-
-/// A command that runs the qopy binary as a separate process: every `QOPY_*` variable of the
-/// test's environment removed (the server refuses unknown ones), and killed by the kernel if
-/// the test process dies, so no server outlives an interrupted run.
-pub fn qopy_command() -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qopy"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("QOPY_") {
-            cmd.env_remove(k);
-        }
-    }
-    // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the child when
-    // this process dies.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    cmd
-}
-
-/// A loopback port free at the moment of the call.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
