@@ -13,7 +13,7 @@
 //! hand: `QOPY_CRASH_CYCLES=200 cargo test --test it crash -- --nocapture`). The test prints
 //! one summary line: cycles, operations, losses.
 
-use crate::harness::{test_bytes, Answer};
+use crate::harness::{test_bytes, Answer, ServerProcess, Spawn};
 use qopy::clock::SystemClock;
 use qopy::config::Config;
 use qopy::service::Qopy;
@@ -23,7 +23,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,61 +99,20 @@ struct Counters {
 
 type Shared = Arc<parking_lot::Mutex<Model>>;
 
-/// The child server.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// SIGKILL, then wait for the process to be gone.
-    fn kill(self) {
-        drop(self);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(data: &Path, log: &Path) -> Server {
+/// Starts a server on `data`, its output appended to `log`, and waits until it serves.
+async fn start(data: &Path, log: &Path) -> ServerProcess {
     // A previous process's sled lock may linger for a moment after the in-process check.
     for attempt in 0..20 {
-        let port = crate::harness::free_port();
-        let err = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut cmd = crate::harness::qopy_command();
-        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data)
+        let mut server = Spawn::qopy(data)
             .args(["--rate-limits", "off", "--admin-token", ADMIN])
             .args(["--chunk-size", "64KiB", "--min-free-disk", "1MiB"])
             .args(["--log", "warn"])
-            .stdout(Stdio::null())
-            .stderr(err);
-        let mut child = cmd.spawn().expect("cannot start the qopy binary");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if let Ok(r) = client.get(format!("{base}/health")).send().await {
-                if r.status().is_success() {
-                    return Server { child, base };
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            .log_to(log)
+            .spawn();
+        if server.try_ready(Duration::from_secs(30)) {
+            return server;
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(server); // SIGKILL
         eprintln!("crash: start attempt {attempt} failed, retrying");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -688,7 +646,7 @@ async fn kill_9_loses_nothing_acknowledged() {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(rng.gen_range(100..900))).await;
-        server.kill();
+        drop(server); // SIGKILL
         kills_mid_work += 1;
         for t in &tasks {
             t.abort();
@@ -709,7 +667,7 @@ async fn kill_9_loses_nothing_acknowledged() {
         // disk.
         let server = start(&data, &log).await;
         verify(&server.base, &model, &counters).await;
-        server.kill();
+        drop(server); // SIGKILL
         let d = data.clone();
         let disk = tokio::task::spawn_blocking(move || check_disk(&d))
             .await

@@ -5,11 +5,11 @@
 //! answered 507, leaves no temporary file, and every other clip stays intact; a database that
 //! meets an I/O error makes the process exit non-zero.
 
-use crate::harness::{files_under, test_bytes, Answer, TestServer};
+use crate::harness::{files_under, test_bytes, Answer, Spawn, TestServer};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A tmpfs mounted for one test, unmounted when dropped (also when the test fails).
@@ -270,22 +270,7 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let _mount = Tmpfs::mount(&data, "24m");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = dir.path().join("server.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qopy"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("QOPY_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(&data)
+    let mut server = Spawn::qopy(&data)
         .args([
             "--rate-limits",
             "off",
@@ -294,24 +279,14 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
             "--log",
             "warn",
         ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+        .ready();
+    let base = server.base.clone();
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let t = Instant::now();
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     // A clip to download: each download records an access, a database write.
     let body = test_bytes(1000, 9);
     let (_, v) = post(
@@ -345,23 +320,20 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
     }
     let t = Instant::now();
     let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = server.exited() {
             break status;
         }
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the server kept running with a full database disk; its log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
+        assert!(
+            t.elapsed() <= Duration::from_secs(30),
+            "the server kept running with a full database disk; its log:\n{}",
+            server.log()
+        );
         for _ in 0..20 {
             let _ = post(&client, format!("{base}/api/file/{clip}"), json!({})).await;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let text = server.log();
     assert_eq!(code.code(), Some(1), "exit status {code:?}; log:\n{text}");
     assert!(text.contains("database"), "log:\n{text}");
 }

@@ -4,10 +4,8 @@
 //! full upload ID, no full clip ID, no access-code hash (nor a 16-character piece of one), no
 //! admin token and no request body.
 
-use crate::harness::{access_hash, Answer};
+use crate::harness::{access_hash, Answer, Spawn};
 use serde_json::{json, Value};
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 const ADMIN: &str = "logs-test-admin-token-0123456789";
 const BODY_MARKER: &str = "BODY-MARKER-7f3a9c";
@@ -20,45 +18,13 @@ async fn post(c: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
 #[tokio::test]
 async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out_path = dir.path().join("out.log");
-    let out = std::fs::File::create(&out_path).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qopy"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("QOPY_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args([
-            "--admin-token",
-            ADMIN,
-            "--min-free-disk",
-            "1MiB",
-            "--log",
-            "debug",
-        ])
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
+    let server = Spawn::qopy(&dir.path().join("data"))
+        .args(["--admin-token", ADMIN, "--min-free-disk", "1MiB"])
+        .args(["--log", "debug"])
         .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+        .ready();
+    let base = server.base.clone();
     let c = reqwest::Client::builder().no_proxy().build().unwrap();
-    let t = Instant::now();
-    while c.get(format!("{base}/health")).send().await.is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let hash = access_hash(42);
     let wrong = access_hash(43);
     let mut upload_ids = Vec::new();
@@ -165,10 +131,9 @@ async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
         .answer()
         .await;
     // SIGTERM: a graceful stop, so everything is written out.
-    // SAFETY: plain libc call on the PID of the child this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
-    let log = std::fs::read_to_string(&out_path).unwrap();
+    let mut server = server;
+    server.terminate();
+    let log = server.log();
     assert!(
         log.lines().count() > 5,
         "the debug log is nearly empty, so this test proves nothing:\n{log}"

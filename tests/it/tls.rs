@@ -2,7 +2,7 @@
 //! and reused, a certificate from files, HSTS over TLS only, `GET /api/tls`, and the start-up
 //! errors and connection failures that must not take the server down.
 
-use crate::harness::{test_bytes, test_config, Answer, TestServer};
+use crate::harness::{assert_exit_code, test_bytes, test_config, Answer, TestServer};
 use qopy::config::TlsMode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -306,12 +306,7 @@ async fn binary_prints_https_urls_and_the_fingerprint() {
         .output()
         .await
         .unwrap();
-    assert_eq!(
-        health.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&health.stderr)
-    );
+    assert_exit_code(&health, 0, "qopy healthcheck over TLS");
     child.kill().await.unwrap();
 
     let refused = qopy(&[

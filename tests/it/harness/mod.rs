@@ -8,7 +8,7 @@
 
 mod process;
 
-pub use process::{free_port, qopy_command, target_dir, ServerProcess, Spawn};
+pub use process::{assert_exit_code, free_port, target_dir, ServerProcess, Spawn};
 
 use qopy::clock::OffsetClock;
 use qopy::config::Config;

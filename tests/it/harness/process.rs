@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// A command that runs the qopy binary as a separate process: every `QOPY_*` variable of the
 /// test's environment removed (the server refuses unknown ones), and killed by the kernel if
 /// the test process dies, so no server outlives an interrupted run.
-pub fn qopy_command() -> Command {
+fn qopy_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_qopy"));
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("QOPY_") {
@@ -47,6 +47,16 @@ pub fn target_dir() -> PathBuf {
         Some(p) => root.join(p),
         None => root.join("target"),
     }
+}
+
+/// Asserts a finished command's exit code, showing its standard error when it differs.
+pub fn assert_exit_code(out: &std::process::Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// How to start a server process.
