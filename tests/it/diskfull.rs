@@ -5,7 +5,7 @@
 //! answered 507, leaves no temporary file, and every other clip stays intact; a database that
 //! meets an I/O error makes the process exit non-zero.
 
-use crate::harness::{files_under, test_bytes, Answer, Spawn, TestServer};
+use crate::harness::{files_under, test_bytes, Answer, Http, Spawn, TestServer};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -42,17 +42,6 @@ impl Drop for Tmpfs {
         // Lazy, so that a file still mapped or open by a server being torn down cannot keep
         // the mount around.
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
-
-async fn post(
-    c: &reqwest::Client,
-    url: String,
-    body: serde_json::Value,
-) -> (u16, serde_json::Value) {
-    match c.post(url).json(&body).send().await {
-        Ok(r) => (r.status().as_u16(), r.json().await.unwrap_or_default()),
-        Err(_) => (0, serde_json::Value::Null),
     }
 }
 
@@ -281,35 +270,14 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
         ])
         .spawn()
         .ready();
-    let base = server.base.clone();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let h = Http::with_timeout(server.base.clone(), Duration::from_secs(5));
     // A clip to download: each download records an access, a database write.
-    let body = test_bytes(1000, 9);
-    let (_, v) = post(
-        &client,
-        format!("{base}/api/upload/initiate"),
-        json!({"filename": "f", "filesize": 1000, "totalChunks": 1, "contentType": "file"}),
-    )
-    .await;
-    let up = v["uploadId"].as_str().unwrap().to_string();
-    let r = client
-        .put(format!("{base}/api/upload/chunk/{up}/0"))
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .answer()
-        .await;
-    assert_eq!(r.status(), 200);
-    let (_, v) = post(
-        &client,
-        format!("{base}/api/upload/complete/{up}"),
-        json!({}),
-    )
-    .await;
-    let clip = v["clipId"].as_str().unwrap().to_string();
+    let clip = h
+        .upload_in_chunks(&test_bytes(1000, 9), 1000, json!({}), json!({}))
+        .await["clipId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Fill the filesystem completely, then make the server write to its database.
     {
         use std::io::Write;
@@ -329,7 +297,12 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
             server.log()
         );
         for _ in 0..20 {
-            let _ = post(&client, format!("{base}/api/file/{clip}"), json!({})).await;
+            // The server may be exiting: a failed request is expected.
+            let _ = h
+                .post(&format!("/api/file/{clip}"))
+                .json(&json!({}))
+                .send()
+                .await;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };

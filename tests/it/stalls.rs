@@ -4,7 +4,7 @@
 //! deadline; a store whose disk stops answering makes `/health` say 503 and the watchdog end
 //! the process with a non-zero code.
 
-use crate::harness::{Answer, ServerProcess, Spawn, TestServer};
+use crate::harness::{Answer, Http, ServerProcess, Spawn, TestServer};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -278,16 +278,11 @@ async fn a_stuck_disk_fails_health_and_the_watchdog_exits() {
         .args(["--log", "warn"])
         .spawn()
         .ready();
-    let base = server.base.clone();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let h = Http::with_timeout(server.base.clone(), Duration::from_secs(10));
     fs.freeze();
     let frozen_at = Instant::now();
     // The probe's write cannot become durable: 503 after the probe's 2 s deadline.
-    let r = client.get(format!("{base}/health")).answer().await;
+    let r = h.get("/health").answer().await;
     let status = r.status().as_u16();
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(status, 503, "{body}");

@@ -6,8 +6,10 @@
 
 #![allow(dead_code)]
 
+mod http;
 mod process;
 
+pub use http::{Answer, Http};
 pub use process::{assert_exit_code, free_port, target_dir, ServerProcess, Spawn};
 
 use qopy::clock::OffsetClock;
@@ -22,14 +24,12 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// A running server.
 pub struct TestServer {
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
+    /// Its address and a client (`s.base`, `s.client`, `s.get_json(..)` through `Deref`).
+    pub http: Http,
     /// The configuration it runs with.
     pub config: Config,
     /// Its clock; `clock.advance(..)` moves time for the server.
     pub clock: Arc<OffsetClock>,
-    /// An HTTP client.
-    pub client: reqwest::Client,
     dir: Arc<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -85,10 +85,9 @@ impl TestServer {
                 .expect("server failed");
         });
         TestServer {
-            base,
+            http: Http::new(base),
             config,
             clock,
-            client: reqwest::Client::builder().no_proxy().build().unwrap(),
             dir,
             stop: Some(tx),
             task: Some(task),
@@ -98,11 +97,6 @@ impl TestServer {
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
-    }
-
-    /// A full URL for a path.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
     }
 
     /// Stops the server gracefully and waits until it has released the data directory.
@@ -126,119 +120,12 @@ impl TestServer {
         Self::boot(dir, config, clock).await
     }
 
-    /// A request to a path on this server.
-    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path))
-    }
-
-    /// A GET request to a path on this server.
-    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.get(self.url(path))
-    }
-
-    /// A POST request to a path on this server.
-    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.post(self.url(path))
-    }
-
-    /// A PUT request to a path on this server.
-    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.put(self.url(path))
-    }
-
-    /// GET returning (status, JSON).
-    pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        self.get(path).json_answer().await
-    }
-
-    /// POST a JSON body returning (status, JSON).
-    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
-        self.post(path).json(&body).json_answer().await
-    }
-
-    /// POST raw bytes with a content type, returning (status, JSON).
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        self.post(path)
-            .header("content-type", content_type)
-            .body(body)
-            .json_answer()
-            .await
-    }
-
-    /// Admin GET with the bearer token.
-    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
-        self.get(path).bearer_auth(ADMIN_TOKEN).json_answer().await
-    }
-
-    /// Runs a sweep through the admin API and returns its report.
-    pub async fn sweep(&self) -> Value {
-        let (status, v) = self
-            .post("/api/admin/sweep")
-            .bearer_auth(ADMIN_TOKEN)
-            .json_answer()
-            .await;
-        assert_eq!(status, 200, "{v}");
-        v["report"].clone()
-    }
-
-    /// Initiates an upload; returns the upload ID.
-    pub async fn initiate(&self, body: Value) -> String {
-        let (status, v) = self.post_json("/api/upload/initiate", body).await;
-        assert_eq!(status, 200, "initiate failed: {v}");
-        v["uploadId"].as_str().unwrap().to_string()
-    }
-
-    /// Sends chunk `n` as a raw PUT body; returns (status, JSON).
-    pub async fn put_chunk(&self, upload: &str, n: u32, bytes: Vec<u8>) -> (u16, Value) {
-        self.put(&format!("/api/upload/chunk/{upload}/{n}"))
-            .header("content-type", "application/octet-stream")
-            .body(bytes)
-            .json_answer()
-            .await
-    }
-
-    /// Sends chunk `n` as multipart field `chunk` (as the original web client did).
-    pub async fn post_chunk_multipart(&self, upload: &str, n: u32, bytes: Vec<u8>) -> (u16, Value) {
-        let form = reqwest::multipart::Form::new()
-            .text("chunkNumber", n.to_string())
-            .part(
-                "chunk",
-                reqwest::multipart::Part::bytes(bytes).file_name("chunk"),
-            );
-        self.post(&format!("/api/upload/chunk/{upload}/{n}"))
-            .multipart(form)
-            .json_answer()
-            .await
-    }
-
     /// Uploads `data` in chunks of the server's chunk size with the given initiate fields
     /// (merged over a file upload with 1hr expiry) and complete body; returns the complete
     /// answer.
     pub async fn upload(&self, data: &[u8], initiate: Value, complete: Value) -> Value {
         let cs = self.config.chunk_size as usize;
-        let total = data.len().div_ceil(cs).max(1);
-        let mut body = json!({
-            "filename": "test.bin",
-            "filesize": data.len(),
-            "totalChunks": total,
-            "contentType": "file",
-            "expiration": "1hr",
-        });
-        if let (Some(b), Some(extra)) = (body.as_object_mut(), initiate.as_object()) {
-            for (k, v) in extra {
-                b.insert(k.clone(), v.clone());
-            }
-        }
-        let upload = self.initiate(body).await;
-        for (n, piece) in data.chunks(cs).enumerate() {
-            let (status, v) = self.put_chunk(&upload, n as u32, piece.to_vec()).await;
-            assert_eq!(status, 200, "chunk {n} failed: {v}");
-        }
-        let (status, v) = self
-            .post_json(&format!("/api/upload/complete/{upload}"), complete)
-            .await;
-        assert_eq!(status, 200, "complete failed: {v}");
-        v
+        self.upload_in_chunks(data, cs, initiate, complete).await
     }
 
     /// Uploads a file clip with defaults; returns its clip ID.
@@ -246,59 +133,19 @@ impl TestServer {
         let v = self.upload(data, json!({}), json!({})).await;
         v["clipId"].as_str().unwrap().to_string()
     }
+}
 
-    /// Downloads a clip's content (`POST /api/file/:id`), returning the response.
-    pub async fn download(&self, id: &str, access_code: Option<&str>) -> reqwest::Response {
-        let body = match access_code {
-            Some(c) => json!({ "accessCode": c }),
-            None => json!({}),
-        };
-        self.post(&format!("/api/file/{id}"))
-            .json(&body)
-            .answer()
-            .await
-    }
+impl std::ops::Deref for TestServer {
+    type Target = Http;
 
-    /// Downloads and returns (status, bytes).
-    pub async fn download_bytes(&self, id: &str, access_code: Option<&str>) -> (u16, Vec<u8>) {
-        let r = self.download(id, access_code).await;
-        let status = r.status().as_u16();
-        (status, r.bytes().await.unwrap().to_vec())
+    fn deref(&self) -> &Http {
+        &self.http
     }
 }
 
-/// Sending a request that must get an answer (a transport error fails the test).
-pub trait Answer {
-    /// The response.
-    async fn answer(self) -> reqwest::Response;
-    /// (status, JSON body, or `null` when the body is not JSON).
-    async fn json_answer(self) -> (u16, Value);
-    /// (status, headers, JSON body or `null`).
-    async fn full_answer(self) -> (u16, reqwest::header::HeaderMap, Value);
-    /// (status, body as text).
-    async fn text_answer(self) -> (u16, String);
-}
-
-impl Answer for reqwest::RequestBuilder {
-    async fn answer(self) -> reqwest::Response {
-        self.send().await.unwrap()
-    }
-
-    async fn json_answer(self) -> (u16, Value) {
-        let (status, _, v) = self.full_answer().await;
-        (status, v)
-    }
-
-    async fn full_answer(self) -> (u16, reqwest::header::HeaderMap, Value) {
-        let r = self.answer().await;
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        (status, headers, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn text_answer(self) -> (u16, String) {
-        let r = self.answer().await;
-        (r.status().as_u16(), r.text().await.unwrap())
+impl std::ops::DerefMut for TestServer {
+    fn deref_mut(&mut self) -> &mut Http {
+        &mut self.http
     }
 }
 

@@ -195,6 +195,11 @@ impl ServerProcess {
         self
     }
 
+    /// Its address and a client for it.
+    pub fn http(&self) -> super::Http {
+        super::Http::new(self.base.clone())
+    }
+
     /// Everything it has written to standard output and standard error so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
