@@ -15,9 +15,8 @@
 //! ciphertext with the Rust `aes-gcm` crate; decryption gives the plaintext back; times are
 //! finite), never speed.
 
-use super::driver::{screenshot_dir, Browser, BrowserOptions};
-use super::ui::open_app;
-use crate::harness::TestServer;
+use super::driver::{screenshot_dir, Browser};
+use super::ui::{lan_browser, lan_server, open_app, origins};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -160,18 +159,13 @@ fn cpu_model() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crypto_bench_fallback_and_webcrypto_in_chromium() {
     let rust = tokio::task::spawn_blocking(rust_sealed_sha256);
-    // `qopy.test` is not one of the server's own names: it must be allowed.
-    let server = TestServer::start_with(|c| c.allowed_hosts = vec!["qopy.test".into()]).await;
-    let port = server.base.rsplit(':').next().unwrap().to_string();
-    let b = Browser::start_with(BrowserOptions {
-        loopback_hosts: vec!["qopy.test".into()],
-        ..Default::default()
-    })
-    .await;
+    let server = lan_server().await;
+    let (lan, local) = origins(&server);
+    let b = lan_browser().await;
     let both = ["SHA-256", "SHA-512"];
 
     // The fallback, where the app itself picks it.
-    open_app(&b, &format!("http://qopy.test:{port}/")).await;
+    open_app(&b, &format!("{lan}/")).await;
     let fb = run(&b, false, GCM_SIZE, &both).await;
     assert_eq!(
         (&fb["native"], &fb["secure"], &fb["subtle"]),
@@ -186,7 +180,7 @@ async fn crypto_bench_fallback_and_webcrypto_in_chromium() {
         .await;
 
     // WebCrypto on a secure origin.
-    open_app(&b, &format!("http://127.0.0.1:{port}/")).await;
+    open_app(&b, &format!("{local}/")).await;
     let wc = run(&b, false, GCM_SIZE, &both).await;
     assert_eq!(
         (&wc["native"], &wc["secure"], &wc["subtle"]),

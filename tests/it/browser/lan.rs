@@ -5,19 +5,17 @@
 //! context and uses WebCrypto. Text and 20 MiB files (random bytes, compared by SHA-256) go
 //! each way.
 
-use super::driver::{Browser, BrowserOptions};
+use super::driver::Browser;
 use super::ui::{
-    close_share_dialog, open_app, read_share_dialog, retrieved_text, second_tab, share_text,
-    TextOptions,
+    close_share_dialog, lan_browser, lan_server, open_app, origins, read_share_dialog,
+    retrieved_text, second_tab, share_text, TextOptions,
 };
 use super::ui_file::{choose_file, download_via_link, sha256_hex, temp_file};
-use crate::harness::TestServer;
 use fantoccini::wd::WindowHandle;
 use rand::RngCore;
 use serde_json::json;
 use std::time::Duration;
 
-const LAN_HOST: &str = "qopy.test";
 const UPLOAD: Duration = Duration::from_secs(180);
 const SIZE: usize = 20 * 1024 * 1024;
 
@@ -28,36 +26,12 @@ const TEXT_LAN: &str =
 const TEXT_WEB: &str =
     " made with WebCrypto ✓ Ünïcödé 日本語 🧪\n\ttab\n\nand trailing spaces   \n\n";
 
-/// The two origins of one server: (fallback, WebCrypto).
-fn origins(server: &TestServer) -> (String, String) {
-    let port = server.base.rsplit(':').next().unwrap().to_string();
-    (
-        format!("http://{LAN_HOST}:{port}"),
-        format!("http://127.0.0.1:{port}"),
-    )
-}
-
 /// The same link on another origin (`http://host:port/clip/ID#secret`).
 fn on_origin(url: &str, from: &str, to: &str) -> String {
     let rest = url
         .strip_prefix(from)
         .unwrap_or_else(|| panic!("{url} is not on {from}"));
     format!("{to}{rest}")
-}
-
-/// A server that answers to `qopy.test` (not one of its own names, so it must be listed in
-/// `allowed_hosts`, as on a LAN whose DNS gives the server a name).
-async fn lan_server() -> TestServer {
-    TestServer::start_with(|c| c.allowed_hosts = vec![LAN_HOST.into()]).await
-}
-
-/// A browser that resolves `qopy.test` to 127.0.0.1.
-async fn lan_browser() -> Browser {
-    Browser::start_with(BrowserOptions {
-        loopback_hosts: vec![LAN_HOST.into()],
-        ..Default::default()
-    })
-    .await
 }
 
 /// Asserts, in the page, which crypto path it is on: the fallback (not a secure context, no

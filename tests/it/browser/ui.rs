@@ -2,10 +2,39 @@
 //! app and wait until it is ready, share text through the Share Text tab, read the "link is
 //! ready" dialog, and open a link in a second tab. Selectors are the page's `data-testid`s.
 
-use super::driver::Browser;
-use crate::harness::Answer;
+use super::driver::{Browser, BrowserOptions};
+use crate::harness::{Answer, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
+
+/// A name for the server that is not a secure context, like a LAN address over plain HTTP:
+/// `http://qopy.test:PORT`, mapped to 127.0.0.1 by [`lan_browser`].
+pub const LAN_HOST: &str = "qopy.test";
+
+/// A server that answers to `qopy.test` (not one of its own names, so it must be listed in
+/// `allowed_hosts`, as on a LAN whose DNS gives the server a name).
+pub async fn lan_server() -> TestServer {
+    TestServer::start_with(|c| c.allowed_hosts = vec![LAN_HOST.into()]).await
+}
+
+/// A browser that resolves `qopy.test` to 127.0.0.1.
+pub async fn lan_browser() -> Browser {
+    Browser::start_with(BrowserOptions {
+        loopback_hosts: vec![LAN_HOST.into()],
+        ..Default::default()
+    })
+    .await
+}
+
+/// The two origins of one server: (`http://qopy.test:PORT`, the fallback;
+/// `http://127.0.0.1:PORT`, WebCrypto).
+pub fn origins(server: &TestServer) -> (String, String) {
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    (
+        format!("http://{LAN_HOST}:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    )
+}
 
 /// Long enough for a 600,000-iteration PBKDF2 on a busy 2-core machine.
 pub const STEP: Duration = Duration::from_secs(60);

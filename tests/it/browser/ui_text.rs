@@ -3,10 +3,10 @@
 //! back to the link; Quick Share by verbal code; an access code (wrong refused, right opens);
 //! a one-time clip that nothing consumes before the Reveal click and that is gone after it.
 
-use super::driver::{zbarimg, Browser, BrowserOptions};
+use super::driver::{zbarimg, Browser};
 use super::ui::{
-    clip_info, close_share_dialog, open_app, retrieve_error, retrieved_text, second_tab,
-    share_text, TextOptions, STEP,
+    clip_info, close_share_dialog, lan_browser, lan_server, open_app, origins, retrieve_error,
+    retrieved_text, second_tab, share_text, TextOptions, STEP,
 };
 use crate::harness::TestServer;
 
@@ -211,15 +211,9 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
 async fn text_round_trip_on_a_plain_http_lan_origin_uses_the_fallback_crypto() {
     // `http://qopy.test:PORT` (mapped to 127.0.0.1) is not a secure context, like a LAN
     // address: no crypto.subtle, so the page must use its own crypto, and says so.
-    // `qopy.test` is not one of the server's own names: it must be allowed.
-    let server = TestServer::start_with(|c| c.allowed_hosts = vec!["qopy.test".into()]).await;
-    let port = server.base.rsplit(':').next().unwrap().to_string();
-    let b = Browser::start_with(BrowserOptions {
-        loopback_hosts: vec!["qopy.test".into()],
-        ..Default::default()
-    })
-    .await;
-    let origin = format!("http://qopy.test:{port}");
+    let server = lan_server().await;
+    let (origin, _) = origins(&server);
+    let b = lan_browser().await;
     open_app(&b, &format!("{origin}/")).await;
     assert_eq!(
         b.js(

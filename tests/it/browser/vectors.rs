@@ -3,7 +3,8 @@
 //! cross-checked between the two, and the fallback chosen by itself where `crypto.subtle`
 //! does not exist (a plain-HTTP origin that is not loopback).
 
-use super::driver::{Browser, BrowserOptions};
+use super::driver::Browser;
+use super::ui::{lan_browser, lan_server, origins};
 use crate::harness::TestServer;
 use serde_json::{json, Value};
 
@@ -88,15 +89,10 @@ async fn fallback_agrees_with_webcrypto_on_random_inputs_in_the_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_http_lan_origin_has_no_subtle_crypto_and_gets_the_fallback() {
-    // `qopy.test` is not one of the server's own names: it must be allowed.
-    let server = TestServer::start_with(|c| c.allowed_hosts = vec!["qopy.test".into()]).await;
-    let port = server.base.rsplit(':').next().unwrap().to_string();
-    let b = Browser::start_with(BrowserOptions {
-        loopback_hosts: vec!["qopy.test".into()],
-        ..Default::default()
-    })
-    .await;
-    b.goto(&format!("http://qopy.test:{port}/")).await;
+    let server = lan_server().await;
+    let (lan, _) = origins(&server);
+    let b = lan_browser().await;
+    b.goto(&format!("{lan}/")).await;
     let r = b
         .js_async(
             "const { getCrypto } = await import('/js/crypto/index.js');\
