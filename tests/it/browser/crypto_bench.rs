@@ -70,16 +70,15 @@ return out;
 
 /// The plaintext the page builds: xorshift32 (13, 17, 5) words from `SEED`, little-endian.
 fn plaintext(size: usize) -> Vec<u8> {
-    let mut x = SEED;
-    let mut out = Vec::with_capacity(size);
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    out
+    let next = |x: u32| {
+        let x = x ^ (x << 13);
+        let x = x ^ (x >> 17);
+        x ^ (x << 5)
+    };
+    std::iter::successors(Some(next(SEED)), |&x| Some(next(x)))
+        .flat_map(u32::to_le_bytes)
+        .take(size)
+        .collect()
 }
 
 /// SHA-256 of the Rust `aes-gcm` sealing (ciphertext || tag) of the same input.
@@ -156,6 +155,17 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// Asserts a run's crypto path: WebCrypto in a secure context (`webcrypto`), or the fallback
+/// where there is neither.
+fn assert_path(run: &Value, webcrypto: bool) {
+    let path = if webcrypto { "WebCrypto" } else { "fallback" };
+    assert_eq!(
+        (&run["native"], &run["secure"], &run["subtle"]),
+        (&json!(webcrypto), &json!(webcrypto), &json!(webcrypto)),
+        "not on the {path} path"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crypto_bench_fallback_and_webcrypto_in_chromium() {
     let rust = tokio::task::spawn_blocking(rust_sealed_sha256);
@@ -167,11 +177,7 @@ async fn crypto_bench_fallback_and_webcrypto_in_chromium() {
     // The fallback, where the app itself picks it.
     open_app(&b, &format!("{lan}/")).await;
     let fb = run(&b, false, GCM_SIZE, &both).await;
-    assert_eq!(
-        (&fb["native"], &fb["secure"], &fb["subtle"]),
-        (&json!(false), &json!(false), &json!(false)),
-        "not on the fallback path"
-    );
+    assert_path(&fb, false);
     // The same, with the renderer's CPU slowed down 4x.
     b.cdp("Emulation.setCPUThrottlingRate", json!({ "rate": 4 }))
         .await;
@@ -182,11 +188,7 @@ async fn crypto_bench_fallback_and_webcrypto_in_chromium() {
     // WebCrypto on a secure origin.
     open_app(&b, &format!("{local}/")).await;
     let wc = run(&b, false, GCM_SIZE, &both).await;
-    assert_eq!(
-        (&wc["native"], &wc["secure"], &wc["subtle"]),
-        (&json!(true), &json!(true), &json!(true)),
-        "not on the WebCrypto path"
-    );
+    assert_path(&wc, true);
     b.close().await;
 
     // Correctness: both paths agree, and with the Rust crates.
