@@ -8,7 +8,7 @@
 use super::driver::Browser;
 use super::ui::{
     close_share_dialog, lan_browser, lan_server, open_app, origins, read_share_dialog,
-    retrieved_text, second_tab, share_text, TextOptions,
+    retrieved_text, second_tab, share_text, Shared, TextOptions,
 };
 use super::ui_file::{choose_file, download_via_link, sha256_hex, temp_file};
 use fantoccini::wd::WindowHandle;
@@ -56,6 +56,27 @@ async fn assert_path(b: &Browser, fallback: bool) {
     }
 }
 
+/// Opens the app on `origin`, asserts its crypto path, shares `text` (the link is on the same
+/// origin) and closes the dialog.
+async fn share_on(b: &Browser, origin: &str, fallback: bool, text: &str) -> Shared {
+    open_app(b, &format!("{origin}/")).await;
+    assert_path(b, fallback).await;
+    let shared = share_text(b, text, TextOptions::default()).await;
+    assert!(
+        shared.url.starts_with(&format!("{origin}/clip/")),
+        "{shared:?}"
+    );
+    close_share_dialog(b).await;
+    shared
+}
+
+/// Opens a text link, asserts the page's crypto path and returns the text it shows.
+async fn text_on(b: &Browser, url: &str, fallback: bool) -> String {
+    open_app(b, url).await;
+    assert_path(b, fallback).await;
+    retrieved_text(b).await
+}
+
 async fn switch(b: &Browser, to: &WindowHandle) {
     b.client.switch_to_window(to.clone()).await.unwrap();
 }
@@ -67,35 +88,18 @@ async fn text_made_on_the_fallback_opens_with_webcrypto_and_vice_versa() {
     let b = lan_browser().await;
 
     // Fallback tab: share.
-    open_app(&b, &format!("{lan}/")).await;
-    assert_path(&b, true).await;
-    let shared = share_text(&b, TEXT_LAN, TextOptions::default()).await;
-    assert!(
-        shared.url.starts_with(&format!("{lan}/clip/")),
-        "{shared:?}"
-    );
-    close_share_dialog(&b).await;
+    let shared = share_on(&b, &lan, true, TEXT_LAN).await;
 
     // WebCrypto tab: open it byte for byte, then share another.
     let lan_tab = second_tab(&b).await;
-    open_app(&b, &on_origin(&shared.url, &lan, &web)).await;
-    assert_path(&b, false).await;
-    assert_eq!(retrieved_text(&b).await, TEXT_LAN, "fallback → WebCrypto");
-
-    open_app(&b, &format!("{web}/")).await;
-    assert_path(&b, false).await;
-    let shared = share_text(&b, TEXT_WEB, TextOptions::default()).await;
-    assert!(
-        shared.url.starts_with(&format!("{web}/clip/")),
-        "{shared:?}"
-    );
-    close_share_dialog(&b).await;
+    let text = text_on(&b, &on_origin(&shared.url, &lan, &web), false).await;
+    assert_eq!(text, TEXT_LAN, "fallback → WebCrypto");
+    let shared = share_on(&b, &web, false, TEXT_WEB).await;
 
     // Back on the fallback origin: open the WebCrypto clip.
     switch(&b, &lan_tab).await;
-    open_app(&b, &on_origin(&shared.url, &web, &lan)).await;
-    assert_path(&b, true).await;
-    assert_eq!(retrieved_text(&b).await, TEXT_WEB, "WebCrypto → fallback");
+    let text = text_on(&b, &on_origin(&shared.url, &web, &lan), true).await;
+    assert_eq!(text, TEXT_WEB, "WebCrypto → fallback");
     b.screenshot("desktop-light-lan-text-from-webcrypto").await;
     // Chromium reports that it ignores the server's Cross-Origin-Opener-Policy header on a
     // plain-HTTP origin that is not loopback; that is expected there, not an app error.
