@@ -58,6 +58,43 @@ pub struct TextOptions<'a> {
     pub code: Option<&'a str>,
 }
 
+impl<'a> TextOptions<'a> {
+    /// A Quick Share (short ID, verbal code).
+    pub fn quick() -> TextOptions<'a> {
+        TextOptions {
+            quick: true,
+            ..Default::default()
+        }
+    }
+
+    /// A one-time clip.
+    pub fn one_time() -> TextOptions<'a> {
+        TextOptions {
+            one_time: true,
+            ..Default::default()
+        }
+    }
+
+    /// A clip behind an access code.
+    pub fn code(code: &'a str) -> TextOptions<'a> {
+        TextOptions {
+            code: Some(code),
+            ..Default::default()
+        }
+    }
+}
+
+/// Asserts that the Retrieve tab shows no text (nothing was opened).
+pub async fn assert_no_text_shown(b: &Browser) {
+    let shown = b
+        .find("[data-testid=retrieve-result-text]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap();
+    assert!(!shown, "the Retrieve tab shows a text");
+}
+
 /// Opens `url` and waits until the app has finished starting (`html[data-ready]`). The same
 /// URL as now is reloaded (navigating to an identical URL with a fragment would not load
 /// the page again).
