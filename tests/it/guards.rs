@@ -49,6 +49,33 @@ async fn text_clip(s: &TestServer, init: Value, complete: Value) -> String {
     v["clipId"].as_str().unwrap().to_string()
 }
 
+/// A wrong admin token (as long as a real one).
+const WRONG_TOKEN: &str = "wrong-token-wrong-token";
+
+/// A server with the rate limits on, after `adjust` set the budgets the test needs.
+async fn limited(adjust: impl FnOnce(&mut qopy::config::Config)) -> TestServer {
+    TestServer::start_with(|c| {
+        c.rate_limits = true;
+        adjust(c);
+    })
+    .await
+}
+
+/// Uploads a small text clip behind the access code `access_hash(seed)`; returns its ID.
+async fn coded_clip(s: &TestServer, seed: u8) -> String {
+    let complete = json!({ "accessCodeHash": access_hash(seed), "requiresAccessCode": true });
+    text_clip(s, json!({}), complete).await
+}
+
+/// Opens a clip (`POST /api/clip/:id`) with the access code `access_hash(seed)`.
+async fn open_with_code(s: &TestServer, id: &str, seed: u8) -> (u16, Value) {
+    s.post_json(
+        &format!("/api/clip/{id}"),
+        json!({ "accessCode": access_hash(seed) }),
+    )
+    .await
+}
+
 /// GET clip info from a given `X-Forwarded-For`; returns (status, JSON).
 async fn info_from(s: &TestServer, id: &str, xff: &str) -> (u16, Value) {
     let (status, _, v) = s
@@ -304,11 +331,7 @@ async fn admin_auth_and_bearer() {
     for path in ["/api/admin/stats", "/api/admin/clips", "/api/admin/system"] {
         let (status, _, _) = s.get(path).full_answer().await;
         assert_eq!(status, 401, "{path} without bearer");
-        let (status, _, _) = s
-            .get(path)
-            .bearer_auth("wrong-token-wrong-token")
-            .full_answer()
-            .await;
+        let (status, _, _) = s.get(path).bearer_auth(WRONG_TOKEN).full_answer().await;
         assert_eq!(status, 401, "{path} with a wrong bearer");
         let (status, _, _) = s
             .get(path)
@@ -380,19 +403,14 @@ const ADMIN_ROUTES: [(&str, &str); 4] = [
 /// `Retry-After`, even with the right token, while another address is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_bearer_guesses_reach_429_on_every_route() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.admin_auth = rate(3, 600);
-    })
-    .await;
+    let s = limited(|c| c.limits.admin_auth = rate(3, 600)).await;
     for (i, (method, path)) in ADMIN_ROUTES.into_iter().enumerate() {
         let guesser = [127, 0, 1, i as u8 + 1];
         for n in 0..3 {
-            let (status, _, v) =
-                admin_from(&s, guesser, method, path, "wrong-token-wrong-token").await;
+            let (status, _, v) = admin_from(&s, guesser, method, path, WRONG_TOKEN).await;
             assert_eq!(status, 401, "{method} {path}, guess {n}: {v}");
         }
-        let (status, h, v) = admin_from(&s, guesser, method, path, "wrong-token-wrong-token").await;
+        let (status, h, v) = admin_from(&s, guesser, method, path, WRONG_TOKEN).await;
         assert_eq!(status, 429, "{method} {path}: {v}");
         assert_eq!(v["error"], json!("Too many authentication attempts"), "{v}");
         let retry: u64 = header(&h, "retry-after").parse().unwrap();
@@ -436,22 +454,11 @@ async fn admin_bearer_guesses_reach_429_on_every_route() {
 /// Wrong passwords at `POST /api/admin/auth` and wrong bearer tokens share one budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_logins_and_bearer_tokens_share_a_budget() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.admin_auth = rate(3, 600);
-    })
-    .await;
+    let s = limited(|c| c.limits.admin_auth = rate(3, 600)).await;
     let from = [127, 0, 3, 1];
     assert_eq!(login_from(&s, from, "not-the-admin-token").await, 401);
     assert_eq!(login_from(&s, from, "still-not-the-token").await, 401);
-    let (status, _, _) = admin_from(
-        &s,
-        from,
-        "GET",
-        "/api/admin/system",
-        "wrong-token-wrong-token",
-    )
-    .await;
+    let (status, _, _) = admin_from(&s, from, "GET", "/api/admin/system", WRONG_TOKEN).await;
     assert_eq!(status, 401);
     assert_eq!(login_from(&s, from, ADMIN_TOKEN).await, 429);
     let (status, h, _) = admin_from(&s, from, "GET", "/api/admin/stats", ADMIN_TOKEN).await;
@@ -463,22 +470,14 @@ async fn admin_logins_and_bearer_tokens_share_a_budget() {
 /// Once the budget has room again, the right token works from the address that guessed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_budget_recovers() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         // One guess back every second.
         c.limits.admin_auth = rate(2, 2);
     })
     .await;
     let from = [127, 0, 4, 1];
     for _ in 0..2 {
-        let (status, _, _) = admin_from(
-            &s,
-            from,
-            "GET",
-            "/api/admin/stats",
-            "wrong-token-wrong-token",
-        )
-        .await;
+        let (status, _, _) = admin_from(&s, from, "GET", "/api/admin/stats", WRONG_TOKEN).await;
         assert_eq!(status, 401);
     }
     let (status, h, _) = admin_from(&s, from, "GET", "/api/admin/stats", ADMIN_TOKEN).await;
@@ -496,8 +495,7 @@ async fn admin_budget_recovers() {
 /// and are not affected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_guesses_share_a_server_wide_budget() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         c.limits.admin_auth = rate(100, 600);
         c.limits.failed_global = rate(3, 3600);
     })
@@ -676,11 +674,7 @@ async fn admin_clips_exposes_live_clip_ids_bug() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initiate_limit_429_with_retry_after() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.initiate = rate(3, 60);
-    })
-    .await;
+    let s = limited(|c| c.limits.initiate = rate(3, 60)).await;
     for _ in 0..3 {
         let (status, v) = s
             .post_json("/api/upload/initiate", json!({ "filename": "a" }))
@@ -704,8 +698,7 @@ async fn initiate_limit_429_with_retry_after() {
 /// with the mount-relative one, so chunk uploads were counted by the burst and general limits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunk_uploads_counted_by_general_limits_bug() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         c.chunk_size = 64 * 1024;
         c.limits.initiate = rate(3, 600);
         c.limits.lookup = rate(5, 600);
@@ -743,11 +736,7 @@ async fn chunk_uploads_counted_by_general_limits_bug() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_lookups_block_the_address() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.failed_per_address = rate(5, 300);
-    })
-    .await;
+    let s = limited(|c| c.limits.failed_per_address = rate(5, 300)).await;
     let real = text_clip(&s, json!({}), json!({})).await;
     for i in 0..5 {
         let (status, v) = s.get_json(&format!("/api/clip/NOSUCH000{i}/info")).await;
@@ -770,41 +759,21 @@ async fn failed_lookups_block_the_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_access_codes_count_as_failures() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.failed_per_address = rate(3, 300);
-    })
-    .await;
-    let id = text_clip(
-        &s,
-        json!({}),
-        json!({ "accessCodeHash": access_hash(1), "requiresAccessCode": true }),
-    )
-    .await;
+    let s = limited(|c| c.limits.failed_per_address = rate(3, 300)).await;
+    let id = coded_clip(&s, 1).await;
     for seed in 2..5 {
-        let (status, _) = s
-            .post_json(
-                &format!("/api/clip/{id}"),
-                json!({ "accessCode": access_hash(seed) }),
-            )
-            .await;
+        let (status, _) = open_with_code(&s, &id, seed).await;
         assert_eq!(status, 401);
     }
     // Now even the right code is refused from this address.
-    let (status, v) = s
-        .post_json(
-            &format!("/api/clip/{id}"),
-            json!({ "accessCode": access_hash(1) }),
-        )
-        .await;
+    let (status, v) = open_with_code(&s, &id, 1).await;
     assert_eq!(status, 429, "{v}");
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoofed_forwarded_for_does_not_reset_budget() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         c.limits.failed_per_address = rate(5, 300);
         c.limits.initiate = rate(2, 300);
     })
@@ -835,8 +804,7 @@ async fn spoofed_forwarded_for_does_not_reset_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trusted_proxy_forwarded_for_gets_separate_budgets() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
         c.limits.failed_per_address = rate(5, 300);
         c.limits.initiate = rate(2, 300);
@@ -880,8 +848,7 @@ async fn trusted_proxy_forwarded_for_gets_separate_budgets() {
 /// never matched, so 6-character IDs were only limited by the general limits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_quick_share_limiter_bug() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
         c.limits.lookup = rate(10, 60);
         c.limits.failed_per_address = rate(1000, 300);
@@ -968,19 +935,13 @@ async fn rate_limits_off_never_429() {
 /// 10-character clips keep working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_code_guesses_share_a_server_wide_budget() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
         c.limits.failed_per_address = rate(100, 300);
         c.limits.failed_global = rate(3, 3600);
     })
     .await;
-    let id = text_clip(
-        &s,
-        json!({}),
-        json!({ "accessCodeHash": access_hash(1), "requiresAccessCode": true }),
-    )
-    .await;
+    let id = coded_clip(&s, 1).await;
     let try_code = |seed: u8, xff: String| {
         let s = &s;
         let id = id.clone();
