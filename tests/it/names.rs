@@ -19,6 +19,20 @@ fn assert_invalid(got: (u16, &Value)) {
     assert_eq!(got.1["error"], "Validation failed", "{}", got.1);
 }
 
+/// Asserts that initiate refuses the file name `raw` with a 400 validation error.
+async fn assert_initiate_refuses(s: &TestServer, raw: &str) {
+    let (status, v) = s
+        .post_json("/api/upload/initiate", json!({ "filename": raw }))
+        .await;
+    assert_invalid((status, &v));
+}
+
+/// Asserts that a one-shot upload of a name that cleans to nothing got the default name.
+async fn assert_pasted(s: &TestServer, status: u16, answer: &str, raw: &str) {
+    assert_eq!(status, 200, "{raw:?}: {answer}");
+    assert_eq!(name_and_disposition(s, &id_of(answer)).await.0, "paste.txt");
+}
+
 /// The names a `Content-Disposition` gives: the quoted `filename` and, when present, the
 /// percent-decoded RFC 5987 `filename*`.
 fn disposition_names(cd: &str) -> Vec<String> {
@@ -102,11 +116,7 @@ async fn bidi_and_format_characters_never_reach_a_content_disposition() {
     assert_eq!(name, "txt.exe");
     assert_clean_disposition(&cd, "txt.exe");
     // The plain GET of an unencrypted clip gives the same header.
-    let r = s
-        .get(&format!("/file/{id}"))
-        .header("accept", "*/*")
-        .answer()
-        .await;
+    let r = s.get_file(&id, "*/*").await;
     assert_eq!(r.status().as_u16(), 200);
     assert_clean_disposition(
         r.headers()["content-disposition"].to_str().unwrap(),
@@ -191,35 +201,18 @@ async fn initiate_and_oneshot_treat_nul_cr_and_lf_alike() {
         ("\u{202E}", "/%E2%80%AE"),
         ("\u{200B}\u{FEFF} ", "/%E2%80%8B%EF%BB%BF%20"),
     ] {
-        let (status, v) = s
-            .post_json("/api/upload/initiate", json!({ "filename": raw }))
-            .await;
-        assert_invalid((status, &v));
+        assert_initiate_refuses(&s, &raw).await;
         let (status, answer) = put(&s, path, b"plain text").await;
-        assert_eq!(status, 200, "{raw:?}: {answer}");
-        assert_eq!(
-            name_and_disposition(&s, &id_of(&answer)).await.0,
-            "paste.txt"
-        );
+        assert_pasted(&s, status, &answer, raw).await;
     }
     for raw in [".", ".."] {
-        let (status, v) = s
-            .post_json("/api/upload/initiate", json!({ "filename": raw }))
-            .await;
-        assert_invalid((status, &v));
+        assert_initiate_refuses(&s, &raw).await;
         let (status, answer) = post_multipart(&s, raw, b"plain text").await;
-        assert_eq!(status, 200, "{raw:?}: {answer}");
-        assert_eq!(
-            name_and_disposition(&s, &id_of(&answer)).await.0,
-            "paste.txt"
-        );
+        assert_pasted(&s, status, &answer, raw).await;
     }
     // Too long after cleaning: both refuse it; removed characters do not count.
     let long = "x".repeat(256);
-    let (status, v) = s
-        .post_json("/api/upload/initiate", json!({ "filename": long }))
-        .await;
-    assert_invalid((status, &v));
+    assert_initiate_refuses(&s, &long).await;
     let (status, _) = put(&s, &format!("/{long}"), b"x").await;
     assert_eq!(status, 400);
     let padded = format!("{}{}", "\u{200B}".repeat(10), "x".repeat(255));

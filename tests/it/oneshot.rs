@@ -1,7 +1,7 @@
 //! One-shot uploads for scripts (`PUT /`, `PUT /:name`, `POST /` multipart or raw, a pipe),
 //! reading them back with a plain GET (never consuming), `GET /metrics`, and image previews.
 
-use crate::harness::{files_under, test_bytes, Answer, TestServer};
+use crate::harness::{content_type, files_under, test_bytes, Answer, TestServer};
 use qopy::clock::Clock;
 use std::io::Cursor;
 use std::time::Duration;
@@ -35,11 +35,7 @@ fn piped(data: Vec<u8>) -> reqwest::Body {
 }
 
 async fn get_raw(server: &TestServer, id: &str) -> (u16, Vec<u8>) {
-    let r = server
-        .get(&format!("/file/{id}"))
-        .header("accept", "*/*")
-        .answer()
-        .await;
+    let r = server.get_file(&id, "*/*").await;
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
 }
 
@@ -67,15 +63,10 @@ async fn put_root_answers_a_url_that_gives_the_bytes_back() {
     assert_eq!(r.bytes().await.unwrap().to_vec(), data);
     // A browser still gets the app page.
     let r = s
-        .get(&format!("/file/{id}"))
-        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
-        .answer()
+        .get_file(&id, "text/html,application/xhtml+xml,*/*;q=0.8")
         .await;
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
+    assert!(content_type(&r).starts_with("text/html"));
 }
 
 #[tokio::test]
@@ -154,13 +145,13 @@ async fn expiry_one_time_and_quick_share_options() {
     // Expiry from the query, then from the header.
     let (_, a) = put(&s, "/?expiry=5min", b"a".to_vec()).await;
     let short = id_of(&s, &a);
-    let r = s
+    let (_, a) = s
         .put("/")
         .header("x-qopy-expiry", "6hr")
         .body("b")
-        .answer()
+        .text_answer()
         .await;
-    let long = id_of(&s, &r.text().await.unwrap());
+    let long = id_of(&s, &a);
     let (_, i) = s.get_json(&format!("/api/clip/{short}/info")).await;
     let at = i["expiresAt"].as_u64().unwrap();
     assert!(
@@ -175,13 +166,9 @@ async fn expiry_one_time_and_quick_share_options() {
     assert_eq!(status, 400);
 
     // Quick Share: 6 characters, 5 minutes whatever the expiry asked.
-    let r = s
-        .put("/?expiry=24hr")
-        .header("x-qopy-quick-share", "1")
-        .body("quick")
-        .answer()
-        .await;
-    let quick = id_of(&s, &r.text().await.unwrap());
+    let quick_share = s.put("/?expiry=24hr").header("x-qopy-quick-share", "1");
+    let (_, a) = quick_share.body("quick").text_answer().await;
+    let quick = id_of(&s, &a);
     assert_eq!(quick.len(), 6);
     let (_, i) = s.get_json(&format!("/api/clip/{quick}/info")).await;
     assert_eq!(i["quickShare"], true);
@@ -193,10 +180,7 @@ async fn expiry_one_time_and_quick_share_options() {
     for _ in 0..3 {
         let r = s.get(&format!("/file/{once}")).answer().await;
         assert_eq!(r.status().as_u16(), 409);
-        assert!(r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain"));
+        assert!(content_type(&r).starts_with("text/plain"));
         let t = r.text().await.unwrap();
         assert!(
             t.contains(&format!("curl -X POST {}/file/{once}", s.base)),
@@ -230,16 +214,9 @@ async fn expiry_one_time_and_quick_share_options() {
 async fn encrypted_clips_never_come_back_raw() {
     let s = server().await;
     let id = s.upload_file(&test_bytes(1000, 3)).await;
-    let r = s
-        .get(&format!("/file/{id}"))
-        .header("accept", "*/*")
-        .answer()
-        .await;
+    let r = s.get_file(&id, "*/*").await;
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
+    assert!(content_type(&r).starts_with("text/html"));
     let r = s.post(&format!("/file/{id}")).answer().await;
     assert_eq!(r.status().as_u16(), 400);
 }
@@ -488,10 +465,6 @@ async fn raw_gets_of_unknown_ids_count_as_failed_lookups() {
     let (status, _) = get_raw(&s, &id).await;
     assert_eq!(status, 429);
     // A browser is never refused the page.
-    let r = s
-        .get(&format!("/file/{id}"))
-        .header("accept", "text/html")
-        .answer()
-        .await;
+    let r = s.get_file(&id, "text/html").await;
     assert_eq!(r.status().as_u16(), 200);
 }

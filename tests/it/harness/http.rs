@@ -160,6 +160,15 @@ impl Http {
         v
     }
 
+    /// `GET /file/:id` with this `Accept` header: the raw bytes of an unencrypted clip for a
+    /// script (`*/*`), the app page for a browser.
+    pub async fn get_file(&self, id: &str, accept: &str) -> reqwest::Response {
+        self.get(&format!("/file/{id}"))
+            .header("accept", accept)
+            .answer()
+            .await
+    }
+
     /// Downloads a clip's content (`POST /api/file/:id`), returning the response.
     pub async fn download(&self, id: &str, access_code: Option<&str>) -> reqwest::Response {
         let body = match access_code {
@@ -178,6 +187,14 @@ impl Http {
         let status = r.status().as_u16();
         (status, r.bytes().await.unwrap().to_vec())
     }
+}
+
+/// A response's `Content-Type` (empty when there is none).
+pub fn content_type(r: &reqwest::Response) -> &str {
+    r.headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
 }
 
 /// Sending a request that must get an answer (a transport error fails the test).

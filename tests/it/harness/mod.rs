@@ -9,7 +9,7 @@
 mod http;
 mod process;
 
-pub use http::{Answer, Http};
+pub use http::{content_type, Answer, Http};
 pub use process::{assert_exit_code, free_port, target_dir, ServerProcess, Spawn};
 
 use qopy::clock::OffsetClock;
