@@ -99,6 +99,12 @@ struct Counters {
 
 type Shared = Arc<parking_lot::Mutex<Model>>;
 
+/// Records a failure; `None`, so that the step that met it stops.
+fn failed<T>(m: &Shared, what: String) -> Option<T> {
+    m.lock().failures.push(what);
+    None
+}
+
 /// Starts a server on `data`, its output appended to `log`, and waits until it serves.
 async fn start(data: &Path, log: &Path) -> ServerProcess {
     // A previous process's sled lock may linger for a moment after the in-process check.
@@ -145,6 +151,15 @@ async fn post(c: &reqwest::Client, url: String, body: Value) -> Option<(u16, Val
     Some((s, r.json().await.unwrap_or(Value::Null)))
 }
 
+/// Downloads a clip (`POST /api/file/:id`, no access code); an error when the server is
+/// gone.
+async fn download(c: &reqwest::Client, base: &str, id: &str) -> reqwest::Result<reqwest::Response> {
+    c.post(format!("{base}/api/file/{id}"))
+        .json(&json!({}))
+        .send()
+        .await
+}
+
 /// Sends the missing chunks of a session (all acks recorded) and completes it.
 async fn finish_session(
     c: &reqwest::Client,
@@ -173,10 +188,7 @@ async fn finish_session(
         let piece = &content[n as usize * CHUNK..((n as usize + 1) * CHUNK).min(content.len())];
         let st = send_chunk(c, base, up, n, piece).await?;
         if st != 200 {
-            m.lock()
-                .failures
-                .push(format!("chunk {n} of a live session answered {st}"));
-            return None;
+            return failed(m, format!("chunk {n} of a live session answered {st}"));
         }
         k.ops.fetch_add(1, Ordering::Relaxed);
         m.lock().sessions.get_mut(up)?.acked.insert(n);
@@ -187,10 +199,7 @@ async fn finish_session(
     m.lock().sessions.get_mut(up)?.completing = true;
     let (st, v) = post(c, format!("{base}/api/upload/complete/{up}"), json!({})).await?;
     if st != 200 {
-        m.lock()
-            .failures
-            .push(format!("complete answered {st}: {v}"));
-        return None;
+        return failed(m, format!("complete answered {st}: {v}"));
     }
     k.ops.fetch_add(1, Ordering::Relaxed);
     k.uploads.fetch_add(1, Ordering::Relaxed);
@@ -256,12 +265,7 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                         }
                         r
                     }
-                    Some((st, v)) => {
-                        m.lock()
-                            .failures
-                            .push(format!("initiate answered {st}: {v}"));
-                        None
-                    }
+                    Some((st, v)) => failed(&m, format!("initiate answered {st}: {v}")),
                     None => None,
                 }
             }
@@ -305,11 +309,7 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                 };
                 match pick {
                     Some((id, want)) => {
-                        let r = c
-                            .post(format!("{base}/api/file/{id}"))
-                            .json(&json!({}))
-                            .send()
-                            .await;
+                        let r = download(&c, &base, &id).await;
                         match r {
                             Ok(r) if r.status() == 200 => match r.bytes().await {
                                 Ok(b) => {
@@ -322,13 +322,10 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                                 }
                                 Err(_) => None,
                             },
-                            Ok(r) => {
-                                m.lock().failures.push(format!(
-                                    "download of acknowledged clip {id}: {}",
-                                    r.status()
-                                ));
-                                None
-                            }
+                            Ok(r) => failed(
+                                &m,
+                                format!("download of acknowledged clip {id}: {}", r.status()),
+                            ),
                             Err(_) => None,
                         }
                     }
@@ -353,11 +350,7 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                 };
                 match pick {
                     Some(id) => {
-                        let r = c
-                            .post(format!("{base}/api/file/{id}"))
-                            .json(&json!({}))
-                            .send()
-                            .await;
+                        let r = download(&c, &base, &id).await;
                         match r {
                             Ok(r) if r.status() == 200 => {
                                 // Headers arrived: the consumption is durable now.
@@ -379,10 +372,7 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                                 Some(())
                             }
                             Ok(r) => {
-                                m.lock()
-                                    .failures
-                                    .push(format!("consume of one-time clip {id}: {}", r.status()));
-                                None
+                                failed(&m, format!("consume of one-time clip {id}: {}", r.status()))
                             }
                             Err(_) => None,
                         }
