@@ -51,24 +51,27 @@ fn sha(b: &[u8]) -> [u8; 32] {
 
 const MIB: u64 = 1 << 20;
 
-/// A data directory whose blob area is a 24 MiB tmpfs (the database stays on the ordinary
-/// disk, so only the blob writes meet the full filesystem).
-fn data_with_small_blobs() -> (tempfile::TempDir, Tmpfs) {
+/// A server with 1 MiB chunks and this free-disk reserve on a data directory whose blob area
+/// is a 24 MiB tmpfs (the database stays on the ordinary disk, so only the blob writes meet
+/// the full filesystem). Returns the data directory, the mount and the server (so that the
+/// server is dropped first).
+async fn small_blobs_server(min_free_disk: u64) -> (tempfile::TempDir, Tmpfs, TestServer) {
     let dir = tempfile::tempdir().unwrap();
     let mount = Tmpfs::mount(&dir.path().join("blobs"), "24m");
-    (dir, mount)
+    let data = dir.path().to_path_buf();
+    let srv = TestServer::start_with(|c| {
+        c.data_dir = data;
+        c.chunk_size = MIB;
+        c.min_free_disk = min_free_disk;
+    })
+    .await;
+    (dir, mount, srv)
 }
 
 #[tokio::test]
 async fn uploads_past_the_free_disk_reserve_get_507_and_earlier_clips_stay() {
-    let (dir, _mount) = data_with_small_blobs();
+    let (dir, _mount, srv) = small_blobs_server(16 * MIB).await;
     let data = dir.path().to_path_buf();
-    let srv = TestServer::start_with(|c| {
-        c.data_dir = data.clone();
-        c.chunk_size = MIB;
-        c.min_free_disk = 16 * MIB;
-    })
-    .await;
     let mut clips = Vec::new();
     let mut refused = None;
     'uploads: for i in 0..30u64 {
@@ -120,14 +123,8 @@ async fn uploads_past_the_free_disk_reserve_get_507_and_earlier_clips_stay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_meets_enospc_is_507_cleaned_up_and_harms_no_other_clip() {
-    let (dir, _mount) = data_with_small_blobs();
+    let (dir, _mount, srv) = small_blobs_server(0).await;
     let data = dir.path().to_path_buf();
-    let srv = TestServer::start_with(|c| {
-        c.data_dir = data.clone();
-        c.chunk_size = MIB;
-        c.min_free_disk = 0;
-    })
-    .await;
     // Some clips first.
     let mut clips = Vec::new();
     for i in 0..3u64 {
