@@ -175,25 +175,13 @@ async fn file_of_20_mib_made_on_either_crypto_path_opens_on_the_other() {
     let lan_tab = second_tab(&b).await;
     let url_web = upload(&b, &web, &path_web).await;
     assert_path(&b, false).await;
-    download_and_check(
-        &b,
-        &on_origin(&url_lan, &lan, &web),
-        false,
-        "from-fallback.bin",
-        &want_lan,
-    )
-    .await;
+    let url = on_origin(&url_lan, &lan, &web);
+    download_and_check(&b, &url, false, "from-fallback.bin", &want_lan).await;
 
     // The WebCrypto clip downloaded on the fallback origin.
     switch(&b, &lan_tab).await;
-    download_and_check(
-        &b,
-        &on_origin(&url_web, &web, &lan),
-        true,
-        "from-webcrypto.bin",
-        &want_web,
-    )
-    .await;
+    let url = on_origin(&url_web, &web, &lan);
+    download_and_check(&b, &url, true, "from-webcrypto.bin", &want_web).await;
     b.screenshot("desktop-light-lan-file-from-webcrypto").await;
     b.close().await;
 }
