@@ -61,6 +61,16 @@ async fn limited(adjust: impl FnOnce(&mut qopy::config::Config)) -> TestServer {
     .await
 }
 
+/// [`limited`] behind a trusted reverse proxy on 127.0.0.1: budgets go by the right-most
+/// untrusted `X-Forwarded-For` hop.
+async fn proxied(adjust: impl FnOnce(&mut qopy::config::Config)) -> TestServer {
+    limited(|c| {
+        c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
+        adjust(c);
+    })
+    .await
+}
+
 /// Uploads a small text clip behind the access code `access_hash(seed)`; returns its ID.
 async fn coded_clip(s: &TestServer, seed: u8) -> String {
     let complete = json!({ "accessCodeHash": access_hash(seed), "requiresAccessCode": true });
@@ -804,8 +814,7 @@ async fn spoofed_forwarded_for_does_not_reset_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trusted_proxy_forwarded_for_gets_separate_budgets() {
-    let s = limited(|c| {
-        c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
+    let s = proxied(|c| {
         c.limits.failed_per_address = rate(5, 300);
         c.limits.initiate = rate(2, 300);
     })
@@ -848,8 +857,7 @@ async fn trusted_proxy_forwarded_for_gets_separate_budgets() {
 /// never matched, so 6-character IDs were only limited by the general limits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_quick_share_limiter_bug() {
-    let s = limited(|c| {
-        c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
+    let s = proxied(|c| {
         c.limits.lookup = rate(10, 60);
         c.limits.failed_per_address = rate(1000, 300);
         c.limits.failed_global = rate(5, 3600);
@@ -935,8 +943,7 @@ async fn rate_limits_off_never_429() {
 /// 10-character clips keep working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_code_guesses_share_a_server_wide_budget() {
-    let s = limited(|c| {
-        c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
+    let s = proxied(|c| {
         c.limits.failed_per_address = rate(100, 300);
         c.limits.failed_global = rate(3, 3600);
     })
