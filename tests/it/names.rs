@@ -201,12 +201,12 @@ async fn initiate_and_oneshot_treat_nul_cr_and_lf_alike() {
         ("\u{202E}", "/%E2%80%AE"),
         ("\u{200B}\u{FEFF} ", "/%E2%80%8B%EF%BB%BF%20"),
     ] {
-        assert_initiate_refuses(&s, &raw).await;
+        assert_initiate_refuses(&s, raw).await;
         let (status, answer) = put(&s, path, b"plain text").await;
         assert_pasted(&s, status, &answer, raw).await;
     }
     for raw in [".", ".."] {
-        assert_initiate_refuses(&s, &raw).await;
+        assert_initiate_refuses(&s, raw).await;
         let (status, answer) = post_multipart(&s, raw, b"plain text").await;
         assert_pasted(&s, status, &answer, raw).await;
     }

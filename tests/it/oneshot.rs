@@ -35,7 +35,7 @@ fn piped(data: Vec<u8>) -> reqwest::Body {
 }
 
 async fn get_raw(server: &TestServer, id: &str) -> (u16, Vec<u8>) {
-    let r = server.get_file(&id, "*/*").await;
+    let r = server.get_file(id, "*/*").await;
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
 }
 
