@@ -52,19 +52,9 @@ export function sha256Compress(out, init, W) {
 
 /** Incremental SHA-256: new Sha256().update(bytes)...digest() → Uint8Array(32). */
 export class Sha256 extends StreamHash {
-  constructor() {
-    super('Sha256', SHA256_IV, 64, 64, 32, 8);
-  }
-
-  static get blockLength() { return 64; }
-  static get outputLength() { return 32; }
-
-  _compress() {
-    sha256Compress(this.state, this.state, this.W);
-  }
+  static spec = { name: 'Sha256', iv: SHA256_IV, scheduleWords: 64, blockLength: 64,
+    outputLength: 32, lengthFieldBytes: 8, compress: sha256Compress };
 }
 
 /** One-shot SHA-256. */
-export function sha256(data) {
-  return new Sha256().update(data).digest();
-}
+export const sha256 = (data) => new Sha256().update(data).digest();

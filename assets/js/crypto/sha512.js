@@ -143,19 +143,9 @@ export function sha512Compress(out, init, W) {
 
 /** Incremental SHA-512: new Sha512().update(bytes)...digest() → Uint8Array(64). */
 export class Sha512 extends StreamHash {
-  constructor() {
-    super('Sha512', SHA512_IV, 160, 128, 64, 16);
-  }
-
-  static get blockLength() { return 128; }
-  static get outputLength() { return 64; }
-
-  _compress() {
-    sha512Compress(this.state, this.state, this.W);
-  }
+  static spec = { name: 'Sha512', iv: SHA512_IV, scheduleWords: 160, blockLength: 128,
+    outputLength: 64, lengthFieldBytes: 16, compress: sha512Compress };
 }
 
 /** One-shot SHA-512. */
-export function sha512(data) {
-  return new Sha512().update(data).digest();
-}
+export const sha512 = (data) => new Sha512().update(data).digest();

@@ -1,31 +1,36 @@
 // stream-hash.js — the streaming half of a Merkle–Damgård hash (FIPS 180-4 §5.1, §6):
 // buffering input into blocks, the final padding with the bit length, the big-endian
 // output and clone(). SHA-256 and SHA-512 differ only in their compression function,
-// block size, schedule size and the width of the length field; they extend StreamHash.
+// block size, schedule size and the width of the length field, which they declare as the
+// `spec` of a subclass of StreamHash.
 // Owns: the class StreamHash.
 
 import { toBytes } from './util.js';
 
 /**
- * Incremental hasher over 32-bit big-endian words. A subclass calls
- * super(name, iv, scheduleWords, blockLength, outputLength, lengthFieldBytes) and
- * implements _compress(), which folds the block loaded into this.W[0 .. blockLength/4)
- * into this.state. The static blockLength/outputLength getters stay on the subclass
- * (HMAC, HKDF and PBKDF2 read them from the class).
+ * Incremental hasher over 32-bit big-endian words. A subclass only declares its
+ * `static spec`: { name, iv, scheduleWords, blockLength, outputLength, lengthFieldBytes,
+ * compress(out, init, W) }, where compress folds the block loaded into W[0 .. blockLength/4)
+ * into the state. HMAC, HKDF and PBKDF2 read blockLength and outputLength from the class.
  */
 export class StreamHash {
-  constructor(name, iv, scheduleWords, blockLength, outputLength, lengthFieldBytes) {
-    this.name = name;
-    this.state = Int32Array.from(iv);
-    this.W = new Int32Array(scheduleWords);
-    this.buffer = new Uint8Array(blockLength);
+  static get blockLength() { return this.spec.blockLength; }
+  static get outputLength() { return this.spec.outputLength; }
+
+  constructor() {
+    const spec = this.constructor.spec;
+    this.name = spec.name;
+    this.compress = spec.compress;
+    this.state = Int32Array.from(spec.iv);
+    this.W = new Int32Array(spec.scheduleWords);
+    this.buffer = new Uint8Array(spec.blockLength);
     this.bufferLength = 0;
     this.length = 0; // total bytes hashed
     this.finished = false;
-    this.blockLength = blockLength;
-    this.outputLength = outputLength;
+    this.blockLength = spec.blockLength;
+    this.outputLength = spec.outputLength;
     /** Padding must leave room for the length field: the last byte 0x80 may stand at most here. */
-    this.padLimit = blockLength - lengthFieldBytes;
+    this.padLimit = spec.blockLength - spec.lengthFieldBytes;
   }
 
   /** Loads the block at src[off ..] as big-endian words into W and compresses it. */
@@ -35,7 +40,7 @@ export class StreamHash {
     for (let j = 0; j < words; j++, off += 4) {
       W[j] = (src[off] << 24) | (src[off + 1] << 16) | (src[off + 2] << 8) | src[off + 3];
     }
-    this._compress();
+    this.compress(this.state, this.state, W);
   }
 
   update(data) {
