@@ -2,7 +2,7 @@
 //! server started by the harness. Each run gets an empty environment with its own home,
 //! config and state directories, so the tests neither read nor leave anything of the user's.
 
-use crate::harness::{test_bytes, TestServer};
+use crate::harness::{test_bytes, Answer, TestServer};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -107,11 +107,29 @@ impl User {
         self.run(&args, None, &[]).await
     }
 
+    /// `qopy send --server BASE EXTRA... -` with `input` on standard input.
+    async fn send_stdin(&self, server: &TestServer, extra: &[&str], input: &[u8]) -> Run {
+        let mut args = vec!["send", "--server", &server.base];
+        args.extend_from_slice(extra);
+        args.push("-");
+        self.run(&args, Some(input), &[]).await
+    }
+
+    /// The link of a successful [`User::send_stdin`].
+    async fn link_for(&self, server: &TestServer, extra: &[&str], input: &[u8]) -> String {
+        self.send_stdin(server, extra, input).await.ok().link()
+    }
+
     async fn get(&self, link: &str, extra: &[&str]) -> Run {
         let mut args = vec!["get", link];
         args.extend_from_slice(extra);
         self.run(&args, None, &[]).await
     }
+}
+
+/// A server and a user with an empty home.
+async fn server_and_user() -> (TestServer, User) {
+    (TestServer::start().await, User::new())
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -138,17 +156,9 @@ fn assert_secret_only_in_link(run: &Run, link: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_from_stdin_round_trips_and_is_what_the_browser_makes() {
-    let server = TestServer::start().await;
-    let user = User::new();
+    let (server, user) = server_and_user().await;
     let text = "héllo wörld\nsecond line\n";
-    let sent = user
-        .run(
-            &["send", "--server", &server.base, "-"],
-            Some(text.as_bytes()),
-            &[],
-        )
-        .await
-        .ok();
+    let sent = user.send_stdin(&server, &[], text.as_bytes()).await.ok();
     let link = sent.link();
     assert!(
         link.starts_with(&format!("{}/clip/", server.base)),
@@ -169,23 +179,16 @@ async fn text_from_stdin_round_trips_and_is_what_the_browser_makes() {
 
     // What the server holds is the browser's text layout: a V4 stream whose metadata is
     // {"kind":"text","name":"","type":"text/plain; charset=utf-8"}.
-    let id = link
-        .rsplit_once("/clip/")
-        .unwrap()
-        .1
-        .split('#')
-        .next()
-        .unwrap();
+    let id = link.rsplit_once("/clip/").unwrap().1;
+    let id = id.split_once('#').unwrap().0;
     let (status, info) = server.get_json(&format!("/api/clip/{id}/info")).await;
     assert_eq!(status, 200);
     assert_eq!(info["contentType"], "text");
     let body = server
-        .client
-        .post(server.url(&format!("/api/file/{id}")))
+        .post(&format!("/api/file/{id}"))
         .json(&serde_json::json!({}))
-        .send()
+        .answer()
         .await
-        .unwrap()
         .bytes()
         .await
         .unwrap();
@@ -196,14 +199,9 @@ async fn text_from_stdin_round_trips_and_is_what_the_browser_makes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_stdin_becomes_a_file() {
-    let server = TestServer::start().await;
-    let user = User::new();
+    let (server, user) = server_and_user().await;
     let bytes = test_bytes(10_000, 3);
-    let link = user
-        .run(&["send", "--server", &server.base, "-"], Some(&bytes), &[])
-        .await
-        .ok()
-        .link();
+    let link = user.link_for(&server, &[], &bytes).await;
     assert!(link.contains("/file/"), "{link}");
     let got = user.get(&link, &["-o", "-"]).await.ok();
     assert_eq!(got.stdout, bytes);
@@ -211,8 +209,7 @@ async fn binary_stdin_becomes_a_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_50_mib_file_round_trips() {
-    let server = TestServer::start().await;
-    let user = User::new();
+    let (server, user) = server_and_user().await;
     let bytes = test_bytes(50 << 20, 7);
     std::fs::write(user.path("big.bin"), &bytes).unwrap();
     let sent = user.send(&server, &[], &["big.bin"]).await.ok();
@@ -243,8 +240,7 @@ async fn a_50_mib_file_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_files_travel_as_one_archive() {
-    let server = TestServer::start().await;
-    let user = User::new();
+    let (server, user) = server_and_user().await;
     let a = test_bytes(3000, 1);
     let b = test_bytes(200_000, 2);
     std::fs::write(user.path("a.txt"), &a).unwrap();
@@ -266,8 +262,7 @@ async fn several_files_travel_as_one_archive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_code_is_required_and_checked() {
-    let server = TestServer::start().await;
-    let user = User::new();
+    let (server, user) = server_and_user().await;
     std::fs::write(user.path("f.txt"), b"gated").unwrap();
     let link = user
         .send(&server, &["--access-code", "4711"], &["f.txt"])
@@ -289,17 +284,10 @@ async fn access_code_is_required_and_checked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_is_mixed_into_the_key() {
-    let server = TestServer::start().await;
-    let user = User::new();
+    let (server, user) = server_and_user().await;
     let link = user
-        .run(
-            &["send", "--server", &server.base, "--password", "pw", "-"],
-            Some(b"locked"),
-            &[],
-        )
-        .await
-        .ok()
-        .link();
+        .link_for(&server, &["--password", "pw"], b"locked")
+        .await;
     user.get(&link, &[]).await.failed("--password");
     user.get(&link, &["--password", "nope"])
         .await
@@ -310,17 +298,8 @@ async fn password_is_mixed_into_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_share_has_short_id_and_secret() {
-    let server = TestServer::start().await;
-    let user = User::new();
-    let link = user
-        .run(
-            &["send", "--server", &server.base, "--quick-share", "-"],
-            Some(b"quick"),
-            &[],
-        )
-        .await
-        .ok()
-        .link();
+    let (server, user) = server_and_user().await;
+    let link = user.link_for(&server, &["--quick-share"], b"quick").await;
     let (path, secret) = link.split_once('#').unwrap();
     let id = path.rsplit_once("/clip/").unwrap().1;
     assert_eq!(id.len(), 6, "{link}");
@@ -334,44 +313,17 @@ async fn quick_share_has_short_id_and_secret() {
     let got = user.get(&short, &["--server", &server.base]).await.ok();
     assert_eq!(got.stdout, b"quick");
     // Quick Share takes no access code.
-    user.run(
-        &[
-            "send",
-            "--server",
-            &server.base,
-            "--quick-share",
-            "--access-code",
-            "1",
-            "-",
-        ],
-        Some(b"x"),
-        &[],
-    )
-    .await
-    .failed("cannot be used with");
+    user.send_stdin(&server, &["--quick-share", "--access-code", "1"], b"x")
+        .await
+        .failed("cannot be used with");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_time_clip_is_gone_after_the_first_get() {
-    let server = TestServer::start().await;
-    let user = User::new();
+    let (server, user) = server_and_user().await;
     let link = user
-        .run(
-            &[
-                "send",
-                "--server",
-                &server.base,
-                "--one-time",
-                "--expiry",
-                "1hr",
-                "-",
-            ],
-            Some(b"once"),
-            &[],
-        )
-        .await
-        .ok()
-        .link();
+        .link_for(&server, &["--one-time", "--expiry", "1hr"], b"once")
+        .await;
     assert_eq!(user.get(&link, &[]).await.ok().stdout, b"once");
     let again = user.get(&link, &[]).await.failed("no such clip");
     assert!(again.stdout.is_empty());
@@ -379,13 +331,8 @@ async fn one_time_clip_is_gone_after_the_first_get() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_links_fail_clearly() {
-    let server = TestServer::start().await;
-    let user = User::new();
-    let link = user
-        .run(&["send", "--server", &server.base, "-"], Some(b"hi"), &[])
-        .await
-        .ok()
-        .link();
+    let (server, user) = server_and_user().await;
+    let link = user.link_for(&server, &[], b"hi").await;
     let (path, secret) = link.split_once('#').unwrap();
     let flipped = if secret.ends_with('A') { 'B' } else { 'A' };
     let wrong = format!("{path}#{}{flipped}", &secret[..secret.len() - 1]);
@@ -402,13 +349,9 @@ async fn bad_links_fail_clearly() {
         .await
         .failed("not a Qopy link");
     // Unknown expiry: the server's message.
-    user.run(
-        &["send", "--server", &server.base, "--expiry", "3years", "-"],
-        Some(b"x"),
-        &[],
-    )
-    .await
-    .failed("expiration must be one of");
+    user.send_stdin(&server, &["--expiry", "3years"], b"x")
+        .await
+        .failed("expiration must be one of");
     // No server anywhere.
     user.run(&["send", "-"], Some(b"x"), &[])
         .await
@@ -417,8 +360,7 @@ async fn bad_links_fail_clearly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_comes_from_env_then_config_file() {
-    let server = TestServer::start().await;
-    let user = User::new();
+    let (server, user) = server_and_user().await;
     let link = user
         .run(
             &["send", "-"],
@@ -505,8 +447,7 @@ async fn a_session_is_never_resumed_with_different_content() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_exit_codes() {
-    let server = TestServer::start().await;
-    let user = User::new();
+    let (server, user) = server_and_user().await;
     let listen = server.base.trim_start_matches("http://").to_string();
     let up = user
         .run(&["healthcheck"], None, &[("QOPY_LISTEN", &listen)])
@@ -631,15 +572,7 @@ async fn links_work_between_the_cli_and_the_browser_client() {
 
     // CLI → browser: text.
     let text = "from the command line ✓";
-    let link = user
-        .run(
-            &["send", "--server", &server.base, "-"],
-            Some(text.as_bytes()),
-            &[],
-        )
-        .await
-        .ok()
-        .link();
+    let link = user.link_for(&server, &[], text.as_bytes()).await;
     let (code, out, err) = node(NODE_OPEN, &[("QOPY_LINK", &link)]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, text.as_bytes());

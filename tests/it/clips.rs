@@ -522,7 +522,7 @@ async fn one_time_race_has_exactly_one_winner_and_no_resurrection() {
         let client = s.client.clone();
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
-            let r = client.post(url).json(&json!({})).send().await.unwrap();
+            let r = client.post(url).json(&json!({})).answer().await;
             let status = r.status().as_u16();
             (status, r.bytes().await.unwrap().to_vec())
         }));

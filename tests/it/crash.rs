@@ -13,7 +13,7 @@
 //! hand: `QOPY_CRASH_CYCLES=200 cargo test --test it crash -- --nocapture`). The test prints
 //! one summary line: cycles, operations, losses.
 
-use crate::harness::test_bytes;
+use crate::harness::{test_bytes, Answer, ServerProcess, Spawn};
 use qopy::clock::SystemClock;
 use qopy::config::Config;
 use qopy::service::Qopy;
@@ -23,7 +23,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,61 +99,26 @@ struct Counters {
 
 type Shared = Arc<parking_lot::Mutex<Model>>;
 
-/// The child server.
-struct Server {
-    child: Child,
-    base: String,
+/// Records a failure; `None`, so that the step that met it stops.
+fn failed<T>(m: &Shared, what: String) -> Option<T> {
+    m.lock().failures.push(what);
+    None
 }
 
-impl Server {
-    /// SIGKILL, then wait for the process to be gone.
-    fn kill(self) {
-        drop(self);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(data: &Path, log: &Path) -> Server {
+/// Starts a server on `data`, its output appended to `log`, and waits until it serves.
+async fn start(data: &Path, log: &Path) -> ServerProcess {
     // A previous process's sled lock may linger for a moment after the in-process check.
     for attempt in 0..20 {
-        let port = crate::harness::free_port();
-        let err = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut cmd = crate::harness::qopy_command();
-        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data)
+        let mut server = Spawn::qopy(data)
             .args(["--rate-limits", "off", "--admin-token", ADMIN])
             .args(["--chunk-size", "64KiB", "--min-free-disk", "1MiB"])
             .args(["--log", "warn"])
-            .stdout(Stdio::null())
-            .stderr(err);
-        let mut child = cmd.spawn().expect("cannot start the qopy binary");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if let Ok(r) = client.get(format!("{base}/health")).send().await {
-                if r.status().is_success() {
-                    return Server { child, base };
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            .log_to(log)
+            .spawn();
+        if server.try_ready(Duration::from_secs(30)) {
+            return server;
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(server); // SIGKILL
         eprintln!("crash: start attempt {attempt} failed, retrying");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -187,6 +151,15 @@ async fn post(c: &reqwest::Client, url: String, body: Value) -> Option<(u16, Val
     Some((s, r.json().await.unwrap_or(Value::Null)))
 }
 
+/// Downloads a clip (`POST /api/file/:id`, no access code); an error when the server is
+/// gone.
+async fn download(c: &reqwest::Client, base: &str, id: &str) -> reqwest::Result<reqwest::Response> {
+    c.post(format!("{base}/api/file/{id}"))
+        .json(&json!({}))
+        .send()
+        .await
+}
+
 /// Sends the missing chunks of a session (all acks recorded) and completes it.
 async fn finish_session(
     c: &reqwest::Client,
@@ -215,10 +188,7 @@ async fn finish_session(
         let piece = &content[n as usize * CHUNK..((n as usize + 1) * CHUNK).min(content.len())];
         let st = send_chunk(c, base, up, n, piece).await?;
         if st != 200 {
-            m.lock()
-                .failures
-                .push(format!("chunk {n} of a live session answered {st}"));
-            return None;
+            return failed(m, format!("chunk {n} of a live session answered {st}"));
         }
         k.ops.fetch_add(1, Ordering::Relaxed);
         m.lock().sessions.get_mut(up)?.acked.insert(n);
@@ -229,10 +199,7 @@ async fn finish_session(
     m.lock().sessions.get_mut(up)?.completing = true;
     let (st, v) = post(c, format!("{base}/api/upload/complete/{up}"), json!({})).await?;
     if st != 200 {
-        m.lock()
-            .failures
-            .push(format!("complete answered {st}: {v}"));
-        return None;
+        return failed(m, format!("complete answered {st}: {v}"));
     }
     k.ops.fetch_add(1, Ordering::Relaxed);
     k.uploads.fetch_add(1, Ordering::Relaxed);
@@ -298,12 +265,7 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                         }
                         r
                     }
-                    Some((st, v)) => {
-                        m.lock()
-                            .failures
-                            .push(format!("initiate answered {st}: {v}"));
-                        None
-                    }
+                    Some((st, v)) => failed(&m, format!("initiate answered {st}: {v}")),
                     None => None,
                 }
             }
@@ -347,11 +309,7 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                 };
                 match pick {
                     Some((id, want)) => {
-                        let r = c
-                            .post(format!("{base}/api/file/{id}"))
-                            .json(&json!({}))
-                            .send()
-                            .await;
+                        let r = download(&c, &base, &id).await;
                         match r {
                             Ok(r) if r.status() == 200 => match r.bytes().await {
                                 Ok(b) => {
@@ -364,13 +322,10 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                                 }
                                 Err(_) => None,
                             },
-                            Ok(r) => {
-                                m.lock().failures.push(format!(
-                                    "download of acknowledged clip {id}: {}",
-                                    r.status()
-                                ));
-                                None
-                            }
+                            Ok(r) => failed(
+                                &m,
+                                format!("download of acknowledged clip {id}: {}", r.status()),
+                            ),
                             Err(_) => None,
                         }
                     }
@@ -395,11 +350,7 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                 };
                 match pick {
                     Some(id) => {
-                        let r = c
-                            .post(format!("{base}/api/file/{id}"))
-                            .json(&json!({}))
-                            .send()
-                            .await;
+                        let r = download(&c, &base, &id).await;
                         match r {
                             Ok(r) if r.status() == 200 => {
                                 // Headers arrived: the consumption is durable now.
@@ -421,10 +372,7 @@ async fn worker(base: String, m: Shared, k: Arc<Counters>, seed: u64) {
                                 Some(())
                             }
                             Ok(r) => {
-                                m.lock()
-                                    .failures
-                                    .push(format!("consume of one-time clip {id}: {}", r.status()));
-                                None
+                                failed(&m, format!("consume of one-time clip {id}: {}", r.status()))
                             }
                             Err(_) => None,
                         }
@@ -463,9 +411,8 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
                 let r = c
                     .post(format!("{base}/api/file/{id}"))
                     .json(&json!({}))
-                    .send()
-                    .await
-                    .unwrap();
+                    .answer()
+                    .await;
                 let st = r.status().as_u16();
                 let b = r.bytes().await.unwrap();
                 k.ops.fetch_add(1, Ordering::Relaxed);
@@ -521,9 +468,8 @@ async fn verify(base: &str, m: &Shared, k: &Counters) {
     for (up, content, total, acked, completing) in sessions {
         let r = c
             .get(format!("{base}/api/upload/{up}/status"))
-            .send()
-            .await
-            .unwrap();
+            .answer()
+            .await;
         let st = r.status().as_u16();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         k.ops.fetch_add(1, Ordering::Relaxed);
@@ -690,7 +636,7 @@ async fn kill_9_loses_nothing_acknowledged() {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(rng.gen_range(100..900))).await;
-        server.kill();
+        drop(server); // SIGKILL
         kills_mid_work += 1;
         for t in &tasks {
             t.abort();
@@ -711,7 +657,7 @@ async fn kill_9_loses_nothing_acknowledged() {
         // disk.
         let server = start(&data, &log).await;
         verify(&server.base, &model, &counters).await;
-        server.kill();
+        drop(server); // SIGKILL
         let d = data.clone();
         let disk = tokio::task::spawn_blocking(move || check_disk(&d))
             .await

@@ -5,11 +5,11 @@
 //! answered 507, leaves no temporary file, and every other clip stays intact; a database that
 //! meets an I/O error makes the process exit non-zero.
 
-use crate::harness::{files_under, test_bytes, TestServer};
+use crate::harness::{files_under, test_bytes, Answer, Http, Spawn, TestServer};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A tmpfs mounted for one test, unmounted when dropped (also when the test fails).
@@ -45,41 +45,33 @@ impl Drop for Tmpfs {
     }
 }
 
-async fn post(
-    c: &reqwest::Client,
-    url: String,
-    body: serde_json::Value,
-) -> (u16, serde_json::Value) {
-    match c.post(url).json(&body).send().await {
-        Ok(r) => (r.status().as_u16(), r.json().await.unwrap_or_default()),
-        Err(_) => (0, serde_json::Value::Null),
-    }
-}
-
 fn sha(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
 }
 
 const MIB: u64 = 1 << 20;
 
-/// A data directory whose blob area is a 24 MiB tmpfs (the database stays on the ordinary
-/// disk, so only the blob writes meet the full filesystem).
-fn data_with_small_blobs() -> (tempfile::TempDir, Tmpfs) {
+/// A server with 1 MiB chunks and this free-disk reserve on a data directory whose blob area
+/// is a 24 MiB tmpfs (the database stays on the ordinary disk, so only the blob writes meet
+/// the full filesystem). Returns the data directory, the mount and the server (so that the
+/// server is dropped first).
+async fn small_blobs_server(min_free_disk: u64) -> (tempfile::TempDir, Tmpfs, TestServer) {
     let dir = tempfile::tempdir().unwrap();
     let mount = Tmpfs::mount(&dir.path().join("blobs"), "24m");
-    (dir, mount)
+    let data = dir.path().to_path_buf();
+    let srv = TestServer::start_with(|c| {
+        c.data_dir = data;
+        c.chunk_size = MIB;
+        c.min_free_disk = min_free_disk;
+    })
+    .await;
+    (dir, mount, srv)
 }
 
 #[tokio::test]
 async fn uploads_past_the_free_disk_reserve_get_507_and_earlier_clips_stay() {
-    let (dir, _mount) = data_with_small_blobs();
+    let (dir, _mount, srv) = small_blobs_server(16 * MIB).await;
     let data = dir.path().to_path_buf();
-    let srv = TestServer::start_with(|c| {
-        c.data_dir = data.clone();
-        c.chunk_size = MIB;
-        c.min_free_disk = 16 * MIB;
-    })
-    .await;
     let mut clips = Vec::new();
     let mut refused = None;
     'uploads: for i in 0..30u64 {
@@ -131,14 +123,8 @@ async fn uploads_past_the_free_disk_reserve_get_507_and_earlier_clips_stay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_meets_enospc_is_507_cleaned_up_and_harms_no_other_clip() {
-    let (dir, _mount) = data_with_small_blobs();
+    let (dir, _mount, srv) = small_blobs_server(0).await;
     let data = dir.path().to_path_buf();
-    let srv = TestServer::start_with(|c| {
-        c.data_dir = data.clone();
-        c.chunk_size = MIB;
-        c.min_free_disk = 0;
-    })
-    .await;
     // Some clips first.
     let mut clips = Vec::new();
     for i in 0..3u64 {
@@ -179,9 +165,8 @@ async fn a_write_that_meets_enospc_is_507_cleaned_up_and_harms_no_other_clip() {
                 .header("content-type", "application/octet-stream")
                 .header("content-length", MIB.to_string())
                 .body(reqwest::Body::wrap_stream(stream))
-                .send()
-                .await
-                .unwrap();
+                .answer()
+                .await;
             let status = r.status().as_u16();
             (
                 status,
@@ -271,22 +256,7 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let _mount = Tmpfs::mount(&data, "24m");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = dir.path().join("server.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qopy"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("QOPY_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(&data)
+    let mut server = Spawn::qopy(&data)
         .args([
             "--rate-limits",
             "off",
@@ -295,48 +265,16 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
             "--log",
             "warn",
         ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let t = Instant::now();
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        .ready();
+    let h = Http::with_timeout(server.base.clone(), Duration::from_secs(5));
     // A clip to download: each download records an access, a database write.
-    let body = test_bytes(1000, 9);
-    let (_, v) = post(
-        &client,
-        format!("{base}/api/upload/initiate"),
-        json!({"filename": "f", "filesize": 1000, "totalChunks": 1, "contentType": "file"}),
-    )
-    .await;
-    let up = v["uploadId"].as_str().unwrap().to_string();
-    let r = client
-        .put(format!("{base}/api/upload/chunk/{up}/0"))
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let (_, v) = post(
-        &client,
-        format!("{base}/api/upload/complete/{up}"),
-        json!({}),
-    )
-    .await;
-    let clip = v["clipId"].as_str().unwrap().to_string();
+    let clip = h
+        .upload_in_chunks(&test_bytes(1000, 9), 1000, json!({}), json!({}))
+        .await["clipId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Fill the filesystem completely, then make the server write to its database.
     {
         use std::io::Write;
@@ -347,23 +285,25 @@ async fn a_database_io_error_makes_the_process_exit_non_zero() {
     }
     let t = Instant::now();
     let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = server.exited() {
             break status;
         }
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the server kept running with a full database disk; its log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
+        assert!(
+            t.elapsed() <= Duration::from_secs(30),
+            "the server kept running with a full database disk; its log:\n{}",
+            server.log()
+        );
         for _ in 0..20 {
-            let _ = post(&client, format!("{base}/api/file/{clip}"), json!({})).await;
+            // The server may be exiting: a failed request is expected.
+            let _ = h
+                .post(&format!("/api/file/{clip}"))
+                .json(&json!({}))
+                .send()
+                .await;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let text = server.log();
     assert_eq!(code.code(), Some(1), "exit status {code:?}; log:\n{text}");
     assert!(text.contains("database"), "log:\n{text}");
 }

@@ -8,15 +8,6 @@ use qopy::config::{IpNet, Rate};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// (status, headers, JSON) of a request.
-async fn send(rb: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
-    let r = rb.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let v = r.json::<Value>().await.unwrap_or(Value::Null);
-    (status, headers, v)
-}
-
 fn header(h: &reqwest::header::HeaderMap, k: &str) -> String {
     h.get(k)
         .unwrap_or_else(|| panic!("missing header {k}"))
@@ -58,14 +49,50 @@ async fn text_clip(s: &TestServer, init: Value, complete: Value) -> String {
     v["clipId"].as_str().unwrap().to_string()
 }
 
+/// A wrong admin token (as long as a real one).
+const WRONG_TOKEN: &str = "wrong-token-wrong-token";
+
+/// A server with the rate limits on, after `adjust` set the budgets the test needs.
+async fn limited(adjust: impl FnOnce(&mut qopy::config::Config)) -> TestServer {
+    TestServer::start_with(|c| {
+        c.rate_limits = true;
+        adjust(c);
+    })
+    .await
+}
+
+/// [`limited`] behind a trusted reverse proxy on 127.0.0.1: budgets go by the right-most
+/// untrusted `X-Forwarded-For` hop.
+async fn proxied(adjust: impl FnOnce(&mut qopy::config::Config)) -> TestServer {
+    limited(|c| {
+        c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
+        adjust(c);
+    })
+    .await
+}
+
+/// Uploads a small text clip behind the access code `access_hash(seed)`; returns its ID.
+async fn coded_clip(s: &TestServer, seed: u8) -> String {
+    let complete = json!({ "accessCodeHash": access_hash(seed), "requiresAccessCode": true });
+    text_clip(s, json!({}), complete).await
+}
+
+/// Opens a clip (`POST /api/clip/:id`) with the access code `access_hash(seed)`.
+async fn open_with_code(s: &TestServer, id: &str, seed: u8) -> (u16, Value) {
+    s.post_json(
+        &format!("/api/clip/{id}"),
+        json!({ "accessCode": access_hash(seed) }),
+    )
+    .await
+}
+
 /// GET clip info from a given `X-Forwarded-For`; returns (status, JSON).
 async fn info_from(s: &TestServer, id: &str, xff: &str) -> (u16, Value) {
-    let (status, _, v) = send(
-        s.client
-            .get(s.url(&format!("/api/clip/{id}/info")))
-            .header("x-forwarded-for", xff),
-    )
-    .await;
+    let (status, _, v) = s
+        .get(&format!("/api/clip/{id}/info"))
+        .header("x-forwarded-for", xff)
+        .full_answer()
+        .await;
     (status, v)
 }
 
@@ -92,26 +119,26 @@ async fn stats_until(s: &TestServer, field: &str, want: u64) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_endpoints_without_security_headers_bug() {
     let s = TestServer::start().await;
-    let (status, h, v) = send(s.client.get(s.url("/health"))).await;
+    let (status, h, v) = s.get("/health").full_answer().await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], json!("OK"));
     assert_eq!(v["database"], json!("connected"));
     assert!(v["uptime"].is_number(), "{v}");
     assert_security_headers(&h, "/health");
 
-    let (status, h, v) = send(s.client.get(s.url("/api/health"))).await;
+    let (status, h, v) = s.get("/api/health").full_answer().await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], json!("OK"));
     assert!(v["uptime"].is_number(), "{v}");
     assert_security_headers(&h, "/api/health");
 
-    let (status, h, v) = send(s.client.get(s.url("/ping"))).await;
+    let (status, h, v) = s.get("/ping").full_answer().await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["pong"], json!(true));
     assert_security_headers(&h, "/ping");
 
     // Errors carry them too.
-    let (_, h, _) = send(s.client.get(s.url("/api/clip/NOSUCHCLIP/info"))).await;
+    let (_, h, _) = s.get("/api/clip/NOSUCHCLIP/info").full_answer().await;
     assert_security_headers(&h, "404");
     s.stop().await;
 }
@@ -127,7 +154,7 @@ async fn unknown_route_is_404_json_and_wrong_method_405_json() {
         "/ABC123",
         "/no/such/page.html",
     ] {
-        let (status, h, v) = send(s.client.get(s.url(path))).await;
+        let (status, h, v) = s.get(path).full_answer().await;
         assert_eq!(status, 404, "{path}: {v}");
         assert_eq!(v["error"], json!("Not found"), "{path}: {v}");
         assert!(header(&h, "content-type").starts_with("application/json"));
@@ -138,7 +165,7 @@ async fn unknown_route_is_404_json_and_wrong_method_405_json() {
         (reqwest::Method::PUT, "/api/clip/ABCDEFGHIJ"),
         (reqwest::Method::GET, "/api/upload/initiate"),
     ] {
-        let (status, h, v) = send(s.client.request(method.clone(), s.url(path))).await;
+        let (status, h, v) = s.request(method.clone(), path).full_answer().await;
         assert_eq!(status, 405, "{method} {path}: {v}");
         assert!(v["error"].is_string(), "{method} {path}: {v}");
         assert!(header(&h, "content-type").starts_with("application/json"));
@@ -156,45 +183,41 @@ async fn foreign_origin_cors_500_bug() {
     let id = text_clip(&s, json!({}), json!({})).await;
     let evil = "https://evil.example";
 
-    let (status, h, v) = send(
-        s.client
-            .get(s.url(&format!("/api/clip/{id}/info")))
-            .header("origin", evil),
-    )
-    .await;
+    let (status, h, v) = s
+        .get(&format!("/api/clip/{id}/info"))
+        .header("origin", evil)
+        .full_answer()
+        .await;
     assert_eq!(status, 403, "{v}");
     assert!(v["error"].is_string(), "{v}");
     assert!(h.get("access-control-allow-origin").is_none());
 
-    let (status, h, v) = send(
-        s.client
-            .post(s.url("/api/upload/initiate"))
-            .header("origin", evil)
-            .json(&json!({ "filename": "a.txt" })),
-    )
-    .await;
+    let (status, h, v) = s
+        .post("/api/upload/initiate")
+        .header("origin", evil)
+        .json(&json!({ "filename": "a.txt" }))
+        .full_answer()
+        .await;
     assert_eq!(status, 403, "{v}");
     assert!(v["error"].is_string(), "{v}");
     assert!(h.get("access-control-allow-origin").is_none());
     assert_security_headers(&h, "403");
 
-    let (status, _, _) = send(
-        s.client
-            .request(reqwest::Method::OPTIONS, s.url("/api/upload/initiate"))
-            .header("origin", evil)
-            .header("access-control-request-method", "POST"),
-    )
-    .await;
+    let (status, _, _) = s
+        .request(reqwest::Method::OPTIONS, "/api/upload/initiate")
+        .header("origin", evil)
+        .header("access-control-request-method", "POST")
+        .full_answer()
+        .await;
     assert_eq!(status, 403);
 
     // A refused download consumed nothing.
-    let (status, _, _) = send(
-        s.client
-            .post(s.url(&format!("/api/file/{id}")))
-            .header("origin", "null")
-            .json(&json!({})),
-    )
-    .await;
+    let (status, _, _) = s
+        .post(&format!("/api/file/{id}"))
+        .header("origin", "null")
+        .json(&json!({}))
+        .full_answer()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(s.download_bytes(&id, None).await.0, 200);
     s.stop().await;
@@ -205,16 +228,19 @@ async fn same_origin_is_allowed() {
     let s = TestServer::start().await;
     // reqwest sends Host: 127.0.0.1:PORT, which is exactly `base` without the scheme.
     let own = s.base.clone();
-    let (status, _, v) = send(
-        s.client
-            .post(s.url("/api/upload/initiate"))
-            .header("origin", &own)
-            .json(&json!({ "filename": "a.txt" })),
-    )
-    .await;
+    let (status, _, v) = s
+        .post("/api/upload/initiate")
+        .header("origin", &own)
+        .json(&json!({ "filename": "a.txt" }))
+        .full_answer()
+        .await;
     assert_eq!(status, 200, "{v}");
     assert!(v["uploadId"].is_string());
-    let (status, _, _) = send(s.client.get(s.url("/api/config")).header("origin", &own)).await;
+    let (status, _, _) = s
+        .get("/api/config")
+        .header("origin", &own)
+        .full_answer()
+        .await;
     assert_eq!(status, 200);
     s.stop().await;
 }
@@ -223,27 +249,25 @@ async fn same_origin_is_allowed() {
 async fn configured_origin_gets_cors_headers_and_preflight() {
     let s =
         TestServer::start_with(|c| c.cors_origins = vec!["https://friend.example".into()]).await;
-    let (status, h, v) = send(
-        s.client
-            .post(s.url("/api/upload/initiate"))
-            .header("origin", "https://friend.example")
-            .json(&json!({ "filename": "a.txt" })),
-    )
-    .await;
+    let (status, h, v) = s
+        .post("/api/upload/initiate")
+        .header("origin", "https://friend.example")
+        .json(&json!({ "filename": "a.txt" }))
+        .full_answer()
+        .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(
         header(&h, "access-control-allow-origin"),
         "https://friend.example"
     );
 
-    let (status, h, _) = send(
-        s.client
-            .request(reqwest::Method::OPTIONS, s.url("/api/upload/initiate"))
-            .header("origin", "https://friend.example")
-            .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type"),
-    )
-    .await;
+    let (status, h, _) = s
+        .request(reqwest::Method::OPTIONS, "/api/upload/initiate")
+        .header("origin", "https://friend.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .full_answer()
+        .await;
     assert_eq!(status, 204);
     let methods = header(&h, "access-control-allow-methods");
     assert!(methods.contains("POST"), "{methods}");
@@ -253,12 +277,11 @@ async fn configured_origin_gets_cors_headers_and_preflight() {
     );
 
     // Others are still refused.
-    let (status, _, _) = send(
-        s.client
-            .get(s.url("/api/config"))
-            .header("origin", "https://enemy.example"),
-    )
-    .await;
+    let (status, _, _) = s
+        .get("/api/config")
+        .header("origin", "https://enemy.example")
+        .full_answer()
+        .await;
     assert_eq!(status, 403);
     s.stop().await;
 }
@@ -269,26 +292,24 @@ async fn configured_origin_gets_cors_headers_and_preflight() {
 async fn admin_without_token_is_503() {
     let s = TestServer::start_with(|c| c.admin_token = None).await;
     for path in ["/api/admin/stats", "/api/admin/clips", "/api/admin/system"] {
-        let (status, _, v) = send(s.client.get(s.url(path))).await;
+        let (status, _, v) = s.get(path).full_answer().await;
         assert_eq!(status, 503, "{path}: {v}");
-        let (status, _, _) = send(s.client.get(s.url(path)).bearer_auth(ADMIN_TOKEN)).await;
+        let (status, _, _) = s.get(path).bearer_auth(ADMIN_TOKEN).full_answer().await;
         assert_eq!(status, 503, "{path} with a bearer");
     }
-    let (status, _, v) = send(
-        s.client
-            .post(s.url("/api/admin/sweep"))
-            .bearer_auth(ADMIN_TOKEN),
-    )
-    .await;
+    let (status, _, v) = s
+        .post("/api/admin/sweep")
+        .bearer_auth(ADMIN_TOKEN)
+        .full_answer()
+        .await;
     assert_eq!(status, 503, "sweep: {v}");
-    let (status, _, v) = send(
-        s.client
-            .post(s.url("/api/admin/auth"))
-            .json(&json!({ "password": ADMIN_TOKEN })),
-    )
-    .await;
+    let (status, _, v) = s
+        .post("/api/admin/auth")
+        .json(&json!({ "password": ADMIN_TOKEN }))
+        .full_answer()
+        .await;
     assert_eq!(status, 503, "auth: {v}");
-    let r = s.client.get(s.url("/admin")).send().await.unwrap();
+    let r = s.get("/admin").answer().await;
     assert_eq!(r.status().as_u16(), 503);
     s.stop().await;
 }
@@ -296,7 +317,7 @@ async fn admin_without_token_is_503() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_auth_and_bearer() {
     let s = TestServer::start().await;
-    let auth = |body: Value| s.client.post(s.url("/api/admin/auth")).json(&body).send();
+    let auth = |body: Value| s.post("/api/admin/auth").json(&body).send();
     let r = auth(json!({ "password": ADMIN_TOKEN })).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["success"], json!(true));
@@ -318,33 +339,27 @@ async fn admin_auth_and_bearer() {
     }
 
     for path in ["/api/admin/stats", "/api/admin/clips", "/api/admin/system"] {
-        let (status, _, _) = send(s.client.get(s.url(path))).await;
+        let (status, _, _) = s.get(path).full_answer().await;
         assert_eq!(status, 401, "{path} without bearer");
-        let (status, _, _) = send(
-            s.client
-                .get(s.url(path))
-                .bearer_auth("wrong-token-wrong-token"),
-        )
-        .await;
+        let (status, _, _) = s.get(path).bearer_auth(WRONG_TOKEN).full_answer().await;
         assert_eq!(status, 401, "{path} with a wrong bearer");
-        let (status, _, _) = send(
-            s.client
-                .get(s.url(path))
-                .header("authorization", ADMIN_TOKEN),
-        )
-        .await;
+        let (status, _, _) = s
+            .get(path)
+            .header("authorization", ADMIN_TOKEN)
+            .full_answer()
+            .await;
         assert_eq!(status, 401, "{path} without the Bearer scheme");
         let (status, v) = s.admin_get(path).await;
         assert_eq!(status, 200, "{path}: {v}");
     }
-    let (status, _, _) = send(s.client.post(s.url("/api/admin/sweep"))).await;
+    let (status, _, _) = s.post("/api/admin/sweep").full_answer().await;
     assert_eq!(status, 401);
 
     let (_, v) = s.admin_get("/api/admin/system").await;
     assert!(v["currentTime"].is_u64(), "{v}");
     assert_eq!(v["status"], json!("OK"));
 
-    let r = s.client.get(s.url("/admin")).send().await.unwrap();
+    let r = s.get("/admin").answer().await;
     assert_eq!(r.status().as_u16(), 200, "the page itself needs no bearer");
     s.stop().await;
 }
@@ -367,7 +382,7 @@ async fn admin_from(
     } else {
         client.get(s.url(path))
     };
-    send(rb.bearer_auth(token)).await
+    rb.bearer_auth(token).full_answer().await
 }
 
 /// A login attempt (`POST /api/admin/auth`) from a given local address.
@@ -380,9 +395,8 @@ async fn login_from(s: &TestServer, from: [u8; 4], password: &str) -> u16 {
     let r = client
         .post(s.url("/api/admin/auth"))
         .json(&json!({ "password": password }))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     r.status().as_u16()
 }
 
@@ -399,19 +413,14 @@ const ADMIN_ROUTES: [(&str, &str); 4] = [
 /// `Retry-After`, even with the right token, while another address is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_bearer_guesses_reach_429_on_every_route() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.admin_auth = rate(3, 600);
-    })
-    .await;
+    let s = limited(|c| c.limits.admin_auth = rate(3, 600)).await;
     for (i, (method, path)) in ADMIN_ROUTES.into_iter().enumerate() {
         let guesser = [127, 0, 1, i as u8 + 1];
         for n in 0..3 {
-            let (status, _, v) =
-                admin_from(&s, guesser, method, path, "wrong-token-wrong-token").await;
+            let (status, _, v) = admin_from(&s, guesser, method, path, WRONG_TOKEN).await;
             assert_eq!(status, 401, "{method} {path}, guess {n}: {v}");
         }
-        let (status, h, v) = admin_from(&s, guesser, method, path, "wrong-token-wrong-token").await;
+        let (status, h, v) = admin_from(&s, guesser, method, path, WRONG_TOKEN).await;
         assert_eq!(status, 429, "{method} {path}: {v}");
         assert_eq!(v["error"], json!("Too many authentication attempts"), "{v}");
         let retry: u64 = header(&h, "retry-after").parse().unwrap();
@@ -443,7 +452,7 @@ async fn admin_bearer_guesses_reach_429_on_every_route() {
         .build()
         .unwrap();
     for _ in 0..5 {
-        let (status, _, _) = send(anonymous.get(s.url("/api/admin/stats"))).await;
+        let (status, _, _) = anonymous.get(s.url("/api/admin/stats")).full_answer().await;
         assert_eq!(status, 401);
     }
     let (status, _, _) =
@@ -455,22 +464,11 @@ async fn admin_bearer_guesses_reach_429_on_every_route() {
 /// Wrong passwords at `POST /api/admin/auth` and wrong bearer tokens share one budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_logins_and_bearer_tokens_share_a_budget() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.admin_auth = rate(3, 600);
-    })
-    .await;
+    let s = limited(|c| c.limits.admin_auth = rate(3, 600)).await;
     let from = [127, 0, 3, 1];
     assert_eq!(login_from(&s, from, "not-the-admin-token").await, 401);
     assert_eq!(login_from(&s, from, "still-not-the-token").await, 401);
-    let (status, _, _) = admin_from(
-        &s,
-        from,
-        "GET",
-        "/api/admin/system",
-        "wrong-token-wrong-token",
-    )
-    .await;
+    let (status, _, _) = admin_from(&s, from, "GET", "/api/admin/system", WRONG_TOKEN).await;
     assert_eq!(status, 401);
     assert_eq!(login_from(&s, from, ADMIN_TOKEN).await, 429);
     let (status, h, _) = admin_from(&s, from, "GET", "/api/admin/stats", ADMIN_TOKEN).await;
@@ -482,22 +480,14 @@ async fn admin_logins_and_bearer_tokens_share_a_budget() {
 /// Once the budget has room again, the right token works from the address that guessed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_budget_recovers() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         // One guess back every second.
         c.limits.admin_auth = rate(2, 2);
     })
     .await;
     let from = [127, 0, 4, 1];
     for _ in 0..2 {
-        let (status, _, _) = admin_from(
-            &s,
-            from,
-            "GET",
-            "/api/admin/stats",
-            "wrong-token-wrong-token",
-        )
-        .await;
+        let (status, _, _) = admin_from(&s, from, "GET", "/api/admin/stats", WRONG_TOKEN).await;
         assert_eq!(status, 401);
     }
     let (status, h, _) = admin_from(&s, from, "GET", "/api/admin/stats", ADMIN_TOKEN).await;
@@ -515,8 +505,7 @@ async fn admin_budget_recovers() {
 /// and are not affected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_guesses_share_a_server_wide_budget() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         c.limits.admin_auth = rate(100, 600);
         c.limits.failed_global = rate(3, 3600);
     })
@@ -695,23 +684,18 @@ async fn admin_clips_exposes_live_clip_ids_bug() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initiate_limit_429_with_retry_after() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.initiate = rate(3, 60);
-    })
-    .await;
+    let s = limited(|c| c.limits.initiate = rate(3, 60)).await;
     for _ in 0..3 {
         let (status, v) = s
             .post_json("/api/upload/initiate", json!({ "filename": "a" }))
             .await;
         assert_eq!(status, 200, "{v}");
     }
-    let (status, h, v) = send(
-        s.client
-            .post(s.url("/api/upload/initiate"))
-            .json(&json!({ "filename": "a" })),
-    )
-    .await;
+    let (status, h, v) = s
+        .post("/api/upload/initiate")
+        .json(&json!({ "filename": "a" }))
+        .full_answer()
+        .await;
     assert_eq!(status, 429, "{v}");
     assert_eq!(v["error"], json!("Too many uploads"), "{v}");
     let retry: u64 = header(&h, "retry-after").parse().unwrap();
@@ -724,8 +708,7 @@ async fn initiate_limit_429_with_retry_after() {
 /// with the mount-relative one, so chunk uploads were counted by the burst and general limits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunk_uploads_counted_by_general_limits_bug() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         c.chunk_size = 64 * 1024;
         c.limits.initiate = rate(3, 600);
         c.limits.lookup = rate(5, 600);
@@ -763,11 +746,7 @@ async fn chunk_uploads_counted_by_general_limits_bug() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_lookups_block_the_address() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.failed_per_address = rate(5, 300);
-    })
-    .await;
+    let s = limited(|c| c.limits.failed_per_address = rate(5, 300)).await;
     let real = text_clip(&s, json!({}), json!({})).await;
     for i in 0..5 {
         let (status, v) = s.get_json(&format!("/api/clip/NOSUCH000{i}/info")).await;
@@ -779,7 +758,7 @@ async fn failed_lookups_block_the_address() {
         assert_eq!(v["error"], json!("Too many failed attempts"), "{v}");
     }
     // Even an existing clip is refused to this address now.
-    let (status, h, v) = send(s.client.get(s.url(&format!("/api/clip/{real}/info")))).await;
+    let (status, h, v) = s.get(&format!("/api/clip/{real}/info")).full_answer().await;
     assert_eq!(status, 429, "{v}");
     assert_eq!(v["error"], json!("Too many failed attempts"));
     assert!(h.get("retry-after").is_some());
@@ -790,41 +769,21 @@ async fn failed_lookups_block_the_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_access_codes_count_as_failures() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.limits.failed_per_address = rate(3, 300);
-    })
-    .await;
-    let id = text_clip(
-        &s,
-        json!({}),
-        json!({ "accessCodeHash": access_hash(1), "requiresAccessCode": true }),
-    )
-    .await;
+    let s = limited(|c| c.limits.failed_per_address = rate(3, 300)).await;
+    let id = coded_clip(&s, 1).await;
     for seed in 2..5 {
-        let (status, _) = s
-            .post_json(
-                &format!("/api/clip/{id}"),
-                json!({ "accessCode": access_hash(seed) }),
-            )
-            .await;
+        let (status, _) = open_with_code(&s, &id, seed).await;
         assert_eq!(status, 401);
     }
     // Now even the right code is refused from this address.
-    let (status, v) = s
-        .post_json(
-            &format!("/api/clip/{id}"),
-            json!({ "accessCode": access_hash(1) }),
-        )
-        .await;
+    let (status, v) = open_with_code(&s, &id, 1).await;
     assert_eq!(status, 429, "{v}");
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoofed_forwarded_for_does_not_reset_budget() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
+    let s = limited(|c| {
         c.limits.failed_per_address = rate(5, 300);
         c.limits.initiate = rate(2, 300);
     })
@@ -842,13 +801,12 @@ async fn spoofed_forwarded_for_does_not_reset_budget() {
     }
     // The same for the initiate budget.
     for i in 0..4 {
-        let (status, _, _) = send(
-            s.client
-                .post(s.url("/api/upload/initiate"))
-                .header("x-forwarded-for", format!("192.0.2.{i}"))
-                .json(&json!({ "filename": "a" })),
-        )
-        .await;
+        let (status, _, _) = s
+            .post("/api/upload/initiate")
+            .header("x-forwarded-for", format!("192.0.2.{i}"))
+            .json(&json!({ "filename": "a" }))
+            .full_answer()
+            .await;
         assert_eq!(status, if i < 2 { 200 } else { 429 }, "initiate {i}");
     }
     s.stop().await;
@@ -856,9 +814,7 @@ async fn spoofed_forwarded_for_does_not_reset_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trusted_proxy_forwarded_for_gets_separate_budgets() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
+    let s = proxied(|c| {
         c.limits.failed_per_address = rate(5, 300);
         c.limits.initiate = rate(2, 300);
     })
@@ -886,13 +842,12 @@ async fn trusted_proxy_forwarded_for_gets_separate_budgets() {
         ("10.0.0.3", 429),
         ("10.0.0.4", 200),
     ] {
-        let (status, _, _) = send(
-            s.client
-                .post(s.url("/api/upload/initiate"))
-                .header("x-forwarded-for", xff)
-                .json(&json!({ "filename": "a" })),
-        )
-        .await;
+        let (status, _, _) = s
+            .post("/api/upload/initiate")
+            .header("x-forwarded-for", xff)
+            .json(&json!({ "filename": "a" }))
+            .full_answer()
+            .await;
         assert_eq!(status, want, "initiate from {xff}");
     }
     s.stop().await;
@@ -902,9 +857,7 @@ async fn trusted_proxy_forwarded_for_gets_separate_budgets() {
 /// never matched, so 6-character IDs were only limited by the general limits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_quick_share_limiter_bug() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
+    let s = proxied(|c| {
         c.limits.lookup = rate(10, 60);
         c.limits.failed_per_address = rate(1000, 300);
         c.limits.failed_global = rate(5, 3600);
@@ -929,14 +882,12 @@ async fn dead_quick_share_limiter_bug() {
         let r = if i % 2 == 0 {
             info_from(&s, &format!("ZZZZZ{i}"), &xff).await.0
         } else {
-            send(
-                s.client
-                    .post(s.url(&format!("/api/file/ZZZZZ{i}")))
-                    .header("x-forwarded-for", xff)
-                    .json(&json!({})),
-            )
-            .await
-            .0
+            s.post(&format!("/api/file/ZZZZZ{i}"))
+                .header("x-forwarded-for", xff)
+                .json(&json!({}))
+                .full_answer()
+                .await
+                .0
         };
         assert_eq!(r, 404, "guess {i}");
     }
@@ -992,30 +943,21 @@ async fn rate_limits_off_never_429() {
 /// 10-character clips keep working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_code_guesses_share_a_server_wide_budget() {
-    let s = TestServer::start_with(|c| {
-        c.rate_limits = true;
-        c.trusted_proxies = vec![IpNet::parse("127.0.0.1/32").unwrap()];
+    let s = proxied(|c| {
         c.limits.failed_per_address = rate(100, 300);
         c.limits.failed_global = rate(3, 3600);
     })
     .await;
-    let id = text_clip(
-        &s,
-        json!({}),
-        json!({ "accessCodeHash": access_hash(1), "requiresAccessCode": true }),
-    )
-    .await;
+    let id = coded_clip(&s, 1).await;
     let try_code = |seed: u8, xff: String| {
         let s = &s;
         let id = id.clone();
         async move {
-            send(
-                s.client
-                    .post(s.url(&format!("/api/clip/{id}")))
-                    .header("x-forwarded-for", xff)
-                    .json(&json!({ "accessCode": access_hash(seed) })),
-            )
-            .await
+            s.post(&format!("/api/clip/{id}"))
+                .header("x-forwarded-for", xff)
+                .json(&json!({ "accessCode": access_hash(seed) }))
+                .full_answer()
+                .await
         }
     };
     for i in 0..3u8 {

@@ -14,11 +14,11 @@ async fn with_host(
     host: &str,
     origin: Option<&str>,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut rb = s.client.request(method, s.url(path)).header("host", host);
+    let mut rb = s.request(method, path).header("host", host);
     if let Some(o) = origin {
         rb = rb.header("origin", o);
     }
-    let r = rb.send().await.unwrap();
+    let r = rb.answer().await;
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.json().await.unwrap_or(Value::Null))
@@ -88,14 +88,12 @@ async fn dns_rebinding_host_is_misdirected() {
     }
     // Refused before any work: a write through a foreign Host leaves nothing behind.
     let r = s
-        .client
-        .post(s.url("/api/upload/initiate"))
+        .post("/api/upload/initiate")
         .header("host", "evil.example")
         .header("origin", "http://evil.example")
         .json(&json!({ "filename": "a.txt" }))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(r.status().as_u16(), 421);
     let (_, stats) = s.admin_get("/api/admin/stats").await;
     assert_eq!(stats["activeUploads"], json!(0), "{stats}");

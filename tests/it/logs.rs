@@ -4,192 +4,87 @@
 //! full upload ID, no full clip ID, no access-code hash (nor a 16-character piece of one), no
 //! admin token and no request body.
 
-use crate::harness::access_hash;
-use serde_json::{json, Value};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use crate::harness::{access_hash, Answer, Spawn};
+use reqwest::Method;
+use serde_json::json;
 
 const ADMIN: &str = "logs-test-admin-token-0123456789";
 const BODY_MARKER: &str = "BODY-MARKER-7f3a9c";
 
-async fn post(c: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
-    let r = c.post(url).json(&body).send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or_default())
-}
-
 #[tokio::test]
 async fn debug_logs_hold_no_ids_hashes_tokens_or_bodies() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out_path = dir.path().join("out.log");
-    let out = std::fs::File::create(&out_path).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qopy"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("QOPY_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args([
-            "--admin-token",
-            ADMIN,
-            "--min-free-disk",
-            "1MiB",
-            "--log",
-            "debug",
-        ])
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
+    let server = Spawn::qopy(&dir.path().join("data"))
+        .args(["--admin-token", ADMIN, "--min-free-disk", "1MiB"])
+        .args(["--log", "debug"])
         .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let c = reqwest::Client::builder().no_proxy().build().unwrap();
-    let t = Instant::now();
-    while c.get(format!("{base}/health")).send().await.is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        .ready();
+    let h = server.http();
     let hash = access_hash(42);
     let wrong = access_hash(43);
     let mut upload_ids = Vec::new();
     let mut clip_ids = Vec::new();
     for (one_time, code) in [(false, true), (true, true), (false, false), (true, false)] {
-        let (s, v) = post(
-            &c,
-            format!("{base}/api/upload/initiate"),
-            json!({"filename": "secret-name.txt", "filesize": 40, "totalChunks": 1,
-                   "contentType": "text", "oneTime": one_time}),
-        )
-        .await;
+        let up = h
+            .initiate(
+                json!({"filename": "secret-name.txt", "filesize": 40, "totalChunks": 1,
+                             "contentType": "text", "oneTime": one_time}),
+            )
+            .await;
+        let chunk = format!("{BODY_MARKER} chunk content.....");
+        let (s, v) = h.put_chunk(&up, 0, chunk.into_bytes()).await;
         assert_eq!(s, 200, "{v}");
-        let up = v["uploadId"].as_str().unwrap().to_string();
-        let r = c
-            .put(format!("{base}/api/upload/chunk/{up}/0"))
-            .header("content-type", "application/octet-stream")
-            .body(format!("{BODY_MARKER} chunk content....."))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let _ = c
-            .get(format!("{base}/api/upload/{up}/status"))
-            .send()
-            .await
-            .unwrap();
+        h.get(&format!("/api/upload/{up}/status")).answer().await;
         let complete = if code {
             json!({"requiresAccessCode": true, "accessCodeHash": hash})
         } else {
             json!({})
         };
-        let (s, v) = post(&c, format!("{base}/api/upload/complete/{up}"), complete).await;
+        let (s, v) = h
+            .post_json(&format!("/api/upload/complete/{up}"), complete)
+            .await;
         assert_eq!(s, 200, "{v}");
         let id = v["clipId"].as_str().unwrap().to_string();
-        let _ = c
-            .get(format!("{base}/api/clip/{id}/info"))
-            .send()
-            .await
-            .unwrap();
-        let _ = c
-            .get(format!("{base}/api/file/{id}/info"))
-            .send()
-            .await
-            .unwrap();
+        h.get(&format!("/api/clip/{id}/info")).answer().await;
+        h.get(&format!("/api/file/{id}/info")).answer().await;
         if code {
-            let (s, _) = post(
-                &c,
-                format!("{base}/api/file/{id}"),
-                json!({"accessCode": wrong}),
-            )
-            .await;
+            let wrong = json!({"accessCode": wrong});
+            let (s, _) = h.post_json(&format!("/api/file/{id}"), wrong.clone()).await;
             assert_eq!(s, 401);
-            let (s, _) = post(
-                &c,
-                format!("{base}/api/clip/{id}"),
-                json!({"accessCode": wrong}),
-            )
-            .await;
+            let (s, _) = h.post_json(&format!("/api/clip/{id}"), wrong).await;
             assert!(s == 401 || s == 403, "{s}");
         }
-        let body = if code {
-            json!({"accessCode": hash})
-        } else {
-            json!({})
-        };
-        let r = c
-            .post(format!("{base}/api/file/{id}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let _ = r.bytes().await;
+        let (s, _) = h.download_bytes(&id, code.then_some(hash.as_str())).await;
+        assert_eq!(s, 200);
         upload_ids.push(up);
         clip_ids.push(id);
     }
     // A cancelled upload, unknown IDs, bad input, the admin API.
-    let (_, v) = post(
-        &c,
-        format!("{base}/api/upload/initiate"),
-        json!({"filename": "x", "filesize": 10, "totalChunks": 1, "contentType": "file"}),
-    )
-    .await;
-    let up = v["uploadId"].as_str().unwrap().to_string();
-    let _ = c
-        .delete(format!("{base}/api/upload/{up}"))
-        .send()
-        .await
-        .unwrap();
+    let up = h
+        .initiate(json!({"filename": "x", "filesize": 10, "totalChunks": 1, "contentType": "file"}))
+        .await;
+    h.request(Method::DELETE, &format!("/api/upload/{up}"))
+        .answer()
+        .await;
     upload_ids.push(up);
-    let _ = c
-        .get(format!("{base}/api/clip/ZZZZZZZZZZ/info"))
-        .send()
-        .await
-        .unwrap();
-    let _ = c
-        .get(format!("{base}/api/upload/0123456789ABCDEF/status"))
-        .send()
-        .await
-        .unwrap();
-    let _ = c
-        .post(format!("{base}/api/upload/initiate"))
+    h.get("/api/clip/ZZZZZZZZZZ/info").answer().await;
+    h.get("/api/upload/0123456789ABCDEF/status").answer().await;
+    h.post("/api/upload/initiate")
         .header("content-type", "application/json")
         .body(format!("{{\"filename\": \"{BODY_MARKER}\", broken"))
-        .send()
-        .await
-        .unwrap();
-    let _ = c
-        .get(format!("{base}/api/admin/stats"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let _ = c
-        .get(format!("{base}/api/admin/clips"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let _ = c
-        .get(format!("{base}/api/admin/stats"))
-        .bearer_auth("wrong-token-wrong-token")
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
+    for (path, token) in [
+        ("/api/admin/stats", ADMIN),
+        ("/api/admin/clips", ADMIN),
+        ("/api/admin/stats", "wrong-token-wrong-token"),
+    ] {
+        h.get(path).bearer_auth(token).answer().await;
+    }
     // SIGTERM: a graceful stop, so everything is written out.
-    // SAFETY: plain libc call on the PID of the child this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
-    let log = std::fs::read_to_string(&out_path).unwrap();
+    let mut server = server;
+    server.terminate();
+    let log = server.log();
     assert!(
         log.lines().count() > 5,
         "the debug log is nearly empty, so this test proves nothing:\n{log}"

@@ -3,7 +3,7 @@
 //! control characters never reach a `Content-Disposition` or a descriptor, and initiate and
 //! one-shot uploads treat NUL, CR and LF the same way.
 
-use crate::harness::TestServer;
+use crate::harness::{Answer, TestServer};
 use serde_json::{json, Value};
 
 const CHUNK: u64 = 64 * 1024;
@@ -17,6 +17,20 @@ async fn server() -> TestServer {
 fn assert_invalid(got: (u16, &Value)) {
     assert_eq!(got.0, 400, "{}", got.1);
     assert_eq!(got.1["error"], "Validation failed", "{}", got.1);
+}
+
+/// Asserts that initiate refuses the file name `raw` with a 400 validation error.
+async fn assert_initiate_refuses(s: &TestServer, raw: &str) {
+    let (status, v) = s
+        .post_json("/api/upload/initiate", json!({ "filename": raw }))
+        .await;
+    assert_invalid((status, &v));
+}
+
+/// Asserts that a one-shot upload of a name that cleans to nothing got the default name.
+async fn assert_pasted(s: &TestServer, status: u16, answer: &str, raw: &str) {
+    assert_eq!(status, 200, "{raw:?}: {answer}");
+    assert_eq!(name_and_disposition(s, &id_of(answer)).await.0, "paste.txt");
 }
 
 /// The names a `Content-Disposition` gives: the quoted `filename` and, when present, the
@@ -53,13 +67,7 @@ fn assert_clean_disposition(cd: &str, want: &str) {
 
 /// `PUT /{path}` with `body`; returns (status, answer text).
 async fn put(s: &TestServer, path: &str, body: &[u8]) -> (u16, String) {
-    let r = s
-        .client
-        .put(s.url(path))
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
+    let r = s.put(path).body(body.to_vec()).answer().await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -69,13 +77,7 @@ async fn post_multipart(s: &TestServer, name: &str, body: &[u8]) -> (u16, String
         "file",
         reqwest::multipart::Part::bytes(body.to_vec()).file_name(name.to_string()),
     );
-    let r = s
-        .client
-        .post(s.url("/"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post("/").multipart(form).answer().await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -114,13 +116,7 @@ async fn bidi_and_format_characters_never_reach_a_content_disposition() {
     assert_eq!(name, "txt.exe");
     assert_clean_disposition(&cd, "txt.exe");
     // The plain GET of an unencrypted clip gives the same header.
-    let r = s
-        .client
-        .get(s.url(&format!("/file/{id}")))
-        .header("accept", "*/*")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_file(&id, "*/*").await;
     assert_eq!(r.status().as_u16(), 200);
     assert_clean_disposition(
         r.headers()["content-disposition"].to_str().unwrap(),
@@ -205,35 +201,18 @@ async fn initiate_and_oneshot_treat_nul_cr_and_lf_alike() {
         ("\u{202E}", "/%E2%80%AE"),
         ("\u{200B}\u{FEFF} ", "/%E2%80%8B%EF%BB%BF%20"),
     ] {
-        let (status, v) = s
-            .post_json("/api/upload/initiate", json!({ "filename": raw }))
-            .await;
-        assert_invalid((status, &v));
+        assert_initiate_refuses(&s, raw).await;
         let (status, answer) = put(&s, path, b"plain text").await;
-        assert_eq!(status, 200, "{raw:?}: {answer}");
-        assert_eq!(
-            name_and_disposition(&s, &id_of(&answer)).await.0,
-            "paste.txt"
-        );
+        assert_pasted(&s, status, &answer, raw).await;
     }
     for raw in [".", ".."] {
-        let (status, v) = s
-            .post_json("/api/upload/initiate", json!({ "filename": raw }))
-            .await;
-        assert_invalid((status, &v));
+        assert_initiate_refuses(&s, raw).await;
         let (status, answer) = post_multipart(&s, raw, b"plain text").await;
-        assert_eq!(status, 200, "{raw:?}: {answer}");
-        assert_eq!(
-            name_and_disposition(&s, &id_of(&answer)).await.0,
-            "paste.txt"
-        );
+        assert_pasted(&s, status, &answer, raw).await;
     }
     // Too long after cleaning: both refuse it; removed characters do not count.
     let long = "x".repeat(256);
-    let (status, v) = s
-        .post_json("/api/upload/initiate", json!({ "filename": long }))
-        .await;
-    assert_invalid((status, &v));
+    assert_initiate_refuses(&s, &long).await;
     let (status, _) = put(&s, &format!("/{long}"), b"x").await;
     assert_eq!(status, 400);
     let padded = format!("{}{}", "\u{200B}".repeat(10), "x".repeat(255));

@@ -1,7 +1,7 @@
 //! One-shot uploads for scripts (`PUT /`, `PUT /:name`, `POST /` multipart or raw, a pipe),
 //! reading them back with a plain GET (never consuming), `GET /metrics`, and image previews.
 
-use crate::harness::{files_under, test_bytes, TestServer};
+use crate::harness::{content_type, files_under, test_bytes, Answer, TestServer};
 use qopy::clock::Clock;
 use std::io::Cursor;
 use std::time::Duration;
@@ -22,13 +22,7 @@ fn id_of(server: &TestServer, answer: &str) -> String {
 }
 
 async fn put(server: &TestServer, path: &str, body: Vec<u8>) -> (u16, String) {
-    let r = server
-        .client
-        .put(server.url(path))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = server.put(path).body(body).answer().await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -41,13 +35,7 @@ fn piped(data: Vec<u8>) -> reqwest::Body {
 }
 
 async fn get_raw(server: &TestServer, id: &str) -> (u16, Vec<u8>) {
-    let r = server
-        .client
-        .get(server.url(&format!("/file/{id}")))
-        .header("accept", "*/*")
-        .send()
-        .await
-        .unwrap();
+    let r = server.get_file(id, "*/*").await;
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
 }
 
@@ -75,17 +63,10 @@ async fn put_root_answers_a_url_that_gives_the_bytes_back() {
     assert_eq!(r.bytes().await.unwrap().to_vec(), data);
     // A browser still gets the app page.
     let r = s
-        .client
-        .get(s.url(&format!("/file/{id}")))
-        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
-        .send()
-        .await
-        .unwrap();
+        .get_file(&id, "text/html,application/xhtml+xml,*/*;q=0.8")
+        .await;
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
+    assert!(content_type(&r).starts_with("text/html"));
 }
 
 #[tokio::test]
@@ -112,13 +93,7 @@ async fn post_multipart_file_field() {
             "file",
             reqwest::multipart::Part::bytes(data.clone()).file_name("x.bin"),
         );
-    let r = s
-        .client
-        .post(s.url("/?expiry=1hr"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post("/?expiry=1hr").multipart(form).answer().await;
     assert_eq!(r.status().as_u16(), 200);
     let id = id_of(&s, &r.text().await.unwrap());
     let (_, d) = s.get_json(&format!("/api/clip/{id}")).await;
@@ -127,13 +102,7 @@ async fn post_multipart_file_field() {
     assert_eq!(get_raw(&s, &id).await.1, data);
     // Multipart without a `file` field is a 400, and leaves nothing behind.
     let form = reqwest::multipart::Form::new().text("other", "x");
-    let r = s
-        .client
-        .post(s.url("/"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post("/").multipart(form).answer().await;
     assert_eq!(r.status().as_u16(), 400);
 }
 
@@ -143,13 +112,7 @@ async fn text_from_a_pipe_without_content_length() {
     let text = "line of text\n".repeat(20_000).into_bytes();
     assert!(text.len() as u64 > 3 * CHUNK);
     // `curl -T - host/`: PUT / with a chunked body.
-    let r = s
-        .client
-        .put(s.url("/"))
-        .body(piped(text.clone()))
-        .send()
-        .await
-        .unwrap();
+    let r = s.put("/").body(piped(text.clone())).answer().await;
     assert_eq!(r.status().as_u16(), 200);
     let id = id_of(&s, &r.text().await.unwrap());
     let (_, d) = s.get_json(&format!("/api/clip/{id}")).await;
@@ -159,13 +122,11 @@ async fn text_from_a_pipe_without_content_length() {
     assert_eq!(get_raw(&s, &id).await.1, text);
     // `curl --data-binary @- host/`: POST / with curl's form content type.
     let r = s
-        .client
-        .post(s.url("/"))
+        .post("/")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(piped(b"from stdin".to_vec()))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     let id = id_of(&s, &r.text().await.unwrap());
     assert_eq!(get_raw(&s, &id).await.1, b"from stdin");
@@ -184,15 +145,13 @@ async fn expiry_one_time_and_quick_share_options() {
     // Expiry from the query, then from the header.
     let (_, a) = put(&s, "/?expiry=5min", b"a".to_vec()).await;
     let short = id_of(&s, &a);
-    let r = s
-        .client
-        .put(s.url("/"))
+    let (_, a) = s
+        .put("/")
         .header("x-qopy-expiry", "6hr")
         .body("b")
-        .send()
-        .await
-        .unwrap();
-    let long = id_of(&s, &r.text().await.unwrap());
+        .text_answer()
+        .await;
+    let long = id_of(&s, &a);
     let (_, i) = s.get_json(&format!("/api/clip/{short}/info")).await;
     let at = i["expiresAt"].as_u64().unwrap();
     assert!(
@@ -207,15 +166,9 @@ async fn expiry_one_time_and_quick_share_options() {
     assert_eq!(status, 400);
 
     // Quick Share: 6 characters, 5 minutes whatever the expiry asked.
-    let r = s
-        .client
-        .put(s.url("/?expiry=24hr"))
-        .header("x-qopy-quick-share", "1")
-        .body("quick")
-        .send()
-        .await
-        .unwrap();
-    let quick = id_of(&s, &r.text().await.unwrap());
+    let quick_share = s.put("/?expiry=24hr").header("x-qopy-quick-share", "1");
+    let (_, a) = quick_share.body("quick").text_answer().await;
+    let quick = id_of(&s, &a);
     assert_eq!(quick.len(), 6);
     let (_, i) = s.get_json(&format!("/api/clip/{quick}/info")).await;
     assert_eq!(i["quickShare"], true);
@@ -225,17 +178,9 @@ async fn expiry_one_time_and_quick_share_options() {
     let (_, a) = put(&s, "/?oneTime=1", b"secret bytes".to_vec()).await;
     let once = id_of(&s, &a);
     for _ in 0..3 {
-        let r = s
-            .client
-            .get(s.url(&format!("/file/{once}")))
-            .send()
-            .await
-            .unwrap();
+        let r = s.get(&format!("/file/{once}")).answer().await;
         assert_eq!(r.status().as_u16(), 409);
-        assert!(r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain"));
+        assert!(content_type(&r).starts_with("text/plain"));
         let t = r.text().await.unwrap();
         assert!(
             t.contains(&format!("curl -X POST {}/file/{once}", s.base)),
@@ -247,22 +192,12 @@ async fn expiry_one_time_and_quick_share_options() {
     assert_eq!(status, 200);
     assert_eq!(i["oneTime"], true);
     // POST consumes it.
-    let r = s
-        .client
-        .post(s.url(&format!("/file/{once}")))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post(&format!("/file/{once}")).answer().await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"secret bytes");
     let (status, _) = s.get_json(&format!("/api/clip/{once}/info")).await;
     assert_eq!(status, 404);
-    let r = s
-        .client
-        .post(s.url(&format!("/file/{once}")))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post(&format!("/file/{once}")).answer().await;
     assert_eq!(r.status().as_u16(), 404);
 
     // Expiry is enforced.
@@ -279,24 +214,10 @@ async fn expiry_one_time_and_quick_share_options() {
 async fn encrypted_clips_never_come_back_raw() {
     let s = server().await;
     let id = s.upload_file(&test_bytes(1000, 3)).await;
-    let r = s
-        .client
-        .get(s.url(&format!("/file/{id}")))
-        .header("accept", "*/*")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_file(&id, "*/*").await;
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
-    let r = s
-        .client
-        .post(s.url(&format!("/file/{id}")))
-        .send()
-        .await
-        .unwrap();
+    assert!(content_type(&r).starts_with("text/html"));
+    let r = s.post(&format!("/file/{id}")).answer().await;
     assert_eq!(r.status().as_u16(), 400);
 }
 
@@ -313,23 +234,11 @@ async fn oversized_uploads_are_refused_and_leave_nothing() {
     assert_eq!(status, 413, "{body}");
     // Streamed without a length: refused when the limit is crossed, chunks already written
     // are removed.
-    let r = s
-        .client
-        .put(s.url("/"))
-        .body(piped(big.clone()))
-        .send()
-        .await
-        .unwrap();
+    let r = s.put("/").body(piped(big.clone())).answer().await;
     assert_eq!(r.status().as_u16(), 413);
     let form = reqwest::multipart::Form::new()
         .part("file", reqwest::multipart::Part::bytes(big).file_name("b"));
-    let r = s
-        .client
-        .post(s.url("/"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post("/").multipart(form).answer().await;
     assert_eq!(r.status().as_u16(), 413);
     assert_eq!(files_under(&s.data_dir()), Vec::<String>::new());
     let (_, stats) = s.admin_get("/api/admin/stats").await;
@@ -357,7 +266,7 @@ fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 async fn scrape(s: &TestServer) -> String {
-    let r = s.client.get(s.url("/metrics")).send().await.unwrap();
+    let r = s.get("/metrics").answer().await;
     assert_eq!(r.status().as_u16(), 200);
     r.text().await.unwrap()
 }
@@ -375,13 +284,7 @@ async fn metrics_move_with_requests() {
     let data = test_bytes(100_000, 6);
     let (_, a) = put(&s, "/", data.clone()).await;
     let id = id_of(&s, &a);
-    let r = s
-        .client
-        .put(s.url("/"))
-        .body(piped(data.clone()))
-        .send()
-        .await
-        .unwrap();
+    let r = s.put("/").body(piped(data.clone())).answer().await;
     assert_eq!(r.status().as_u16(), 200);
     for _ in 0..3 {
         let (status, _) = s.get_json(&format!("/api/clip/{id}/info")).await;
@@ -466,11 +369,7 @@ fn png_declaring(w: u32, h: u32) -> Vec<u8> {
 }
 
 async fn preview(s: &TestServer, id: &str) -> reqwest::Response {
-    s.client
-        .get(s.url(&format!("/api/clip/{id}/preview")))
-        .send()
-        .await
-        .unwrap()
+    s.get(&format!("/api/clip/{id}/preview")).answer().await
 }
 
 #[tokio::test]
@@ -566,12 +465,6 @@ async fn raw_gets_of_unknown_ids_count_as_failed_lookups() {
     let (status, _) = get_raw(&s, &id).await;
     assert_eq!(status, 429);
     // A browser is never refused the page.
-    let r = s
-        .client
-        .get(s.url(&format!("/file/{id}")))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_file(&id, "text/html").await;
     assert_eq!(r.status().as_u16(), 200);
 }

@@ -55,22 +55,11 @@ async fn data_directory_is_private_whatever_the_umask() {
     // A chunked upload, a one-shot upload with its cached preview, a restart, one more upload.
     let data_bytes = test_bytes(3000, 7);
     let id = s.upload_file(&data_bytes).await;
-    let r = s
-        .client
-        .put(s.url("/pic.png"))
-        .body(png(64, 48))
-        .send()
-        .await
-        .unwrap();
+    let r = s.put("/pic.png").body(png(64, 48)).answer().await;
     assert_eq!(r.status().as_u16(), 200);
     let url = r.text().await.unwrap();
     let pic = url.trim_end().rsplit('/').next().unwrap().to_string();
-    let r = s
-        .client
-        .get(s.url(&format!("/api/clip/{pic}/preview")))
-        .send()
-        .await
-        .unwrap();
+    let r = s.get(&format!("/api/clip/{pic}/preview")).answer().await;
     assert_eq!(r.status().as_u16(), 200);
     assert!(files_under(&data)
         .iter()

@@ -3,7 +3,7 @@
 //! sends nothing is closed by `header_read_timeout`, and a chunk body slower than
 //! `min_upload_rate` is refused with 408 and leaves nothing on disk.
 
-use crate::harness::{files_under, TestServer};
+use crate::harness::{files_under, Answer, TestServer};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -98,7 +98,7 @@ async fn dribbling_clients_do_not_delay_normal_requests() {
     let (mut worst, mut worst_upload) = (Duration::ZERO, Duration::ZERO);
     for _ in 0..20 {
         let t = Instant::now();
-        let r = srv.client.get(srv.url("/api/health")).send().await.unwrap();
+        let r = srv.get("/api/health").answer().await;
         assert_eq!(r.status(), 200);
         worst = worst.max(t.elapsed());
         let t = Instant::now();

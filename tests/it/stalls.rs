@@ -4,7 +4,7 @@
 //! deadline; a store whose disk stops answering makes `/health` say 503 and the watchdog end
 //! the process with a non-zero code.
 
-use crate::harness::TestServer;
+use crate::harness::{Answer, Http, ServerProcess, Spawn, TestServer};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -273,37 +273,16 @@ impl Drop for FreezableFs {
 async fn a_stuck_disk_fails_health_and_the_watchdog_exits() {
     let fs = FreezableFs::new();
     let data = fs.mount.join("data");
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let port = crate::harness::free_port();
-    let mut cmd = crate::harness::qopy_command();
-    cmd.args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(&data)
+    let mut server = Spawn::qopy(&data)
         .args(["--min-free-disk", "1MiB", "--stall-timeout", "4s"])
         .args(["--log", "warn"])
-        .stdout(std::process::Stdio::null())
-        .stderr(log.reopen().unwrap());
-    let mut child = cmd.spawn().expect("cannot start the qopy binary");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        assert!(Instant::now() < deadline, "the server did not start");
-        if let Ok(r) = client.get(format!("{base}/health")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        .spawn()
+        .ready();
+    let h = Http::with_timeout(server.base.clone(), Duration::from_secs(10));
     fs.freeze();
     let frozen_at = Instant::now();
     // The probe's write cannot become durable: 503 after the probe's 2 s deadline.
-    let r = client.get(format!("{base}/health")).send().await.unwrap();
+    let r = h.get("/health").answer().await;
     let status = r.status().as_u16();
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(status, 503, "{body}");
@@ -312,33 +291,22 @@ async fn a_stuck_disk_fails_health_and_the_watchdog_exits() {
     // The watchdog decides to exit once the flush has been pending 4 s. The process cannot
     // finish exiting while a thread is blocked in the frozen file system, so its message is
     // awaited first, then the file system thawed and the exit code read.
-    let logged = |log: &tempfile::NamedTempFile| {
-        std::fs::read_to_string(log.path())
-            .unwrap_or_default()
-            .contains("exiting with code 70")
-    };
+    let logged = |server: &ServerProcess| server.log().contains("exiting with code 70");
     let until = Instant::now() + Duration::from_secs(15);
-    while !logged(&log) && Instant::now() < until {
+    while !logged(&server) && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let decided = frozen_at.elapsed();
     fs.thaw();
     assert!(
-        logged(&log),
+        logged(&server),
         "no watchdog exit 15 s after the freeze; log:\n{}",
-        std::fs::read_to_string(log.path()).unwrap_or_default()
+        server.log()
     );
-    let until = Instant::now() + Duration::from_secs(15);
-    let code = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st.code();
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("the server did not exit after the watchdog's decision");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let code = server
+        .wait_exit(Duration::from_secs(15))
+        .expect("the server did not exit after the watchdog's decision")
+        .code();
     assert_eq!(code, Some(qopy::app::STALL_EXIT_CODE));
     assert!(
         decided >= Duration::from_secs(4),

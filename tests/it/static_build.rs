@@ -9,33 +9,18 @@
 //! restart on the same data directory a clip uploaded before the SIGTERM comes back byte for
 //! byte (its data was flushed).
 
-use crate::harness::test_bytes;
+use crate::harness::{assert_exit_code, free_port, target_dir, test_bytes, ServerProcess, Spawn};
 use serde_json::json;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 
-/// `target/static` (under `CARGO_TARGET_DIR` when that is set).
-fn static_target_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| {
-            if p.is_absolute() {
-                p
-            } else {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-            }
-        })
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("static")
-}
-
 /// Builds the static release binary and returns its path.
 fn build_static() -> PathBuf {
-    let dir = static_target_dir();
+    let dir = target_dir().join("static");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
     // At a lower priority, so the tests that run meanwhile keep their timing.
@@ -96,95 +81,36 @@ fn program_header_types(elf: &[u8]) -> Vec<u32> {
 
 const PT_INTERP: u32 = 3;
 
-/// Starts the binary with an empty environment, its output in `<dir>/serve-N.log`.
-fn start(bin: &Path, dir: &Path, port: u16, n: u32) -> Child {
-    let log = std::fs::File::create(dir.join(format!("serve-{n}.log"))).unwrap();
-    Command::new(bin)
-        .env_clear()
-        .current_dir(dir)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
+/// Starts the binary alone in `dir` with an empty environment, its output in
+/// `<dir>/serve-N.log`, and waits until it serves.
+fn start(bin: &Path, dir: &Path, port: u16, n: u32) -> ServerProcess {
+    Spawn::alone(bin, dir)
+        .port(port)
+        .log_to(&dir.join(format!("serve-{n}.log")))
         .spawn()
-        .expect("start the static binary")
+        .ready()
 }
 
-fn logs(dir: &Path) -> String {
-    let mut s = String::new();
-    for n in 1..=2 {
-        if let Ok(t) = std::fs::read_to_string(dir.join(format!("serve-{n}.log"))) {
-            s.push_str(&format!("--- serve-{n}.log ---\n{t}\n"));
-        }
-    }
-    s
+/// Runs `qopy healthcheck` against the port; asserts its exit code.
+fn assert_healthcheck(bin: &Path, port: u16, code: i32, what: &str) {
+    let hc = Command::new(bin)
+        .env_clear()
+        .args(["healthcheck", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_exit_code(&hc, code, what);
 }
 
-/// Waits until `GET /api/health` answers 200.
-fn wait_healthy(child: &mut Child, http: &reqwest::blocking::Client, base: &str, dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/api/health")).send() {
-            if r.status().as_u16() == 200 {
-                return;
-            }
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "the server exited with {status} before serving\n{}",
-                logs(dir)
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no healthy answer within 30 s\n{}",
-            logs(dir)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Sends SIGTERM and waits up to 15 s for a clean exit (code 0).
-fn terminate(child: &mut Child, dir: &Path) {
-    // SAFETY: kill(2) on the id of a child we started and have not reaped; no memory is touched.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0, "kill(SIGTERM) failed");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert_eq!(
-                status.code(),
-                Some(0),
-                "SIGTERM did not stop the server cleanly: {status}\n{}",
-                logs(dir)
-            );
-            return;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the server did not stop within 15 s of SIGTERM\n{}",
-                logs(dir)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Kills a child still running when the test fails.
-struct Guard(Option<Child>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// SIGTERM stops the server cleanly: exit code 0.
+fn terminate(server: &mut ServerProcess) {
+    let status = server.terminate();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "SIGTERM did not stop the server cleanly: {status}\n{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -215,9 +141,9 @@ fn static_binary_serves_from_an_empty_directory_and_stops_cleanly_on_sigterm() {
     let dir = tmp.path();
     let bin = dir.join("qopy");
     std::fs::copy(&built, &bin).unwrap();
-    let port = crate::harness::free_port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut guard = Guard(Some(start(&bin, dir, port, 1)));
+    let mut server = start(&bin, dir, port, 1);
     let data = test_bytes(7 * 1024 * 1024 + 123, 91); // two chunks
     let url = {
         let http = reqwest::blocking::Client::builder()
@@ -225,21 +151,7 @@ fn static_binary_serves_from_an_empty_directory_and_stops_cleanly_on_sigterm() {
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap();
-        wait_healthy(guard.0.as_mut().unwrap(), &http, &base, dir);
-
-        let hc = Command::new(&bin)
-            .env_clear()
-            .args(["healthcheck", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .output()
-            .unwrap();
-        assert_eq!(
-            hc.status.code(),
-            Some(0),
-            "qopy healthcheck failed: {}",
-            String::from_utf8_lossy(&hc.stderr)
-        );
-
+        assert_healthcheck(&bin, port, 0, "qopy healthcheck");
         let r = http
             .put(format!("{base}/flushed.bin"))
             .body(data.clone())
@@ -252,27 +164,20 @@ fn static_binary_serves_from_an_empty_directory_and_stops_cleanly_on_sigterm() {
     let id = url.rsplit('/').next().unwrap().to_string();
     assert!(url.starts_with(&base), "{url}");
 
-    terminate(guard.0.as_mut().unwrap(), dir);
-    guard.0 = None;
+    terminate(&mut server);
+    drop(server);
     assert!(dir.join("data").is_dir(), "no data directory was made");
 
     // A healthcheck against the stopped server fails.
-    let hc = Command::new(&bin)
-        .env_clear()
-        .args(["healthcheck", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .output()
-        .unwrap();
-    assert_eq!(hc.status.code(), Some(1), "healthcheck of a stopped server");
+    assert_healthcheck(&bin, port, 1, "healthcheck of a stopped server");
 
     // Same data directory, same port: the clip is there, byte for byte.
-    guard.0 = Some(start(&bin, dir, port, 2));
+    let mut server = start(&bin, dir, port, 2);
     let http = reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    wait_healthy(guard.0.as_mut().unwrap(), &http, &base, dir);
     let r = http
         .post(format!("{base}/api/file/{id}"))
         .json(&json!({}))
@@ -286,6 +191,5 @@ fn static_binary_serves_from_an_empty_directory_and_stops_cleanly_on_sigterm() {
     let got = r.bytes().unwrap();
     assert!(got[..] == data[..], "the clip differs after the restart");
     drop(http);
-    terminate(guard.0.as_mut().unwrap(), dir);
-    guard.0 = None;
+    terminate(&mut server);
 }

@@ -2,7 +2,7 @@
 //! and reused, a certificate from files, HSTS over TLS only, `GET /api/tls`, and the start-up
 //! errors and connection failures that must not take the server down.
 
-use crate::harness::{test_bytes, test_config, TestServer};
+use crate::harness::{assert_exit_code, test_bytes, test_config, Answer, TestServer};
 use qopy::config::TlsMode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -144,12 +144,7 @@ async fn self_signed_round_trip_hsts_and_reuse_across_restarts() {
 #[tokio::test]
 async fn plain_http_has_no_hsts_and_reports_tls_off() {
     let server = TestServer::start().await;
-    let r = server
-        .client
-        .get(server.url("/api/tls"))
-        .send()
-        .await
-        .unwrap();
+    let r = server.get("/api/tls").answer().await;
     assert!(r.headers().get("strict-transport-security").is_none());
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(
@@ -311,12 +306,7 @@ async fn binary_prints_https_urls_and_the_fingerprint() {
         .output()
         .await
         .unwrap();
-    assert_eq!(
-        health.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&health.stderr)
-    );
+    assert_exit_code(&health, 0, "qopy healthcheck over TLS");
     child.kill().await.unwrap();
 
     let refused = qopy(&[
@@ -374,11 +364,7 @@ async fn stalled_handshake_counts_against_the_cap_and_times_out() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_secs(9), "closed after {waited:?}");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let ok = trusting(&pem)
-        .get(server.url("/api/health"))
-        .send()
-        .await
-        .unwrap();
+    let ok = trusting(&pem).get(server.url("/api/health")).answer().await;
     assert_eq!(ok.status().as_u16(), 200);
     server.stop().await;
 }

@@ -56,11 +56,11 @@ async fn send(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, Value) {
-    let mut r = server.client.request(method, server.url(path));
+    let mut r = server.request(method, path);
     if let Some(ct) = content_type {
         r = r.header("content-type", ct);
     }
-    let r = r.body(body).send().await.unwrap();
+    let r = r.body(body).answer().await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -95,8 +95,7 @@ async fn send_streamed(
         let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
             body.chunks(piece).map(|c| Ok(c.to_vec())).collect();
         server
-            .client
-            .request(method.clone(), server.url(path))
+            .request(method.clone(), path)
             .header("content-type", "application/octet-stream")
             .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
                 pieces,
@@ -115,8 +114,7 @@ async fn send_sized(
 ) -> (u16, Value) {
     send_refusable(|| {
         server
-            .client
-            .request(method.clone(), server.url(path))
+            .request(method.clone(), path)
             .header("content-type", content_type)
             .body(body.to_vec())
     })
@@ -138,8 +136,7 @@ async fn multipart_refusable(
                 reqwest::multipart::Part::bytes(bytes.to_vec()).file_name("chunk"),
             );
         server
-            .client
-            .post(server.url(&format!("/api/upload/chunk/{upload}/{n}")))
+            .post(&format!("/api/upload/chunk/{upload}/{n}"))
             .multipart(form)
     })
     .await
@@ -171,12 +168,10 @@ async fn chunk_form(
     form: reqwest::multipart::Form,
 ) -> (u16, Value) {
     let r = server
-        .client
-        .post(server.url(&format!("/api/upload/chunk/{upload}/{n}")))
+        .post(&format!("/api/upload/chunk/{upload}/{n}"))
         .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -1607,13 +1602,11 @@ async fn complete_url_uses_request_host() {
         let upload = server.initiate(file_session(data.len(), 1)).await;
         server.put_chunk(&upload, 0, data.clone()).await;
         let r = server
-            .client
-            .post(server.url(&format!("/api/upload/complete/{upload}")))
+            .post(&format!("/api/upload/complete/{upload}"))
             .header("host", host)
             .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
+            .answer()
+            .await;
         assert_eq!(r.status().as_u16(), 200);
         let v: Value = r.json().await.unwrap();
         let id = v["clipId"].as_str().unwrap();
@@ -1643,13 +1636,11 @@ async fn complete_url_uses_public_url() {
     let upload = server.initiate(file_session(data.len(), 1)).await;
     server.put_chunk(&upload, 0, data.clone()).await;
     let r = server
-        .client
-        .post(server.url(&format!("/api/upload/complete/{upload}")))
+        .post(&format!("/api/upload/complete/{upload}"))
         .header("host", "attacker.example")
         .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let v: Value = r.json().await.unwrap();
     let id = v["clipId"].as_str().unwrap();
     assert_eq!(v["url"], format!("https://share.example/file/{id}"), "{v}");

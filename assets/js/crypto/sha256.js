@@ -1,8 +1,9 @@
 // sha256.js — SHA-256 (FIPS 180-4) in plain JavaScript on 32-bit integers.
 // Owns: the compression function (exported for the PBKDF2/HMAC fast paths), the
-// incremental hasher class Sha256 and the one-shot sha256(bytes).
+// incremental hasher class Sha256 (its buffering is StreamHash) and the one-shot sha256(bytes).
 
-import { toBytes, primeRootFractions, words32 } from './util.js';
+import { StreamHash } from './stream-hash.js';
+import { primeRootFractions, words32 } from './util.js';
 
 /** Round constants: cube roots of the first 64 primes. */
 const K = words32(primeRootFractions(64, 3, 32));
@@ -50,92 +51,10 @@ export function sha256Compress(out, init, W) {
 }
 
 /** Incremental SHA-256: new Sha256().update(bytes)...digest() → Uint8Array(32). */
-export class Sha256 {
-  constructor() {
-    this.state = Int32Array.from(SHA256_IV);
-    this.W = new Int32Array(64);
-    this.buffer = new Uint8Array(64);
-    this.bufferLength = 0;
-    this.length = 0; // total bytes hashed
-    this.finished = false;
-  }
-
-  static get blockLength() { return 64; }
-  static get outputLength() { return 32; }
-  get blockLength() { return 64; }
-  get outputLength() { return 32; }
-
-  _block(src, off) {
-    const W = this.W;
-    for (let j = 0; j < 16; j++, off += 4) {
-      W[j] = (src[off] << 24) | (src[off + 1] << 16) | (src[off + 2] << 8) | src[off + 3];
-    }
-    sha256Compress(this.state, this.state, W);
-  }
-
-  update(data) {
-    if (this.finished) throw new Error('Sha256: update after digest');
-    data = toBytes(data);
-    const n = data.length;
-    let pos = 0;
-    this.length += n;
-    if (this.bufferLength > 0) {
-      const take = Math.min(64 - this.bufferLength, n);
-      this.buffer.set(data.subarray(0, take), this.bufferLength);
-      this.bufferLength += take;
-      pos = take;
-      if (this.bufferLength < 64) return this;
-      this._block(this.buffer, 0);
-      this.bufferLength = 0;
-    }
-    for (; pos + 64 <= n; pos += 64) this._block(data, pos);
-    if (pos < n) {
-      this.buffer.set(data.subarray(pos), 0);
-      this.bufferLength = n - pos;
-    }
-    return this;
-  }
-
-  digest() {
-    if (this.finished) throw new Error('Sha256: digest called twice');
-    this.finished = true;
-    const buf = this.buffer;
-    let n = this.bufferLength;
-    buf[n++] = 0x80;
-    if (n > 56) {
-      buf.fill(0, n);
-      this._block(buf, 0);
-      n = 0;
-    }
-    buf.fill(0, n, 56);
-    const hi = Math.floor(this.length / 0x20000000); // bit length high word
-    const lo = (this.length % 0x20000000) * 8;
-    buf[56] = hi >>> 24; buf[57] = hi >>> 16; buf[58] = hi >>> 8; buf[59] = hi;
-    buf[60] = lo >>> 24; buf[61] = lo >>> 16; buf[62] = lo >>> 8; buf[63] = lo;
-    this._block(buf, 0);
-    const out = new Uint8Array(32);
-    for (let i = 0; i < 8; i++) {
-      const w = this.state[i];
-      out[4 * i] = w >>> 24; out[4 * i + 1] = w >>> 16; out[4 * i + 2] = w >>> 8; out[4 * i + 3] = w;
-    }
-    this.buffer.fill(0);
-    this.W.fill(0);
-    return out;
-  }
-
-  /** Independent copy of the current state (used by HMAC to reuse padded-key states). */
-  clone() {
-    const c = new Sha256();
-    c.state.set(this.state);
-    c.buffer.set(this.buffer);
-    c.bufferLength = this.bufferLength;
-    c.length = this.length;
-    c.finished = this.finished;
-    return c;
-  }
+export class Sha256 extends StreamHash {
+  static spec = { name: 'Sha256', iv: SHA256_IV, scheduleWords: 64, blockLength: 64,
+    outputLength: 32, lengthFieldBytes: 8, compress: sha256Compress };
 }
 
 /** One-shot SHA-256. */
-export function sha256(data) {
-  return new Sha256().update(data).digest();
-}
+export const sha256 = (data) => new Sha256().update(data).digest();

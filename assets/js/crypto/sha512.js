@@ -1,9 +1,10 @@
 // sha512.js — SHA-512 (FIPS 180-4) in plain JavaScript. 64-bit words are kept as pairs
 // of signed 32-bit integers [hi, lo]; no BigInt anywhere on the hashing path.
 // Owns: the compression function (exported for the PBKDF2/HMAC fast paths), the
-// incremental hasher class Sha512 and the one-shot sha512(bytes).
+// incremental hasher class Sha512 (its buffering is StreamHash) and the one-shot sha512(bytes).
 
-import { toBytes, primeRootFractions, words64 } from './util.js';
+import { StreamHash } from './stream-hash.js';
+import { primeRootFractions, words64 } from './util.js';
 
 /** Round constants as [hi, lo] pairs: cube roots of the first 80 primes. */
 const K = words64(primeRootFractions(80, 3, 64));
@@ -141,92 +142,10 @@ export function sha512Compress(out, init, W) {
 }
 
 /** Incremental SHA-512: new Sha512().update(bytes)...digest() → Uint8Array(64). */
-export class Sha512 {
-  constructor() {
-    this.state = Int32Array.from(SHA512_IV);
-    this.W = new Int32Array(160);
-    this.buffer = new Uint8Array(128);
-    this.bufferLength = 0;
-    this.length = 0; // total bytes hashed
-    this.finished = false;
-  }
-
-  static get blockLength() { return 128; }
-  static get outputLength() { return 64; }
-  get blockLength() { return 128; }
-  get outputLength() { return 64; }
-
-  _block(src, off) {
-    const W = this.W;
-    for (let j = 0; j < 32; j++, off += 4) {
-      W[j] = (src[off] << 24) | (src[off + 1] << 16) | (src[off + 2] << 8) | src[off + 3];
-    }
-    sha512Compress(this.state, this.state, W);
-  }
-
-  update(data) {
-    if (this.finished) throw new Error('Sha512: update after digest');
-    data = toBytes(data);
-    const n = data.length;
-    let pos = 0;
-    this.length += n;
-    if (this.bufferLength > 0) {
-      const take = Math.min(128 - this.bufferLength, n);
-      this.buffer.set(data.subarray(0, take), this.bufferLength);
-      this.bufferLength += take;
-      pos = take;
-      if (this.bufferLength < 128) return this;
-      this._block(this.buffer, 0);
-      this.bufferLength = 0;
-    }
-    for (; pos + 128 <= n; pos += 128) this._block(data, pos);
-    if (pos < n) {
-      this.buffer.set(data.subarray(pos), 0);
-      this.bufferLength = n - pos;
-    }
-    return this;
-  }
-
-  digest() {
-    if (this.finished) throw new Error('Sha512: digest called twice');
-    this.finished = true;
-    const buf = this.buffer;
-    let n = this.bufferLength;
-    buf[n++] = 0x80;
-    if (n > 112) {
-      buf.fill(0, n);
-      this._block(buf, 0);
-      n = 0;
-    }
-    buf.fill(0, n, 120); // 128-bit length field: the top 64 bits are always zero here
-    const hi = Math.floor(this.length / 0x20000000);
-    const lo = (this.length % 0x20000000) * 8;
-    buf[120] = hi >>> 24; buf[121] = hi >>> 16; buf[122] = hi >>> 8; buf[123] = hi;
-    buf[124] = lo >>> 24; buf[125] = lo >>> 16; buf[126] = lo >>> 8; buf[127] = lo;
-    this._block(buf, 0);
-    const out = new Uint8Array(64);
-    for (let i = 0; i < 16; i++) {
-      const w = this.state[i];
-      out[4 * i] = w >>> 24; out[4 * i + 1] = w >>> 16; out[4 * i + 2] = w >>> 8; out[4 * i + 3] = w;
-    }
-    this.buffer.fill(0);
-    this.W.fill(0);
-    return out;
-  }
-
-  /** Independent copy of the current state (used by HMAC to reuse padded-key states). */
-  clone() {
-    const c = new Sha512();
-    c.state.set(this.state);
-    c.buffer.set(this.buffer);
-    c.bufferLength = this.bufferLength;
-    c.length = this.length;
-    c.finished = this.finished;
-    return c;
-  }
+export class Sha512 extends StreamHash {
+  static spec = { name: 'Sha512', iv: SHA512_IV, scheduleWords: 160, blockLength: 128,
+    outputLength: 64, lengthFieldBytes: 16, compress: sha512Compress };
 }
 
 /** One-shot SHA-512. */
-export function sha512(data) {
-  return new Sha512().update(data).digest();
-}
+export const sha512 = (data) => new Sha512().update(data).digest();

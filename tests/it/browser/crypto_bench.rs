@@ -15,9 +15,8 @@
 //! ciphertext with the Rust `aes-gcm` crate; decryption gives the plaintext back; times are
 //! finite), never speed.
 
-use super::driver::{screenshot_dir, Browser, BrowserOptions};
-use super::ui::open_app;
-use crate::harness::TestServer;
+use super::driver::{screenshot_dir, Browser};
+use super::ui::{lan_browser, lan_server, open_app, origins};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -71,16 +70,15 @@ return out;
 
 /// The plaintext the page builds: xorshift32 (13, 17, 5) words from `SEED`, little-endian.
 fn plaintext(size: usize) -> Vec<u8> {
-    let mut x = SEED;
-    let mut out = Vec::with_capacity(size);
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    out
+    let next = |x: u32| {
+        let x = x ^ (x << 13);
+        let x = x ^ (x >> 17);
+        x ^ (x << 5)
+    };
+    std::iter::successors(Some(next(SEED)), |&x| Some(next(x)))
+        .flat_map(u32::to_le_bytes)
+        .take(size)
+        .collect()
 }
 
 /// SHA-256 of the Rust `aes-gcm` sealing (ciphertext || tag) of the same input.
@@ -157,27 +155,29 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// Asserts a run's crypto path: WebCrypto in a secure context (`webcrypto`), or the fallback
+/// where there is neither.
+fn assert_path(run: &Value, webcrypto: bool) {
+    let path = if webcrypto { "WebCrypto" } else { "fallback" };
+    assert_eq!(
+        (&run["native"], &run["secure"], &run["subtle"]),
+        (&json!(webcrypto), &json!(webcrypto), &json!(webcrypto)),
+        "not on the {path} path"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crypto_bench_fallback_and_webcrypto_in_chromium() {
     let rust = tokio::task::spawn_blocking(rust_sealed_sha256);
-    // `qopy.test` is not one of the server's own names: it must be allowed.
-    let server = TestServer::start_with(|c| c.allowed_hosts = vec!["qopy.test".into()]).await;
-    let port = server.base.rsplit(':').next().unwrap().to_string();
-    let b = Browser::start_with(BrowserOptions {
-        loopback_hosts: vec!["qopy.test".into()],
-        ..Default::default()
-    })
-    .await;
+    let server = lan_server().await;
+    let (lan, local) = origins(&server);
+    let b = lan_browser().await;
     let both = ["SHA-256", "SHA-512"];
 
     // The fallback, where the app itself picks it.
-    open_app(&b, &format!("http://qopy.test:{port}/")).await;
+    open_app(&b, &format!("{lan}/")).await;
     let fb = run(&b, false, GCM_SIZE, &both).await;
-    assert_eq!(
-        (&fb["native"], &fb["secure"], &fb["subtle"]),
-        (&json!(false), &json!(false), &json!(false)),
-        "not on the fallback path"
-    );
+    assert_path(&fb, false);
     // The same, with the renderer's CPU slowed down 4x.
     b.cdp("Emulation.setCPUThrottlingRate", json!({ "rate": 4 }))
         .await;
@@ -186,13 +186,9 @@ async fn crypto_bench_fallback_and_webcrypto_in_chromium() {
         .await;
 
     // WebCrypto on a secure origin.
-    open_app(&b, &format!("http://127.0.0.1:{port}/")).await;
+    open_app(&b, &format!("{local}/")).await;
     let wc = run(&b, false, GCM_SIZE, &both).await;
-    assert_eq!(
-        (&wc["native"], &wc["secure"], &wc["subtle"]),
-        (&json!(true), &json!(true), &json!(true)),
-        "not on the WebCrypto path"
-    );
+    assert_path(&wc, true);
     b.close().await;
 
     // Correctness: both paths agree, and with the Rust crates.

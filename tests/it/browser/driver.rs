@@ -51,17 +51,7 @@ impl Default for BrowserOptions {
 
 /// The directory screenshots go to: `target/screenshots/` (or under `CARGO_TARGET_DIR`).
 pub fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| {
-            if p.is_absolute() {
-                p
-            } else {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-            }
-        })
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("screenshots")
+    crate::harness::target_dir().join("screenshots")
 }
 
 /// Finds a program: the Debian path first, then `PATH`.

@@ -5,19 +5,17 @@
 //! context and uses WebCrypto. Text and 20 MiB files (random bytes, compared by SHA-256) go
 //! each way.
 
-use super::driver::{Browser, BrowserOptions};
+use super::driver::Browser;
 use super::ui::{
-    close_share_dialog, open_app, read_share_dialog, retrieved_text, second_tab, share_text,
-    TextOptions,
+    close_share_dialog, lan_browser, lan_server, open_app, origins, read_share_dialog,
+    retrieved_text, second_tab, share_text, Shared, TextOptions,
 };
 use super::ui_file::{choose_file, download_via_link, sha256_hex, temp_file};
-use crate::harness::TestServer;
 use fantoccini::wd::WindowHandle;
 use rand::RngCore;
 use serde_json::json;
 use std::time::Duration;
 
-const LAN_HOST: &str = "qopy.test";
 const UPLOAD: Duration = Duration::from_secs(180);
 const SIZE: usize = 20 * 1024 * 1024;
 
@@ -28,36 +26,12 @@ const TEXT_LAN: &str =
 const TEXT_WEB: &str =
     " made with WebCrypto ✓ Ünïcödé 日本語 🧪\n\ttab\n\nand trailing spaces   \n\n";
 
-/// The two origins of one server: (fallback, WebCrypto).
-fn origins(server: &TestServer) -> (String, String) {
-    let port = server.base.rsplit(':').next().unwrap().to_string();
-    (
-        format!("http://{LAN_HOST}:{port}"),
-        format!("http://127.0.0.1:{port}"),
-    )
-}
-
 /// The same link on another origin (`http://host:port/clip/ID#secret`).
 fn on_origin(url: &str, from: &str, to: &str) -> String {
     let rest = url
         .strip_prefix(from)
         .unwrap_or_else(|| panic!("{url} is not on {from}"));
     format!("{to}{rest}")
-}
-
-/// A server that answers to `qopy.test` (not one of its own names, so it must be listed in
-/// `allowed_hosts`, as on a LAN whose DNS gives the server a name).
-async fn lan_server() -> TestServer {
-    TestServer::start_with(|c| c.allowed_hosts = vec![LAN_HOST.into()]).await
-}
-
-/// A browser that resolves `qopy.test` to 127.0.0.1.
-async fn lan_browser() -> Browser {
-    Browser::start_with(BrowserOptions {
-        loopback_hosts: vec![LAN_HOST.into()],
-        ..Default::default()
-    })
-    .await
 }
 
 /// Asserts, in the page, which crypto path it is on: the fallback (not a secure context, no
@@ -82,6 +56,27 @@ async fn assert_path(b: &Browser, fallback: bool) {
     }
 }
 
+/// Opens the app on `origin`, asserts its crypto path, shares `text` (the link is on the same
+/// origin) and closes the dialog.
+async fn share_on(b: &Browser, origin: &str, fallback: bool, text: &str) -> Shared {
+    open_app(b, &format!("{origin}/")).await;
+    assert_path(b, fallback).await;
+    let shared = share_text(b, text, TextOptions::default()).await;
+    assert!(
+        shared.url.starts_with(&format!("{origin}/clip/")),
+        "{shared:?}"
+    );
+    close_share_dialog(b).await;
+    shared
+}
+
+/// Opens a text link, asserts the page's crypto path and returns the text it shows.
+async fn text_on(b: &Browser, url: &str, fallback: bool) -> String {
+    open_app(b, url).await;
+    assert_path(b, fallback).await;
+    retrieved_text(b).await
+}
+
 async fn switch(b: &Browser, to: &WindowHandle) {
     b.client.switch_to_window(to.clone()).await.unwrap();
 }
@@ -93,35 +88,18 @@ async fn text_made_on_the_fallback_opens_with_webcrypto_and_vice_versa() {
     let b = lan_browser().await;
 
     // Fallback tab: share.
-    open_app(&b, &format!("{lan}/")).await;
-    assert_path(&b, true).await;
-    let shared = share_text(&b, TEXT_LAN, TextOptions::default()).await;
-    assert!(
-        shared.url.starts_with(&format!("{lan}/clip/")),
-        "{shared:?}"
-    );
-    close_share_dialog(&b).await;
+    let shared = share_on(&b, &lan, true, TEXT_LAN).await;
 
     // WebCrypto tab: open it byte for byte, then share another.
     let lan_tab = second_tab(&b).await;
-    open_app(&b, &on_origin(&shared.url, &lan, &web)).await;
-    assert_path(&b, false).await;
-    assert_eq!(retrieved_text(&b).await, TEXT_LAN, "fallback → WebCrypto");
-
-    open_app(&b, &format!("{web}/")).await;
-    assert_path(&b, false).await;
-    let shared = share_text(&b, TEXT_WEB, TextOptions::default()).await;
-    assert!(
-        shared.url.starts_with(&format!("{web}/clip/")),
-        "{shared:?}"
-    );
-    close_share_dialog(&b).await;
+    let text = text_on(&b, &on_origin(&shared.url, &lan, &web), false).await;
+    assert_eq!(text, TEXT_LAN, "fallback → WebCrypto");
+    let shared = share_on(&b, &web, false, TEXT_WEB).await;
 
     // Back on the fallback origin: open the WebCrypto clip.
     switch(&b, &lan_tab).await;
-    open_app(&b, &on_origin(&shared.url, &web, &lan)).await;
-    assert_path(&b, true).await;
-    assert_eq!(retrieved_text(&b).await, TEXT_WEB, "WebCrypto → fallback");
+    let text = text_on(&b, &on_origin(&shared.url, &web, &lan), true).await;
+    assert_eq!(text, TEXT_WEB, "WebCrypto → fallback");
     b.screenshot("desktop-light-lan-text-from-webcrypto").await;
     // Chromium reports that it ignores the server's Cross-Origin-Opener-Policy header on a
     // plain-HTTP origin that is not loopback; that is expected there, not an app error.
@@ -197,25 +175,13 @@ async fn file_of_20_mib_made_on_either_crypto_path_opens_on_the_other() {
     let lan_tab = second_tab(&b).await;
     let url_web = upload(&b, &web, &path_web).await;
     assert_path(&b, false).await;
-    download_and_check(
-        &b,
-        &on_origin(&url_lan, &lan, &web),
-        false,
-        "from-fallback.bin",
-        &want_lan,
-    )
-    .await;
+    let url = on_origin(&url_lan, &lan, &web);
+    download_and_check(&b, &url, false, "from-fallback.bin", &want_lan).await;
 
     // The WebCrypto clip downloaded on the fallback origin.
     switch(&b, &lan_tab).await;
-    download_and_check(
-        &b,
-        &on_origin(&url_web, &web, &lan),
-        true,
-        "from-webcrypto.bin",
-        &want_web,
-    )
-    .await;
+    let url = on_origin(&url_web, &web, &lan);
+    download_and_check(&b, &url, true, "from-webcrypto.bin", &want_web).await;
     b.screenshot("desktop-light-lan-file-from-webcrypto").await;
     b.close().await;
 }

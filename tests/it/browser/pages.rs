@@ -6,7 +6,7 @@
 use super::driver::{Browser, BrowserOptions, PHONE};
 use super::ui::{open_app, share_text, TextOptions, STEP};
 use crate::harness::TestServer;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 async fn wait_loaded(b: &Browser) {
@@ -16,6 +16,38 @@ async fn wait_loaded(b: &Browser) {
         "document.readyState === 'complete' && !!document.documentElement.lang",
     )
     .await;
+}
+
+/// Shares `text`, takes the screenshot `shot` of the share dialog and closes it.
+async fn share_and_screenshot(b: &Browser, text: &str, shot: &str) {
+    let shared = share_text(b, text, TextOptions::default()).await;
+    assert!(shared.url.contains("/clip/"));
+    b.screenshot(shot).await;
+    b.js("document.getElementById('share-modal').close()", vec![])
+        .await;
+}
+
+/// The theme the page shows (`html[data-theme-effective]`).
+async fn effective_theme(b: &Browser) -> Value {
+    b.js(
+        "return document.documentElement.dataset.themeEffective",
+        vec![],
+    )
+    .await
+}
+
+/// Asserts that nothing on the page is wider than the window (a phone's screen).
+async fn assert_fits_the_width(b: &Browser) {
+    let overflow = b
+        .js(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "page wider than a phone by {overflow} px"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,25 +135,14 @@ async fn dark_system_theme_and_german_browser_get_a_dark_german_page() {
     assert_eq!(b.text_of("[data-testid=tab-file]").await, "Dateien teilen");
     assert_eq!(b.text_of("[data-testid=tab-retrieve]").await, "Abrufen");
     assert_eq!(b.text_of("#text-submit .btn-label").await, "Link erstellen");
-    assert_eq!(
-        b.js(
-            "return document.documentElement.dataset.themeEffective",
-            vec![]
-        )
-        .await,
-        json!("dark")
-    );
+    assert_eq!(effective_theme(&b).await, json!("dark"));
     let lum = background_luminance(&b, "body").await;
     assert!(
         lum < 0.1,
         "the dark theme's background is not dark: luminance {lum}"
     );
     b.screenshot("desktop-dark-de-share-text").await;
-    let shared = share_text(&b, "Hallo Welt", TextOptions::default()).await;
-    assert!(shared.url.contains("/clip/"));
-    b.screenshot("desktop-dark-de-share-dialog").await;
-    b.js("document.getElementById('share-modal').close()", vec![])
-        .await;
+    share_and_screenshot(&b, "Hallo Welt", "desktop-dark-de-share-dialog").await;
 
     // The language switch gives English; the choice sticks across a reload.
     b.click("[data-testid=lang-toggle]").await;
@@ -133,16 +154,7 @@ async fn dark_system_theme_and_german_browser_get_a_dark_german_page() {
     // Phone width: nothing wider than the screen.
     b.set_viewport(PHONE.0, PHONE.1).await;
     open_app(&b, &server.url("/")).await;
-    let overflow = b
-        .js(
-            "return document.documentElement.scrollWidth - window.innerWidth",
-            vec![],
-        )
-        .await;
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "page wider than a phone by {overflow} px"
-    );
+    assert_fits_the_width(&b).await;
     b.screenshot("phone-dark-share-text").await;
     b.close().await;
 }
@@ -157,35 +169,15 @@ async fn theme_switch_turns_a_light_page_dark_and_phone_layout_fits() {
     .await;
     open_app(&b, &server.url("/")).await;
     assert_eq!(b.text_of("[data-testid=tab-text]").await, "Share Text");
-    assert_eq!(
-        b.js(
-            "return document.documentElement.dataset.themeEffective",
-            vec![]
-        )
-        .await,
-        json!("light")
-    );
+    assert_eq!(effective_theme(&b).await, json!("light"));
     let light = background_luminance(&b, "body").await;
     assert!(
         light > 0.5,
         "the light theme's background is not light: {light}"
     );
-    let overflow = b
-        .js(
-            "return document.documentElement.scrollWidth - window.innerWidth",
-            vec![],
-        )
-        .await;
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "page wider than a phone by {overflow} px"
-    );
+    assert_fits_the_width(&b).await;
     b.screenshot("phone-light-share-text").await;
-    let shared = share_text(&b, "  from a phone  ", TextOptions::default()).await;
-    assert!(shared.url.contains("/clip/"));
-    b.screenshot("phone-light-share-dialog").await;
-    b.js("document.getElementById('share-modal').close()", vec![])
-        .await;
+    share_and_screenshot(&b, "  from a phone  ", "phone-light-share-dialog").await;
     b.click("[data-testid=tab-file]").await;
     b.screenshot("phone-light-share-files").await;
     b.click("[data-testid=tab-retrieve]").await;
@@ -200,14 +192,7 @@ async fn theme_switch_turns_a_light_page_dark_and_phone_layout_fits() {
     .await;
     // The switch is remembered.
     open_app(&b, &server.url("/")).await;
-    assert_eq!(
-        b.js(
-            "return document.documentElement.dataset.themeEffective",
-            vec![]
-        )
-        .await,
-        json!("dark")
-    );
+    assert_eq!(effective_theme(&b).await, json!("dark"));
     let dark = background_luminance(&b, "body").await;
     assert!(dark < 0.1, "switched to dark, but the background is {dark}");
     b.close().await;

@@ -7,7 +7,7 @@
 use super::driver::Browser;
 use super::ui::{clip_info, open_app, read_share_dialog, second_tab, STEP};
 use super::ui_file::{choose_file, download_via_link, temp_file};
-use crate::harness::TestServer;
+use crate::harness::{Answer, TestServer};
 use serde_json::json;
 use std::time::Duration;
 
@@ -31,9 +31,8 @@ async fn put(server: &TestServer, path_and_query: &str, body: Vec<u8>) -> String
         .put(server.url(path_and_query))
         .header("content-type", "image/png")
         .body(body)
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     r.text().await.unwrap().trim().to_string()
 }
@@ -236,9 +235,8 @@ async fn downloads_are_octet_stream_blobs_and_only_real_images_are_previewed() {
         .put(server.url("/plain.html"))
         .header("content-type", "text/html")
         .body(html.clone())
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     let plain = r.text().await.unwrap().trim().to_string();
     let (status, d) = clip_info(&server.base, plain.rsplit('/').next().unwrap()).await;

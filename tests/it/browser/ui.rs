@@ -2,9 +2,39 @@
 //! app and wait until it is ready, share text through the Share Text tab, read the "link is
 //! ready" dialog, and open a link in a second tab. Selectors are the page's `data-testid`s.
 
-use super::driver::Browser;
+use super::driver::{Browser, BrowserOptions};
+use crate::harness::{Answer, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
+
+/// A name for the server that is not a secure context, like a LAN address over plain HTTP:
+/// `http://qopy.test:PORT`, mapped to 127.0.0.1 by [`lan_browser`].
+pub const LAN_HOST: &str = "qopy.test";
+
+/// A server that answers to `qopy.test` (not one of its own names, so it must be listed in
+/// `allowed_hosts`, as on a LAN whose DNS gives the server a name).
+pub async fn lan_server() -> TestServer {
+    TestServer::start_with(|c| c.allowed_hosts = vec![LAN_HOST.into()]).await
+}
+
+/// A browser that resolves `qopy.test` to 127.0.0.1.
+pub async fn lan_browser() -> Browser {
+    Browser::start_with(BrowserOptions {
+        loopback_hosts: vec![LAN_HOST.into()],
+        ..Default::default()
+    })
+    .await
+}
+
+/// The two origins of one server: (`http://qopy.test:PORT`, the fallback;
+/// `http://127.0.0.1:PORT`, WebCrypto).
+pub fn origins(server: &TestServer) -> (String, String) {
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    (
+        format!("http://{LAN_HOST}:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    )
+}
 
 /// Long enough for a 600,000-iteration PBKDF2 on a busy 2-core machine.
 pub const STEP: Duration = Duration::from_secs(60);
@@ -26,6 +56,43 @@ pub struct TextOptions<'a> {
     pub one_time: bool,
     pub quick: bool,
     pub code: Option<&'a str>,
+}
+
+impl<'a> TextOptions<'a> {
+    /// A Quick Share (short ID, verbal code).
+    pub fn quick() -> TextOptions<'a> {
+        TextOptions {
+            quick: true,
+            ..Default::default()
+        }
+    }
+
+    /// A one-time clip.
+    pub fn one_time() -> TextOptions<'a> {
+        TextOptions {
+            one_time: true,
+            ..Default::default()
+        }
+    }
+
+    /// A clip behind an access code.
+    pub fn code(code: &'a str) -> TextOptions<'a> {
+        TextOptions {
+            code: Some(code),
+            ..Default::default()
+        }
+    }
+}
+
+/// Asserts that the Retrieve tab shows no text (nothing was opened).
+pub async fn assert_no_text_shown(b: &Browser) {
+    let shown = b
+        .find("[data-testid=retrieve-result-text]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap();
+    assert!(!shown, "the Retrieve tab shows a text");
 }
 
 /// Opens `url` and waits until the app has finished starting (`html[data-ready]`). The same
@@ -155,9 +222,8 @@ pub async fn clip_info(base: &str, id: &str) -> (u16, Value) {
         .build()
         .unwrap()
         .get(format!("{base}/api/clip/{id}/info"))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }

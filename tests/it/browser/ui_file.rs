@@ -4,11 +4,10 @@
 
 use super::driver::Browser;
 use super::ui::{open_app, read_share_dialog, second_tab};
-use crate::harness::{test_bytes, TestServer};
+use crate::harness::{free_port, test_bytes, Answer, TestServer};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 const BIG: Duration = Duration::from_secs(180);
@@ -54,9 +53,8 @@ async fn rust_decrypt(base: &str, url: &str) -> (qopy::v4::Metadata, Vec<u8>) {
         .unwrap()
         .post(format!("{base}/api/file/{id}"))
         .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     let ct = r.bytes().await.unwrap().to_vec();
     tokio::task::spawn_blocking(move || qopy::v4::decrypt_all(&secret, None, &ct))
@@ -91,12 +89,11 @@ async fn file_of_50_mib_round_trips_with_identical_sha256() {
     choose_file(&b, &path).await;
     b.screenshot("desktop-light-share-files-chosen").await;
     b.click("[data-testid=file-submit]").await;
-    b.wait_for("the 50 MiB upload to finish", BIG, || async {
-        let open = b
-            .js("return document.getElementById('share-modal').open", vec![])
-            .await;
-        (open == json!(true)).then_some(())
-    })
+    b.wait_js(
+        "the 50 MiB upload to finish",
+        BIG,
+        "document.getElementById('share-modal').open",
+    )
     .await;
     let shared = read_share_dialog(&b).await;
     assert!(shared.url.starts_with(&server.url("/")), "{shared:?}");
@@ -140,57 +137,6 @@ async fn saved_upload_id(b: &Browser) -> Option<String> {
     v.as_str().map(|s| s.to_string())
 }
 
-/// A server started on the data directory, configuration and clock of a stopped
-/// `TestServer` (the harness's own restart binds again at once; this test needs the server
-/// to stay down for a while first).
-struct Rebooted {
-    base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    _dir: Arc<tempfile::TempDir>,
-}
-
-impl Rebooted {
-    async fn boot(
-        dir: Arc<tempfile::TempDir>,
-        config: qopy::config::Config,
-        clock: Arc<qopy::clock::OffsetClock>,
-    ) -> Rebooted {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .expect("bind the same port again");
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let clk: Arc<dyn qopy::clock::Clock> = clock;
-        let task = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = rx.await;
-            };
-            qopy::app::run(config, listener, shutdown, clk)
-                .await
-                .expect("server failed");
-        });
-        Rebooted {
-            base,
-            stop: Some(tx),
-            task: Some(task),
-            _dir: dir,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(30), t)
-                .await
-                .expect("server did not stop")
-                .expect("server task panicked");
-        }
-    }
-}
-
 /// Instruments the page's `fetch` (test-only): chunk PUTs after chunk 0 wait at a gate until
 /// `__qopyGate.open()`; every PUT and every failed request is counted. This puts the
 /// server restart at a known point of the upload instead of racing a fast loopback.
@@ -212,11 +158,7 @@ const GATE: &str = "
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
     // A fixed port, so the page's origin survives the restart.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let server = TestServer::start_with(|c| c.listen = addr).await;
     let size = 20 * 1024 * 1024 + 4321; // 5 upload chunks of 5 MiB
@@ -262,15 +204,15 @@ async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
             .await,
         json!(false)
     );
-    let server = Rebooted::boot(dir, config, clock).await;
+    // The same port again (the configuration's `listen`), so the page's origin is the same.
+    let server = TestServer::boot(dir, config, clock).await;
     assert_eq!(server.base, format!("http://{addr}"));
 
-    b.wait_for("the resumed upload to finish", BIG, || async {
-        let open = b
-            .js("return document.getElementById('share-modal').open", vec![])
-            .await;
-        (open == json!(true)).then_some(())
-    })
+    b.wait_js(
+        "the resumed upload to finish",
+        BIG,
+        "document.getElementById('share-modal').open",
+    )
     .await;
     let shared = read_share_dialog(&b).await;
     // Chunk 0 was sent once: the page went on with the same session after the restart.

@@ -3,10 +3,10 @@
 //! back to the link; Quick Share by verbal code; an access code (wrong refused, right opens);
 //! a one-time clip that nothing consumes before the Reveal click and that is gone after it.
 
-use super::driver::{zbarimg, Browser, BrowserOptions};
+use super::driver::{zbarimg, Browser};
 use super::ui::{
-    clip_info, close_share_dialog, open_app, retrieve_error, retrieved_text, second_tab,
-    share_text, TextOptions, STEP,
+    assert_no_text_shown, clip_info, close_share_dialog, lan_browser, lan_server, open_app,
+    origins, retrieve_error, retrieved_text, second_tab, share_text, TextOptions, STEP,
 };
 use crate::harness::TestServer;
 
@@ -14,11 +14,17 @@ use crate::harness::TestServer;
 /// ends that must survive.
 const TEXT: &str = "   Grüße aus Köln! 世界 🔐🦀 café\n\tzweite Zeile — “quoted” \u{00a0}end  \n  ";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn text_round_trip_keeps_unicode_and_whitespace_and_its_qr_decodes_to_the_link() {
+/// A server, and a browser with the app open on it.
+async fn app() -> (TestServer, Browser) {
     let server = TestServer::start().await;
     let b = Browser::start().await;
     open_app(&b, &server.url("/")).await;
+    (server, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_round_trip_keeps_unicode_and_whitespace_and_its_qr_decodes_to_the_link() {
+    let (server, b) = app().await;
     b.screenshot("desktop-light-share-text").await;
     let shared = share_text(&b, TEXT, TextOptions::default()).await;
     assert!(
@@ -58,19 +64,9 @@ async fn text_round_trip_keeps_unicode_and_whitespace_and_its_qr_decodes_to_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_share_opens_by_its_verbal_code_on_a_second_page() {
-    let server = TestServer::start().await;
-    let b = Browser::start().await;
-    open_app(&b, &server.url("/")).await;
+    let (server, b) = app().await;
     let text = "  quick share ✓ Grüße  ";
-    let shared = share_text(
-        &b,
-        text,
-        TextOptions {
-            quick: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let shared = share_text(&b, text, TextOptions::quick()).await;
     let verbal = shared.verbal.clone().expect("a verbal code in the dialog");
     let (id, secret) = verbal.split_once(" · ").expect("ID · SECRET");
     assert_eq!(id.len(), 6, "{verbal}");
@@ -97,19 +93,9 @@ async fn quick_share_opens_by_its_verbal_code_on_a_second_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_code_clip_refuses_a_wrong_code_and_opens_with_the_right_one() {
-    let server = TestServer::start().await;
-    let b = Browser::start().await;
-    open_app(&b, &server.url("/")).await;
+    let (server, b) = app().await;
     let text = "behind a code ✓";
-    let shared = share_text(
-        &b,
-        text,
-        TextOptions {
-            code: Some("right-code-42"),
-            ..Default::default()
-        },
-    )
-    .await;
+    let shared = share_text(&b, text, TextOptions::code("right-code-42")).await;
     let (status, info) = clip_info(&server.base, &shared.id).await;
     assert_eq!(status, 200);
     assert_eq!(info["hasPassword"], true, "{info}");
@@ -118,23 +104,13 @@ async fn access_code_clip_refuses_a_wrong_code_and_opens_with_the_right_one() {
     second_tab(&b).await;
     open_app(&b, &shared.url).await;
     b.wait_visible("[data-testid=retrieve-code]").await;
-    assert!(!b
-        .find("[data-testid=retrieve-result-text]")
-        .await
-        .is_displayed()
-        .await
-        .unwrap());
+    assert_no_text_shown(&b).await;
     b.type_into("[data-testid=retrieve-code]", "wrong-code-41")
         .await;
     b.click("[data-testid=retrieve-submit]").await;
     let err = retrieve_error(&b).await;
     assert!(!err.is_empty());
-    assert!(!b
-        .find("[data-testid=retrieve-result-text]")
-        .await
-        .is_displayed()
-        .await
-        .unwrap());
+    assert_no_text_shown(&b).await;
     b.screenshot("desktop-light-wrong-access-code").await;
     // A refused code consumes nothing.
     assert_eq!(clip_info(&server.base, &shared.id).await.0, 200);
@@ -148,19 +124,9 @@ async fn access_code_clip_refuses_a_wrong_code_and_opens_with_the_right_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
-    let server = TestServer::start().await;
-    let b = Browser::start().await;
-    open_app(&b, &server.url("/")).await;
+    let (server, b) = app().await;
     let text = " read me once ";
-    let shared = share_text(
-        &b,
-        text,
-        TextOptions {
-            one_time: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let shared = share_text(&b, text, TextOptions::one_time()).await;
     close_share_dialog(&b).await;
 
     second_tab(&b).await;
@@ -175,12 +141,7 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
         "the link alone consumed the one-time clip: {info}"
     );
     assert_eq!(info["oneTime"], true, "{info}");
-    assert!(!b
-        .find("[data-testid=retrieve-result-text]")
-        .await
-        .is_displayed()
-        .await
-        .unwrap());
+    assert_no_text_shown(&b).await;
     // A reload (a link preview, a second look) consumes nothing either.
     open_app(&b, &shared.url).await;
     b.wait_visible("[data-testid=retrieve-reveal]").await;
@@ -198,12 +159,7 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
     open_app(&b, &shared.url).await;
     let err = retrieve_error(&b).await;
     assert!(!err.is_empty());
-    assert!(!b
-        .find("[data-testid=retrieve-result-text]")
-        .await
-        .is_displayed()
-        .await
-        .unwrap());
+    assert_no_text_shown(&b).await;
     b.close().await;
 }
 
@@ -211,15 +167,9 @@ async fn one_time_clip_is_consumed_only_by_the_reveal_click_and_then_gone() {
 async fn text_round_trip_on_a_plain_http_lan_origin_uses_the_fallback_crypto() {
     // `http://qopy.test:PORT` (mapped to 127.0.0.1) is not a secure context, like a LAN
     // address: no crypto.subtle, so the page must use its own crypto, and says so.
-    // `qopy.test` is not one of the server's own names: it must be allowed.
-    let server = TestServer::start_with(|c| c.allowed_hosts = vec!["qopy.test".into()]).await;
-    let port = server.base.rsplit(':').next().unwrap().to_string();
-    let b = Browser::start_with(BrowserOptions {
-        loopback_hosts: vec!["qopy.test".into()],
-        ..Default::default()
-    })
-    .await;
-    let origin = format!("http://qopy.test:{port}");
+    let server = lan_server().await;
+    let (origin, _) = origins(&server);
+    let b = lan_browser().await;
     open_app(&b, &format!("{origin}/")).await;
     assert_eq!(
         b.js(
@@ -230,15 +180,7 @@ async fn text_round_trip_on_a_plain_http_lan_origin_uses_the_fallback_crypto() {
         serde_json::json!(false)
     );
     b.wait_visible("[data-testid=insecure-notice]").await;
-    let shared = share_text(
-        &b,
-        TEXT,
-        TextOptions {
-            code: Some("lan-code"),
-            ..Default::default()
-        },
-    )
-    .await;
+    let shared = share_text(&b, TEXT, TextOptions::code("lan-code")).await;
     assert!(
         shared.url.starts_with(&format!("{origin}/clip/")),
         "{shared:?}"
