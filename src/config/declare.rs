@@ -17,6 +17,21 @@
 //! [`KEYS`]: super::KEYS
 
 macro_rules! config_keys {
+    // A struct of keys, each documented by its meaning, then `extra` fields.
+    (@struct $(#[$struct_meta:meta])* $name:ident {
+        $( $(#[$meta:meta])* $key:ident : $ty:ty, $doc:literal; )*
+    } { $($extra:tt)* }) => {
+        $(#[$struct_meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name {
+            $(
+                #[doc = $doc]
+                $(#[$meta])*
+                pub $key: $ty,
+            )*
+            $($extra)*
+        }
+    };
     (
         $(#[$struct_meta:meta])*
         pub struct $name:ident {
@@ -33,27 +48,12 @@ macro_rules! config_keys {
             )*
         }
     ) => {
-        $(#[$struct_meta])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name {
-            $(
-                #[doc = $doc]
-                $(#[$meta])*
-                pub $key: $ty,
-            )*
-            $(#[$group_meta])*
-            pub $group_field: $group,
-        }
-
-        $(#[$group_meta])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $group {
-            $(
-                #[doc = $gdoc]
-                $(#[$gmeta])*
-                pub $gkey: $gty,
-            )*
-        }
+        config_keys!(@struct $(#[$struct_meta])* $name {
+            $( $(#[$meta])* $key: $ty, $doc; )*
+        } { $(#[$group_meta])* pub $group_field: $group, });
+        config_keys!(@struct $(#[$group_meta])* $group {
+            $( $(#[$gmeta])* $gkey: $gty, $gdoc; )*
+        } {});
 
         /// Every configuration key, in declaration order (also the order of
         /// `config/qopy.toml` and of the README's table).

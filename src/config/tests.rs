@@ -14,6 +14,11 @@ fn env_load(items: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::load(None, &pairs(items), &[])
 }
 
+/// The message of the error loading `items` as the environment.
+fn env_error(items: &[(&str, &str)]) -> String {
+    env_load(items).unwrap_err().to_string()
+}
+
 /// A config file under the temp dir, removed on drop.
 struct TempFile(PathBuf);
 
@@ -256,9 +261,7 @@ fn missing_or_broken_file_is_an_error() {
 
 #[test]
 fn unknown_env_var_is_named_but_foreign_ones_are_ignored() {
-    let err = env_load(&[("QOPY_MAX_FILESIZE", "1")])
-        .unwrap_err()
-        .to_string();
+    let err = env_error(&[("QOPY_MAX_FILESIZE", "1")]);
     assert!(err.contains("QOPY_MAX_FILESIZE"), "{err}");
     // The variable must match the key exactly in upper case.
     assert!(env_load(&[("QOPY_Listen", "127.0.0.1:1")]).is_err());
@@ -283,9 +286,7 @@ fn unknown_flag_key_is_an_error() {
 
 #[test]
 fn bad_values_name_the_key_and_the_layer() {
-    let err = env_load(&[("QOPY_MAX_FILE_SIZE", "4 gigs")])
-        .unwrap_err()
-        .to_string();
+    let err = env_error(&[("QOPY_MAX_FILE_SIZE", "4 gigs")]);
     assert!(
         err.starts_with("invalid value for `max_file_size` (from environment QOPY_MAX_FILE_SIZE):"),
         "{err}"
@@ -322,7 +323,7 @@ fn bad_values_name_the_key_and_the_layer() {
         ("QOPY_RATE_LIMITS", "maybe"),
         ("QOPY_LOG", "qopy=loud"),
     ] {
-        let err = env_load(&[(var, value)]).unwrap_err().to_string();
+        let err = env_error(&[(var, value)]);
         let key = var.trim_start_matches("QOPY_").to_ascii_lowercase();
         assert!(
             err.contains(&format!("`{key}` (from environment {var})")),
@@ -343,9 +344,7 @@ fn wrong_toml_types_are_rejected() {
 
 #[test]
 fn admin_token_and_public_url() {
-    let err = env_load(&[("QOPY_ADMIN_TOKEN", "short-secret")])
-        .unwrap_err()
-        .to_string();
+    let err = env_error(&[("QOPY_ADMIN_TOKEN", "short-secret")]);
     assert!(err.contains("at least 16 characters"), "{err}");
     assert!(
         !err.contains("short-secret"),
@@ -563,13 +562,11 @@ fn tls_modes_and_required_files() {
     assert_eq!(c.tls_cert, Some(PathBuf::from("/c.pem")));
     assert_eq!(c.tls_key, Some(PathBuf::from("/k.pem")));
 
-    let e = env_load(&[("QOPY_TLS", "files"), ("QOPY_TLS_CERT", "/c.pem")])
-        .unwrap_err()
-        .to_string();
+    let e = env_error(&[("QOPY_TLS", "files"), ("QOPY_TLS_CERT", "/c.pem")]);
     assert!(e.contains("`tls_key`") && e.contains("QOPY_TLS"), "{e}");
-    let e = env_load(&[("QOPY_TLS", "files")]).unwrap_err().to_string();
+    let e = env_error(&[("QOPY_TLS", "files")]);
     assert!(e.contains("`tls_cert`"), "{e}");
-    let e = env_load(&[("QOPY_TLS", "on")]).unwrap_err().to_string();
+    let e = env_error(&[("QOPY_TLS", "on")]);
     assert!(e.contains("`tls`") && e.contains("self-signed"), "{e}");
 }
 
@@ -582,7 +579,7 @@ fn workers_default_to_half_the_cores() {
     let c = env_load(&[("QOPY_WORKERS", "3")]).unwrap();
     assert_eq!((c.workers, c.worker_threads()), (3, 3));
     for bad in ["-1", "1025", "two"] {
-        let err = env_load(&[("QOPY_WORKERS", bad)]).unwrap_err().to_string();
+        let err = env_error(&[("QOPY_WORKERS", bad)]);
         assert!(
             err.contains("`workers`") && err.contains("QOPY_WORKERS"),
             "{err}"
