@@ -18,6 +18,7 @@ mod parse;
 mod raw;
 mod values;
 
+pub use declare::{DefaultValue, Key};
 pub use parse::{parse_duration, parse_size, IpNet};
 use raw::{optional, Raw};
 use values::Values;
@@ -121,90 +122,6 @@ config_keys! {
         /// Wrong admin credentials have a separate server-wide budget of the same size.
         failed_global: Rate = Text("600/1hr"), "RATE", values::rate,
             "failed lookups, all addresses together";
-    }
-}
-
-/// One configuration key, as declared. Key `some_key` is also the environment variable
-/// `QOPY_SOME_KEY` and the flag `--some-key`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Key {
-    /// The key, as written in a config file.
-    pub name: &'static str,
-    /// Its built-in default.
-    pub default: DefaultValue,
-    /// The placeholder of its value in `--help` (`SIZE`, `on|off`).
-    pub value_name: &'static str,
-    /// What it means: the field's documentation, the flag's help, the README's "meaning".
-    pub doc: &'static str,
-}
-
-impl Key {
-    /// The environment variable, `QOPY_SOME_KEY`.
-    pub fn env_var(&self) -> String {
-        format!("QOPY_{}", self.name.to_ascii_uppercase())
-    }
-
-    /// The command-line flag without its dashes, `some-key`.
-    pub fn flag(&self) -> String {
-        self.name.replace('_', "-")
-    }
-
-    /// The flag's `--help` text: the meaning and the default.
-    pub fn help(&self) -> String {
-        format!("{} [default: {}]", self.doc, self.default)
-    }
-}
-
-/// A key's built-in default, as it is written in `config/qopy.toml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DefaultValue {
-    /// No value (the key is commented out in `config/qopy.toml`).
-    Unset,
-    /// A TOML string.
-    Text(&'static str),
-    /// A TOML integer.
-    Int(i64),
-    /// A TOML list of strings.
-    List(&'static [&'static str]),
-}
-
-impl DefaultValue {
-    /// The value as TOML, `None` when unset.
-    pub fn to_toml(self) -> Option<toml::Value> {
-        match self {
-            Unset => None,
-            Text(s) => Some(toml::Value::String(s.into())),
-            Int(n) => Some(toml::Value::Integer(n)),
-            List(items) => Some(toml::Value::Array(
-                items
-                    .iter()
-                    .map(|s| toml::Value::String((*s).into()))
-                    .collect(),
-            )),
-        }
-    }
-
-    fn to_raw(self) -> Raw {
-        match self {
-            Unset => Raw::Str(String::new()),
-            Text(s) => Raw::Str(s.into()),
-            Int(n) => Raw::Int(n),
-            List(items) => Raw::List(items.iter().map(|s| (*s).into()).collect()),
-        }
-    }
-}
-
-/// As in an environment variable or flag: lists comma-separated; `unset` and `none` for no
-/// value and the empty list.
-impl fmt::Display for DefaultValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unset => f.write_str("unset"),
-            Text(s) => f.write_str(s),
-            Int(n) => write!(f, "{n}"),
-            List([]) => f.write_str("none"),
-            List(items) => f.write_str(&items.join(",")),
-        }
     }
 }
 
@@ -353,18 +270,14 @@ impl Config {
             if FOREIGN_ENV.contains(&var.as_str()) {
                 continue;
             }
-            let key = suffix.to_ascii_lowercase();
-            match known_key(&key) {
-                Some(k) if suffix == k.to_ascii_uppercase() => {
-                    values.set(k, Raw::Str(value.clone()), Layer::Env(var.clone()))
-                }
-                _ => {
-                    return Err(ConfigError::UnknownEnv {
-                        var: var.clone(),
-                        key,
-                    })
-                }
-            }
+            // The variable must match the key exactly in upper case.
+            let Some(key) = KEYS.iter().find(|k| k.env_var() == *var) else {
+                return Err(ConfigError::UnknownEnv {
+                    var: var.clone(),
+                    key: suffix.to_ascii_lowercase(),
+                });
+            };
+            values.set(key.name, Raw::Str(value.clone()), Layer::Env(var.clone()));
         }
         for (name, value) in flags {
             let key = name.replace('-', "_");

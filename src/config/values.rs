@@ -66,6 +66,7 @@ impl Values {
         key: &'static str,
         parse: impl FnOnce(&Raw) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
+        // Every declared key has a value: `defaults` sets them all and nothing removes one.
         let (raw, layer) = &self.0[key];
         parse(raw).map_err(|message| ConfigError::Invalid {
             key,
