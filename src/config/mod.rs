@@ -24,6 +24,9 @@ use raw::{optional, Raw};
 use values::Values;
 use DefaultValue::{Int, List, Text, Unset};
 
+// The one declaration of the keys: `name: Type = default, "VALUE", parser, "meaning";` (see
+// `declare.rs`). A new key is one entry here; its variable and flag follow, and the tests
+// then ask for its line in `config/qopy.toml` and print the README table to paste.
 config_keys! {
     /// The validated configuration of one server process. Each field is the key of the same
     /// name, except `limits`, which gathers the `limit_*` keys.
