@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, KEYS};
 
 /// Self-hosted, end-to-end encrypted sharing of text and files that expire.
 ///
@@ -25,111 +25,50 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 
-    /// Address and port to listen on [default: 0.0.0.0:8080]
-    #[arg(long, value_name = "ADDR", global = true)]
-    pub listen: Option<String>,
-    /// Directory for the database and blobs [default: ./qopy-data]
-    #[arg(long, value_name = "DIR", global = true)]
-    pub data_dir: Option<String>,
-    /// Admin API token, at least 16 characters [default: unset, admin API off]
-    #[arg(long, value_name = "TOKEN", global = true)]
-    pub admin_token: Option<String>,
-    /// Base URL for share links [default: unset, use the request's Host]
-    #[arg(long, value_name = "URL", global = true)]
-    pub public_url: Option<String>,
-    /// Built-in HTTPS: off, files (--tls-cert/--tls-key) or self-signed [default: off]
-    #[arg(long, value_name = "off|files|self-signed", global = true)]
-    pub tls: Option<String>,
-    /// PEM certificate chain for --tls files [default: unset]
-    #[arg(long, value_name = "FILE", global = true)]
-    pub tls_cert: Option<String>,
-    /// PEM private key for --tls files [default: unset]
-    #[arg(long, value_name = "FILE", global = true)]
-    pub tls_key: Option<String>,
-    /// Enforce request rate limits [default: on]
-    #[arg(long, value_name = "on|off", global = true)]
-    pub rate_limits: Option<String>,
-    /// Largest file one upload may carry [default: 4GiB]
-    #[arg(long, value_name = "SIZE", global = true)]
-    pub max_file_size: Option<String>,
-    /// Upload chunk size, 64KiB to 64MiB [default: 5MiB]
-    #[arg(long, value_name = "SIZE", global = true)]
-    pub chunk_size: Option<String>,
-    /// Most characters in a text clip [default: 400000]
-    #[arg(long, value_name = "N", global = true)]
-    pub max_text_chars: Option<String>,
-    /// Comma-separated expiry choices [default: 5min,15min,30min,1hr,6hr,24hr]
-    #[arg(long, value_name = "LIST", global = true)]
-    pub expiry_options: Option<String>,
-    /// Preselected expiry, one of the options [default: 24hr]
-    #[arg(long, value_name = "NAME", global = true)]
-    pub default_expiry: Option<String>,
-    /// Idle time after which an unfinished upload is discarded [default: 24h]
-    #[arg(long, value_name = "DURATION", global = true)]
-    pub session_idle: Option<String>,
-    /// Period of the expiry sweeper [default: 60s]
-    #[arg(long, value_name = "DURATION", global = true)]
-    pub sweep_interval: Option<String>,
-    /// Free disk space below which uploads are refused [default: 256MiB]
-    #[arg(long, value_name = "SIZE", global = true)]
-    pub min_free_disk: Option<String>,
-    /// Total storage quota, 0 for unlimited [default: 0]
-    #[arg(long, value_name = "SIZE", global = true)]
-    pub max_storage: Option<String>,
-    /// Comma-separated extra CORS origins (scheme://host[:port]) [default: none]
-    #[arg(long, value_name = "LIST", global = true)]
-    pub cors_origins: Option<String>,
-    /// Comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted [default: none]
-    #[arg(long, value_name = "LIST", global = true)]
-    pub trusted_proxies: Option<String>,
-    /// Most client connections at once [default: 1024]
-    #[arg(long, value_name = "N", global = true)]
-    pub max_connections: Option<String>,
-    /// Threads serving connections, 0 for half the cores [default: 0]
-    #[arg(long, value_name = "N", global = true)]
-    pub workers: Option<String>,
-    /// Time a client has to send its request headers [default: 10s]
-    #[arg(long, value_name = "DURATION", global = true)]
-    pub header_read_timeout: Option<String>,
-    /// Time an idle keep-alive connection stays open [default: 60s]
-    #[arg(long, value_name = "DURATION", global = true)]
-    pub idle_timeout: Option<String>,
-    /// Slowest accepted chunk body, SIZE/DURATION or off [default: 120KiB/30s]
-    #[arg(long, value_name = "RATE", global = true)]
-    pub min_upload_rate: Option<String>,
-    /// Most connections from one address (IPv6: one /64), 0 for no limit [default: 64]
-    #[arg(long, value_name = "N", global = true)]
-    pub max_connections_per_address: Option<String>,
-    /// A database flush stuck longer than this ends the process [default: 30s]
-    #[arg(long, value_name = "DURATION", global = true)]
-    pub stall_timeout: Option<String>,
-    /// Comma-separated extra host names requests may be addressed to, * for any [default: none]
-    #[arg(long, value_name = "LIST", global = true)]
-    pub allowed_hosts: Option<String>,
-    /// Log filter in tracing EnvFilter syntax [default: info]
-    #[arg(long, value_name = "FILTER", global = true)]
-    pub log: Option<String>,
-    /// Upload initiations per address [default: 30/1min]
-    #[arg(long, value_name = "RATE", global = true)]
-    pub limit_initiate: Option<String>,
-    /// Chunk uploads per address [default: 2000/1min]
-    #[arg(long, value_name = "RATE", global = true)]
-    pub limit_chunk: Option<String>,
-    /// Metadata lookups per address [default: 120/1min]
-    #[arg(long, value_name = "RATE", global = true)]
-    pub limit_lookup: Option<String>,
-    /// Content downloads per address [default: 60/1min]
-    #[arg(long, value_name = "RATE", global = true)]
-    pub limit_download: Option<String>,
-    /// Admin login attempts per address [default: 5/15min]
-    #[arg(long, value_name = "RATE", global = true)]
-    pub limit_admin_auth: Option<String>,
-    /// Failed lookups per address [default: 20/5min]
-    #[arg(long, value_name = "RATE", global = true)]
-    pub limit_failed_per_address: Option<String>,
-    /// Failed lookups, all addresses together [default: 600/1hr]
-    #[arg(long, value_name = "RATE", global = true)]
-    pub limit_failed_global: Option<String>,
+    /// One flag per configuration key.
+    #[command(flatten)]
+    pub settings: ConfigFlags,
+}
+
+/// The configuration flags given, as (config key, value) pairs in the order of [`KEYS`]:
+/// `--some-key VALUE` for every key, made from the declaration of the keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigFlags(pub Vec<(String, String)>);
+
+impl Args for ConfigFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        KEYS.iter().fold(cmd, |cmd, key| {
+            cmd.arg(
+                Arg::new(key.name)
+                    .long(key.flag())
+                    .value_name(key.value_name)
+                    .help(key.help())
+                    .global(true),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for ConfigFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(ConfigFlags(
+            KEYS.iter()
+                .filter_map(|key| {
+                    let value = matches.get_one::<String>(key.name)?;
+                    Some((key.name.to_string(), value.clone()))
+                })
+                .collect(),
+        ))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
 }
 
 /// The subcommands of `qopy`.
@@ -150,50 +89,7 @@ pub enum Command {
 impl Cli {
     /// The configuration flags that were given, as (config key, value) pairs.
     pub fn config_flags(&self) -> Vec<(String, String)> {
-        let flags: [(&str, &Option<String>); 35] = [
-            ("listen", &self.listen),
-            ("data_dir", &self.data_dir),
-            ("admin_token", &self.admin_token),
-            ("public_url", &self.public_url),
-            ("tls", &self.tls),
-            ("tls_cert", &self.tls_cert),
-            ("tls_key", &self.tls_key),
-            ("rate_limits", &self.rate_limits),
-            ("max_file_size", &self.max_file_size),
-            ("chunk_size", &self.chunk_size),
-            ("max_text_chars", &self.max_text_chars),
-            ("expiry_options", &self.expiry_options),
-            ("default_expiry", &self.default_expiry),
-            ("session_idle", &self.session_idle),
-            ("sweep_interval", &self.sweep_interval),
-            ("min_free_disk", &self.min_free_disk),
-            ("max_storage", &self.max_storage),
-            ("cors_origins", &self.cors_origins),
-            ("trusted_proxies", &self.trusted_proxies),
-            ("max_connections", &self.max_connections),
-            ("workers", &self.workers),
-            ("header_read_timeout", &self.header_read_timeout),
-            ("idle_timeout", &self.idle_timeout),
-            ("min_upload_rate", &self.min_upload_rate),
-            (
-                "max_connections_per_address",
-                &self.max_connections_per_address,
-            ),
-            ("stall_timeout", &self.stall_timeout),
-            ("allowed_hosts", &self.allowed_hosts),
-            ("log", &self.log),
-            ("limit_initiate", &self.limit_initiate),
-            ("limit_chunk", &self.limit_chunk),
-            ("limit_lookup", &self.limit_lookup),
-            ("limit_download", &self.limit_download),
-            ("limit_admin_auth", &self.limit_admin_auth),
-            ("limit_failed_per_address", &self.limit_failed_per_address),
-            ("limit_failed_global", &self.limit_failed_global),
-        ];
-        flags
-            .into_iter()
-            .filter_map(|(key, value)| Some((key.to_string(), value.clone()?)))
-            .collect()
+        self.settings.0.clone()
     }
 
     /// Loads the configuration: defaults, then `--config` (or a non-empty `$QOPY_CONFIG`),
@@ -223,7 +119,6 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
-    use crate::config::KEYS;
 
     #[test]
     fn command_line_is_well_formed() {
@@ -234,13 +129,14 @@ mod tests {
     fn every_config_key_has_a_flag_and_is_returned() {
         let mut args = vec!["qopy".to_string()];
         for key in KEYS {
-            args.push(format!("--{}", key.replace('_', "-")));
-            args.push(format!("value-of-{key}"));
+            args.push(format!("--{}", key.flag()));
+            args.push(format!("value-of-{}", key.name));
         }
         let cli = Cli::try_parse_from(&args).expect("every key is a flag");
         let flags = cli.config_flags();
         let keys: Vec<&str> = flags.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, KEYS);
+        let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        assert_eq!(keys, names);
         for (key, value) in &flags {
             assert_eq!(value, &format!("value-of-{key}"));
         }
@@ -266,7 +162,10 @@ mod tests {
         let cli = Cli::try_parse_from(["qopy", "healthcheck", "--listen", "127.0.0.1:1"])
             .expect("parses");
         assert_eq!(cli.command, Some(Command::Healthcheck));
-        assert_eq!(cli.listen.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(
+            cli.config_flags(),
+            vec![("listen".to_string(), "127.0.0.1:1".to_string())]
+        );
     }
 
     #[test]

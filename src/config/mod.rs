@@ -1,65 +1,135 @@
-//! Configuration: built-in defaults (the embedded `config/qopy.toml`), then an optional TOML
-//! file, then `QOPY_*` environment variables, then command-line flags. Every layer is checked
-//! against the same list of keys, so an unknown or malformed key stops start-up with a message
-//! that names the key and the layer it came from. The size, duration and rate parsers are public
-//! because the command-line client reuses them.
+//! Configuration: built-in defaults, then an optional TOML file, then `QOPY_*` environment
+//! variables, then command-line flags. Every key is declared once, below: its field of
+//! [`Config`], its default, its parser and its meaning. The table [`KEYS`] derived from that
+//! declaration drives everything else: the layers are checked against it (so an unknown or
+//! malformed key stops start-up with a message that names the key and the layer it came from),
+//! `qopy`'s flags are made from it, and tests hold `config/qopy.toml` and the README's table to
+//! it. The size, duration and rate parsers are public because the command-line client reuses
+//! them.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The built-in defaults, documented key by key.
-const DEFAULTS_TOML: &str = include_str!("../../config/qopy.toml");
+#[macro_use]
+mod declare;
+mod parse;
+mod raw;
+mod values;
 
-/// Every configuration key, in the order of `config/qopy.toml`. Key `some_key` is also the
-/// environment variable `QOPY_SOME_KEY` and the flag `--some-key`.
-pub const KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "admin_token",
-    "public_url",
-    "tls",
-    "tls_cert",
-    "tls_key",
-    "rate_limits",
-    "max_file_size",
-    "chunk_size",
-    "max_text_chars",
-    "expiry_options",
-    "default_expiry",
-    "session_idle",
-    "sweep_interval",
-    "min_free_disk",
-    "max_storage",
-    "cors_origins",
-    "trusted_proxies",
-    "max_connections",
-    "workers",
-    "header_read_timeout",
-    "idle_timeout",
-    "min_upload_rate",
-    "max_connections_per_address",
-    "stall_timeout",
-    "allowed_hosts",
-    "log",
-    "limit_initiate",
-    "limit_chunk",
-    "limit_lookup",
-    "limit_download",
-    "limit_admin_auth",
-    "limit_failed_per_address",
-    "limit_failed_global",
-];
+pub use declare::{DefaultValue, Key};
+pub use parse::{parse_duration, parse_size, IpNet};
+use raw::{optional, Raw};
+use values::Values;
+use DefaultValue::{Int, List, Text, Unset};
+
+// The one declaration of the keys: `name: Type = default, "VALUE", parser, "meaning";` (see
+// `declare.rs`). A new key is one entry here; its variable and flag follow, and the tests
+// then ask for its line in `config/qopy.toml` and print the README table to paste.
+config_keys! {
+    /// The validated configuration of one server process. Each field is the key of the same
+    /// name, except `limits`, which gathers the `limit_*` keys.
+    pub struct Config {
+        listen: SocketAddr = Text("0.0.0.0:8080"), "ADDR", values::listen,
+            "address and port to serve on";
+        data_dir: PathBuf = Text("./qopy-data"), "DIR", values::data_dir,
+            "directory of the database and blobs (created if missing)";
+        /// `None` turns the admin API off.
+        admin_token: Option<String> = Unset, "TOKEN", optional(values::admin_token),
+            "bearer token of the admin API, at least 16 characters; unset: admin API off";
+        /// Without a trailing slash; `None` means use the request's Host.
+        public_url: Option<String> = Unset, "URL", optional(values::public_url),
+            "base URL of share links (http or https); unset: links use the request's Host";
+        tls: TlsMode = Text("off"), "off|files|self-signed", values::tls,
+            "built-in HTTPS: off, files (tls_cert and tls_key) or self-signed";
+        tls_cert: Option<PathBuf> = Unset, "FILE", optional(values::path),
+            "PEM certificate chain, leaf first; required with tls = files";
+        tls_key: Option<PathBuf> = Unset, "FILE", optional(values::path),
+            "PEM private key; required with tls = files";
+        rate_limits: bool = Text("on"), "on|off", Raw::switch,
+            "whether the limit_* request budgets are enforced";
+        /// In bytes, at least 1.
+        max_file_size: u64 = Text("4GiB"), "SIZE", values::max_file_size,
+            "largest file one upload may carry";
+        /// In bytes.
+        chunk_size: u64 = Text("5MiB"), "SIZE", values::chunk_size,
+            "upload chunk size, 64KiB to 64MiB";
+        max_text_chars: u64 = Int(400_000), "N", Raw::count,
+            "most characters a text clip may hold";
+        /// Names and lifetimes in milliseconds.
+        expiry_options: Vec<(String, u64)> = List(&["5min", "15min", "30min", "1hr", "6hr", "24hr"]),
+            "LIST", values::expiry_options,
+            "lifetimes a sender may pick, in display order";
+        default_expiry: String = Text("24hr"), "NAME", values::default_expiry,
+            "lifetime preselected for new clips; one of expiry_options";
+        session_idle: Duration = Text("24h"), "DURATION", Raw::duration,
+            "idle time after which an unfinished upload is discarded";
+        sweep_interval: Duration = Text("60s"), "DURATION", Raw::duration,
+            "how often the sweeper runs (it also wakes at each expiry)";
+        /// In bytes.
+        min_free_disk: u64 = Text("256MiB"), "SIZE", Raw::size,
+            "free-disk reserve; uploads are refused (507) below it";
+        /// In bytes; `None` means unlimited.
+        max_storage: Option<u64> = Text("0"), "SIZE", values::max_storage,
+            "total storage quota; 0 for unlimited";
+        /// Normalised to lowercase `scheme://host[:port]`, as browsers send them.
+        cors_origins: Vec<String> = List(&[]), "LIST", values::cors_origins,
+            "extra origins (scheme://host[:port]) allowed to call the API";
+        trusted_proxies: Vec<IpNet> = List(&[]), "LIST", values::trusted_proxies,
+            "proxy addresses or CIDR ranges whose X-Forwarded-For is honoured";
+        max_connections: usize = Int(1024), "N", values::max_connections,
+            "most client connections served at once";
+        /// See [`Config::worker_threads`].
+        workers: usize = Int(0), "N", values::workers,
+            "threads serving connections; 0 for half the CPU cores, at least 1";
+        header_read_timeout: Duration = Text("10s"), "DURATION", Raw::duration,
+            "time a client has to send its request headers";
+        idle_timeout: Duration = Text("60s"), "DURATION", Raw::duration,
+            "idle keep-alive connections are closed after it";
+        /// `None` means no minimum.
+        min_upload_rate: Option<UploadRate> = Text("120KiB/30s"), "RATE", values::min_upload_rate,
+            "slowest accepted request body: at least SIZE in every DURATION (4 KiB/s over 30 s \
+             by default, above a phone sending 3 chunks at once on a slow link); slower bodies \
+             get 408 and their connection closed; off for none";
+        /// `None` means no limit.
+        max_connections_per_address: Option<usize> = Int(64), "N",
+            values::max_connections_per_address,
+            "connections one address (IPv6: one /64) may hold; 0 for no limit; trusted proxies are exempt";
+        stall_timeout: Duration = Text("30s"), "DURATION", values::stall_timeout,
+            "a database flush pending longer than this ends the process so a supervisor restarts it";
+        /// Lower-cased, without port.
+        allowed_hosts: Vec<String> = List(&[]), "LIST", values::allowed_hosts,
+            "extra host names requests may use (see Host names in the README); * for any";
+        /// Checked to parse.
+        log: String = Text("info"), "FILTER", values::log,
+            "log filter in tracing's EnvFilter syntax";
+    }
+
+    /// Per-address and server-wide request budgets (the `limit_*` keys).
+    pub struct RateLimits in limits, keys "limit_" {
+        initiate: Rate = Text("30/1min"), "RATE", values::rate,
+            "upload initiations (and one-shot uploads) per address";
+        chunk: Rate = Text("2000/1min"), "RATE", values::rate,
+            "chunk uploads per address";
+        /// `/api/clip/*` and `/api/file/*/info`.
+        lookup: Rate = Text("120/1min"), "RATE", values::rate,
+            "clip and file metadata lookups per address";
+        /// `POST /api/file/:id`.
+        download: Rate = Text("60/1min"), "RATE", values::rate,
+            "content downloads per address";
+        admin_auth: Rate = Text("5/15min"), "RATE", values::rate,
+            "wrong admin passwords and bearer tokens per address";
+        failed_per_address: Rate = Text("20/5min"), "RATE", values::rate,
+            "failed lookups (unknown ID, wrong access code) per address";
+        /// Wrong admin credentials have a separate server-wide budget of the same size.
+        failed_global: Rate = Text("600/1hr"), "RATE", values::rate,
+            "failed lookups, all addresses together";
+    }
+}
 
 /// `QOPY_*` variables read by other parts of the program; [`Config::load`] skips them.
 pub const FOREIGN_ENV: &[&str] = &["QOPY_CONFIG", "QOPY_SERVER", "QOPY_LOG_FORMAT"];
-
-/// Smallest and largest allowed `chunk_size`.
-const CHUNK_SIZE_RANGE: (u64, u64) = (64 << 10, 64 << 20);
-/// Shortest allowed `admin_token`, in characters.
-const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
 /// A rate: at most `count` events per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,106 +171,10 @@ impl TlsMode {
     }
 }
 
-/// Per-address and server-wide request budgets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateLimits {
-    /// `POST /api/upload/initiate` and one-shot uploads, per address.
-    pub initiate: Rate,
-    /// Chunk uploads, per address.
-    pub chunk: Rate,
-    /// Clip and file metadata lookups (`/api/clip/*`, `/api/file/*/info`), per address.
-    pub lookup: Rate,
-    /// Content downloads (`POST /api/file/:id`), per address.
-    pub download: Rate,
-    /// Wrong admin passwords and bearer tokens, per address.
-    pub admin_auth: Rate,
-    /// Failed lookups (unknown ID, wrong access code), per address.
-    pub failed_per_address: Rate,
-    /// Failed lookups (unknown ID, wrong access code), all addresses together; wrong admin
-    /// credentials have a separate server-wide budget of the same size.
-    pub failed_global: Rate,
-}
-
-/// The validated configuration of one server process. Each field is the key of the same name
-/// in `config/qopy.toml`, except `limits`, which gathers the `limit_*` keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// Address and port to listen on.
-    pub listen: SocketAddr,
-    /// Directory holding the database and blobs.
-    pub data_dir: PathBuf,
-    /// Admin API bearer token (at least 16 characters); `None` turns the admin API off.
-    pub admin_token: Option<String>,
-    /// Base URL for share links, without a trailing slash; `None` means use the request's Host.
-    pub public_url: Option<String>,
-    /// Whether and how the server serves HTTPS itself.
-    pub tls: TlsMode,
-    /// PEM certificate chain (leaf first) for `tls = "files"`; required then, unused otherwise.
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key for `tls = "files"`; required then, unused otherwise.
-    pub tls_key: Option<PathBuf>,
-    /// Whether `limits` are enforced.
-    pub rate_limits: bool,
-    /// Request budgets (the `limit_*` keys).
-    pub limits: RateLimits,
-    /// Largest file one upload may carry, in bytes (at least 1).
-    pub max_file_size: u64,
-    /// Upload chunk size in bytes, between 64 KiB and 64 MiB.
-    pub chunk_size: u64,
-    /// Most characters a text clip may hold (at least 1).
-    pub max_text_chars: u64,
-    /// Allowed expiry names and their lifetimes in milliseconds, in display order.
-    pub expiry_options: Vec<(String, u64)>,
-    /// The preselected expiry; always one of the names in `expiry_options`.
-    pub default_expiry: String,
-    /// How long an unfinished upload session may sit idle.
-    pub session_idle: Duration,
-    /// Period of the expiry sweeper.
-    pub sweep_interval: Duration,
-    /// Free disk space, in bytes, below which uploads are refused.
-    pub min_free_disk: u64,
-    /// Total storage quota in bytes; `None` means unlimited.
-    pub max_storage: Option<u64>,
-    /// Extra CORS origins, normalised to lowercase `scheme://host[:port]`.
-    pub cors_origins: Vec<String>,
-    /// Proxies whose `X-Forwarded-For` is honoured.
-    pub trusted_proxies: Vec<IpNet>,
-    /// Most client connections served at once (at least 1).
-    pub max_connections: usize,
-    /// Threads serving connections; 0 picks [`Config::worker_threads`]'s default.
-    pub workers: usize,
-    /// Time a client has to send its request headers.
-    pub header_read_timeout: Duration,
-    /// Time an idle keep-alive connection is kept open.
-    pub idle_timeout: Duration,
-    /// Slowest accepted chunk body; `None` means no minimum.
-    pub min_upload_rate: Option<UploadRate>,
-    /// Most connections one client address holds at once (an IPv6 /64 is one address);
-    /// `None` for no limit. Trusted proxies are not limited.
-    pub max_connections_per_address: Option<usize>,
-    /// A database flush pending longer than this makes the watchdog end the process.
-    pub stall_timeout: Duration,
-    /// Host names (besides IP literals, `localhost`, the `public_url` host and the TLS
-    /// certificate's names) that requests may be addressed to; `*` allows any.
-    pub allowed_hosts: Vec<String>,
-    /// A `tracing_subscriber::EnvFilter` directive string, checked to parse.
-    pub log: String,
-}
-
-/// An address range (`10.0.0.0/8`, `::1/128`, or a bare address). `addr` has its host bits
-/// cleared, and an IPv4-mapped IPv6 range is stored as the IPv4 range it covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    /// The network address.
-    pub addr: IpAddr,
-    /// The prefix length: at most 32 for IPv4, 128 for IPv6.
-    pub prefix: u8,
-}
-
 /// Where a setting came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layer {
-    /// The embedded `config/qopy.toml`.
+    /// The built-in defaults.
     Defaults,
     /// A configuration file.
     File(PathBuf),
@@ -232,7 +206,7 @@ pub enum ConfigError {
         /// The I/O error.
         cause: std::io::Error,
     },
-    /// A file (or the embedded defaults) is not valid TOML.
+    /// A configuration file is not valid TOML.
     #[error("cannot parse {layer}: {message}")]
     Syntax {
         /// The file.
@@ -266,19 +240,13 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
-    /// A required key is missing from the embedded defaults (a bug in `config/qopy.toml`).
-    #[error("configuration key `{key}` is missing from the built-in defaults")]
-    Missing {
-        /// The key.
-        key: &'static str,
-    },
 }
 
 impl Config {
-    /// The built-in defaults. Panics only if the embedded `config/qopy.toml` is broken, which
-    /// the unit tests rule out.
+    /// The built-in defaults. Panics only if a declared default is invalid, which the unit
+    /// tests rule out.
     pub fn defaults() -> Config {
-        Config::load(None, &[], &[]).expect("the embedded config/qopy.toml is valid")
+        Config::load(None, &[], &[]).expect("the declared defaults are valid")
     }
 
     /// Layers the defaults, `file`, the `QOPY_*` variables among `env` (other variables are
@@ -290,8 +258,7 @@ impl Config {
         env: &[(String, String)],
         flags: &[(String, String)],
     ) -> Result<Config, ConfigError> {
-        let mut values = Values::default();
-        values.merge_toml(DEFAULTS_TOML, Layer::Defaults)?;
+        let mut values = Values::defaults();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
                 path: path.to_path_buf(),
@@ -306,18 +273,14 @@ impl Config {
             if FOREIGN_ENV.contains(&var.as_str()) {
                 continue;
             }
-            let key = suffix.to_ascii_lowercase();
-            match known_key(&key) {
-                Some(k) if suffix == k.to_ascii_uppercase() => {
-                    values.set(k, Raw::Str(value.clone()), Layer::Env(var.clone()))
-                }
-                _ => {
-                    return Err(ConfigError::UnknownEnv {
-                        var: var.clone(),
-                        key,
-                    })
-                }
-            }
+            // The variable must match the key exactly in upper case.
+            let Some(key) = KEYS.iter().find(|k| k.env_var() == *var) else {
+                return Err(ConfigError::UnknownEnv {
+                    var: var.clone(),
+                    key: suffix.to_ascii_lowercase(),
+                });
+            };
+            values.set(key.name, Raw::Str(value.clone()), Layer::Env(var.clone()));
         }
         for (name, value) in flags {
             let key = name.replace('-', "_");
@@ -329,7 +292,9 @@ impl Config {
             };
             values.set(k, Raw::Str(value.clone()), Layer::Flag(k.to_string()));
         }
-        values.build()
+        let config = build(&values)?;
+        values.check(&config)?;
+        Ok(config)
     }
 
     /// The number of threads serving connections: `workers`, or when that is 0 half the
@@ -354,16 +319,8 @@ impl Config {
 
 /// The name of `key` as a known key, if it is one.
 fn known_key(key: &str) -> Option<&'static str> {
-    KEYS.iter().copied().find(|k| *k == key)
+    KEYS.iter().map(|k| k.name).find(|k| *k == key)
 }
-
-mod parse;
-mod raw;
-mod values;
-
-pub use parse::{parse_duration, parse_size};
-use raw::Raw;
-use values::Values;
 
 #[cfg(test)]
 mod tests;

@@ -119,3 +119,14 @@ impl Raw {
         }
     }
 }
+
+/// `parse` for a key that may be unset: a blank string (the default of such keys, or an
+/// empty variable or flag) is `None`.
+pub(super) fn optional<T>(
+    parse: impl Fn(&Raw) -> Result<T, String>,
+) -> impl Fn(&Raw) -> Result<Option<T>, String> {
+    move |raw| match raw {
+        Raw::Str(s) if s.trim().is_empty() => Ok(None),
+        raw => parse(raw).map(Some),
+    }
+}

@@ -1,7 +1,7 @@
 //! Unit tests of configuration loading and parsing.
 
 use super::*;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items
@@ -12,6 +12,11 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 
 fn env_load(items: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::load(None, &pairs(items), &[])
+}
+
+/// The message of the error loading `items` as the environment.
+fn env_error(items: &[(&str, &str)]) -> String {
+    env_load(items).unwrap_err().to_string()
 }
 
 /// A config file under the temp dir, removed on drop.
@@ -29,6 +34,16 @@ impl TempFile {
         ));
         std::fs::write(&path, text).unwrap();
         TempFile(path)
+    }
+
+    /// The configuration with this file as its only file layer.
+    fn load(&self) -> Result<Config, ConfigError> {
+        Config::load(Some(&self.0), &[], &[])
+    }
+
+    /// The message of the error loading it.
+    fn error(&self) -> String {
+        self.load().unwrap_err().to_string()
     }
 }
 
@@ -102,15 +117,85 @@ fn defaults_parse_and_match_the_documented_values() {
     assert_eq!(expected.expiry_ms("2hr"), None);
 }
 
+/// `config/qopy.toml`, the documented copy of the defaults.
+const DEFAULTS_TOML: &str = include_str!("../../config/qopy.toml");
+
+/// The keys `config/qopy.toml` assigns, in order, each with whether it is commented out.
+fn assigned_keys(toml: &str) -> Vec<(&str, bool)> {
+    toml.lines()
+        .filter_map(|line| {
+            let (commented, line) = match line.strip_prefix("# ") {
+                Some(rest) => (true, rest),
+                None => (false, line),
+            };
+            let (key, _) = line.split_once(" = ")?;
+            known_key(key).map(|k| (k, commented))
+        })
+        .collect()
+}
+
 #[test]
-fn every_key_is_documented_in_the_defaults_file() {
+fn the_defaults_file_lists_every_key_in_order_with_its_default() {
+    let assigned = assigned_keys(DEFAULTS_TOML);
+    let expected: Vec<(&str, bool)> = KEYS
+        .iter()
+        .map(|k| (k.name, k.default == DefaultValue::Unset))
+        .collect();
+    assert_eq!(
+        assigned, expected,
+        "config/qopy.toml must assign every key once, in declaration order, commenting out \
+         exactly the keys without a default"
+    );
+    let table: toml::Table = DEFAULTS_TOML.parse().expect("config/qopy.toml is TOML");
     for key in KEYS {
-        let documented = DEFAULTS_TOML.lines().any(|line| {
-            let line = line.trim_start_matches("# ");
-            line.starts_with(&format!("{key} = "))
-        });
-        assert!(documented, "{key} missing from config/qopy.toml");
+        assert_eq!(
+            table.get(key.name),
+            key.default.to_toml().as_ref(),
+            "the default of `{}` in config/qopy.toml",
+            key.name
+        );
     }
+    let file = TempFile::new("defaults", DEFAULTS_TOML);
+    assert_eq!(file.load().unwrap(), Config::defaults());
+}
+
+/// The README's table of keys as the declaration gives it.
+fn readme_table() -> String {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut table =
+        String::from("| key | flag | environment | default | meaning |\n|---|---|---|---|---|\n");
+    for key in KEYS {
+        let default = match key.default {
+            DefaultValue::Unset => "unset".to_string(),
+            DefaultValue::List([]) => "none".to_string(),
+            other => format!("`{}`", cell(&other.to_string())),
+        };
+        table.push_str(&format!(
+            "| `{}` | `--{} {}` | `{}` | {default} | {} |\n",
+            key.name,
+            key.flag(),
+            cell(key.value_name),
+            key.env_var(),
+            cell(key.doc),
+        ));
+    }
+    table
+}
+
+#[test]
+fn the_readme_table_matches_the_declaration() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("| key | flag |")
+        .expect("README.md has the table of configuration keys");
+    let end = readme[start..]
+        .find("\n\n")
+        .map_or(readme.len(), |n| start + n + 1);
+    let expected = readme_table();
+    assert!(
+        readme[start..end] == expected,
+        "README.md's configuration table differs from the declaration; it should be:\n{expected}"
+    );
 }
 
 #[test]
@@ -131,7 +216,7 @@ fn each_layer_overrides_the_one_below() {
     ]);
     let flags = pairs(&[("listen", "127.0.0.1:3")]);
 
-    let c = Config::load(Some(&file.0), &[], &[]).unwrap();
+    let c = file.load().unwrap();
     assert_eq!(c.listen.port(), 1);
     assert_eq!(c.max_file_size, 1000);
     assert!(!c.rate_limits);
@@ -159,9 +244,7 @@ fn each_layer_overrides_the_one_below() {
 #[test]
 fn unknown_file_key_is_named_with_the_file() {
     let file = TempFile::new("unknown", "listen = \"127.0.0.1:1\"\nmax_filesize = 3\n");
-    let err = Config::load(Some(&file.0), &[], &[])
-        .unwrap_err()
-        .to_string();
+    let err = file.error();
     assert!(err.contains("`max_filesize`"), "{err}");
     assert!(err.contains(&file.0.display().to_string()), "{err}");
 }
@@ -172,15 +255,13 @@ fn missing_or_broken_file_is_an_error() {
     let err = Config::load(Some(&missing), &[], &[]).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }), "{err}");
     let file = TempFile::new("broken", "listen = \n");
-    let err = Config::load(Some(&file.0), &[], &[]).unwrap_err();
+    let err = file.load().unwrap_err();
     assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
 }
 
 #[test]
 fn unknown_env_var_is_named_but_foreign_ones_are_ignored() {
-    let err = env_load(&[("QOPY_MAX_FILESIZE", "1")])
-        .unwrap_err()
-        .to_string();
+    let err = env_error(&[("QOPY_MAX_FILESIZE", "1")]);
     assert!(err.contains("QOPY_MAX_FILESIZE"), "{err}");
     // The variable must match the key exactly in upper case.
     assert!(env_load(&[("QOPY_Listen", "127.0.0.1:1")]).is_err());
@@ -205,9 +286,7 @@ fn unknown_flag_key_is_an_error() {
 
 #[test]
 fn bad_values_name_the_key_and_the_layer() {
-    let err = env_load(&[("QOPY_MAX_FILE_SIZE", "4 gigs")])
-        .unwrap_err()
-        .to_string();
+    let err = env_error(&[("QOPY_MAX_FILE_SIZE", "4 gigs")]);
     assert!(
         err.starts_with("invalid value for `max_file_size` (from environment QOPY_MAX_FILE_SIZE):"),
         "{err}"
@@ -220,9 +299,7 @@ fn bad_values_name_the_key_and_the_layer() {
         "{err}"
     );
     let file = TempFile::new("badrate", "limit_chunk = \"0/1min\"\n");
-    let err = Config::load(Some(&file.0), &[], &[])
-        .unwrap_err()
-        .to_string();
+    let err = file.error();
     assert!(err.contains("`limit_chunk` (from config file "), "{err}");
     for (var, value) in [
         ("QOPY_LIMIT_INITIATE", "10"),
@@ -246,7 +323,7 @@ fn bad_values_name_the_key_and_the_layer() {
         ("QOPY_RATE_LIMITS", "maybe"),
         ("QOPY_LOG", "qopy=loud"),
     ] {
-        let err = env_load(&[(var, value)]).unwrap_err().to_string();
+        let err = env_error(&[(var, value)]);
         let key = var.trim_start_matches("QOPY_").to_ascii_lowercase();
         assert!(
             err.contains(&format!("`{key}` (from environment {var})")),
@@ -258,22 +335,16 @@ fn bad_values_name_the_key_and_the_layer() {
 #[test]
 fn wrong_toml_types_are_rejected() {
     let file = TempFile::new("types", "max_connections = \"many\"\n");
-    let err = Config::load(Some(&file.0), &[], &[])
-        .unwrap_err()
-        .to_string();
+    let err = file.error();
     assert!(err.contains("`max_connections`"), "{err}");
     let file = TempFile::new("types2", "expiry_options = [1, 2]\n");
-    let err = Config::load(Some(&file.0), &[], &[])
-        .unwrap_err()
-        .to_string();
+    let err = file.error();
     assert!(err.contains("`expiry_options`"), "{err}");
 }
 
 #[test]
 fn admin_token_and_public_url() {
-    let err = env_load(&[("QOPY_ADMIN_TOKEN", "short-secret")])
-        .unwrap_err()
-        .to_string();
+    let err = env_error(&[("QOPY_ADMIN_TOKEN", "short-secret")]);
     assert!(err.contains("at least 16 characters"), "{err}");
     assert!(
         !err.contains("short-secret"),
@@ -325,7 +396,7 @@ fn rate_limits_switch() {
         assert_eq!(c.rate_limits, expected, "{value}");
     }
     let file = TempFile::new("switch", "rate_limits = false\n");
-    assert!(!Config::load(Some(&file.0), &[], &[]).unwrap().rate_limits);
+    assert!(!file.load().unwrap().rate_limits);
 }
 
 #[test]
@@ -424,7 +495,7 @@ fn ip_net_contains_v4_v6_and_mapped() {
     assert!(!net.contains(v4("fe80::1")));
 
     let host = IpNet::parse("192.168.1.7").unwrap();
-    assert_eq!(host.prefix, 32);
+    assert_eq!(host.prefix_len(), 32);
     assert!(host.contains(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 7))));
     assert!(!host.contains(v4("192.168.1.8")));
 
@@ -491,13 +562,11 @@ fn tls_modes_and_required_files() {
     assert_eq!(c.tls_cert, Some(PathBuf::from("/c.pem")));
     assert_eq!(c.tls_key, Some(PathBuf::from("/k.pem")));
 
-    let e = env_load(&[("QOPY_TLS", "files"), ("QOPY_TLS_CERT", "/c.pem")])
-        .unwrap_err()
-        .to_string();
+    let e = env_error(&[("QOPY_TLS", "files"), ("QOPY_TLS_CERT", "/c.pem")]);
     assert!(e.contains("`tls_key`") && e.contains("QOPY_TLS"), "{e}");
-    let e = env_load(&[("QOPY_TLS", "files")]).unwrap_err().to_string();
+    let e = env_error(&[("QOPY_TLS", "files")]);
     assert!(e.contains("`tls_cert`"), "{e}");
-    let e = env_load(&[("QOPY_TLS", "on")]).unwrap_err().to_string();
+    let e = env_error(&[("QOPY_TLS", "on")]);
     assert!(e.contains("`tls`") && e.contains("self-signed"), "{e}");
 }
 
@@ -510,7 +579,7 @@ fn workers_default_to_half_the_cores() {
     let c = env_load(&[("QOPY_WORKERS", "3")]).unwrap();
     assert_eq!((c.workers, c.worker_threads()), (3, 3));
     for bad in ["-1", "1025", "two"] {
-        let err = env_load(&[("QOPY_WORKERS", bad)]).unwrap_err().to_string();
+        let err = env_error(&[("QOPY_WORKERS", bad)]);
         assert!(
             err.contains("`workers`") && err.contains("QOPY_WORKERS"),
             "{err}"
