@@ -226,8 +226,21 @@ impl Qopy {
     where
         S: Stream<Item = Result<Bytes>>,
     {
-        let r = self.put_chunk_inner(id, n, body).await;
-        match r {
+        let stored = async {
+            let mut sink = self.begin_chunk(id, n).await?;
+            let mut body = std::pin::pin!(body);
+            while let Some(piece) = body.next().await {
+                match piece {
+                    Ok(b) => sink.write(b).await?,
+                    Err(e) => {
+                        sink.abandon().await;
+                        return Err(e);
+                    }
+                }
+            }
+            self.finish_chunk(id, n as u32, sink).await
+        };
+        match stored.await {
             // A storage error while the session was cancelled or swept under us is a 404.
             Err(ServiceError::Blob(e)) => {
                 let gone = self
@@ -242,29 +255,6 @@ impl Qopy {
             }
             r => r,
         }
-    }
-
-    async fn put_chunk_inner<S>(
-        self: &Arc<Self>,
-        id: UploadId,
-        n: u64,
-        body: S,
-    ) -> Result<ChunkOutcome>
-    where
-        S: Stream<Item = Result<Bytes>>,
-    {
-        let mut sink = self.begin_chunk(id, n).await?;
-        let mut body = std::pin::pin!(body);
-        while let Some(piece) = body.next().await {
-            match piece {
-                Ok(b) => sink.write(b).await?,
-                Err(e) => {
-                    sink.abandon().await;
-                    return Err(e);
-                }
-            }
-        }
-        self.finish_chunk(id, n as u32, sink).await
     }
 
     /// Checks the session and the room for a chunk, and opens the sink its bytes go to.
