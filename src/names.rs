@@ -180,24 +180,29 @@ mod tests {
 
     #[test]
     fn controls_and_separators_become_underscores() {
-        assert_eq!(sanitize("a\0b.txt").unwrap(), "a_b.txt");
-        assert_eq!(sanitize("a\r\nb").unwrap(), "a__b");
-        assert_eq!(
-            sanitize("tab\there\u{7f}\u{85}\u{9f}.bin").unwrap(),
-            "tab_here___.bin"
-        );
-        assert_eq!(sanitize("one\u{2028}two\u{2029}").unwrap(), "one_two");
-        assert_eq!(sanitize("../../etc/passwd").unwrap(), ".._.._etc_passwd");
-        assert_eq!(sanitize("a\\b").unwrap(), "a_b");
-        assert_eq!(sanitize("\0").unwrap(), "_");
+        for (input, want) in [
+            ("a\0b.txt", "a_b.txt"),
+            ("a\r\nb", "a__b"),
+            ("tab\there\u{7f}\u{85}\u{9f}.bin", "tab_here___.bin"),
+            ("one\u{2028}two\u{2029}", "one_two"),
+            ("../../etc/passwd", ".._.._etc_passwd"),
+            ("a\\b", "a_b"),
+            ("\0", "_"),
+        ] {
+            assert_eq!(sanitize(input).unwrap(), want, "{input:?}");
+        }
     }
 
     #[test]
     fn surrounding_white_space_is_trimmed() {
-        assert_eq!(sanitize("  notes.txt \n").unwrap(), "notes.txt");
-        assert_eq!(sanitize("\u{FEFF} a.txt").unwrap(), "a.txt");
-        assert_eq!(sanitize("\r\nname\r\n").unwrap(), "name");
-        assert_eq!(sanitize("in side.txt").unwrap(), "in side.txt");
+        for (input, want) in [
+            ("  notes.txt \n", "notes.txt"),
+            ("\u{FEFF} a.txt", "a.txt"),
+            ("\r\nname\r\n", "name"),
+            ("in side.txt", "in side.txt"),
+        ] {
+            assert_eq!(sanitize(input).unwrap(), want, "{input:?}");
+        }
     }
 
     #[test]

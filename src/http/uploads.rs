@@ -88,12 +88,7 @@ pub async fn initiate(mut r: Req) -> Result<Response, ApiError> {
     };
     let quick_share = req.quick_share;
     let one_time = req.one_time;
-    let started = r
-        .state
-        .qopy
-        .initiate(req)
-        .await
-        .map_err(|e| ApiError::from_service(e, Ctx::Upload))?;
+    let started = r.state.qopy.initiate(req).await.map_err(upload_error)?;
     let id = started.upload_id.to_hex();
     Ok(json(&api::InitiateResponse {
         chunk_size: started.chunk_size,
@@ -105,6 +100,11 @@ pub async fn initiate(mut r: Req) -> Result<Response, ApiError> {
         upload_url: format!("/api/upload/chunk/{id}"),
         upload_id: id,
     }))
+}
+
+/// A service error of an upload route.
+fn upload_error(e: ServiceError) -> ApiError {
+    ApiError::from_service(e, Ctx::Upload)
 }
 
 fn parse_upload_id(s: &str) -> Result<UploadId, ApiError> {
@@ -125,7 +125,7 @@ pub async fn chunk(mut r: Req) -> Result<Response, ApiError> {
         .and_then(|v| v.parse::<u64>().ok());
     let body = r.body();
     let q = &r.state.qopy;
-    let err = |e| ApiError::from_service(e, Ctx::Upload);
+    let err = upload_error;
     let multipart = content_type
         .as_deref()
         .and_then(|ct| multer::parse_boundary(ct).ok());
@@ -212,11 +212,12 @@ pub async fn complete(mut r: Req) -> Result<Response, ApiError> {
     } else {
         opt_string(&b.password, "password")?.filter(|p| !p.is_empty())
     };
+    let request = CompleteRequest { access_hash };
     let done = state
         .qopy
-        .complete(id, CompleteRequest { access_hash })
+        .complete(id, request)
         .await
-        .map_err(|e| ApiError::from_service(e, Ctx::Upload))?;
+        .map_err(upload_error)?;
     let c = done.clip;
     let prefix = match c.kind {
         ContentKind::Text => "clip",
@@ -239,12 +240,7 @@ pub async fn complete(mut r: Req) -> Result<Response, ApiError> {
 /// `GET /api/upload/:uploadId/status`.
 pub async fn status(r: Req) -> Result<Response, ApiError> {
     let id = parse_upload_id(&r.param(0))?;
-    let s = r
-        .state
-        .qopy
-        .status(id)
-        .await
-        .map_err(|e| ApiError::from_service(e, Ctx::Upload))?;
+    let s = r.state.qopy.status(id).await.map_err(upload_error)?;
     let total = s.session.total_chunks;
     let uploaded = s.received.len() as u32;
     Ok(json(&api::UploadStatus {
