@@ -139,24 +139,6 @@ pub enum Class {
     Download,
 }
 
-/// A budget's refusal as a 429, worded for one address or for everyone.
-fn refuse(
-    refusal: Option<Refusal>,
-    error: &'static str,
-    address: &str,
-    everyone: &str,
-) -> Result<(), ApiError> {
-    match refusal {
-        None => Ok(()),
-        Some(Refusal::Address(d)) => {
-            Err(ApiError::too_many(error, address, Refusal::retry_after(d)))
-        }
-        Some(Refusal::Everyone(d)) => {
-            Err(ApiError::too_many(error, everyone, Refusal::retry_after(d)))
-        }
-    }
-}
-
 type Keyed = DefaultKeyedRateLimiter<IpAddr>;
 /// All rate limiters of the server.
 pub struct Limits {
@@ -243,15 +225,35 @@ impl Limits {
         })
     }
 
+    /// A budget's refusal (when limits are on) as a 429, worded for one address or for
+    /// everyone.
+    fn refuse(
+        &self,
+        refusal: impl FnOnce() -> Option<Refusal>,
+        error: &'static str,
+        address: &str,
+        everyone: &str,
+    ) -> Result<(), ApiError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        match refusal() {
+            None => Ok(()),
+            Some(Refusal::Address(d)) => {
+                Err(ApiError::too_many(error, address, Refusal::retry_after(d)))
+            }
+            Some(Refusal::Everyone(d)) => {
+                Err(ApiError::too_many(error, everyone, Refusal::retry_after(d)))
+            }
+        }
+    }
+
     /// Refuses an address that has used up its failed-lookup budget, and (for guessable
     /// targets: Quick Share IDs and access codes) everyone while the server-wide budget is
     /// used up.
     pub fn check_not_blocked(&self, ip: IpAddr, guessable: bool) -> Result<(), ApiError> {
-        if !self.enabled {
-            return Ok(());
-        }
-        refuse(
-            self.failed.refusal(ip, guessable),
+        self.refuse(
+            || self.failed.refusal(ip, guessable),
             "Too many failed attempts",
             "You have been temporarily blocked due to excessive failed lookups. Please try again later.",
             "The server is refusing Quick Share lookups for a while because of many failed attempts. Please try again later.",
@@ -269,11 +271,8 @@ impl Limits {
     /// that has used up its budget of wrong admin credentials (`limit_admin_auth`), and from
     /// everyone while the server-wide budget is used up.
     pub fn check_admin_not_blocked(&self, ip: IpAddr) -> Result<(), ApiError> {
-        if !self.enabled {
-            return Ok(());
-        }
-        refuse(
-            self.admin.refusal(ip, true),
+        self.refuse(
+            || self.admin.refusal(ip, true),
             "Too many authentication attempts",
             "Please try again later.",
             "The server is refusing admin requests for a while because of many failed attempts. Please try again later.",
