@@ -2,7 +2,7 @@
 //! are recorded by the server loop for every request: a count by method, route template and
 //! status, a latency histogram by method and route template (time until the response head is
 //! ready; a long download's body is not in it), and bytes in and out. Route templates come from
-//! the route table (`http::route_label`), which never puts a real clip or upload ID into a
+//! the route table (`http::table`), which never puts a real clip or upload ID into a
 //! label. Figures the
 //! store and caches already keep (live clips and sessions, sweeps, cache hits, storage) are
 //! read at scrape time by a collector rather than mirrored, so they cannot drift.

@@ -93,7 +93,7 @@ pub fn is_servable(path: &str) -> bool {
 /// `GET /{asset}`: any other embedded file by path (the route table matched it by
 /// [`is_servable`]).
 pub async fn asset(r: Req) -> Result<Response, ApiError> {
-    respond(&r.param(0), r.header_owned("if-none-match")?).ok_or_else(ApiError::not_found)
+    respond(r.param(0), r.header_owned("if-none-match")?).ok_or_else(ApiError::not_found)
 }
 
 /// True when `path` names an embedded file.

@@ -22,7 +22,7 @@ fn parse_id(s: &str) -> Result<ClipId, ApiError> {
 /// Parses the clip ID of a lookup (whose rate limit the route table checked) and refuses it
 /// while the address is blocked for failed lookups.
 pub(super) fn begin(r: &Req) -> Result<ClipId, ApiError> {
-    let id = parse_id(&r.param(0))?;
+    let id = parse_id(r.param(0))?;
     r.state.limits.check_not_blocked(r.ip, id.is_quick())?;
     Ok(id)
 }

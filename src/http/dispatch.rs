@@ -29,7 +29,7 @@ pub struct Req {
     pub state: State,
     /// The address the request is attributed to (see [`super::attributed_ip`]).
     pub ip: IpAddr,
-    params: [String; 2],
+    params: table::Params,
     head: http::request::Parts,
     /// In a mutex only so that a `&Req` may be held across an await (the stream is `Send`,
     /// not `Sync`); it is only ever taken through `&mut self`.
@@ -38,8 +38,8 @@ pub struct Req {
 
 impl Req {
     /// The `i`-th path parameter, raw (not percent-decoded).
-    pub fn param(&self, i: usize) -> String {
-        self.params.get(i).cloned().unwrap_or_default()
+    pub fn param(&self, i: usize) -> &str {
+        self.params.get(self.head.uri.path(), i)
     }
 
     /// The request headers.
@@ -102,15 +102,20 @@ impl Req {
     }
 }
 
-/// Serves one request from the route table.
-pub async fn dispatch<B>(state: State, peer: SocketAddr, req: http::Request<B>) -> Response
+/// Serves one request, which the route table resolved to `found` (see [`table::find`]).
+pub async fn dispatch<B>(
+    state: State,
+    peer: SocketAddr,
+    req: http::Request<B>,
+    found: Found,
+) -> Response
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<super::body::BoxError>,
 {
     let (head, body) = req.into_parts();
-    let (route, params) = match table::find(&head.method, head.uri.path()) {
-        Found::Route(route, params) => (route, [params.get(0), params.get(1)].map(String::from)),
+    let (route, params) = match found {
+        Found::Route(route, params) => (route, params),
         Found::WrongMethod(_) => return ApiError::method_not_allowed().into_response(),
         Found::NotFound => return ApiError::not_found().into_response(),
     };

@@ -24,7 +24,6 @@ pub mod uploads;
 
 pub use dispatch::{dispatch, Req};
 pub use error::{ApiError, Ctx};
-pub use table::label as route_label;
 
 use crate::service::Qopy;
 use guard::Limits;

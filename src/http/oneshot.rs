@@ -105,7 +105,7 @@ pub async fn put(mut r: Req) -> Result<Response, ApiError> {
         None
     } else {
         Some(
-            percent_encoding::percent_decode_str(&raw)
+            percent_encoding::percent_decode_str(raw)
                 .decode_utf8()
                 .map_err(|_| ApiError::validation("the file name must be UTF-8"))?
                 .into_owned(),
@@ -171,11 +171,11 @@ fn wants_html(accept: Option<&str>) -> bool {
 pub async fn get(r: Req) -> Result<Response, ApiError> {
     let raw = r.param(0);
     let if_none_match = r.header_owned("if-none-match")?;
-    let page = || assets::deep_link(&raw, if_none_match.clone());
+    let page = || assets::deep_link(raw, if_none_match.clone());
     if wants_html(r.header("accept")?) {
         return page();
     }
-    if crate::model::ClipId::parse(&raw).is_err() {
+    if crate::model::ClipId::parse(raw).is_err() {
         return page();
     }
     // A non-browser GET can tell an unencrypted clip from anything else, so it is a lookup:

@@ -140,86 +140,127 @@ pub static ROUTES: &[Route] = &[
 ];
 
 /// The outcome of looking a request up in the table.
-pub enum Found<'a> {
-    /// A route serves it, with the raw (undecoded) path parameters.
-    Route(&'static Route, Params<'a>),
+#[derive(Debug, Clone, Copy)]
+pub enum Found {
+    /// A route serves it, with where its raw (undecoded) path parameters are in the path.
+    Route(&'static Route, Params),
     /// A route has this path, but none this method.
     WrongMethod(&'static Route),
     /// No route has this path.
     NotFound,
 }
 
-/// The raw path segments a template's parameters matched, in order.
-#[derive(Debug, Default, Clone)]
-pub struct Params<'a> {
-    items: [&'a str; 2],
+impl Found {
+    /// The metrics label: the route's template, never client input; `other` for a path no
+    /// route has.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Found::Route(r, _) | Found::WrongMethod(r) => r.path,
+            Found::NotFound => "other",
+        }
+    }
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// Where a template's parameters are in the request path (byte ranges), in order.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Params {
+    items: [(usize, usize); 2],
     len: usize,
 }
 
-impl<'a> Params<'a> {
-    fn push(&mut self, s: &'a str) {
+impl Params {
+    fn push(&mut self, path: &str, segment: &str) {
         if self.len < self.items.len() {
-            self.items[self.len] = s;
+            let start = segment.as_ptr() as usize - path.as_ptr() as usize;
+            self.items[self.len] = (start, start + segment.len());
         }
         self.len += 1;
     }
 
-    /// The `i`-th parameter (empty when there is none).
-    pub fn get(&self, i: usize) -> &'a str {
-        if i < self.len.min(self.items.len()) {
-            self.items[i]
-        } else {
-            ""
+    /// The `i`-th parameter of `path` (the path these were found in); empty when there is none.
+    pub fn get<'a>(&self, path: &'a str, i: usize) -> &'a str {
+        match self.items.get(i) {
+            Some(&(start, end)) if i < self.len => path.get(start..end).unwrap_or(""),
+            _ => "",
         }
     }
 }
 
-/// The segments of a request path: the leading `/` dropped, and one trailing `/` (so
-/// `/health/` is `/health`, as warp matched it).
-fn segments(path: &str) -> impl Iterator<Item = &str> {
-    let p = path.strip_prefix('/').unwrap_or(path);
-    let root = p.is_empty();
-    let p = p.strip_suffix('/').unwrap_or(p);
-    p.split('/').filter(move |_| !root)
+/// The most segments a template has.
+const MAX_SEGMENTS: usize = 5;
+
+/// The segments of a path, split once: the leading `/` dropped, and one trailing `/` (so
+/// `/health/` is `/health`, as warp matched it). A path with more segments than any template
+/// has is `long` (only the asset route can serve it).
+struct Segments<'a> {
+    items: [&'a str; MAX_SEGMENTS],
+    len: usize,
+    long: bool,
 }
 
-fn template_segments(template: &'static str) -> impl Iterator<Item = &'static str> {
-    segments(template)
+impl<'a> Segments<'a> {
+    fn of(path: &'a str) -> Segments<'a> {
+        let mut s = Segments {
+            items: [""; MAX_SEGMENTS],
+            len: 0,
+            long: false,
+        };
+        let p = path.strip_prefix('/').unwrap_or(path);
+        if p.is_empty() {
+            return s;
+        }
+        for seg in p.strip_suffix('/').unwrap_or(p).split('/') {
+            if s.len == MAX_SEGMENTS {
+                s.long = true;
+                break;
+            }
+            s.items[s.len] = seg;
+            s.len += 1;
+        }
+        s
+    }
+
+    fn as_slice(&self) -> &[&'a str] {
+        &self.items[..self.len]
+    }
 }
 
 impl Route {
-    /// Whether this route's path matches `path`, with its parameters.
-    fn matches<'a>(&self, path: &'a str) -> Option<Params<'a>> {
+    /// Whether this route (whose template is split into `want`) matches the request path
+    /// `path` (split into `have`).
+    fn matches(&self, want: &Segments<'_>, path: &str, have: &Segments<'_>) -> Option<Params> {
+        let mut params = Params::default();
         match self.shape {
             Shape::Exact => {
-                let mut params = Params::default();
-                let mut want = template_segments(self.path);
-                let mut have = segments(path);
-                loop {
-                    match (want.next(), have.next()) {
-                        (None, None) => return Some(params),
-                        (Some(w), Some(h)) if w.starts_with('{') && !h.is_empty() => params.push(h),
-                        (Some(w), Some(h)) if w == h => {}
-                        _ => return None,
+                if have.long || want.len != have.len {
+                    return None;
+                }
+                for (w, h) in want.as_slice().iter().zip(have.as_slice()) {
+                    if w.starts_with('{') && !h.is_empty() {
+                        params.push(path, h);
+                    } else if w != h {
+                        return None;
                     }
                 }
+                Some(params)
             }
-            Shape::Unreserved => {
-                let mut have = segments(path);
-                match (have.next(), have.next()) {
-                    (Some(name), None) if !name.is_empty() && !is_reserved(name) => {
-                        let mut params = Params::default();
-                        params.push(name);
-                        Some(params)
-                    }
-                    _ => None,
+            Shape::Unreserved => match have.as_slice() {
+                [name] if !have.long && !name.is_empty() && !is_reserved(name) => {
+                    params.push(path, name);
+                    Some(params)
                 }
-            }
+                _ => None,
+            },
             Shape::Asset => {
                 let tail = path.strip_prefix('/').unwrap_or(path);
                 assets::is_servable(tail).then(|| {
-                    let mut params = Params::default();
-                    params.push(tail);
+                    params.push(path, tail);
                     params
                 })
             }
@@ -227,41 +268,44 @@ impl Route {
     }
 }
 
+/// The routes with their templates split, split once.
+fn routes() -> &'static [(&'static Route, Segments<'static>)] {
+    static SPLIT: std::sync::OnceLock<Vec<(&'static Route, Segments<'static>)>> =
+        std::sync::OnceLock::new();
+    SPLIT.get_or_init(|| ROUTES.iter().map(|r| (r, Segments::of(r.path))).collect())
+}
+
 /// Looks a request up.
-pub fn find<'a>(method: &Method, path: &'a str) -> Found<'a> {
+pub fn find(method: &Method, path: &str) -> Found {
+    let have = Segments::of(path);
     let mut other_method = None;
-    for route in ROUTES {
+    for (route, want) in routes() {
         // `PUT /:filename` claims no path for other methods: `GET /notes.txt` is a 404.
         if route.shape == Shape::Unreserved && route.method != method {
             continue;
         }
-        if let Some(params) = route.matches(path) {
+        if let Some(params) = route.matches(want, path, &have) {
             if route.method == method {
                 return Found::Route(route, params);
             }
-            other_method.get_or_insert(route);
+            other_method.get_or_insert(*route);
         }
     }
     other_method.map_or(Found::NotFound, Found::WrongMethod)
 }
 
-/// The metrics label of a request: its route's template, never client input; `other` for a
-/// path no route has.
+/// The metrics label of a request (see [`Found::label`]).
 pub fn label(method: &Method, path: &str) -> &'static str {
-    match find(method, path) {
-        Found::Route(r, _) | Found::WrongMethod(r) => r.path,
-        Found::NotFound => "other",
-    }
+    find(method, path).label()
 }
 
 /// True for a one-segment name another route serves (`health`, `api`, `clip`...) or an
 /// embedded file, which `PUT /:filename` leaves to that route (and its 405).
 pub fn is_reserved(name: &str) -> bool {
-    ROUTES
+    routes()
         .iter()
-        .filter(|r| r.shape == Shape::Exact)
-        .filter_map(|r| template_segments(r.path).next())
-        .any(|first| first == name)
+        .filter(|(r, _)| r.shape == Shape::Exact)
+        .any(|(_, want)| want.as_slice().first() == Some(&name))
         || assets::exists(name)
 }
 
@@ -272,7 +316,7 @@ mod tests {
     #[test]
     fn requests_find_their_route() {
         let at = |m: Method, p: &str| match find(&m, p) {
-            Found::Route(r, params) => format!("{} {} {}", r.method, r.path, params.get(0)),
+            Found::Route(r, params) => format!("{} {} {}", r.method, r.path, params.get(p, 0)),
             Found::WrongMethod(r) => format!("405 {}", r.path),
             Found::NotFound => "404".into(),
         };

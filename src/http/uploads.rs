@@ -114,7 +114,7 @@ fn parse_upload_id(s: &str) -> Result<UploadId, ApiError> {
 
 /// `POST|PUT /api/upload/chunk/:uploadId/:n`, multipart (field `chunk`) or raw body.
 pub async fn chunk(mut r: Req) -> Result<Response, ApiError> {
-    let id = parse_upload_id(&r.param(0))?;
+    let id = parse_upload_id(r.param(0))?;
     let n: u64 = r
         .param(1)
         .parse()
@@ -188,7 +188,7 @@ struct CompleteBody {
 
 /// `POST /api/upload/complete/:uploadId`.
 pub async fn complete(mut r: Req) -> Result<Response, ApiError> {
-    let id = parse_upload_id(&r.param(0))?;
+    let id = parse_upload_id(r.param(0))?;
     let host = r.header_owned("host")?;
     let b: CompleteBody = parse_json(&r.small_body().await?)?;
     let state = &r.state;
@@ -239,7 +239,7 @@ pub async fn complete(mut r: Req) -> Result<Response, ApiError> {
 
 /// `GET /api/upload/:uploadId/status`.
 pub async fn status(r: Req) -> Result<Response, ApiError> {
-    let id = parse_upload_id(&r.param(0))?;
+    let id = parse_upload_id(r.param(0))?;
     let s = r.state.qopy.status(id).await.map_err(upload_error)?;
     let total = s.session.total_chunks;
     let uploaded = s.received.len() as u32;
@@ -279,7 +279,7 @@ pub async fn status(r: Req) -> Result<Response, ApiError> {
 
 /// `DELETE /api/upload/:uploadId`.
 pub async fn cancel(r: Req) -> Result<Response, ApiError> {
-    let id = parse_upload_id(&r.param(0))?;
+    let id = parse_upload_id(r.param(0))?;
     r.state
         .qopy
         .cancel(id)

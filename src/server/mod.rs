@@ -61,7 +61,8 @@ async fn handle(
 ) -> Result<http::Response<ServerBody>, Infallible> {
     let started = std::time::Instant::now();
     let method = req.method().clone();
-    let route = crate::http::route_label(&method, req.uri().path());
+    // Looked up once: the label for the metrics, the route for the dispatch.
+    let found = crate::http::table::find(&method, req.uri().path());
     let st = state.clone();
     let len = req
         .headers()
@@ -70,7 +71,7 @@ async fn handle(
         .and_then(|v| v.parse().ok());
     let req = req.map(|inner| GuardedBody::new(inner, st, len));
     let cut = req.body().cut.clone();
-    let mut resp = respond(state.clone(), peer, req).await?;
+    let mut resp = respond(state.clone(), peer, req, found).await?;
     if let Some(&c) = cut.get() {
         tracing::debug!(?c, "request body cut off");
         resp = cut_response(c, state.qopy.config());
@@ -86,7 +87,7 @@ async fn handle(
     let m = &state.metrics;
     m.record(
         method.as_str(),
-        route,
+        found.label(),
         resp.status().as_u16(),
         started.elapsed(),
     );
@@ -100,6 +101,7 @@ async fn respond(
     state: State,
     peer: std::net::SocketAddr,
     req: http::Request<GuardedBody>,
+    found: crate::http::table::Found,
 ) -> Result<http::Response<ServerBody>, Infallible> {
     // DNS rebinding: a Host the server is not known by is refused before any other work.
     if !state.hosts.allows(req.headers()) {
@@ -116,7 +118,7 @@ async fn respond(
             *r.status_mut() = StatusCode::NO_CONTENT;
             r
         }
-        _ => crate::http::dispatch(state.clone(), peer, req).await,
+        _ => crate::http::dispatch(state.clone(), peer, req, found).await,
     };
     let mut resp = resp;
     if let OriginCheck::Allowed(o) = &origin {
