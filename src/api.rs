@@ -3,8 +3,8 @@
 //! these, and the OpenAPI document's schemas are generated from these (`utoipa`), so the three
 //! cannot drift apart. Field names are the original's (camelCase, snake_case in the admin
 //! clip list); fields are declared in alphabetical order, the order the server has always
-//! written them in. Answer types default missing fields when read, so the client also reads
-//! the original server's smaller answers.
+//! written them in. Every field of an answer is required when read, except in `ClipInfo` and
+//! `ErrorBody`, which the client also reads from the original server.
 //!
 //! The server accepts more than the request types say, as the original did: booleans also as
 //! `"true"`/`"false"`/`"1"`/`"0"` and 1/0, sizes also as numeric strings (see
@@ -18,11 +18,13 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase", default)]
 pub struct ErrorBody {
     /// Stable short code, e.g. `Upload incomplete`.
+    #[schema(required = true)]
     pub error: String,
     /// Extra explanation (obsolete GET /api/file/{id}).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
     /// Human-readable explanation.
+    #[schema(required = true)]
     pub message: String,
     /// Complete: the chunk numbers not received.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,7 +36,6 @@ pub struct ErrorBody {
 
 /// `{"success": true, "message"}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
 pub struct SuccessMessage {
     /// What was done.
     pub message: String,
@@ -84,7 +85,7 @@ pub struct InitiateRequest {
 
 /// Answer of `POST /api/upload/initiate`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct InitiateResponse {
     /// Bytes per chunk.
     pub chunk_size: u64,
@@ -107,7 +108,7 @@ pub struct InitiateResponse {
 
 /// Answer of a chunk upload.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct ChunkResponse {
     /// The chunk stored.
     pub chunk_number: u64,
@@ -143,7 +144,7 @@ pub struct CompleteRequest {
 
 /// Answer of `POST /api/upload/complete/{uploadId}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct CompleteResponse {
     /// The clip's ID.
     #[schema(pattern = "^[A-Z0-9]{6}$|^[A-Z0-9]{10}$")]
@@ -170,7 +171,6 @@ pub struct CompleteResponse {
 
 /// One stored chunk of a session.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
 pub struct StoredChunk {
     /// Its number.
     pub n: u32,
@@ -183,12 +183,13 @@ pub struct StoredChunk {
 
 /// Answer of `GET /api/upload/{uploadId}/status`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct UploadStatus {
     /// Bytes per chunk.
     pub chunk_size: u64,
     /// Each stored chunk's size and SHA-256, so a resuming client can check it is sending
     /// the same file.
+    #[serde(default)]
     pub chunks: Vec<StoredChunk>,
     /// Lifetime the clip will get at completion, in ms.
     pub expiration: u64,
@@ -255,7 +256,7 @@ impl Default for ClipInfo {
 
 /// Answer of `GET|POST /api/clip/{id}`: where and what the content is.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct ClipDescriptor {
     /// `text` or `file`.
     #[schema(pattern = "^(text|file)$")]
@@ -292,7 +293,7 @@ pub struct AccessCodeRequest {
 
 /// Answer of `GET /api/file/{id}/info`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct FileInfo {
     /// The clip's ID.
     #[schema(pattern = "^[A-Z0-9]{6}$|^[A-Z0-9]{10}$")]
@@ -325,7 +326,7 @@ pub struct AdminAuthRequest {
 
 /// Answer of `GET /api/admin/stats`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct AdminStats {
     /// Clips stored now.
     pub active_clips: u64,
@@ -359,7 +360,6 @@ pub struct AdminStats {
 
 /// One clip of `GET /api/admin/clips`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
 pub struct AdminClip {
     /// Downloads.
     pub access_count: u64,
@@ -385,7 +385,7 @@ pub struct AdminClip {
 
 /// Answer of `GET /api/admin/system`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct AdminSystem {
     /// ms since the epoch.
     pub current_time: u64,
@@ -396,10 +396,13 @@ pub struct AdminSystem {
     /// `production`.
     pub environment: String,
     /// Free bytes of the data directory's file system, when known.
+    #[schema(required = true)]
     pub free_disk_bytes: Option<u64>,
     /// Last sweep, ms since the epoch; null before the first.
+    #[schema(required = true)]
     pub last_cleanup: Option<u64>,
     /// Configured storage quota; null when unlimited.
+    #[schema(required = true)]
     pub max_storage: Option<u64>,
     /// Configured free-disk reserve.
     pub min_free_disk: u64,
@@ -415,7 +418,7 @@ pub struct AdminSystem {
 
 /// What a sweep removed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct SweepReport {
     /// Abandoned upload sessions removed.
     pub abandoned_sessions: u64,
@@ -427,7 +430,6 @@ pub struct SweepReport {
 
 /// Answer of `POST /api/admin/sweep`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
 pub struct SweepResponse {
     /// What the sweep removed.
     pub report: SweepReport,
@@ -437,7 +439,7 @@ pub struct SweepResponse {
 
 /// Answer of `GET /health`: `OK` with figures, or `ERROR` (503) with what failed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct Health {
     /// Clips stored (when OK; null when the figures took too long).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -472,7 +474,6 @@ pub struct Health {
 
 /// Answer of `GET /api/health`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
 pub struct ApiHealth {
     /// `OK`.
     pub status: String,
@@ -486,7 +487,6 @@ pub struct ApiHealth {
 
 /// Answer of `GET /ping`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
 pub struct Ping {
     /// Always true.
     pub pong: bool,
@@ -498,7 +498,6 @@ pub struct Ping {
 
 /// One expiry option.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
 pub struct ExpiryOption {
     /// Lifetime in ms.
     pub ms: u64,
@@ -508,7 +507,7 @@ pub struct ExpiryOption {
 
 /// Answer of `GET /api/config`: what a client needs to know.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct PublicConfig {
     /// Bytes per chunk.
     pub chunk_size: u64,
@@ -530,11 +529,12 @@ pub struct PublicConfig {
 
 /// Answer of `GET /api/tls`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct TlsInfo {
     /// Whether this server speaks HTTPS itself (the `tls` key).
     pub enabled: bool,
     /// SHA-256 of the certificate (DER), uppercase hex pairs joined by `:`; null when off.
+    #[schema(required = true)]
     pub fingerprint_sha256: Option<String>,
     /// `off`, `files` or `self-signed`.
     #[schema(pattern = "^(off|files|self-signed)$")]

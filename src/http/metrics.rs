@@ -6,13 +6,20 @@ use http::StatusCode;
 
 /// `GET /metrics`.
 pub async fn metrics(r: Req) -> Result<Response, ApiError> {
-    // The store's figures are read while encoding: on the blocking pool.
+    // The store's figures are read while encoding: on the blocking pool, as the core's work
+    // (so shutdown waits for it).
     let state = r.state.clone();
-    let text =
-        tokio::task::spawn_blocking(move || state.metrics.encode().map_err(|e| e.to_string()))
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()))
-            .map_err(ApiError::internal)?;
+    let text = r
+        .state
+        .qopy
+        .blocking(move |_| {
+            state
+                .metrics
+                .encode()
+                .map_err(|e| crate::service::ServiceError::Task(e.to_string()))
+        })
+        .await
+        .map_err(ApiError::internal)?;
     Ok(respond(
         StatusCode::OK,
         text,
