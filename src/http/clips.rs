@@ -9,8 +9,9 @@ use crate::api;
 use crate::model::{ClipId, ClipMeta, ContentKind};
 use crate::service::ServiceError;
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
-use http::HeaderValue;
+use http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH};
+use http::header::{CONTENT_RANGE, CONTENT_TYPE, ETAG};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -194,26 +195,112 @@ pub async fn download(mut r: Req) -> Result<Response, ApiError> {
         .download(id, code)
         .await
         .map_err(|e| fail(&r.state, r.ip, &id, e, Ctx::File))?;
-    Ok(content_response(d))
+    Ok(content_response(d, r.headers()))
 }
 
-/// The streaming response of a download, with its headers.
-pub fn content_response(d: crate::service::Download) -> Response {
+/// A strong validator of a clip's content: its bytes never change while its ID, creation
+/// time and size stay the same. Hashed, so the ID does not appear in caches' keys.
+fn etag(c: &ClipMeta) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(c.id.as_str().as_bytes());
+    h.update(c.created_at.to_le_bytes());
+    h.update(c.size.to_le_bytes());
+    format!("\"{}\"", hex::encode(&h.finalize()[..12]))
+}
+
+/// What a `Range` header asks of `len` bytes (RFC 9110 §14): `None` for the whole content (no
+/// header, not one `bytes=` range, a malformed one, or an `If-Range` that does not match
+/// `etag`); `Some(None)` when the range is unsatisfiable; else the first and last byte.
+fn requested_range(headers: &HeaderMap, len: u64, etag: &str) -> Option<Option<(u64, u64)>> {
+    let range = headers.get(http::header::RANGE)?.to_str().ok()?;
+    if let Some(v) = headers.get(http::header::IF_RANGE) {
+        if v.as_bytes() != etag.as_bytes() {
+            return None;
+        }
+    }
+    let spec = range.trim().strip_prefix("bytes=")?.trim();
+    let (first, last) = spec.split_once('-')?;
+    let number = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    if first.trim().is_empty() {
+        // A suffix: the last n bytes.
+        let n = number(last)?;
+        return Some((n > 0 && len > 0).then(|| (len - n.min(len), len - 1)));
+    }
+    let start = number(first)?;
+    let end = match last.trim() {
+        "" => u64::MAX,
+        l => number(l)?,
+    };
+    if end < start {
+        return None;
+    }
+    Some((start < len).then(|| (start, end.min(len - 1))))
+}
+
+/// The pieces of `parts` that hold bytes `first..=last`, without copying.
+fn slice_parts(parts: Vec<Bytes>, first: u64, last: u64) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for part in parts {
+        let (start, end) = (offset, offset + part.len() as u64);
+        offset = end;
+        if end <= first || start > last {
+            continue;
+        }
+        let from = first.saturating_sub(start) as usize;
+        let to = (last + 1).min(end) - start;
+        out.push(part.slice(from..to as usize));
+    }
+    out
+}
+
+/// The streaming response of a download, with its headers: the whole content, or the one
+/// byte range the request's `Range` asks for (206; 416 when it is past the end). A one-time
+/// clip is always sent whole: its download consumed it, so a part would be all there is.
+pub fn content_response(d: crate::service::Download, request: &HeaderMap) -> Response {
     let len = d.len();
     let name = disposition(&d.clip.filename);
-    let mut resp = streaming_response(d.parts);
+    let tag = etag(&d.clip);
+    let range = if d.clip.one_time {
+        None
+    } else {
+        requested_range(request, len, &tag)
+    };
+    let (mut resp, sent) = match range {
+        None => (streaming_response(d.parts), len),
+        Some(None) => return ApiError::range_not_satisfiable(len),
+        Some(Some((first, last))) => {
+            let mut resp = streaming_response(slice_parts(d.parts, first, last));
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let value = format!("bytes {first}-{last}/{len}");
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                resp.headers_mut().insert(CONTENT_RANGE, v);
+            }
+            (resp, last - first + 1)
+        }
+    };
     let h = resp.headers_mut();
     for (name, value) in [
         (CONTENT_TYPE, "application/octet-stream"),
         (CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
         (NOSNIFF, "nosniff"),
         (ENCRYPTED, if d.clip.plaintext { "false" } else { "true" }),
+        (ACCEPT_RANGES, "bytes"),
     ] {
         h.insert(name, HeaderValue::from_static(value));
     }
-    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(sent));
     if let Ok(v) = HeaderValue::from_str(&name) {
         h.insert(CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(ETAG, v);
     }
     resp
 }
@@ -228,7 +315,63 @@ pub async fn legacy_get(_: Req) -> Result<Response, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::disposition;
+    use super::{disposition, requested_range, slice_parts};
+    use bytes::Bytes;
+    use http::HeaderMap;
+
+    fn range(value: &str, if_range: Option<&str>, len: u64) -> Option<Option<(u64, u64)>> {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::RANGE, value.parse().unwrap());
+        if let Some(v) = if_range {
+            h.insert(http::header::IF_RANGE, v.parse().unwrap());
+        }
+        requested_range(&h, len, "\"tag\"")
+    }
+
+    #[test]
+    fn ranges_are_read_as_rfc_9110_says() {
+        for (value, len, want) in [
+            ("bytes=0-9", 100, Some(Some((0, 9)))),
+            ("bytes=10-", 100, Some(Some((10, 99)))),
+            ("bytes=90-200", 100, Some(Some((90, 99)))),
+            ("bytes=-10", 100, Some(Some((90, 99)))),
+            ("bytes=-500", 100, Some(Some((0, 99)))),
+            ("bytes=99-99", 100, Some(Some((99, 99)))),
+            // Unsatisfiable: 416.
+            ("bytes=100-", 100, Some(None)),
+            ("bytes=-0", 100, Some(None)),
+            ("bytes=0-", 0, Some(None)),
+            // Not one well-formed byte range: the whole content.
+            ("bytes=5-1", 100, None),
+            ("bytes=0-1,5-6", 100, None),
+            ("items=0-1", 100, None),
+            ("bytes=a-b", 100, None),
+            ("bytes=-", 100, None),
+            ("bytes=+1-2", 100, None),
+        ] {
+            assert_eq!(range(value, None, len), want, "{value} of {len}");
+        }
+        assert_eq!(range("bytes=0-9", Some("\"tag\""), 100), Some(Some((0, 9))));
+        assert_eq!(range("bytes=0-9", Some("\"old\""), 100), None);
+        assert_eq!(requested_range(&HeaderMap::new(), 100, "\"tag\""), None);
+    }
+
+    #[test]
+    fn slices_span_parts_without_copying() {
+        let parts = || {
+            vec![
+                Bytes::from_static(b"0123"),
+                Bytes::from_static(b"4567"),
+                Bytes::from_static(b"89"),
+            ]
+        };
+        let join = |v: Vec<Bytes>| v.iter().flat_map(|b| b.to_vec()).collect::<Vec<u8>>();
+        assert_eq!(join(slice_parts(parts(), 0, 9)), b"0123456789");
+        assert_eq!(join(slice_parts(parts(), 3, 8)), b"345678");
+        assert_eq!(join(slice_parts(parts(), 4, 7)), b"4567");
+        assert_eq!(join(slice_parts(parts(), 9, 9)), b"9");
+        assert_eq!(slice_parts(parts(), 4, 7).len(), 1);
+    }
 
     #[test]
     fn disposition_is_safe() {

@@ -615,7 +615,12 @@ pub fn download() -> Value {
                     "400": response("BadRequest"),
                     "401": error("`Access code required` (with `requiresAccessCode: true`) or `Access denied`"),
                     "404": error("File not found or expired, or its stored bytes are missing"),
+                    "206": {
+                        "description": "The one byte range `Range` asked for (`Content-Range: bytes first-last/length`); a one-time clip is always sent whole",
+                        "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
+                    },
                     "410": error("A one-time file already consumed by a concurrent download"),
+                    "416": error("`Range not satisfiable`: the range starts past the end (`Content-Range: bytes */length`)"),
                     "429": response("RateLimited"),
                     "500": response("InternalError"),
                 }),

@@ -161,6 +161,20 @@ impl ApiError {
         )
     }
 
+    /// A 416 for a `Range` past the end of `len` bytes, with `Content-Range: bytes */len`.
+    pub fn range_not_satisfiable(len: u64) -> Response {
+        let mut resp = ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "Range not satisfiable",
+            format!("The content has {len} bytes"),
+        )
+        .into_response();
+        if let Ok(v) = http::HeaderValue::from_str(&format!("bytes */{len}")) {
+            resp.headers_mut().insert(http::header::CONTENT_RANGE, v);
+        }
+        resp
+    }
+
     /// A 500 whose cause is logged, never shown.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "request failed");

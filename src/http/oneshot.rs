@@ -22,7 +22,6 @@ use futures_util::{Stream, StreamExt};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
@@ -206,17 +205,18 @@ pub async fn get(r: Req) -> Result<Response, ApiError> {
             ),
         ));
     }
-    raw_download(state, ip, id).await
+    raw_download(&r, id).await
 }
 
 /// The bytes of an unencrypted clip (a one-time clip is consumed).
-async fn raw_download(state: &State, ip: IpAddr, id: ClipId) -> Result<Response, ApiError> {
-    let d = state
+async fn raw_download(r: &Req, id: ClipId) -> Result<Response, ApiError> {
+    let d = r
+        .state
         .qopy
         .download(id, None)
         .await
-        .map_err(|e| fail(state, ip, &id, e, Ctx::File))?;
-    Ok(content_response(d))
+        .map_err(|e| fail(&r.state, r.ip, &id, e, Ctx::File))?;
+    Ok(content_response(d, r.headers()))
 }
 
 /// `POST /file/:id` and `POST /clip/:id`: the bytes of an unencrypted clip, consuming a
@@ -232,5 +232,5 @@ pub async fn post_download(r: Req) -> Result<Response, ApiError> {
     if !clip.plaintext {
         return Err(ApiError::encrypted_clip());
     }
-    raw_download(state, ip, id).await
+    raw_download(&r, id).await
 }

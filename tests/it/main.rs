@@ -16,6 +16,7 @@ mod names;
 mod oneshot;
 mod private_data;
 mod props;
+mod ranges;
 mod regressions;
 mod slow;
 mod smoke;
