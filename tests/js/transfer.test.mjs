@@ -279,6 +279,21 @@ test('transient failures are retried: lost answers, 503, 429 with Retry-After', 
   await assert.rejects(shareFile(new File([data], 'x.bin'), opts({ fetch: gone })), (e) => e.status === 404 && e.error === 'Upload session not found');
 });
 
+test('every chunk answer is read to its end (an unread one keeps its request in memory)', async () => {
+  const data = bytes(300_000, 9);
+  const answers = [];
+  const watching = async (url, init = {}) => {
+    const res = await fetch(url, init);
+    if (String(url).includes('/chunk/') && init.method === 'PUT') answers.push(res);
+    return res;
+  };
+  const r = await shareFile(new File([data], 'read.bin'), opts({ fetch: watching }));
+  assert.ok(answers.length >= 5, `${answers.length} chunk answers`);
+  assert.ok(answers.every((a) => a.bodyUsed), 'a chunk answer was left unread');
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() });
+  assert.deepEqual(new Uint8Array(await got.blob.arrayBuffer()), data);
+});
+
 test('a server restart during an upload is ridden out by the retries', async () => {
   const data = bytes(600_000, 9);
   let restarted = null;
