@@ -119,19 +119,11 @@ where
         Found::WrongMethod(_) => return ApiError::method_not_allowed().into_response(),
         Found::NotFound => return ApiError::not_found().into_response(),
     };
-    // The header matters only from a trusted proxy: from anyone else it is ignored, even
-    // when it is not text (as the routes that never read the address always did).
-    let peer_ip = peer.ip();
-    let config = state.qopy.config();
-    let xff = match head.headers.get("x-forwarded-for").map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(v)) => Some(v),
-        Some(Err(_)) if !config.trusted_proxies.iter().any(|n| n.contains(peer_ip)) => None,
-        Some(Err(_)) => {
-            return ApiError::validation("Invalid header: x-forwarded-for").into_response()
-        }
+    let xff = head.headers.get("x-forwarded-for");
+    let ip = match super::attributed_ip(state.qopy.config(), peer.ip(), xff) {
+        Ok(ip) => ip,
+        Err(e) => return e.into_response(),
     };
-    let ip = super::attributed_ip(config, peer_ip, xff);
     let checked = match route.limit {
         Limit::None => Ok(()),
         Limit::Rate(class) => state.limits.check(class, ip),

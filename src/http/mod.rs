@@ -94,13 +94,22 @@ pub fn json<T: serde::Serialize + ?Sized>(body: &T) -> Response {
 
 /// The address a request from `peer` is attributed to: the connecting peer, or the first
 /// untrusted address in `X-Forwarded-For` (from the right) when the peer is a trusted proxy.
-pub fn attributed_ip(config: &crate::config::Config, peer: IpAddr, xff: Option<&str>) -> IpAddr {
+pub fn attributed_ip(
+    config: &crate::config::Config,
+    peer: IpAddr,
+    xff: Option<&http::HeaderValue>,
+) -> Result<IpAddr, ApiError> {
     let trusted = &config.trusted_proxies;
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    // The header is read only from a trusted proxy: from anyone else it is ignored, even
+    // when it is not text.
     if !is_trusted(peer) {
-        return peer;
+        return Ok(peer);
     }
-    let Some(xff) = xff else { return peer };
+    let Some(xff) = xff else { return Ok(peer) };
+    let xff = xff
+        .to_str()
+        .map_err(|_| ApiError::validation("Invalid header: x-forwarded-for"))?;
     let mut client = peer;
     for hop in xff.rsplit(',') {
         match hop.trim().parse::<IpAddr>() {
@@ -113,7 +122,7 @@ pub fn attributed_ip(config: &crate::config::Config, peer: IpAddr, xff: Option<&
             Err(_) => break,
         }
     }
-    client
+    Ok(client)
 }
 
 /// The largest JSON body accepted.

@@ -110,7 +110,7 @@ async fn respond(
         return Ok(resp);
     }
     let origin = check_origin(state.qopy.config(), req.headers());
-    let resp = match &origin {
+    let mut resp = match &origin {
         OriginCheck::Forbidden => ApiError::origin_forbidden().into_response(),
         OriginCheck::Allowed(o) if req.method() == Method::OPTIONS => preflight(o),
         OriginCheck::SameOrigin if req.method() == Method::OPTIONS => {
@@ -120,7 +120,6 @@ async fn respond(
         }
         _ => crate::http::dispatch(state.clone(), peer, req, found).await,
     };
-    let mut resp = resp;
     if let OriginCheck::Allowed(o) = &origin {
         if let Ok(v) = HeaderValue::from_str(o) {
             resp.headers_mut().insert("access-control-allow-origin", v);
