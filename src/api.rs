@@ -229,8 +229,8 @@ pub struct ClipInfo {
     /// `text` or `file`.
     #[schema(pattern = "^(text|file)$")]
     pub content_type: String,
-    /// Downloads left; null when the clip has no download limit. A download counts from
-    /// its start (resuming it does not count again).
+    /// Downloads that may still start; null when the clip has no download limit. Finished
+    /// downloads count, and those in progress until their claim window ends unfinished.
     #[schema(required = true)]
     pub downloads_remaining: Option<u32>,
     /// End-to-end encrypted (false for plain `curl` uploads).

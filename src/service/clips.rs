@@ -64,7 +64,7 @@ impl ClaimTicket {
             let hash = self.token_hash;
             let clip = self.clip.clone();
             let r = q
-                .blocking(move |q| Ok(q.end_claims(&clip, |c| c.token_hash == hash)?))
+                .blocking(move |q| Ok(q.end_claims(&clip, |c| c.token_hash == hash, true)?))
                 .await;
             if let Err(e) = r {
                 tracing::warn!(error = %e, "could not end a download claim; its window will");
@@ -228,19 +228,25 @@ impl Qopy {
         }
     }
 
-    /// Ends the open claims of `clip` that `ends` selects, and deletes the clip when no
-    /// download is left and none is open. Blocking.
+    /// Ends the open claims of `clip` that `ends` selects, as downloads that happened
+    /// (`counted`) or not (given back, so the clip is there again for others), and deletes
+    /// the clip when no download is left and none is open. Blocking.
     pub(super) fn end_claims(
         &self,
         clip: &ClipMeta,
         ends: impl Fn(&Claim) -> bool,
+        counted: bool,
     ) -> std::result::Result<Option<Claims>, StoreError> {
-        let Some(left) = self.store.end_claims(&clip.id, ends)? else {
+        let Some(left) = self.store.end_claims(&clip.id, ends, counted)? else {
             return Ok(None);
         };
-        if left.finished(clip.max_downloads.unwrap_or(0)) {
+        let max = clip.max_downloads.unwrap_or(0);
+        if left.finished(max) {
             self.remove_clip(clip)?;
             self.store.flush_blocking()?;
+        } else if !left.exhausted(max) {
+            // Replaces the tombstone its last claim left.
+            self.cache.insert_new(Arc::new(clip.clone()));
         }
         Ok(Some(left))
     }

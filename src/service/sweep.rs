@@ -89,21 +89,23 @@ fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
             break;
         }
     }
-    // Download claims whose window has closed: they count as downloads, and the clip goes
-    // with its last one.
+    // Download claims whose window has closed unfinished. Only finished downloads count,
+    // so their downloads are given back, except a one-time clip's: its reader may have kept
+    // most of it, so it goes.
     for (id, at) in q.store.open_claims()? {
         if at > now {
             continue;
         }
         match q.store.clip(&id)? {
             Some(meta) => {
-                if q.end_claims(&meta, |c| c.until <= now)?.is_some() {
+                let counted = meta.one_time();
+                if q.end_claims(&meta, |c| c.until <= now, counted)?.is_some() {
                     report.ended_claims += 1;
                 }
             }
             None => {
                 // Left by a removal a crash interrupted.
-                q.store.end_claims(&id, |_| true)?;
+                q.store.end_claims(&id, |_| true, true)?;
             }
         }
     }

@@ -71,12 +71,14 @@ impl Store {
         res.map_err(tx_err)
     }
 
-    /// Ends the open claims of a clip that `ends` selects; returns the claims left, or `None`
-    /// when none was selected (nothing changed).
+    /// Ends the open claims of a clip that `ends` selects, as downloads that happened
+    /// (`counted`) or that did not (their downloads are given back); returns the claims
+    /// left, or `None` when none was selected (nothing changed).
     pub fn end_claims(
         &self,
         id: &ClipId,
         ends: impl Fn(&Claim) -> bool,
+        counted: bool,
     ) -> Result<Option<Claims>, StoreError> {
         let key = id.as_bytes();
         let res = self.claims.transaction(|claims| {
@@ -86,8 +88,12 @@ impl Store {
             let mut c = read(claims, key)?;
             let before = c.open.len();
             c.open.retain(|claim| !ends(claim));
-            if c.open.len() == before {
+            let ended = (before - c.open.len()) as u32;
+            if ended == 0 {
                 return Ok(None);
+            }
+            if !counted {
+                c.taken = c.taken.saturating_sub(ended);
             }
             write(claims, key, &c)?;
             Ok(Some(c))
@@ -177,17 +183,27 @@ mod tests {
         assert_eq!(store.open_claims().unwrap(), vec![(c.id, 10)]);
         // Ending one: the other stays open and both still count.
         let left = store
-            .end_claims(&c.id, |k| k.token_hash == [1; 32])
+            .end_claims(&c.id, |k| k.token_hash == [1; 32], true)
             .unwrap()
             .unwrap();
         assert_eq!((left.taken, left.open), (2, vec![claim(2, 20)]));
         assert_eq!(
             store
-                .end_claims(&c.id, |k| k.token_hash == [1; 32])
+                .end_claims(&c.id, |k| k.token_hash == [1; 32], true)
                 .unwrap(),
             None
         );
-        let left = store.end_claims(&c.id, |k| k.until <= 25).unwrap().unwrap();
+        // One not counted: its download is given back.
+        let left = store
+            .end_claims(&c.id, |k| k.until <= 25, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((left.taken, left.open.len()), (1, 0));
+        assert!(!left.exhausted(2));
+        let ClaimTaken::Won(_) = store.take_claim(&c, 2, claim(5, 50)).unwrap() else {
+            panic!("a given-back download can be claimed again")
+        };
+        let left = store.end_claims(&c.id, |_| true, true).unwrap().unwrap();
         assert!(left.finished(2));
         assert!(store.open_claims().unwrap().is_empty());
         // A replaced clip (same ID, other files) is not the claimed one.

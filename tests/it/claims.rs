@@ -211,7 +211,7 @@ async fn a_download_limit_counts_claims_and_shows_what_is_left() {
         (Some(3), Some(3), Some(false))
     );
 
-    // One whole download, one cut midway (it counts from its start), one more whole.
+    // One whole download, one cut midway (in progress: it holds its download), one more whole.
     assert_eq!(s.download_bytes(&id, None).await, (200, data.clone()));
     assert_eq!(left(info(&s, &id).await.1), Some(2));
     let second = s.download(&id, None).await;
@@ -251,6 +251,49 @@ async fn a_download_limit_counts_claims_and_shows_what_is_left() {
     .await;
     assert_eq!(r.status(), 206);
     assert!(header(&r, "x-qopy-claim").is_empty());
+}
+
+/// Only finished downloads count: a claim whose window ends unfinished gives its download
+/// back (a one-time clip's does not: see above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_download_of_a_limited_clip_is_given_back() {
+    let s = TestServer::start_with(|c| {
+        c.chunk_size = CHUNK;
+        c.claim_window = Duration::from_secs(60);
+    })
+    .await;
+    let data = test_bytes(40 * CHUNK as usize, 27);
+    let v = s
+        .upload(&data, json!({ "maxDownloads": 2 }), json!({}))
+        .await;
+    let id = v["clipId"].as_str().unwrap().to_string();
+    let cut = s.download(&id, None).await;
+    let (token, tag) = (header(&cut, "x-qopy-claim"), header(&cut, "etag"));
+    let _ = read_then_drop(cut, 100_000).await;
+    assert_eq!(s.download_bytes(&id, None).await, (200, data.clone()));
+    assert_eq!(info(&s, &id).await.0, 404, "both downloads taken");
+    // The whole one is finished once its reader has kept the connection a second
+    // (`qopy::net::SETTLE`) after the last byte.
+    tokio::time::sleep(qopy::net::SETTLE + Duration::from_secs(1)).await;
+
+    s.clock.advance(Duration::from_secs(61));
+    assert_eq!(s.sweep().await["endedClaims"], 1);
+    let (status, i) = info(&s, &id).await;
+    assert_eq!(
+        (status, i["downloadsRemaining"].as_u64()),
+        (200, Some(1)),
+        "{i}"
+    );
+    assert_eq!(resume(&s, &id, 100, &tag, &token).await.status(), 404);
+    assert_eq!(s.download_bytes(&id, None).await, (200, data.clone()));
+    let dir = s.data_dir();
+    eventually(
+        "the second finished download removes the clip",
+        Duration::from_secs(5),
+        || files_under(&dir).is_empty(),
+    )
+    .await;
+    assert_eq!(info(&s, &id).await.0, 404);
 }
 
 #[tokio::test]
