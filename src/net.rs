@@ -146,23 +146,21 @@ impl Delivery {
     /// or `within` passed (false). The peer's kernel acknowledges what fits in its receive
     /// buffer before the program reads it, so "received" also needs the peer not to reset
     /// the connection (as a program that gives up reading does) for [`SETTLE`] after the
-    /// last acknowledgement, unless it closed its side in order (it read to the end).
+    /// queue was first seen empty, unless it closed its side in order (it read to the end).
     pub async fn delivered(self, within: std::time::Duration) -> bool {
         let start = tokio::time::Instant::now();
         let mut acked_since: Option<tokio::time::Instant> = None;
         let mut pause = std::time::Duration::from_millis(5);
         loop {
             let now = tokio::time::Instant::now();
-            match self.sent() {
-                Sent::Delivered if self.peer_closed() => return true,
-                Sent::Delivered => {
-                    let since = *acked_since.get_or_insert(now);
-                    if now >= since + SETTLE {
-                        return true;
-                    }
-                }
-                Sent::Broken => return false,
-                Sent::Pending => acked_since = None,
+            // Once the queue was empty, everything written before was acknowledged; what is
+            // queued later belongs to later answers on the same connection.
+            match (self.sent(), acked_since) {
+                (Sent::Broken, _) => return false,
+                (Sent::Delivered, _) if self.peer_closed() => return true,
+                (Sent::Delivered, None) => acked_since = Some(now),
+                (_, Some(since)) if now >= since + SETTLE => return true,
+                (_, _) => {}
             }
             if now >= start + within {
                 return false;
