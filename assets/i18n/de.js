@@ -144,7 +144,7 @@ export default {
   'how.title': 'So funktioniert es',
   'how.1': 'Dein Browser verschlüsselt den Inhalt, bevor er dein Gerät verlässt.',
   'how.2': 'Der Schlüssel ist der Teil des Links nach „#“, den Browser nie an den Server senden.',
-  'how.3': 'Der Server speichert nur Chiffretext und löscht ihn, wenn er abläuft oder einmal geöffnet wurde.',
+  'how.3': 'Der Server speichert nur Chiffretext und löscht ihn, wenn er abläuft oder so oft geöffnet wurde, wie du erlaubt hast.',
   'tls.title': 'Server-Zertifikat',
   'tls.text': 'Dieser Server verwendet ein eigenes (selbstsigniertes) Zertifikat, daher warnen Browser vor dem Öffnen. Akzeptiere die Warnung nur, wenn der SHA-256-Fingerabdruck des Zertifikats dort mit dem übereinstimmt, den der Server beim Start ausgegeben hat und der auch hier steht; zum Vergleich auf dem Handy den QR-Code scannen.',
   'tls.qrAlt': 'QR-Code des Zertifikat-Fingerabdrucks',

@@ -144,7 +144,7 @@ export default {
   'how.title': 'How it works',
   'how.1': 'Your browser encrypts the content before it leaves your device.',
   'how.2': 'The key is the part of the link after “#”, which browsers never send to the server.',
-  'how.3': 'The server keeps only ciphertext and deletes it when it expires or has been opened once.',
+  'how.3': 'The server keeps only ciphertext and deletes it when it expires, or once it has been opened as many times as you allowed.',
   'tls.title': 'Server certificate',
   'tls.text': 'This server uses its own (self-signed) certificate, so browsers warn before opening it. Accept the warning only if the certificate\'s SHA-256 fingerprint there matches the one the server printed at start-up, shown here too; scan the QR code to compare on a phone.',
   'tls.qrAlt': 'QR code of the certificate fingerprint',

@@ -4,9 +4,13 @@
 //! encrypted content; no stale Retrieve button above a shown text; one access-code prompt.
 
 use super::driver::Browser;
-use super::ui::{open_app, retrieved_text, share_text, TextOptions, STEP};
+use super::ui::{
+    assert_no_text_shown, clip_info, close_share_dialog, open_app, read_share_dialog,
+    retrieve_error, retrieved_text, set_limit, share_text, TextOptions, STEP,
+};
+use super::ui_file::{choose_file, temp_file};
 use crate::harness::TestServer;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Shares `size` bytes as a file through the page's own engine (no dialog): the share link.
@@ -137,4 +141,148 @@ async fn an_access_code_is_asked_for_once() {
     b.click("[data-testid=retrieve-submit]").await;
     assert_eq!(retrieved_text(&b).await, "behind a code");
     b.close().await;
+}
+
+/// Records the JSON bodies the page sends to `/api/upload/initiate` in `window.__initiates`.
+async fn spy_on_initiate(b: &Browser) {
+    b.js(
+        "window.__initiates = [];\
+         const real = window.fetch;\
+         window.fetch = (url, init) => {\
+           if (String(url).endsWith('/api/upload/initiate')) window.__initiates.push(JSON.parse(init.body));\
+           return real(url, init);\
+         };",
+        vec![],
+    )
+    .await;
+}
+
+/// The last initiate body's (`oneTime`, `maxDownloads`), and how many were sent.
+async fn last_initiate(b: &Browser) -> (Value, Value, usize) {
+    let v = b
+        .js(
+            "const a = window.__initiates; const l = a[a.length - 1] || {};\
+             return [l.oneTime ?? null, l.maxDownloads ?? null, a.length];",
+            vec![],
+        )
+        .await;
+    (v[0].clone(), v[1].clone(), v[2].as_u64().unwrap() as usize)
+}
+
+/// Issue 12, point 5 (web part): the share forms' download limit goes into the initiate JSON
+/// as `maxDownloads` (with `oneTime` for 1, nothing for unlimited); the dialog says it; a
+/// number outside 1..=1000 is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_download_limit_choice_is_sent_as_max_downloads() {
+    let server = TestServer::start().await;
+    let b = Browser::start().await;
+    open_app(&b, &server.url("/")).await;
+    spy_on_initiate(&b).await;
+    let cases: [(Option<u32>, Value, Value); 4] = [
+        (None, json!(false), Value::Null),
+        (Some(1), json!(true), json!(1)),
+        (Some(3), json!(false), json!(3)),
+        (Some(7), json!(false), json!(7)),
+    ];
+    for (i, (limit, one_time, max)) in cases.into_iter().enumerate() {
+        let opts = TextOptions {
+            max_downloads: limit,
+            ..Default::default()
+        };
+        share_text(&b, "limited", opts).await;
+        assert_eq!(last_initiate(&b).await, (one_time, max, i + 1), "{limit:?}");
+        let note = b.text_of("[data-testid=share-limit]").await;
+        match limit {
+            Some(n) if n > 1 => {
+                b.wait_visible("[data-testid=share-limit]").await;
+                assert_eq!(note, format!("It is deleted after {n} downloads."));
+            }
+            _ => b.wait_hidden("[data-testid=share-limit]").await,
+        }
+        close_share_dialog(&b).await;
+    }
+    // Out of range: a clear message, nothing sent, the number field focused.
+    for bad in ["0", "1001", "2.5"] {
+        set_limit(&b, "text", Some(2)).await;
+        b.set_value("[data-testid=text-downloads]", "other").await;
+        b.type_into("[data-testid=text-downloads-n]", bad).await;
+        b.screenshot("desktop-light-share-text-other-limit").await;
+        b.click("[data-testid=text-submit]").await;
+        b.wait_js(
+            "the limit error",
+            STEP,
+            "document.getElementById('toasts').textContent.includes('from 1 to 1000')",
+        )
+        .await;
+        assert_eq!(last_initiate(&b).await.2, 4, "sent with {bad}");
+        assert_eq!(
+            b.js("return document.activeElement.id", vec![]).await,
+            json!("text-downloads-n")
+        );
+        b.js("document.getElementById('toasts').textContent = ''", vec![])
+            .await;
+    }
+
+    // The file form too.
+    let (_dir, path) = temp_file("limited.bin", &[5u8; 2000]);
+    choose_file(&b, &path).await;
+    set_limit(&b, "file", Some(2)).await;
+    b.click("[data-testid=file-submit]").await;
+    read_share_dialog(&b).await;
+    assert_eq!(last_initiate(&b).await, (json!(false), json!(2), 5));
+    b.close().await;
+}
+
+/// Issue 12, point 5: a text clip shared with the limit 2 waits for the click (opening it uses
+/// a download), says how many opens are left, opens twice, and is gone the third time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clip_with_the_limit_2_opens_twice_and_then_is_gone() {
+    let server = TestServer::start().await;
+    let b = Browser::start().await;
+    open_app(&b, &server.url("/")).await;
+    let opts = TextOptions {
+        max_downloads: Some(2),
+        ..Default::default()
+    };
+    let shared = share_text(&b, "twice, then gone", opts).await;
+    let (status, info) = clip_info(&server.base, &shared.id).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["maxDownloads"], json!(2), "{info}");
+    assert_eq!(info["downloadsRemaining"], json!(2), "{info}");
+
+    for left in ["can be opened 2 more times", "can be opened once more"] {
+        open_app(&b, &shared.url).await;
+        b.wait_visible("[data-testid=retrieve-reveal]").await;
+        let line = b.text_of("[data-testid=retrieve-info-text]").await;
+        assert!(line.contains(left), "{line}");
+        assert_no_text_shown(&b).await; // nothing opened (or counted) before the click
+        b.click("[data-testid=retrieve-reveal]").await;
+        assert_eq!(retrieved_text(&b).await, "twice, then gone");
+    }
+    open_app(&b, &shared.url).await;
+    let err = retrieve_error(&b).await;
+    assert!(err.starts_with("Not found"), "{err}");
+    assert_eq!(clip_info(&server.base, &shared.id).await.0, 404);
+
+    // A file says how many downloads are left before the first.
+    let url = share_file_of_limited(&b, 70_000, 5).await;
+    open_app(&b, &url).await;
+    b.wait_visible("[data-testid=retrieve-size]").await;
+    let line = b.text_of("[data-testid=retrieve-info-text]").await;
+    assert!(line.contains("5 downloads left"), "{line}");
+    b.close().await;
+}
+
+/// Shares `size` bytes as a file with a download limit through the page's engine.
+async fn share_file_of_limited(b: &Browser, size: usize, limit: u32) -> String {
+    b.js_async(
+        "const m = await import('/js/transfer.js');\
+         const r = await m.shareFile(new File([new Uint8Array(args[0])], 'f.bin'), { maxDownloads: args[1] });\
+         return r.url;",
+        vec![json!(size), json!(limit)],
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .to_string()
 }
