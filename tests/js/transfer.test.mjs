@@ -224,10 +224,15 @@ test('download limit: maxDownloads (and oneTime for 1) goes into the initiate JS
   ];
   for (const [given, want] of cases) {
     const f = initiateRecorder();
-    await shareText('limited', opts({ fetch: f, ...given }));
+    const r = await shareText('limited', opts({ fetch: f, ...given }));
     assert.equal(f.sent.length, 1);
     assert.equal(f.sent[0].oneTime, want.oneTime, JSON.stringify(given));
     assert.equal(f.sent[0].maxDownloads, want.maxDownloads, JSON.stringify(given));
+    // The server took it: the info route reports the limit and what is left.
+    const info = await clipInfo(r.clipId, { base });
+    assert.equal(info.maxDownloads, want.maxDownloads ?? null, JSON.stringify(given));
+    assert.equal(info.downloadsRemaining, want.maxDownloads ?? null, JSON.stringify(given));
+    assert.equal(info.oneTime, want.oneTime, JSON.stringify(given));
   }
   // A file too, and the saved resume options carry the limit (a different limit never resumes).
   const storage = memoryStorage();
