@@ -20,7 +20,7 @@ export default {
 
   'opt.expiry': 'Läuft ab in',
   'opt.limitText': 'Wie oft öffnen',
-  'opt.limitFile': 'Downloads erlaubt',
+  'opt.limitFile': 'Downloads',
   'opt.limitNone': 'Unbegrenzt',
   'opt.limitOnce': 'Nur einmal',
   'opt.limitTimes': '{n}-mal',

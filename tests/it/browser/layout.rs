@@ -1,6 +1,6 @@
 //! The layout points of issue 12, point 7, measured in the page: the share buttons are on
-//! screen without scrolling on a 1280×800 laptop and a 390×844 phone (with the longest
-//! options open: a file chosen, an access code), and switching tabs does not move the page
+//! screen without scrolling on a 1280×800 laptop and a 390×844 phone (English and German,
+//! also with a file chosen), and switching tabs does not move the page
 //! sideways (a scrollbar that comes and goes shifted it by its width).
 
 use super::driver::{Browser, BrowserOptions, PHONE};
@@ -77,6 +77,15 @@ async fn share_buttons_are_on_screen_without_scrolling_on_a_laptop_and_a_phone()
     b.close().await;
     check_share_buttons(&b2, &server, PHONE, "phone").await;
     b2.close().await;
+    // German labels are longer.
+    let b3 = Browser::start_with(BrowserOptions {
+        size: PHONE,
+        lang: Some("de".into()),
+        ..Default::default()
+    })
+    .await;
+    check_share_buttons(&b3, &server, PHONE, "phone-de").await;
+    b3.close().await;
 }
 
 /// Regression (issue 12, point 7): the page moved about 7 px sideways when switching tabs,
