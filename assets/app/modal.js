@@ -5,7 +5,7 @@
 import { encodeQr, qrToSvg } from '/js/qr.js';
 import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
-import { copyText, formatTime, formatDuration } from './util.js';
+import { copyText, formatTime, formatDuration, formatNumber } from './util.js';
 
 const $ = (id) => document.getElementById(id);
 let current = null; // { result, onNew, opener }
@@ -27,7 +27,10 @@ function close() {
   if (d.open) d.close();
 }
 
-/** Shows the dialog for a share result ({ url, clipId, secret, expiresAt, quickShare, oneTime, verbalCode }). */
+/**
+ * Shows the dialog for a share result ({ url, clipId, secret, expiresAt, quickShare, oneTime,
+ * maxDownloads, verbalCode }).
+ */
 export function openShareModal(result, { onNew, returnFocus } = {}) {
   const d = $('share-modal');
   const active = document.activeElement;
@@ -40,6 +43,9 @@ export function openShareModal(result, { onNew, returnFocus } = {}) {
     $('share-id').value = result.clipId;
   }
   $('share-onetime').hidden = !result.oneTime;
+  const limit = !result.oneTime && Number(result.maxDownloads) > 1 ? Number(result.maxDownloads) : 0;
+  $('share-limit').hidden = !limit;
+  $('share-limit').textContent = limit ? t('modal.limit', { n: formatNumber(limit) }) : '';
   const img = $('share-qr');
   try {
     const svg = qrToSvg(encodeQr(result.url, { ecc: 'M' }), { margin: 4, scale: 4 });

@@ -1,7 +1,8 @@
 // retrieve.js — the Retrieve tab and deep links. The ID field accepts an ID, a whole link
 // or a verbal code. clipInfo() (never consumes) decides what to ask for: the Quick Share
 // secret (6-char ID without secret), the access code (hasPassword), and whether the clip is
-// one-time. Nothing is consumed until the user clicks Reveal / Download, which calls
+// one-time or has a download limit. Nothing is consumed until the user clicks Reveal /
+// Download (a reusable text without a limit opens at once), which calls
 // openClip(). Files go to a sink: the File System Access save picker where available, else
 // a Blob download named after the decrypted metadata. A failed decryption saves nothing.
 // Image previews (#retrieve-preview): an unencrypted, reusable image clip shows the server's
@@ -9,8 +10,12 @@
 // bytes begin as a PNG, JPEG, GIF or WebP is shown from a Blob of the type those bytes say
 // (never SVG or anything else: they can hold scripts), once the download is complete (not
 // after the save picker, which streams to disk). The declared type decides nothing.
+// What the recipient sees before downloading a file: its size (the stored size of an
+// encrypted clip is the ciphertext's; plaintextSize() gives the file's, exactly above 64 KiB),
+// that the name is inside the encrypted content, and how many downloads are left.
 import { clipInfo, openClip } from '/js/transfer.js';
 import { blobImageType } from '/js/image-type.js';
+import { plaintextSize } from '/js/v4.js';
 import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
 import { makeSink } from './sink.js';
@@ -87,8 +92,14 @@ function setReveal(on) {
   $('retrieve-submit').hidden = on;
 }
 
+/** The Retrieve / Reveal buttons: hidden while a text is shown (they would fetch it again). */
+function setActions(on) {
+  $('retrieve-actions').hidden = !on;
+}
+
 function clearResult() {
   $('retrieve-error').hidden = true;
+  setActions(true);
   $('retrieve-result-text').hidden = true;
   $('retrieve-result-file').hidden = true;
   setReveal(false);
@@ -98,6 +109,11 @@ function showError(msg) {
   const el = $('retrieve-error');
   el.textContent = msg;
   el.hidden = false;
+}
+
+/** A clip with a download limit (one-time or N): opening it uses up a download. */
+function limited(info) {
+  return !!info.oneTime || info.maxDownloads != null || Number.isInteger(info.downloadsRemaining);
 }
 
 function needsSecretField() {
@@ -119,7 +135,18 @@ function renderInfo() {
   })];
   if (info.quickShare) parts.push(t('ret.infoQuick'));
   if (info.hasPassword) parts.push(t('ret.infoCode'));
+  const left = info.oneTime ? null : info.downloadsRemaining;
+  if (Number.isInteger(left)) {
+    const key = info.contentType === 'file' ? (left === 1 ? 'ret.downloadLeft' : 'ret.downloadsLeft')
+      : (left === 1 ? 'ret.openLeft' : 'ret.opensLeft');
+    parts.push(t(key, { n: formatNumber(left) }));
+  }
   $('retrieve-info-text').textContent = parts.join(' · ');
+  const file = info.contentType === 'file';
+  const size = file ? sizeText(info) : '';
+  $('retrieve-size').textContent = size;
+  $('retrieve-size').hidden = !size;
+  $('retrieve-name-note').hidden = !(file && info.encrypted !== false);
   $('retrieve-unencrypted').hidden = info.encrypted !== false;
   $('retrieve-onetime').hidden = !info.oneTime;
   renderRevealLabel();
@@ -134,11 +161,36 @@ function renderRevealLabel() {
   $('retrieve-reveal-label').textContent = t(key);
 }
 
+/**
+ * Adds `filesize` (stored bytes) to a file clip's info from GET /api/file/:id/info, which
+ * never consumes. Without it (an error, an older server) the size is simply not shown.
+ */
+async function withFileSize(info) {
+  if (!info || info.contentType !== 'file' || !info.clipId) return info;
+  try {
+    const res = await fetch(`/api/file/${encodeURIComponent(info.clipId)}/info`, { headers: { Accept: 'application/json' } });
+    if (res.ok) {
+      const f = await res.json();
+      if (Number.isSafeInteger(f.filesize)) return { ...info, filesize: f.filesize };
+    }
+  } catch { /* no size */ }
+  return info;
+}
+
+/** The size line of a file clip: exact, "up to" (small padded files) or "about". */
+function sizeText(info) {
+  if (!Number.isSafeInteger(info.filesize)) return '';
+  if (info.encrypted === false) return t('ret.size', { size: formatBytes(info.filesize) });
+  const p = plaintextSize(info.filesize);
+  if (!p) return t('ret.sizeAbout', { size: formatBytes(info.filesize) });
+  return p.exact ? t('ret.size', { size: formatBytes(p.max) }) : t('ret.sizeUpTo', { size: formatBytes(p.max) });
+}
+
 /** Fetches the clip's info (cached per ID). Returns the info or throws. */
 async function lookup(id) {
   if (state.infoFor === id && state.info) return state.info;
   if (state.lookup && state.lookup.id === id) return state.lookup.promise;
-  const promise = clipInfo(id).then((info) => {
+  const promise = clipInfo(id).then(withFileSize).then((info) => {
     if (state.id === id) { state.info = info; state.infoFor = id; renderInfo(); }
     return info;
   }).finally(() => { if (state.lookup && state.lookup.id === id) state.lookup = null; });
@@ -200,7 +252,7 @@ async function submit() {
   }
   setBusy(btn, false);
   if (!checkInputs(info)) return;
-  if (info.oneTime || info.contentType === 'file') {
+  if (limited(info) || info.contentType === 'file') {
     setReveal(true);
     $('retrieve-reveal').focus();
   } else {
@@ -292,7 +344,7 @@ async function open() {
       showFile(res.meta, info);
       await localPreview(sink, state.id);
     }
-    if (info.oneTime) { state.info = null; state.infoFor = ''; }
+    if (limited(info)) { state.info = null; state.infoFor = ''; } // what is left has changed
   } catch (err) {
     if (sink && !sink.closed) { try { await sink.abort(); } catch { /* already aborted */ } }
     if (isAbort(err)) toast(t('ret.cancelled'), 'info');
@@ -317,6 +369,7 @@ function showText(res, info) {
   $('retrieve-text-meta').textContent = meta.join(' · ');
   $('retrieve-result-text').hidden = false;
   $('retrieve-info').hidden = true;
+  setActions(false);
   $('retrieve-text').focus();
 }
 
@@ -356,8 +409,8 @@ export async function openDeepLink(id, secret) {
   let info;
   try { info = await lookup(id); } catch (err) { showError(errorText(err)); return; }
   if (info.encrypted !== false && !secret && id.length === 10) { showError(t('err.noSecret')); return; }
-  if (info.hasPassword) toast(t('err.codeNeeded'), 'info');
-  const explicit = info.oneTime || info.contentType === 'file';
+  // The code field (with the info line's "access code required") is the one prompt; no toast.
+  const explicit = limited(info) || info.contentType === 'file';
   setReveal(explicit);
   if (needsSecretField()) { $('retrieve-secret').focus(); return; }
   if (info.hasPassword) { $('retrieve-code').focus(); return; }

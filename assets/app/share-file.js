@@ -1,5 +1,5 @@
 // share-file.js — the Share Files tab: drag and drop or choose one file, size limit from
-// /api/config shown up front, expiry, one-time, access code, upload through the engine's
+// /api/config shown up front, expiry, how often it can be downloaded (limit.js), access code, upload through the engine's
 // shareFile() with a progress bar (percent, speed, time left, aria-live), cancel, and a
 // note when resumableUploads() knows the chosen file (the engine then resumes it).
 import { shareFile, resumableUploads } from '/js/transfer.js';
@@ -7,6 +7,7 @@ import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
 import { openShareModal } from './modal.js';
 import { setBusy, errorText, formatBytes, formatDuration, isAbort } from './util.js';
+import { initLimit, readLimit, renderLimit, resetLimit, setLimit, lockLimit } from './limit.js';
 
 const $ = (id) => document.getElementById(id);
 let config = null;
@@ -16,7 +17,7 @@ let lastLive = -1;
 
 function maxSize() { return config ? config.maxFileSize : Infinity; }
 
-function renderLimit() {
+function renderSizeLimit() {
   $('file-limit').textContent = config ? t('file.limit', { size: formatBytes(config.maxFileSize) }) : '';
 }
 
@@ -49,7 +50,7 @@ async function checkResume(f) {
     const o = match.options || {};
     const sel = $('file-expiry');
     if (o.expiration && [...sel.options].some((x) => x.value === o.expiration)) sel.value = o.expiration;
-    if (o.oneTime !== undefined) $('file-onetime').checked = !!o.oneTime;
+    if (o.maxDownloads !== undefined || o.oneTime !== undefined) setLimit('file', o.maxDownloads ?? (o.oneTime ? 1 : null));
     resumeNeedsCode = !!(o.hasAccessCode || o.hasPassword);
     renderResumeNote();
     note.hidden = false;
@@ -73,7 +74,7 @@ export function resetFileForm() {
   file = null;
   $('file-input').value = '';
   $('file-code').value = '';
-  $('file-onetime').checked = false;
+  resetLimit('file');
   $('file-resume-note').hidden = true;
   if (config) $('file-expiry').value = config.defaultExpiry;
   renderFile();
@@ -103,7 +104,8 @@ function showProgress(p) {
 
 /** The options cannot change while an upload runs. */
 function lockOptions(on) {
-  for (const id of ['file-expiry', 'file-onetime', 'file-code']) $(id).disabled = on;
+  for (const id of ['file-expiry', 'file-code']) $(id).disabled = on;
+  lockLimit('file', on);
 }
 
 async function submit() {
@@ -111,6 +113,8 @@ async function submit() {
   if (!file) { toast(t('file.none'), 'error'); return; }
   const code = $('file-code').value;
   if (code.length > 128) { toast(t('err.codeLong'), 'error'); $('file-code').focus(); return; }
+  let limit;
+  try { limit = readLimit('file'); } catch (err) { toast(err.message, 'error'); $(err.field).focus(); return; }
   const btn = $('file-submit');
   setBusy(btn, true);
   btn.querySelector('.btn-label').textContent = t('file.busy');
@@ -124,7 +128,7 @@ async function submit() {
   try {
     const opts = {
       expiration: $('file-expiry').value,
-      oneTime: $('file-onetime').checked,
+      ...limit,
       signal: controller.signal,
       onProgress: showProgress,
     };
@@ -177,8 +181,9 @@ export function initShareFile(cfg) {
   $('file-code').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); }
   });
-  onLangChange(() => { renderLimit(); renderFile(); if (!$('file-resume-note').hidden) renderResumeNote(); });
-  renderLimit();
+  initLimit('file');
+  onLangChange(() => { renderSizeLimit(); renderLimit('file'); renderFile(); if (!$('file-resume-note').hidden) renderResumeNote(); });
+  renderSizeLimit();
   renderFile();
 }
 

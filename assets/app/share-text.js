@@ -1,5 +1,6 @@
 // share-text.js — the Share Text tab: textarea with a character counter (max from
-// /api/config; the text is sent exactly as typed, never trimmed), expiry, one-time,
+// /api/config; the text is sent exactly as typed, never trimmed), expiry, how often it can
+// be opened (limit.js: unlimited, once, N),
 // Quick Share (forces 5 minutes and no access code), access code, and the submit that
 // calls the engine's shareText() and opens the "link is ready" dialog.
 import { shareText } from '/js/transfer.js';
@@ -7,6 +8,7 @@ import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
 import { openShareModal } from './modal.js';
 import { setBusy, errorText, formatNumber, expiryLabel } from './util.js';
+import { initLimit, readLimit, renderLimit, resetLimit } from './limit.js';
 
 const $ = (id) => document.getElementById(id);
 let config = null;
@@ -56,7 +58,7 @@ function updateQuick() {
 export function resetTextForm() {
   $('text-input').value = '';
   $('text-code').value = '';
-  $('text-onetime').checked = false;
+  resetLimit('text');
   $('text-quick').checked = false;
   updateQuick();
   if (config) $('text-expiry').value = config.defaultExpiry;
@@ -75,11 +77,13 @@ async function submit() {
   const quick = $('text-quick').checked;
   const code = quick ? '' : $('text-code').value;
   if (code.length > 128) { toast(t('err.codeLong'), 'error'); $('text-code').focus(); return; }
+  let limit;
+  try { limit = readLimit('text'); } catch (err) { toast(err.message, 'error'); $(err.field).focus(); return; }
   setBusy(btn, true);
   const label = btn.querySelector('.btn-label');
   label.textContent = t('text.busy');
   try {
-    const opts = { oneTime: $('text-onetime').checked, quickShare: quick };
+    const opts = { ...limit, quickShare: quick };
     if (!quick) opts.expiration = $('text-expiry').value;
     if (code) { opts.accessCode = code; opts.password = code; }
     const result = await shareText(text, opts);
@@ -96,12 +100,13 @@ export function initShareText(cfg) {
   config = cfg;
   $('text-input').addEventListener('input', updateCounter);
   $('text-quick').addEventListener('change', updateQuick);
+  initLimit('text');
   $('text-form').addEventListener('submit', (e) => { e.preventDefault(); submit(); });
   for (const id of ['text-input', 'text-code']) {
     $(id).addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); }
     });
   }
-  onLangChange(() => { updateCounter(); if ($('text-quick').checked) updateQuick(); });
+  onLangChange(() => { updateCounter(); renderLimit('text'); if ($('text-quick').checked) updateQuick(); });
   updateCounter();
 }

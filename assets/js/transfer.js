@@ -196,7 +196,8 @@ function drop(storage, key) {
 /**
  * The saved, unfinished uploads: [{ key, uploadId, name, size, lastModified, total, options,
  * savedAt }]. shareFile resumes one when the same file is shared with the same `options`
- * (expiration, oneTime, quickShare, hasPassword, hasAccessCode), so a form can prefill them.
+ * (expiration, oneTime, maxDownloads, quickShare, hasPassword, hasAccessCode), so a form can
+ * prefill them.
  */
 export async function resumableUploads(storage = storageOf({})) {
   const out = [];
@@ -210,7 +211,8 @@ export async function resumableUploads(storage = storageOf({})) {
 /** The options that must match for a saved upload to be resumed. */
 function sessionOptions(opts, quick) {
   return {
-    expiration: quick ? '5min' : (opts.expiration || null), oneTime: !!opts.oneTime, quickShare: quick,
+    expiration: quick ? '5min' : (opts.expiration || null), oneTime: !!opts.oneTime || opts.maxDownloads === 1,
+    maxDownloads: opts.maxDownloads || (opts.oneTime ? 1 : null), quickShare: quick,
     hasPassword: !quick && !!opts.password, hasAccessCode: !quick && !!opts.accessCode,
   };
 }
@@ -265,7 +267,7 @@ async function share(source, meta, opts, file) {
     const init = await withRetry(opts, async () => (await api('/api/upload/initiate', opts, jsonInit('POST', {
       filename: toHex(crypto.randomBytes(file ? 16 : 8)), filesize: total, totalChunks,
       mimeType: 'application/octet-stream', expiration: options.expiration || undefined,
-      hasPassword: options.hasAccessCode, oneTime: options.oneTime, quickShare: quick,
+      hasPassword: options.hasAccessCode, oneTime: options.oneTime, maxDownloads: options.maxDownloads || undefined, quickShare: quick,
       contentType: file ? 'file' : 'text', isTextContent: !file,
     }, opts.signal))).json());
     s.uploadId = init.uploadId;
@@ -301,7 +303,7 @@ async function share(source, meta, opts, file) {
     if (onProgress) onProgress({ phase: 'complete', sent: total, total, bytesPerSec: 0, etaSeconds: 0 });
     return {
       clipId: done.clipId, url: `${done.url}#${s.secret}`, secret: s.secret, expiresAt: done.expiresAt,
-      quickShare: !!done.quickShare, oneTime: !!done.oneTime,
+      quickShare: !!done.quickShare, oneTime: !!done.oneTime, maxDownloads: done.maxDownloads ?? options.maxDownloads,
       verbalCode: quick ? `${done.clipId} · ${s.secret}` : null,
     };
   } catch (e) {

@@ -100,6 +100,26 @@ export function ciphertextLength(size, { recordSize = DEFAULT_RECORD_SIZE, metaS
   return layout(size, recordSize, metaSize).total;
 }
 
+/**
+ * The plaintext size behind `total` ciphertext bytes, for a recipient who has only the stored
+ * size (GET /api/file/:id/info). In the default layout (what this client and `qopy` write)
+ * the length gives the padded size exactly: above 64 KiB that is the size itself
+ * ({ exact: true, min = max = size }); below, content is padded to a power of two, so the size
+ * is only known to lie in { exact: false, min, max }. null when `total` is no length of this
+ * layout (another record size, a V3 clip): the caller can only say "about".
+ */
+export function plaintextSize(total, { recordSize = DEFAULT_RECORD_SIZE, metaSize = DEFAULT_META_SIZE } = {}) {
+  const rest = total - (HEADER_SIZE + metaSize + TAG_SIZE) - TAG_SIZE;
+  if (!Number.isSafeInteger(rest) || rest < 0) return null;
+  const full = Math.floor(rest / (recordSize + TAG_SIZE));
+  const lastLen = rest - full * (recordSize + TAG_SIZE);
+  if (lastLen >= recordSize) return null;
+  const padded = full * recordSize + lastLen;
+  if (padded > PAD_BELOW) return { exact: true, min: padded, max: padded };
+  if (padded < 1024 || (padded & (padded - 1)) !== 0) return null; // padding gives powers of two
+  return { exact: false, min: padded === 1024 ? 1 : padded / 2 + 1, max: padded };
+}
+
 const u32be = (b, off, v) => { b[off] = v >>> 24; b[off + 1] = (v >>> 16) & 255; b[off + 2] = (v >>> 8) & 255; b[off + 3] = v & 255; };
 const readU32 = (b, off) => ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
 

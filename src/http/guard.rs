@@ -8,7 +8,7 @@
 mod budget;
 mod hosts;
 
-pub use hosts::AllowedHosts;
+pub use hosts::{is_loopback_host, AllowedHosts};
 
 use budget::{FailureBudget, Refusal};
 
@@ -49,7 +49,7 @@ pub fn security_headers(h: &mut HeaderMap) {
     }
 }
 
-const SECURITY_HEADER_COUNT: usize = 11;
+const SECURITY_HEADER_COUNT: usize = 10;
 
 /// The security headers other than the CSP, parsed once (every response carries them).
 static SECURITY_HEADERS: std::sync::LazyLock<[(HeaderName, HeaderValue); SECURITY_HEADER_COUNT]> =
@@ -58,7 +58,6 @@ static SECURITY_HEADERS: std::sync::LazyLock<[(HeaderName, HeaderValue); SECURIT
             ("referrer-policy", "no-referrer"),
             ("x-content-type-options", "nosniff"),
             ("x-frame-options", "DENY"),
-            ("cross-origin-opener-policy", "same-origin"),
             ("cross-origin-resource-policy", "same-origin"),
             ("origin-agent-cluster", "?1"),
             ("x-dns-prefetch-control", "off"),
@@ -72,6 +71,22 @@ static SECURITY_HEADERS: std::sync::LazyLock<[(HeaderName, HeaderValue); SECURIT
         ]
         .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
     });
+
+/// Whether `Cross-Origin-Opener-Policy` applies to an answer: browsers honour it only on a
+/// potentially trustworthy origin (HTTPS, or a loopback host over plain HTTP) and log a
+/// console error for it anywhere else, e.g. on every page of a plain-HTTP LAN address.
+pub fn opener_policy_applies(tls: bool, headers: &HeaderMap) -> bool {
+    tls || headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(is_loopback_host)
+}
+
+/// Adds `Cross-Origin-Opener-Policy: same-origin` (see [`opener_policy_applies`]).
+pub fn opener_policy(h: &mut HeaderMap) {
+    h.entry("cross-origin-opener-policy")
+        .or_insert(HeaderValue::from_static("same-origin"));
+}
 
 /// The answer to a request whose `Host` is not one of the server's names (421, before any
 /// other work).
@@ -310,6 +325,23 @@ mod tests {
         assert_ne!(address_key(a), address_key(c));
         let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
         assert_eq!(address_key(mapped), "10.1.2.3".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn opener_policy_only_over_tls_or_on_loopback() {
+        let mut h = HeaderMap::new();
+        assert!(opener_policy_applies(true, &h));
+        assert!(!opener_policy_applies(false, &h));
+        h.insert("host", HeaderValue::from_static("192.168.1.20:8080"));
+        assert!(opener_policy_applies(true, &h));
+        assert!(!opener_policy_applies(false, &h));
+        h.insert("host", HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(opener_policy_applies(false, &h));
+        let mut r = HeaderMap::new();
+        security_headers(&mut r);
+        assert!(!r.contains_key("cross-origin-opener-policy"));
+        opener_policy(&mut r);
+        assert_eq!(r["cross-origin-opener-policy"], "same-origin");
     }
 
     #[test]

@@ -16,7 +16,9 @@ use body::{cut_response, GuardedBody};
 use per_address::PerAddress;
 
 use crate::http::body::ServerBody;
-use crate::http::guard::{check_origin, misdirected, security_headers, OriginCheck};
+use crate::http::guard::{
+    check_origin, misdirected, opener_policy, opener_policy_applies, security_headers, OriginCheck,
+};
 use crate::http::{ApiError, Response, State};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
@@ -70,6 +72,7 @@ async fn handle(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
+    let coop = opener_policy_applies(tls, req.headers());
     let req = req.map(|inner| GuardedBody::new(inner, st, len));
     let cut = req.body().cut.clone();
     let mut resp = respond(state.clone(), peer, req, found).await?;
@@ -77,6 +80,9 @@ async fn handle(
         tracing::debug!(?c, "request body cut off");
         resp = cut_response(c, state.qopy.config());
         security_headers(resp.headers_mut());
+    }
+    if coop {
+        opener_policy(resp.headers_mut());
     }
     if tls {
         // Only over TLS: browsers ignore HSTS received over plain http anyway (RFC 6797 §8.1).

@@ -184,3 +184,38 @@ async fn a_request_without_host_is_answered() {
     assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
     s.stop().await;
 }
+
+/// Issue 12, point 7: `Cross-Origin-Opener-Policy` goes only where browsers honour it (a
+/// loopback host over plain HTTP; HTTPS is covered by `tls_page`). On a plain-HTTP LAN name
+/// Chromium ignores it and logs a console error on every page, so it is not sent there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opener_policy_only_on_trustworthy_origins() {
+    let s = TestServer::start_with(|c| c.allowed_hosts = vec!["qopy.test".into()]).await;
+    let p = port(&s);
+    for host in [
+        format!("127.0.0.1:{p}"),
+        format!("localhost:{p}"),
+        format!("[::1]:{p}"),
+    ] {
+        for path in ["/", "/api/config"] {
+            let (status, h, _) = with_host(&s, reqwest::Method::GET, path, &host, None).await;
+            assert_eq!(status, 200, "{host} {path}");
+            assert_eq!(
+                h.get("cross-origin-opener-policy")
+                    .and_then(|v| v.to_str().ok()),
+                Some("same-origin"),
+                "{host} {path}"
+            );
+        }
+    }
+    for host in [format!("qopy.test:{p}"), format!("192.168.1.20:{p}")] {
+        for path in ["/", "/api/config", "/nope"] {
+            let (_, h, _) = with_host(&s, reqwest::Method::GET, path, &host, None).await;
+            assert!(
+                h.get("cross-origin-opener-policy").is_none(),
+                "{host} {path}: {h:?}"
+            );
+            assert!(h.get("x-frame-options").is_some(), "{host} {path}");
+        }
+    }
+}

@@ -203,6 +203,50 @@ test('one-time: info never consumes, the first open does', async () => {
   await assert.rejects(openClip({ clipId: r.clipId, secret: r.secret, ...opts() }), (e) => e.status === 404 || e.status === 410);
 });
 
+/** A fetch that records the JSON bodies sent to /api/upload/initiate. */
+function initiateRecorder() {
+  const f = async (url, init = {}) => {
+    if (String(url).endsWith('/api/upload/initiate')) f.sent.push(JSON.parse(init.body));
+    return fetch(url, init);
+  };
+  f.sent = [];
+  return f;
+}
+
+test('download limit: maxDownloads (and oneTime for 1) goes into the initiate JSON, nothing when unlimited', async () => {
+  const cases = [
+    [{}, { oneTime: false, maxDownloads: undefined }],
+    [{ maxDownloads: null }, { oneTime: false, maxDownloads: undefined }],
+    [{ maxDownloads: 1, oneTime: true }, { oneTime: true, maxDownloads: 1 }],
+    [{ oneTime: true }, { oneTime: true, maxDownloads: 1 }],
+    [{ maxDownloads: 2 }, { oneTime: false, maxDownloads: 2 }],
+    [{ maxDownloads: 1000 }, { oneTime: false, maxDownloads: 1000 }],
+  ];
+  for (const [given, want] of cases) {
+    const f = initiateRecorder();
+    const r = await shareText('limited', opts({ fetch: f, ...given }));
+    assert.equal(f.sent.length, 1);
+    assert.equal(f.sent[0].oneTime, want.oneTime, JSON.stringify(given));
+    assert.equal(f.sent[0].maxDownloads, want.maxDownloads, JSON.stringify(given));
+    // The server took it: the info route reports the limit and what is left.
+    const info = await clipInfo(r.clipId, { base });
+    assert.equal(info.maxDownloads, want.maxDownloads ?? null, JSON.stringify(given));
+    assert.equal(info.downloadsRemaining, want.maxDownloads ?? null, JSON.stringify(given));
+    assert.equal(info.oneTime, want.oneTime, JSON.stringify(given));
+  }
+  // A file too, and the saved resume options carry the limit (a different limit never resumes).
+  const storage = memoryStorage();
+  const file = new File([bytes(200_000, 5)], 'limited.bin', { lastModified: 42 });
+  const broken = countingFetch({ failAfter: 1 });
+  await assert.rejects(shareFile(file, opts({ fetch: broken, storage, parallel: 1, retries: 1, maxDownloads: 3 })), /network down/);
+  const saved = await resumableUploads(storage);
+  assert.equal(saved[0].options.maxDownloads, 3);
+  const f = initiateRecorder();
+  await shareFile(file, opts({ fetch: f, storage, maxDownloads: 4 }));
+  assert.equal(f.sent.length, 1, 'another limit starts a new upload');
+  assert.equal(f.sent[0].maxDownloads, 4);
+});
+
 test('resume: an interrupted upload sends only the missing chunks on re-select', async () => {
   const storage = memoryStorage();
   const data = bytes(400_000, 3);
@@ -214,7 +258,7 @@ test('resume: an interrupted upload sends only the missing chunks on re-select',
   assert.equal(saved.length, 1);
   assert.equal(saved[0].name, 'big.iso');
   assert.equal(saved[0].lastModified, 1234567890);
-  assert.deepEqual(saved[0].options, { expiration: null, oneTime: false, quickShare: false, hasPassword: false, hasAccessCode: false });
+  assert.deepEqual(saved[0].options, { expiration: null, oneTime: false, maxDownloads: null, quickShare: false, hasPassword: false, hasAccessCode: false });
   const f = countingFetch();
   const r = await shareFile(file(), opts({ fetch: f, storage }));
   const totalChunks = Math.ceil(saved[0].total / 65536);

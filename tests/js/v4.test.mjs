@@ -12,7 +12,7 @@ import { nativeCrypto, fallbackCrypto } from '../../assets/js/crypto/index.js';
 import { toHex, fromHex } from '../../assets/js/crypto/util.js';
 import {
   HEADER_SIZE, DEFAULT_RECORD_SIZE, DEFAULT_META_SIZE, newSecret, newQuickSecret, deriveContentKey,
-  deriveIkm, ciphertextLength, V4Writer, V4Reader, decryptAny,
+  deriveIkm, ciphertextLength, V4Writer, V4Reader, decryptAny, plaintextSize,
 } from '../../assets/js/v4.js';
 import { decryptV3 } from '../../assets/js/v3.js';
 
@@ -275,4 +275,25 @@ test('V3: a file made as the original did (envelope, padding) opens with name an
   const t = new TextEncoder().encode('  hi  ');
   const tp = await seal(concat([t, crypto.randomBytes(10240 - t.length), Uint8Array.from([0, 0, 0, t.length])]));
   assert.equal(new TextDecoder().decode((await decryptAny(crypto, secret, null, tp)).data), '  hi  ');
+});
+
+test('plaintextSize inverts ciphertextLength: exact above 64 KiB, a power-of-two range below', () => {
+  const R = 1048576;
+  const sizes = [1, 2, 1000, 1024, 1025, 2048, 5000, 32768, 32769, 65535, 65536, 65537, 100000,
+    R - 1, R, R + 1, 2 * R, 5 * R + 12345, 300 * R + 7, 4 * 1024 * R];
+  for (const size of sizes) {
+    const p = plaintextSize(ciphertextLength(size));
+    assert.ok(p, `size ${size}`);
+    assert.ok(p.min <= size && size <= p.max, `size ${size}: ${JSON.stringify(p)}`);
+    assert.equal(p.exact, size > 65536, `size ${size}`);
+    if (p.exact) assert.equal(p.min, size);
+    // Every size in the range gives the same ciphertext length: the range is tight.
+    assert.equal(ciphertextLength(p.min), ciphertextLength(size));
+    assert.equal(ciphertextLength(p.max), ciphertextLength(size));
+    if (p.min > 1) assert.notEqual(ciphertextLength(p.min - 1), ciphertextLength(size));
+  }
+  // Lengths no default layout produces: null, never a wrong size.
+  for (const bad of [0, 100, ciphertextLength(1) - 1, ciphertextLength(1) + 1, ciphertextLength(R) - 1, ciphertextLength(R) - 16, ciphertextLength(3 * R) - 5, -5, 1.5]) {
+    assert.equal(plaintextSize(bad), null, String(bad));
+  }
 });

@@ -122,6 +122,20 @@ impl AllowedHosts {
     }
 }
 
+/// Whether a `Host` value names a loopback address: `localhost`, a name under it, an IPv4
+/// address in 127.0.0.0/8 or `[::1]`. Browsers count such an origin as potentially
+/// trustworthy (a secure context) even over plain HTTP.
+pub fn is_loopback_host(value: &str) -> bool {
+    let bare = match value.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(inside, _)| inside),
+        None => value.rsplit_once(':').map_or(value, |(host, _)| host),
+    };
+    let bare = bare.strip_suffix('.').unwrap_or(bare);
+    is_localhost(bare)
+        || bare.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
+        || bare.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback())
+}
+
 /// `localhost` or a name under it.
 fn is_localhost(name: &str) -> bool {
     name.eq_ignore_ascii_case("localhost") || ends_with_ignore_case(name, ".localhost")
@@ -194,6 +208,33 @@ mod tests {
         c.allowed_hosts = allowed.iter().map(|s| s.to_string()).collect();
         let tls: Vec<String> = tls.iter().map(|s| s.to_string()).collect();
         AllowedHosts::new(&c, &tls, machine)
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for v in [
+            "localhost",
+            "LOCALHOST:8080",
+            "qopy.localhost:1",
+            "127.0.0.1",
+            "127.1.2.3:8080",
+            "[::1]",
+            "[::1]:8080",
+            "localhost.",
+        ] {
+            assert!(is_loopback_host(v), "{v}");
+        }
+        for v in [
+            "qopy.test:8080",
+            "192.168.1.20:8080",
+            "10.0.0.1",
+            "[fe80::1]:80",
+            "localhost.example",
+            "notlocalhost",
+            "",
+        ] {
+            assert!(!is_loopback_host(v), "{v}");
+        }
     }
 
     #[test]

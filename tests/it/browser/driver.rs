@@ -36,6 +36,9 @@ pub struct BrowserOptions {
     /// Host names mapped to 127.0.0.1 (Chromium `--host-resolver-rules`), so a page can be
     /// opened from an origin that is not a secure context (`http://qopy.test:PORT`).
     pub loopback_hosts: Vec<String>,
+    /// Show classic scrollbars that take room (headless hides them unless asked), to see
+    /// what a scrollbar coming and going does to the layout.
+    pub scrollbars: bool,
 }
 
 impl Default for BrowserOptions {
@@ -45,6 +48,7 @@ impl Default for BrowserOptions {
             lang: None,
             dark: false,
             loopback_hosts: Vec::new(),
+            scrollbars: false,
         }
     }
 }
@@ -224,12 +228,14 @@ impl Browser {
             "--disable-dev-shm-usage",
             "--disable-features=Translate,MediaRouter,OptimizationHints",
             "--password-store=basic",
-            "--hide-scrollbars",
             "--force-device-scale-factor=1",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if !opts.scrollbars {
+            args.push("--hide-scrollbars".into());
+        }
         args.push(format!(
             "--user-data-dir={}",
             profile.path().join("profile").display()

@@ -17,6 +17,10 @@
 //! - `tls_page`: the start page over the built-in self-signed HTTPS.
 //! - `lan`: text and 20 MiB files made on the fallback (a plain-HTTP LAN-like origin) open
 //!   on WebCrypto (127.0.0.1) byte for byte, and the other way round.
+//! - `layout`: the share buttons on screen without scrolling (laptop and phone), no sideways
+//!   shift when switching tabs.
+//! - `retrieve_ui`: what the Retrieve tab shows before opening (a file's size, where its name
+//!   is), no stale Retrieve button above a text, one access-code prompt, download limits.
 //! - `crypto_bench`: PBKDF2 and AES-256-GCM timed in Chromium, fallback against WebCrypto
 //!   (`cargo test --test it crypto_bench -- --nocapture`).
 //! - `preview`: image previews on the Retrieve tab (server JPEG for plaintext, decrypted Blob
@@ -27,9 +31,11 @@ mod crypto_bench;
 mod driver;
 mod interop;
 mod lan;
+mod layout;
 mod pages;
 mod preview;
 mod qr;
+mod retrieve_ui;
 mod tls_page;
 mod ui;
 mod ui_file;

@@ -4,7 +4,7 @@
 //! switch), German texts, phone width, with screenshots of the main screens.
 
 use super::driver::{Browser, BrowserOptions, PHONE};
-use super::ui::{open_app, share_text, TextOptions, STEP};
+use super::ui::{lan_browser, lan_server, open_app, origins, share_text, TextOptions, STEP};
 use crate::harness::TestServer;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -92,6 +92,37 @@ async fn pages_load_without_console_errors_or_csp_violations() {
         b.js("return window.__inline === undefined", vec![]).await,
         json!(true)
     );
+    b.close().await;
+}
+
+/// Regression (issue 12, point 7): on a plain-HTTP LAN address every page logged a console
+/// error, Chromium ignoring the server's Cross-Origin-Opener-Policy on an origin that is not
+/// potentially trustworthy. The server now sends it only where it applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_lan_pages_load_without_console_errors() {
+    let server = lan_server().await;
+    let (lan, _) = origins(&server);
+    let b = lan_browser().await;
+    open_app(&b, &format!("{lan}/")).await;
+    assert_eq!(
+        b.js("return window.isSecureContext", vec![]).await,
+        json!(false),
+        "the LAN origin must not be a secure context for this test to mean anything"
+    );
+    for tab in ["tab-file", "tab-retrieve", "tab-text"] {
+        b.click(&format!("[data-testid={tab}]")).await;
+    }
+    let shared = share_text(&b, "from the LAN", TextOptions::default()).await;
+    b.goto(&shared.url).await;
+    b.wait_visible("[data-testid=retrieve-result-text]").await;
+    let problems = b.console_problems().await;
+    assert!(problems.is_empty(), "{lan}/: {problems:#?}");
+    for path in ["/privacy.html", "/admin"] {
+        b.goto(&format!("{lan}{path}")).await;
+        wait_loaded(&b).await;
+        let problems = b.console_problems().await;
+        assert!(problems.is_empty(), "{lan}{path}: {problems:#?}");
+    }
     b.close().await;
 }
 

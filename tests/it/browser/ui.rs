@@ -53,7 +53,10 @@ pub struct Shared {
 /// How to share text.
 #[derive(Debug, Default, Clone)]
 pub struct TextOptions<'a> {
+    /// "Once, then deleted" in the "Can be opened" choice.
     pub one_time: bool,
+    /// Another download limit (ignored when `one_time`).
+    pub max_downloads: Option<u32>,
     pub quick: bool,
     pub code: Option<&'a str>,
 }
@@ -126,7 +129,12 @@ pub async fn open_app(b: &Browser, url: &str) {
 pub async fn share_text(b: &Browser, text: &str, opts: TextOptions<'_>) -> Shared {
     b.click("[data-testid=tab-text]").await;
     b.set_value("[data-testid=text-input]", text).await;
-    set_checked(b, "[data-testid=text-onetime]", opts.one_time).await;
+    let limit = if opts.one_time {
+        Some(1)
+    } else {
+        opts.max_downloads
+    };
+    set_limit(b, "text", limit).await;
     set_checked(b, "[data-testid=text-quick]", opts.quick).await;
     if let Some(code) = opts.code {
         b.type_into("[data-testid=text-code]", code).await;
@@ -173,6 +181,29 @@ pub async fn close_share_dialog(b: &Browser) {
         "!document.getElementById('share-modal').open",
     )
     .await;
+}
+
+/// Chooses a download limit in the share form `form` (`text` or `file`): `None` for any
+/// number of times, a preset when there is one, else "Another number…" and the number typed.
+pub async fn set_limit(b: &Browser, form: &str, limit: Option<u32>) {
+    let select = format!("[data-testid={form}-downloads]");
+    let value = limit.map(|n| n.to_string()).unwrap_or_default();
+    let preset = b
+        .js(
+            "return [...document.querySelector(arguments[0]).options].some((o) => o.value === arguments[1])",
+            vec![json!(select), json!(value)],
+        )
+        .await;
+    let choice = if preset == json!(true) {
+        value.clone()
+    } else {
+        "other".into()
+    };
+    b.set_value(&select, &choice).await;
+    if choice == "other" {
+        b.type_into(&format!("[data-testid={form}-downloads-n]"), &value)
+            .await;
+    }
 }
 
 /// Ticks or unticks a checkbox by clicking it (as a person would).
