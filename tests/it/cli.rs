@@ -362,6 +362,29 @@ async fn one_time_clip_is_gone_after_the_first_get() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_downloads_lets_that_many_gets_through() {
+    let (server, user) = server_and_user().await;
+    let sent = user
+        .send_stdin(&server, &["--max-downloads", "2"], b"twice")
+        .await
+        .ok();
+    assert!(sent.stderr.contains("after 2 downloads"), "{}", sent.stderr);
+    let link = sent.link();
+    for _ in 0..2 {
+        assert_eq!(user.get(&link, &[]).await.ok().stdout, b"twice");
+    }
+    user.get(&link, &[]).await.failed("no such clip");
+    for bad in ["0", "1001", "x"] {
+        user.send_stdin(&server, &["--max-downloads", bad], b"x")
+            .await
+            .failed("--max-downloads");
+    }
+    user.send_stdin(&server, &["--max-downloads", "2", "--one-time"], b"x")
+        .await
+        .failed("cannot be used with");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_links_fail_clearly() {
     let (server, user) = server_and_user().await;
     let link = user.link_for(&server, &[], b"hi").await;
