@@ -76,6 +76,12 @@ export default {
   'ret.textMeta': '{n} Zeichen · läuft ab {time}',
   'ret.destroyed': 'Das war ein Einmal-Clip: Er wurde vom Server gelöscht.',
   'ret.fileSaved': 'Gespeichert: {size} · {type}',
+  'ret.fileStreamed': 'Beim Eintreffen an die Downloads des Browsers übergeben: {size} · {type}',
+  'ret.fileHanded': 'Dem Browser als Download übergeben: {size} · {type}',
+  'ret.pickerOpen': 'Wähle, wo die Datei gespeichert wird …',
+  'ret.reconnecting': 'Verbindung verloren: neuer Versuch ({n}) …',
+  'ret.reconnectingDetail': '{done} von {total} behalten · es geht dort weiter, wo es abbrach',
+  'ret.bigBlob': 'Diese Datei ist groß für diese Verbindung: Ohne HTTPS hält der Browser die ganze Datei, bis der Download endet. Über HTTPS wird sie beim Eintreffen auf die Festplatte geschrieben.',
   'ret.previewAlt': 'Vorschau des Bildes',
   'ret.cancelled': 'Download abgebrochen.',
 

@@ -76,6 +76,12 @@ export default {
   'ret.textMeta': '{n} characters · expires {time}',
   'ret.destroyed': 'This was a one-time clip: it has been deleted from the server.',
   'ret.fileSaved': 'Saved: {size} · {type}',
+  'ret.fileStreamed': 'Streamed to your browser’s downloads as it arrived: {size} · {type}',
+  'ret.fileHanded': 'Handed to the browser as a download: {size} · {type}',
+  'ret.pickerOpen': 'Choose where to save the file…',
+  'ret.reconnecting': 'Connection lost: reconnecting (attempt {n})…',
+  'ret.reconnectingDetail': '{done} of {total} kept · continuing where it stopped',
+  'ret.bigBlob': 'This file is large for this connection: without HTTPS the browser keeps the whole file until the download ends. Over HTTPS it is written to disk as it arrives.',
   'ret.previewAlt': 'Preview of the image',
   'ret.cancelled': 'Download cancelled.',
 

@@ -263,6 +263,8 @@ export class V4Writer {
 /**
  * Streaming V4 decryptor: push(bytes) returns the plaintext pieces (padding removed) of the
  * records the bytes complete; finish() reports truncation. After an error it refuses input.
+ * Every piece is a view of a fresh buffer made by the decryption (never reused): a consumer
+ * may keep it without copying.
  * `key` (optional) is an already derived content key for this stream's salt.
  */
 export class V4Reader {
@@ -276,6 +278,16 @@ export class V4Reader {
   get metadata() { return this.meta; }
   get header() { return this.hdr; }
   get done() { return this.stage === 'done'; }
+
+  /**
+   * Bytes pushed but not yet part of an authenticated record (a record cut by the end of a
+   * push). A download that resumes asks again from `received - pendingBytes` and first calls
+   * dropPending(); nothing of those bytes has been given out.
+   */
+  get pendingBytes() { return this.stage === 'failed' ? 0 : this.fill; }
+
+  /** Forgets the pending bytes of a partial record (see pendingBytes). */
+  dropPending() { if (this.stage !== 'failed') this.fill = 0; }
 
   need() {
     if (this.stage === 'header') return HEADER_SIZE;
