@@ -123,9 +123,12 @@ async function withRetry(opts, fn) {
 }
 
 /**
- * PUTs one chunk; a per-request timeout counts as a network error. The answer is read to its
- * end: a browser keeps an unread response (and the request behind it) alive, which made a
- * 2 GiB upload hold about twice the file in the renderer.
+ * PUTs one chunk (a Blob); a per-request timeout counts as a network error. The answer is
+ * read to its end: a browser keeps an unread response (and the request behind it) alive,
+ * which made a 2 GiB upload hold about twice the file in the renderer. The body is a Blob,
+ * not bytes: Chromium keeps a request body of bytes in the renderer until its request object
+ * is collected (a 1 GiB upload grew the renderer by about 530 MiB that way, by 150 MiB with
+ * Blobs), while a Blob's bytes go to the browser process as soon as it is made.
  */
 async function putChunk(opts, uploadId, n, bytes) {
   const ctl = new AbortController();
@@ -143,6 +146,9 @@ async function putChunk(opts, uploadId, n, bytes) {
   }
 }
 
+/** A chunk's body: a Blob of its parts (never copied into one buffer here). */
+const chunkBody = (parts) => new Blob(parts);
+
 /** Uploads the listed chunks, `parallel` at a time; the first fatal error stops the rest. */
 async function uploadChunks(opts, s, todo, m) {
   let next = 0, failed = null;
@@ -150,9 +156,9 @@ async function uploadChunks(opts, s, todo, m) {
     while (!failed && next < todo.length) {
       const n = todo[next++];
       try {
-        const bytes = await s.writer.read(n * s.chunkSize, s.chunkSize, s.source);
-        await withRetry(opts, () => putChunk(opts, s.uploadId, n, bytes));
-        m.add(bytes.length);
+        const body = chunkBody(await s.writer.readParts(n * s.chunkSize, s.chunkSize, s.source));
+        await withRetry(opts, () => putChunk(opts, s.uploadId, n, body));
+        m.add(body.size);
       } catch (e) {
         failed = failed || e;
       }
