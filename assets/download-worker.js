@@ -43,7 +43,7 @@ function respond({ port, name, size }) {
       port.onmessage = (e) => {
         const d = e.data || {};
         if (d.type === 'data') controller.enqueue(new Uint8Array(d.buf, d.off, d.len));
-        else if (d.type === 'end') { controller.close(); port.close(); } else if (d.type === 'abort') { controller.error(new Error('the download was stopped')); port.close(); }
+        else if (d.type === 'end') { controller.close(); port.postMessage({ type: 'ended' }); } else if (d.type === 'abort') { controller.error(new Error('the download was stopped')); port.close(); }
         if (wake) { const w = wake; wake = null; w(); }
       };
       port.postMessage({ type: 'started' });

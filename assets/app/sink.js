@@ -133,19 +133,20 @@ async function streamSink(fallbackName) {
   const { worker } = await activeWorker();
   const ch = new MessageChannel();
   const port = ch.port1;
-  let credits = 0, wake = null, failure = null, frame = null, keepalive = 0, onStarted = null;
+  let credits = 0, wake = null, failure = null, keepalive = 0, onStarted = null, onEnded = null;
   const signal = () => { if (wake) { const w = wake; wake = null; w(); } };
   port.onmessage = (e) => {
     const d = e.data || {};
     if (d.type === 'pull') credits++;
     else if (d.type === 'started' && onStarted) onStarted();
+    else if (d.type === 'ended' && onEnded) onEnded();
     else if (d.type === 'cancelled') failure = failure || Object.assign(new Error('the browser stopped the download'), { kind: 'download_cancelled' });
     signal();
   };
+  // The frame stays until the next streamed download: removing it could end the download.
   const cleanup = () => {
     clearInterval(keepalive);
     port.close();
-    if (frame) setTimeout(() => frame.remove(), 1000);
   };
   const sink = {
     closed: false,
@@ -159,8 +160,10 @@ async function streamSink(fallbackName) {
         size: meta && Number.isSafeInteger(meta.size) ? meta.size : null,
       }, [ch.port2]);
       keepalive = setInterval(() => { try { worker.postMessage({ type: 'keepalive' }); } catch { /* gone */ } }, KEEPALIVE_MS);
-      frame = document.createElement('iframe');
+      for (const old of document.querySelectorAll('iframe[data-download-stream]')) old.remove();
+      const frame = document.createElement('iframe');
       frame.hidden = true;
+      frame.dataset.downloadStream = '';
       frame.src = `${WORKER_SCOPE}${token}`;
       document.body.append(frame);
       await within(WORKER_WAIT_MS, started, 'the download worker');
@@ -178,14 +181,17 @@ async function streamSink(fallbackName) {
     async close() {
       if (failure) throw failure;
       sink.closed = true;
+      const ended = new Promise((resolve) => { onEnded = resolve; });
       port.postMessage({ type: 'end' });
-      cleanup();
+      // Closing the port at once could lose the 'end' still on its way.
+      await within(WORKER_WAIT_MS, ended, 'the download worker').finally(cleanup);
     },
     async abort() {
       if (sink.closed) return;
       sink.closed = true;
       try { port.postMessage({ type: 'abort' }); } catch { /* closed */ }
-      cleanup();
+      clearInterval(keepalive);
+      setTimeout(cleanup, 1000); // after the 'abort' has arrived
     },
     async finish() { /* the browser has the whole stream */ },
   };
