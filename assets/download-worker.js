@@ -23,6 +23,7 @@ self.addEventListener('message', (event) => {
   if (typeof d.token !== 'string' || !/^[0-9a-f]{32}$/.test(d.token)) return;
   const size = Number.isSafeInteger(d.size) && d.size >= 0 ? d.size : null;
   pending.set(d.token, { port, name: String(d.name || 'download'), size });
+  port.postMessage({ type: 'registered' });
   setTimeout(() => {
     const e = pending.get(d.token);
     if (e) { pending.delete(d.token); e.port.close(); }

@@ -133,11 +133,12 @@ async function streamSink(fallbackName) {
   const { worker } = await activeWorker();
   const ch = new MessageChannel();
   const port = ch.port1;
-  let credits = 0, wake = null, failure = null, keepalive = 0, onStarted = null, onEnded = null;
+  let credits = 0, wake = null, failure = null, keepalive = 0, onStarted = null, onEnded = null, onRegistered = null;
   const signal = () => { if (wake) { const w = wake; wake = null; w(); } };
   port.onmessage = (e) => {
     const d = e.data || {};
     if (d.type === 'pull') credits++;
+    else if (d.type === 'registered' && onRegistered) onRegistered();
     else if (d.type === 'started' && onStarted) onStarted();
     else if (d.type === 'ended' && onEnded) onEnded();
     else if (d.type === 'cancelled') failure = failure || Object.assign(new Error('the browser stopped the download'), { kind: 'download_cancelled' });
@@ -155,10 +156,13 @@ async function streamSink(fallbackName) {
     async start(meta) {
       const token = randomToken();
       const started = new Promise((resolve) => { onStarted = resolve; });
+      const registered = new Promise((resolve) => { onRegistered = resolve; });
       worker.postMessage({
         type: 'download', token, name: safeName(meta && meta.name, fallbackName),
         size: meta && Number.isSafeInteger(meta.size) ? meta.size : null,
       }, [ch.port2]);
+      // The frame's request must not overtake the announcement.
+      await within(WORKER_WAIT_MS, registered, 'the download worker');
       keepalive = setInterval(() => { try { worker.postMessage({ type: 'keepalive' }); } catch { /* gone */ } }, KEEPALIVE_MS);
       for (const old of document.querySelectorAll('iframe[data-download-stream]')) old.remove();
       const frame = document.createElement('iframe');
