@@ -13,12 +13,14 @@
 //!   into Chromium's download directory.
 //! - blob: no picker and no service worker (as on a plain-HTTP LAN address): Blob parts.
 //!
+//! A plain-HTTP origin (not a secure context) takes the blob path on its own.
+//!
 //! And a download cut mid-way by a small TCP proxy that closes the connection after N bytes:
 //! the page shows that it reconnects, asks for the rest with `Range` + `If-Range` from a
 //! record boundary (never from zero), and saves a file with the right SHA-256.
 
 use super::driver::{renderer_kib_below, Browser};
-use super::ui::{open_app, read_share_dialog};
+use super::ui::{lan_browser, lan_server, open_app, origins, read_share_dialog};
 use super::ui_file::choose_file;
 use crate::harness::TestServer;
 use serde_json::{json, Value};
@@ -102,6 +104,7 @@ async fn renderer_growth<F: std::future::Future<Output = ()>>(b: &Browser, step:
     tokio::time::sleep(Duration::from_millis(500)).await;
     let root = b.driver_pid();
     let start = renderer_kib_below(root);
+    assert!(start > 0, "no renderer process of this browser found in /proc");
     let peak = Arc::new(AtomicU64::new(start));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
@@ -475,4 +478,40 @@ async fn a_download_cut_mid_way_reconnects_and_continues_from_a_record_boundary(
     );
     b.close().await;
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_http_origin_takes_the_blob_path_and_says_handed_to_the_browser() {
+    let server = lan_server().await;
+    let (lan, _) = origins(&server);
+    let size = 6 * MIB + 3;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lan.bin");
+    let want = write_test_file(&path, size, 11);
+    let b = lan_browser().await;
+    open_app(&b, &format!("{lan}/")).await;
+    choose_file(&b, &path).await;
+    b.click("[data-testid=file-submit]").await;
+    let shared = read_share_dialog(&b).await;
+    open_link(&b, &shared.url).await;
+    // Not a secure context: no picker and no service workers, whatever the page tries.
+    let env = b
+        .js(
+            "return [window.isSecureContext, typeof window.showSaveFilePicker, typeof navigator.serviceWorker];",
+            vec![],
+        )
+        .await;
+    assert_eq!(env, json!([false, "undefined", "undefined"]));
+    b.click("[data-testid=retrieve-reveal]").await;
+    let line = result_line(&b).await;
+    assert!(line.starts_with("Handed to the browser"), "{line}");
+    let saved = b.wait_download(LONG).await;
+    assert_eq!(sha256_file(&saved), want);
+    // A file this small gets no warning about its size.
+    assert_eq!(
+        b.js("return document.getElementById('retrieve-big-note').hidden", vec![])
+            .await,
+        json!(true)
+    );
+    b.close().await;
 }

@@ -634,7 +634,8 @@ pub fn renderer_kib_below(root: u32) -> u64 {
         let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
             continue;
         };
-        if !cmd.split(|&b| b == 0).any(|a| a == b"--type=renderer") {
+        // Zygote-forked processes rewrite their command line into one space-separated string.
+        if !cmd.windows(15).any(|w| w == b"--type=renderer") {
             continue;
         }
         let mut p = pid;
