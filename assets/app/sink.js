@@ -19,8 +19,12 @@ import { DOWNLOAD_TYPE } from '/js/image-type.js';
 
 /** Where the blob path folds its pieces into a Blob. */
 const FOLD_BYTES = 64 * 1024 * 1024;
-/** Above this size the blob path is said to be a poor fit (the browser may hold it all). */
-export const BLOB_COMFORT_BYTES = 1024 * 1024 * 1024;
+/**
+ * Above this size the page warns that the blob path is a poor fit: the browser holds the
+ * whole file, and headless Chromium 148 cancelled every Blob download of 512 MiB or more
+ * that was tried (500 MiB passed; a 600 MiB Blob made in a page without Qopy failed too).
+ */
+export const BLOB_COMFORT_BYTES = 400 * 1024 * 1024;
 const WORKER_URL = '/download-worker.js';
 const WORKER_SCOPE = '/download-stream/';
 /** How long the service worker may take to answer (registration, then the frame's request). */

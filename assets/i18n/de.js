@@ -81,7 +81,7 @@ export default {
   'ret.pickerOpen': 'Wähle, wo die Datei gespeichert wird …',
   'ret.reconnecting': 'Verbindung verloren: neuer Versuch ({n}) …',
   'ret.reconnectingDetail': '{done} von {total} behalten · es geht dort weiter, wo es abbrach',
-  'ret.bigBlob': 'Diese Datei ist groß für diese Verbindung: Ohne HTTPS hält der Browser die ganze Datei, bis der Download endet. Über HTTPS wird sie beim Eintreffen auf die Festplatte geschrieben.',
+  'ret.bigBlob': 'Diese Datei ist groß für diese Verbindung: Ohne HTTPS hält der Browser die ganze Datei, bis der Download endet, und manche Browser brechen solche Downloads ab (Chromium ab etwa 500 MB). Über HTTPS wird sie beim Eintreffen auf die Festplatte geschrieben.',
   'ret.previewAlt': 'Vorschau des Bildes',
   'ret.cancelled': 'Download abgebrochen.',
 

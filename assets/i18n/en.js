@@ -81,7 +81,7 @@ export default {
   'ret.pickerOpen': 'Choose where to save the file…',
   'ret.reconnecting': 'Connection lost: reconnecting (attempt {n})…',
   'ret.reconnectingDetail': '{done} of {total} kept · continuing where it stopped',
-  'ret.bigBlob': 'This file is large for this connection: without HTTPS the browser keeps the whole file until the download ends. Over HTTPS it is written to disk as it arrives.',
+  'ret.bigBlob': 'This file is large for this connection: without HTTPS the browser keeps the whole file until the download ends, and some browsers fail such downloads (Chromium above about 500 MB). Over HTTPS it is written to disk as it arrives.',
   'ret.previewAlt': 'Preview of the image',
   'ret.cancelled': 'Download cancelled.',
 

@@ -11,7 +11,9 @@
 //!   picker is open.
 //! - stream: no picker (as in Firefox and Safari): the service worker streams the download
 //!   into Chromium's download directory.
-//! - blob: no picker and no service worker (as on a plain-HTTP LAN address): Blob parts.
+//! - blob: no picker and no service worker (as on a plain-HTTP LAN address): Blob parts, at
+//!   256 MiB only (headless Chromium cancels Blob downloads above about 500 MiB); at 1 GiB
+//!   the page must warn that the file is too large for this path.
 //!
 //! A plain-HTTP origin (not a secure context) takes the blob path on its own.
 //!
@@ -104,7 +106,10 @@ async fn renderer_growth<F: std::future::Future<Output = ()>>(b: &Browser, step:
     tokio::time::sleep(Duration::from_millis(500)).await;
     let root = b.driver_pid();
     let start = renderer_kib_below(root);
-    assert!(start > 0, "no renderer process of this browser found in /proc");
+    assert!(
+        start > 0,
+        "no renderer process of this browser found in /proc"
+    );
     let peak = Arc::new(AtomicU64::new(start));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
@@ -255,20 +260,39 @@ async fn round_trip(server: &TestServer, size: u64) -> Vec<(&'static str, f64)> 
     assert_eq!(sha256_file(&saved), want, "the streamed download differs");
     std::fs::remove_file(&saved).unwrap();
 
-    // No picker, no service worker: Blob parts handed to the browser.
+    // No picker, no service worker: Blob parts handed to the browser. Headless Chromium 148
+    // cancels Blob downloads above about 500 MiB (a 600 MiB Blob made in a page, without
+    // Qopy, fails the same way), so past the page's own limit (BLOB_COMFORT_BYTES, 400 MiB)
+    // the test checks that the page warns about the size, and cancels.
     open_link(&b, &shared.url).await;
     b.js(NO_PICKER_NO_WORKER, vec![]).await;
-    let g = renderer_growth(&b, async {
+    if size <= 256 * MIB {
+        let g = renderer_growth(&b, async {
+            b.click("[data-testid=retrieve-reveal]").await;
+            let line = result_line(&b).await;
+            assert!(line.starts_with("Handed to the browser"), "{line}");
+            saved = b.wait_download(LONG).await;
+        })
+        .await;
+        growth.push(("blob", g));
+        assert_eq!(saved.file_name().unwrap().to_string_lossy(), name);
+        assert_eq!(sha256_file(&saved), want, "the Blob download differs");
+        std::fs::remove_file(&saved).unwrap();
+        assert_eq!(
+            b.js(
+                "return document.getElementById('retrieve-big-note').hidden",
+                vec![]
+            )
+            .await,
+            json!(true),
+            "a warning about the size of a small file"
+        );
+    } else {
         b.click("[data-testid=retrieve-reveal]").await;
-        let line = result_line(&b).await;
-        assert!(line.starts_with("Handed to the browser"), "{line}");
-        saved = b.wait_download(LONG).await;
-    })
-    .await;
-    growth.push(("blob", g));
-    assert_eq!(saved.file_name().unwrap().to_string_lossy(), name);
-    assert_eq!(sha256_file(&saved), want, "the Blob download differs");
-    std::fs::remove_file(&saved).unwrap();
+        b.wait_visible("[data-testid=retrieve-big-note]").await;
+        b.click("[data-testid=retrieve-cancel]").await;
+        b.wait_hidden("[data-testid=retrieve-progress]").await;
+    }
     let problems = b.console_problems().await;
     assert!(problems.is_empty(), "console problems: {problems:#?}");
     b.close().await;
@@ -285,7 +309,17 @@ async fn big_files_round_trip_in_bounded_renderer_memory_in_every_download_path(
         .zip(&big)
         .map(|((step, s), (_, g))| format!("{step}: +{s:.0} MiB at 256 MiB, +{g:.0} MiB at 1 GiB"))
         .collect();
-    eprintln!("renderer growth: {}", table.join("; "));
+    eprintln!(
+        "renderer growth: {}; blob: +{:.0} MiB at 256 MiB",
+        table.join("; "),
+        small[3].1
+    );
+    assert_eq!(small.len(), 4);
+    let (_, blob) = small[3];
+    assert!(
+        blob < BOUND_MIB,
+        "blob: the renderer grew by {blob:.0} MiB at 256 MiB"
+    );
     for ((step, s), (_, g)) in small.iter().zip(&big) {
         assert!(
             *g < BOUND_MIB && *s < BOUND_MIB,
@@ -417,11 +451,7 @@ async fn pipe(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_cut_mid_way_reconnects_and_continues_from_a_record_boundary() {
     let server = TestServer::start().await;
-    let upstream: SocketAddr = server
-        .base
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+    let upstream: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     let proxy = CutProxy::start(upstream).await;
     let origin = format!("http://127.0.0.1:{}", proxy.port);
     let size = 40 * MIB + 12345;
@@ -445,7 +475,11 @@ async fn a_download_cut_mid_way_reconnects_and_continues_from_a_record_boundary(
     let line = result_line(&b).await;
     assert!(line.starts_with("Streamed to your browser"), "{line}");
     let saved = b.wait_download(LONG).await;
-    assert_eq!(proxy.cuts.load(Ordering::SeqCst), 1, "the proxy cut nothing");
+    assert_eq!(
+        proxy.cuts.load(Ordering::SeqCst),
+        1,
+        "the proxy cut nothing"
+    );
     assert_eq!(sha256_file(&saved), want, "the resumed download differs");
 
     let phases: Value = b.js("return window.__phases", vec![]).await;
@@ -509,8 +543,11 @@ async fn a_plain_http_origin_takes_the_blob_path_and_says_handed_to_the_browser(
     assert_eq!(sha256_file(&saved), want);
     // A file this small gets no warning about its size.
     assert_eq!(
-        b.js("return document.getElementById('retrieve-big-note').hidden", vec![])
-            .await,
+        b.js(
+            "return document.getElementById('retrieve-big-note').hidden",
+            vec![]
+        )
+        .await,
         json!(true)
     );
     b.close().await;

@@ -628,7 +628,11 @@ pub fn renderer_kib_below(root: u32) -> u64 {
     };
     let mut total = 0;
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
