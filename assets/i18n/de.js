@@ -85,6 +85,8 @@ export default {
   'ret.previewAlt': 'Vorschau des Bildes',
   'ret.cancelled': 'Download abgebrochen.',
 
+  'err.resumeRefused': 'Der Download konnte nicht fortgesetzt werden: Der Server schickte anderen Inhalt. Nichts wurde gespeichert.',
+  'err.downloadStopped': 'Der Browser hat den Download abgebrochen.',
   'err.idEmpty': 'Gib eine Clip-ID ein.',
   'err.idLength': 'Eine Clip-ID hat 6 oder 10 Zeichen (diese hat {n}).',
   'err.idChars': 'Eine Clip-ID besteht nur aus den Buchstaben A–Z und den Ziffern 0–9.',

@@ -85,6 +85,8 @@ export default {
   'ret.previewAlt': 'Preview of the image',
   'ret.cancelled': 'Download cancelled.',
 
+  'err.resumeRefused': 'The download could not be continued: the server sent different content. Nothing was saved.',
+  'err.downloadStopped': 'The browser stopped the download.',
   'err.idEmpty': 'Enter a clip ID.',
   'err.idLength': 'A clip ID has 6 or 10 characters (this one has {n}).',
   'err.idChars': 'A clip ID uses only the letters A–Z and digits 0–9.',

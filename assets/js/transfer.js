@@ -514,7 +514,7 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
         continue;
       }
       const { done, value } = next;
-      if (done) break;
+      if (done) { reader.cancel(); break; }
       if (received - resumedAt > (1 << 20)) attempt = 0; // progress since the last reconnect
       received += value.length;
       if (onProgress) {

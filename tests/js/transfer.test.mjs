@@ -375,7 +375,7 @@ test('the fallback crypto provider interoperates with the native one', async () 
  * A fetch whose first download answer (POST /api/file/...) breaks after `cutAt` bytes of its
  * body, as a dropped connection does; every download request's headers are recorded.
  */
-function cuttingFetch(cutAt, { replaceResume } = {}) {
+function cuttingFetch(cutAt, { replaceResume, claim } = {}) {
   const f = async (url, init = {}) => {
     const isFile = String(url).includes('/api/file/') && init.method === 'POST';
     if (isFile) f.requests.push({ ...(init.headers || {}) });
@@ -399,7 +399,9 @@ function cuttingFetch(cutAt, { replaceResume } = {}) {
         c.enqueue(value);
       },
     });
-    return new Response(body, { status: res.status, headers: res.headers });
+    const headers = new Headers(res.headers);
+    if (claim) headers.set('X-Qopy-Claim', claim); // as the first answer of a claimed download
+    return new Response(body, { status: res.status, headers });
   };
   f.requests = [];
   return f;
@@ -409,7 +411,7 @@ test('a dropped download reconnects and continues after the last authenticated r
   const data = bytes(3_500_000, 9);
   const r = await shareFile(new File([data], 'cut.bin'), opts());
   const cutAt = 64 + 1024 + 16 + (1048576 + 16) + 300_000; // inside the second data record
-  const f = cuttingFetch(cutAt);
+  const f = cuttingFetch(cutAt, { claim: 'c1aim-T0ken' });
   const phases = [];
   const sink = recordingSink();
   const got = await openClip({ clipId: r.clipId, secret: r.secret, sink, onProgress: (p) => phases.push(p), ...opts({ fetch: f }) });
@@ -421,6 +423,7 @@ test('a dropped download reconnects and continues after the last authenticated r
   // From the end of the first data record: the partial second record is asked for again.
   assert.equal(f.requests[1].Range, `bytes=${64 + 1024 + 16 + 1048576 + 16}-`);
   assert.match(f.requests[1]['If-Range'], /^"/);
+  assert.equal(f.requests[1]['X-Qopy-Claim'], 'c1aim-T0ken');
   assert.ok(!('Range' in f.requests[0]));
   const rec = phases.find((p) => p.phase === 'reconnecting');
   assert.ok(rec && rec.attempt === 1 && rec.received === 64 + 1024 + 16 + 1048576 + 16, JSON.stringify(rec));
