@@ -127,6 +127,7 @@ try {
     const browser = await launch();
     try {
       const page = await browser.newPage();
+      if (process.env.BENCH_DEBUG) page.on('console', (m) => console.error(`[upload page] ${m.type()}: ${m.text()}`));
       await page.goto(`${base}/`);
       await page.click('[data-testid=tab-file]');
       await page.setInputFiles('[data-testid=file-input]', file);
@@ -134,7 +135,12 @@ try {
       await new Promise((r) => setTimeout(r, 500));
       const m = await measure(browser, async () => {
         await page.click('[data-testid=file-submit]');
-        await page.waitForFunction(() => document.getElementById('share-modal').open, null, { timeout: 1200000, polling: 200 });
+        // The share dialog, or an error the page shows (then the row says it).
+        await page.waitForFunction(() => document.getElementById('share-modal').open
+          || document.querySelector('#toasts .toast.error'), null, { timeout: 1200000, polling: 200 });
+        if (!await page.evaluate(() => document.getElementById('share-modal').open)) {
+          throw new Error(`the upload failed: ${await page.textContent('#toasts .toast.error')}`);
+        }
       });
       url = await page.inputValue('[data-testid=share-url]');
       rows.push({ mib, what: 'upload', ...m });

@@ -552,3 +552,24 @@ async fn a_plain_http_origin_takes_the_blob_path_and_says_handed_to_the_browser(
     );
     b.close().await;
 }
+
+#[tokio::test]
+async fn the_download_worker_is_served_as_javascript_from_the_root() {
+    // A service worker script needs a JavaScript type, and its scope (/download-stream/)
+    // must lie under the script's own directory.
+    let server = TestServer::start().await;
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(server.url("/download-worker.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.contains("javascript"), "{ct}");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("'/download-stream/'"), "not the download worker");
+    server.stop().await;
+}
