@@ -127,12 +127,33 @@ try {
     const browser = await launch();
     try {
       const page = await browser.newPage();
-      if (process.env.BENCH_DEBUG) page.on('console', (m) => console.error(`[upload page] ${m.type()}: ${m.text()}`));
+      if (process.env.BENCH_DEBUG) {
+        page.on('console', (m) => console.error(`[upload page] ${m.type()}: ${m.text()}`));
+        await page.addInitScript(() => {
+          const real = window.fetch.bind(window);
+          let n = 0;
+          window.fetch = async (u, init) => {
+            const i = ++n, t = Date.now();
+            if (!/chunk/.test(String(u)) || i % 50 === 0 || i > 400) console.log(`fetch ${i} ${init && init.method} ${u}`);
+            try {
+              const r = await real(u, init);
+              if (!/chunk/.test(String(u)) || i > 400) console.log(`answer ${i} ${r.status} after ${Date.now() - t} ms`);
+              return r;
+            } catch (e) { console.log(`failed ${i} ${e}`); throw e; }
+          };
+        });
+      }
       await page.goto(`${base}/`);
       await page.click('[data-testid=tab-file]');
       await page.setInputFiles('[data-testid=file-input]', file);
       await page.waitForSelector('[data-testid=file-info]');
       await new Promise((r) => setTimeout(r, 500));
+      const probe = process.env.BENCH_DEBUG ? setInterval(() => {
+        page.evaluate(() => JSON.stringify({ modal: document.getElementById('share-modal').open,
+          toasts: document.getElementById('toasts').textContent,
+          progress: document.getElementById('file-progress').hidden ? null : document.getElementById('file-progress').textContent.replace(/\s+/g, ' ') }))
+          .then((v) => console.error('[probe]', v), (e) => console.error('[probe failed]', e.message));
+      }, 5000) : 0;
       const m = await measure(browser, async () => {
         await page.click('[data-testid=file-submit]');
         // The share dialog, or an error the page shows (then the row says it).
@@ -143,6 +164,7 @@ try {
         }
       });
       url = await page.inputValue('[data-testid=share-url]');
+      clearInterval(probe);
       rows.push({ mib, what: 'upload', ...m });
     } finally {
       await browser.close();
