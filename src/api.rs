@@ -68,11 +68,16 @@ pub struct InitiateRequest {
     /// Text content even when contentType is file (a loose boolean).
     #[serde(default)]
     pub is_text_content: bool,
+    /// How many downloads the clip allows, 1 to 1000 (a numeric string is accepted); null
+    /// or absent for no limit. `oneTime` is the same as 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_downloads: Option<u32>,
     /// The content's MIME type.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 100)]
     pub mime_type: Option<String>,
-    /// Deleted by its first download (a loose boolean).
+    /// Deleted by its first download (a loose boolean); the same as `maxDownloads: 1`.
     #[serde(default)]
     pub one_time: bool,
     /// A 6-character ID and 5 minutes (a loose boolean).
@@ -224,13 +229,20 @@ pub struct ClipInfo {
     /// `text` or `file`.
     #[schema(pattern = "^(text|file)$")]
     pub content_type: String,
+    /// Downloads that may still start; null when the clip has no download limit. Finished
+    /// downloads count, and those in progress until their claim window ends unfinished.
+    #[schema(required = true)]
+    pub downloads_remaining: Option<u32>,
     /// End-to-end encrypted (false for plain `curl` uploads).
     pub encrypted: bool,
     /// ms since the epoch.
     pub expires_at: u64,
     /// An access code is required.
     pub has_password: bool,
-    /// Deleted by its first download.
+    /// The download limit (1 for one-time clips); null for none.
+    #[schema(required = true)]
+    pub max_downloads: Option<u32>,
+    /// Deleted by its first download (the download limit is 1).
     pub one_time: bool,
     /// A Quick Share clip.
     pub quick_share: bool,
@@ -244,9 +256,11 @@ impl Default for ClipInfo {
         ClipInfo {
             clip_id: String::new(),
             content_type: String::new(),
+            downloads_remaining: None,
             encrypted: true,
             expires_at: 0,
             has_password: false,
+            max_downloads: None,
             one_time: false,
             quick_share: false,
             success: false,
@@ -422,6 +436,8 @@ pub struct AdminSystem {
 pub struct SweepReport {
     /// Abandoned upload sessions removed.
     pub abandoned_sessions: u64,
+    /// Clips whose download claims' windows closed (a one-time clip is removed then).
+    pub ended_claims: u64,
     /// Expired clips removed.
     pub expired_clips: u64,
     /// Unowned files and directories removed.

@@ -131,7 +131,7 @@ mod tests {
             size: 1,
             created_at: 0,
             expires_at,
-            one_time: false,
+            max_downloads: None,
             quick_share: false,
             plaintext: false,
             access: None,

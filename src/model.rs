@@ -215,8 +215,9 @@ pub struct ClipMeta {
     pub created_at: u64,
     /// Milliseconds since the epoch; the clip is never served at or after this instant.
     pub expires_at: u64,
-    /// Consumed by the first successful download.
-    pub one_time: bool,
+    /// How many downloads the clip allows (`Some(1)`: one-time); `None` for no limit. Each
+    /// download of a limited clip is a claim in the store's claims tree.
+    pub max_downloads: Option<u32>,
     /// Quick Share clip (6-character ID, 5 minutes, no access code).
     pub quick_share: bool,
     /// Set when the clip was uploaded in one request without client-side encryption.
@@ -230,6 +231,70 @@ pub struct ClipMeta {
     pub upload: UploadId,
     /// Number of chunks; they are numbered from 0.
     pub chunk_count: u32,
+}
+
+impl ClipMeta {
+    /// A one-time clip: one download, claimed by its first reader.
+    pub fn one_time(&self) -> bool {
+        self.max_downloads == Some(1)
+    }
+}
+
+/// The largest download limit a clip may have.
+pub const MAX_DOWNLOADS: u32 = 1000;
+
+/// The download limit a sender asked for: `one_time` is the limit 1, `max` any limit from 1
+/// to [`MAX_DOWNLOADS`]; both at once must agree.
+pub fn download_limit(one_time: bool, max: Option<u64>) -> Result<Option<u32>, String> {
+    let max = match max {
+        None => None,
+        Some(n @ 1..=1000) => Some(n as u32),
+        Some(_) => {
+            return Err(format!(
+                "maxDownloads must be an integer from 1 to {MAX_DOWNLOADS}"
+            ))
+        }
+    };
+    match (one_time, max) {
+        (true, Some(n)) if n != 1 => {
+            Err("oneTime means maxDownloads 1; send one or the other".into())
+        }
+        (true, _) => Ok(Some(1)),
+        (false, m) => Ok(m),
+    }
+}
+
+/// The downloads of a clip with a download limit: how many were claimed, and the claims
+/// still open. A claim is a download in progress: its reader holds a token (only its hash is
+/// kept) that lets it resume with `Range` until `until`; it ends when the reader has been sent
+/// the last byte or when its window closes, and it counts either way.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Downloads claimed so far, open or ended.
+    pub taken: u32,
+    /// The open claims.
+    pub open: Vec<Claim>,
+}
+
+/// One open download claim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// SHA-256 of the token given to the reader.
+    pub token_hash: [u8; 32],
+    /// Milliseconds since the epoch when the claim's window closes.
+    pub until: u64,
+}
+
+impl Claims {
+    /// Whether every download `max` allows is claimed.
+    pub fn exhausted(&self, max: u32) -> bool {
+        self.taken >= max
+    }
+
+    /// Whether the clip's downloads are over: all claimed and none still open.
+    pub fn finished(&self, max: u32) -> bool {
+        self.exhausted(max) && self.open.is_empty()
+    }
 }
 
 /// An upload in progress.
@@ -247,8 +312,8 @@ pub struct UploadSession {
     pub chunk_size: u64,
     /// The chosen lifetime in milliseconds, counted from completion.
     pub lifetime_ms: u64,
-    /// Consumed by the first download once complete.
-    pub one_time: bool,
+    /// The download limit the clip will have (`Some(1)`: one-time).
+    pub max_downloads: Option<u32>,
     /// Quick Share session.
     pub quick_share: bool,
     /// The client said at initiate that it would set an access code.

@@ -1,6 +1,7 @@
 //! Network facts for the start-up message: the machine's own addresses, so a self-hoster
 //! sees which URL to open from a phone on the same LAN, and its host name, which requests may
-//! use as their Host.
+//! use as their Host. And one fact of a live connection: whether the peer has received what
+//! was written to it ([`Delivery`]), which ends a download claim.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -51,4 +52,134 @@ pub fn urls_with_scheme(bound: SocketAddr, scheme: &str) -> Vec<String> {
         .filter(|ip| bound.is_ipv6() || ip.is_ipv4())
         .map(fmt)
         .collect()
+}
+
+/// The socket of the connection a request came on, as the server loop saw it (a request
+/// extension). Valid while the request is being handled: the connection outlives it.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnFd(pub std::os::fd::RawFd);
+
+/// Where the bytes written to a connection are: whether its peer has acknowledged them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Nothing is waiting to be sent or acknowledged, and the connection was not reset.
+    Delivered,
+    /// Bytes are still unsent or unacknowledged.
+    Pending,
+    /// The connection was reset or is closed: what was queued is lost.
+    Broken,
+}
+
+/// How long the peer must keep a connection up after acknowledging the last byte before the
+/// bytes count as received (see [`Delivery::delivered`]).
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// TCP states (linux/tcp_states.h).
+#[cfg(target_os = "linux")]
+const ESTABLISHED: u8 = 1;
+#[cfg(target_os = "linux")]
+const CLOSE_WAIT: u8 = 8;
+
+/// The TCP state of a socket, `None` when the kernel does not say.
+#[cfg(target_os = "linux")]
+fn tcp_state(fd: &std::os::fd::OwnedFd) -> Option<u8> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed `tcp_info` is a valid value, and getsockopt writes at most `len`
+    // bytes into it.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let r = libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        );
+        (r == 0).then_some(info.tcpi_state)
+    }
+}
+
+/// A hold on a connection's socket (a duplicate of its descriptor, so it stays open and
+/// keeps delivering what is queued even after the server is done with the connection) to
+/// learn when the peer has received everything written to it.
+#[derive(Debug)]
+pub struct Delivery(std::os::fd::OwnedFd);
+
+impl Delivery {
+    /// A hold on the socket of `conn`; call it while the connection is in use.
+    pub fn of(conn: ConnFd) -> std::io::Result<Delivery> {
+        // SAFETY: the descriptor belongs to a connection that is still open while one of
+        // its requests is being handled (see `ConnFd`); it is duplicated at once.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(conn.0) };
+        fd.try_clone_to_owned().map(Delivery)
+    }
+
+    /// What the kernel says of the socket's send queue.
+    #[cfg(target_os = "linux")]
+    pub fn sent(&self) -> Sent {
+        use std::os::fd::AsRawFd;
+        let Some(state) = tcp_state(&self.0) else {
+            return Sent::Broken;
+        };
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one int (the bytes not yet sent or acknowledged).
+        if unsafe { libc::ioctl(self.0.as_raw_fd(), libc::TIOCOUTQ, &mut queued) } != 0 {
+            return Sent::Broken;
+        }
+        // Established, or the peer has closed its side (close-wait): what is queued still
+        // goes out. Any other state: reset or closed, and the queue is gone.
+        match (state, queued) {
+            (ESTABLISHED | CLOSE_WAIT, 0) => Sent::Delivered,
+            (ESTABLISHED | CLOSE_WAIT, _) => Sent::Pending,
+            _ => Sent::Broken,
+        }
+    }
+
+    /// Elsewhere the kernel is not asked: what was written counts as delivered.
+    #[cfg(not(target_os = "linux"))]
+    pub fn sent(&self) -> Sent {
+        Sent::Delivered
+    }
+
+    /// Waits until the peer has received everything written (true), the connection broke,
+    /// or `within` passed (false). The peer's kernel acknowledges what fits in its receive
+    /// buffer before the program reads it, so "received" also needs the peer not to reset
+    /// the connection (as a program that gives up reading does) for [`SETTLE`] after the
+    /// last acknowledgement, unless it closed its side in order (it read to the end).
+    pub async fn delivered(self, within: std::time::Duration) -> bool {
+        let start = tokio::time::Instant::now();
+        let mut acked_since: Option<tokio::time::Instant> = None;
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            let now = tokio::time::Instant::now();
+            match self.sent() {
+                Sent::Delivered if self.peer_closed() => return true,
+                Sent::Delivered => {
+                    let since = *acked_since.get_or_insert(now);
+                    if now >= since + SETTLE {
+                        return true;
+                    }
+                }
+                Sent::Broken => return false,
+                Sent::Pending => acked_since = None,
+            }
+            if now >= start + within {
+                return false;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Whether the peer closed its side of the connection in order (close-wait).
+    #[cfg(target_os = "linux")]
+    fn peer_closed(&self) -> bool {
+        tcp_state(&self.0) == Some(CLOSE_WAIT)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn peer_closed(&self) -> bool {
+        false
+    }
 }

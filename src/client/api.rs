@@ -209,18 +209,41 @@ impl Api {
             .map(|f| f.filename)
     }
 
-    /// `POST /api/file/:id`: the content as a stream (this consumes a one-time clip).
-    pub fn download(&self, id: &str, access_hash: Option<&str>) -> Result<Response> {
-        let r = self
-            .http
-            .post(self.url(&format!("/api/file/{id}")))
-            .json(&AccessCodeRequest {
-                access_code: access_hash.map(str::to_string),
-            })
-            .send()
-            .map_err(|e| self.net(e))?;
-        match r.status().as_u16() {
-            200 => Ok(r),
+    /// `POST /api/file/:id`: the content as a stream (this claims a download of a one-time or
+    /// limited clip), or with `resume` the rest of it from a byte on (206).
+    pub fn download(
+        &self,
+        id: &str,
+        access_hash: Option<&str>,
+        resume: Option<&Resume>,
+    ) -> Result<Response> {
+        let mut req =
+            self.http
+                .post(self.url(&format!("/api/file/{id}")))
+                .json(&AccessCodeRequest {
+                    access_code: access_hash.map(str::to_string),
+                });
+        if let Some(r) = resume {
+            req = req
+                .header(reqwest::header::RANGE, format!("bytes={}-", r.from))
+                .header(reqwest::header::IF_RANGE, &r.etag);
+            if let Some(token) = &r.claim {
+                req = req.header("x-qopy-claim", token);
+            }
+        }
+        let r = req.send().map_err(|e| self.net(e))?;
+        match (r.status().as_u16(), resume) {
+            (200, None) | (206, Some(_)) => Ok(r),
+            (200 | 206, _) => Err(ClientError::Api {
+                status: r.status().as_u16(),
+                message: "the clip changed while it was being downloaded; start again".into(),
+            }),
+            (status, _) => Self::download_error(r, status, access_hash),
+        }
+    }
+
+    fn download_error(r: Response, status: u16, access_hash: Option<&str>) -> Result<Response> {
+        match status {
             401 if access_hash.is_some() => Err(ClientError::WrongAccessCode),
             401 => Err(ClientError::AccessCodeRequired),
             404 => Err(ClientError::NotFound),
@@ -228,6 +251,18 @@ impl Api {
             _ => check(r),
         }
     }
+}
+
+/// Where a resumed download continues: its first byte, the content's validator (`ETag`) and
+/// the claim token the first answer carried, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The first byte wanted.
+    pub from: u64,
+    /// The `ETag` of the first answer.
+    pub etag: String,
+    /// The `X-Qopy-Claim` of the first answer.
+    pub claim: Option<String>,
 }
 
 /// The response if it is a success, else its `{"error","message"}` as a [`ClientError::Api`].

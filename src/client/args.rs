@@ -20,9 +20,12 @@ pub struct SendArgs {
     /// server's default]
     #[arg(long, value_name = "NAME", conflicts_with = "quick_share")]
     pub expiry: Option<String>,
-    /// Delete the clip after its first download
-    #[arg(long)]
+    /// Delete the clip after its first download (the same as --max-downloads 1)
+    #[arg(long, conflicts_with = "max_downloads")]
     pub one_time: bool,
+    /// Delete the clip after N finished downloads (1 to 1000)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_downloads: Option<u32>,
     /// Quick Share: a short ID and secret, five-minute expiry, no access code
     #[arg(long)]
     pub quick_share: bool,

@@ -218,9 +218,10 @@ pub fn get(args: &GetArgs) -> Result<()> {
         (false, "file") => Some(api.file_name(&link.id)?),
         _ => None,
     };
-    let mut resp = api.download(&link.id, access_hash.as_deref())?;
+    let resp = api.download(&link.id, access_hash.as_deref(), None)?;
     let progress = Progress::new(resp.content_length().unwrap_or(0), "downloading");
-    let result = receive(args, &link, &info, plain_name, &mut resp, &progress);
+    let mut body = Resuming::new(&api, &link.id, access_hash.as_deref(), resp, &progress);
+    let result = receive(args, &link, &info, plain_name, &mut body, &progress);
     progress.finish();
     let (meta, dest) = result?;
     if let Some(dest) = dest {
@@ -235,6 +236,123 @@ pub fn get(args: &GetArgs) -> Result<()> {
 }
 
 /// Reads the download into its sink; returns the metadata and where a file went.
+/// Consecutive failed attempts after which a dropped download gives up.
+const MAX_RETRIES: u32 = 10;
+
+/// The pause before retry number `n` (from 1): 250 ms, doubling, at most 8 s.
+fn backoff(n: u32) -> std::time::Duration {
+    std::time::Duration::from_millis((250u64 << n.saturating_sub(1).min(5)).min(8_000))
+}
+
+/// A download's body that survives dropped connections: when the connection breaks before
+/// the announced length, it asks again for the rest (`Range` from the first byte not yet
+/// received, `If-Range` with the first answer's `ETag`, and the claim token of a one-time or
+/// limited clip), with backoff, as long as attempts keep making progress. The bytes are the
+/// same whichever answer carried them, so the reader (the V4 decryptor, which writes only
+/// authenticated records) never sees a seam.
+struct Resuming<'a> {
+    api: &'a Api,
+    id: &'a str,
+    access_hash: Option<&'a str>,
+    resp: reqwest::blocking::Response,
+    /// The first answer's length, validator and claim token.
+    total: Option<u64>,
+    etag: Option<String>,
+    claim: Option<String>,
+    received: u64,
+    /// Attempts since bytes last arrived.
+    failures: u32,
+    progress: &'a Progress,
+}
+
+impl<'a> Resuming<'a> {
+    fn new(
+        api: &'a Api,
+        id: &'a str,
+        access_hash: Option<&'a str>,
+        resp: reqwest::blocking::Response,
+        progress: &'a Progress,
+    ) -> Resuming<'a> {
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Resuming {
+            total: resp.content_length(),
+            etag: header("etag"),
+            claim: header("x-qopy-claim"),
+            api,
+            id,
+            access_hash,
+            resp,
+            received: 0,
+            failures: 0,
+            progress,
+        }
+    }
+
+    /// Asks for the rest after a broken connection (`cause`).
+    fn reconnect(&mut self, cause: std::io::Error) -> std::io::Result<()> {
+        let Some(etag) = self.etag.clone() else {
+            return Err(cause);
+        };
+        loop {
+            self.failures += 1;
+            if self.failures > MAX_RETRIES {
+                return Err(cause);
+            }
+            self.progress.note(&format!(
+                "qopy: connection lost after {} bytes; reconnecting (attempt {} of {MAX_RETRIES})",
+                self.received, self.failures
+            ));
+            std::thread::sleep(backoff(self.failures));
+            let resume = super::api::Resume {
+                from: self.received,
+                etag: etag.clone(),
+                claim: self.claim.clone(),
+            };
+            match self.api.download(self.id, self.access_hash, Some(&resume)) {
+                Ok(r) => {
+                    self.resp = r;
+                    return Ok(());
+                }
+                Err(ClientError::Network { .. }) => continue,
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+        }
+    }
+}
+
+impl Read for Resuming<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let cause = match self.resp.read(buf) {
+                Ok(0) if self.total.is_none_or(|t| self.received >= t) => return Ok(0),
+                Ok(0) => std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the connection closed before the end of the content",
+                ),
+                Ok(n) => {
+                    self.received += n as u64;
+                    self.failures = 0;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => e,
+            };
+            if self.total.is_none() {
+                return Err(cause);
+            }
+            self.reconnect(cause)?;
+        }
+    }
+}
+
 fn receive(
     args: &GetArgs,
     link: &Link,

@@ -61,10 +61,11 @@ pub fn send(args: &SendArgs) -> Result<String> {
         .map(|c| access_code_hash(c, &cfg.pbkdf2_salt));
     let state_file = source.identity.as_ref().and_then(|identity| {
         StateFile::for_key(&format!(
-            "{base}\0{}\0{:?}\0{}\0{}\0{}\0{identity}",
+            "{base}\0{}\0{:?}\0{}\0{:?}\0{}\0{}\0{identity}",
             source.is_text(),
             args.expiry,
             args.one_time,
+            args.max_downloads,
             args.quick_share,
             password.is_some(),
         ))
@@ -106,6 +107,7 @@ pub fn send(args: &SendArgs) -> Result<String> {
                 filesize: Some(len),
                 has_password: access_hash.is_some(),
                 is_text_content: source.is_text(),
+                max_downloads: args.max_downloads,
                 mime_type: Some("application/octet-stream".into()),
                 one_time: args.one_time,
                 quick_share: args.quick_share,
@@ -159,10 +161,10 @@ pub fn send(args: &SendArgs) -> Result<String> {
     eprintln!(
         "qopy: sent {what}; expires {}{}",
         humantime::format_rfc3339_seconds(expires),
-        if args.one_time {
-            ", after one download"
-        } else {
-            ""
+        match (args.one_time, args.max_downloads) {
+            (true, _) | (false, Some(1)) => ", after one download".to_string(),
+            (false, Some(n)) => format!(", after {n} downloads"),
+            (false, None) => String::new(),
         }
     );
     Ok(format!("{}#{}", done.url, plan.secret))

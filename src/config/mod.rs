@@ -65,6 +65,8 @@ config_keys! {
             "lifetime preselected for new clips; one of expiry_options";
         session_idle: Duration = Text("24h"), "DURATION", Raw::duration,
             "idle time after which an unfinished upload is discarded";
+        claim_window: Duration = Text("10min"), "DURATION", Raw::duration,
+            "how long the first reader of a one-time or download-limited clip may resume its download";
         sweep_interval: Duration = Text("60s"), "DURATION", Raw::duration,
             "how often the sweeper runs (it also wakes at each expiry)";
         /// In bytes.

@@ -105,6 +105,7 @@ pub async fn sweep_now(r: Req) -> Result<Response, ApiError> {
     Ok(json(&api::SweepResponse {
         report: api::SweepReport {
             abandoned_sessions: report.abandoned_sessions,
+            ended_claims: report.ended_claims,
             expired_clips: report.expired_clips,
             orphans: report.orphans,
         },

@@ -23,10 +23,24 @@ const MAX_FRAME: usize = 2 * 1024 * 1024;
 
 /// A response whose body is `parts`, in order, sent without copying.
 pub fn streaming_response(parts: Vec<Bytes>) -> Response {
+    parts_response(parts, None)
+}
+
+/// [`streaming_response`] that calls `sent` once the connection has been handed the last
+/// byte (not when the body is dropped before that: the client went away).
+pub fn streaming_response_then(
+    parts: Vec<Bytes>,
+    sent: impl FnOnce() + Send + 'static,
+) -> Response {
+    parts_response(parts, Some(Box::new(sent)))
+}
+
+fn parts_response(parts: Vec<Bytes>, sent: Option<Box<dyn FnOnce() + Send>>) -> Response {
     let remaining = parts.iter().map(|p| p.len() as u64).sum();
     let body = PartsBody {
         parts: parts.into(),
         remaining,
+        sent,
     };
     Response::new(body.boxed_unsync())
 }
@@ -41,6 +55,19 @@ pub fn full(bytes: impl Into<Bytes>) -> ServerBody {
 struct PartsBody {
     parts: VecDeque<Bytes>,
     remaining: u64,
+    sent: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Drop for PartsBody {
+    fn drop(&mut self) {
+        // The connection drops the body after taking its last frame (it may not poll for
+        // the end), or early when the client went away.
+        if self.remaining == 0 {
+            if let Some(sent) = self.sent.take() {
+                sent();
+            }
+        }
+    }
 }
 
 impl Body for PartsBody {

@@ -1,12 +1,14 @@
 //! Clip and file routes: metadata (`info`), the clip descriptor (GET, or POST with an access
 //! code), file metadata, and the content download (`POST /api/file/:id`, the only request
-//! that consumes a one-time clip). Failed lookups and wrong access codes count against the
-//! failure budgets.
+//! that claims a download of a one-time or limited clip; its answer carries the claim token
+//! in `X-Qopy-Claim`, which resumes it). Failed lookups and wrong access codes count against
+//! the failure budgets.
 
-use super::body::streaming_response;
+use super::body::{streaming_response, streaming_response_then};
 use super::{json, parse_json, ApiError, Ctx, Req, Response, State, NOSNIFF};
 use crate::api;
 use crate::model::{ClipId, ClipMeta, ContentKind};
+use crate::net::Delivery;
 use crate::service::ServiceError;
 use bytes::Bytes;
 use http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH};
@@ -55,13 +57,21 @@ async fn live(r: &Req, ctx: Ctx) -> Result<std::sync::Arc<ClipMeta>, ApiError> {
 /// `GET /api/clip/:id/info`. Never consumes.
 pub async fn clip_info(r: Req) -> Result<Response, ApiError> {
     let c = live(&r, Ctx::Clip).await?;
+    let left = r
+        .state
+        .qopy
+        .downloads_left(&c)
+        .await
+        .map_err(|e| ApiError::from_service(e, Ctx::Clip))?;
     Ok(json(&api::ClipInfo {
         clip_id: c.id.as_str().to_string(),
         content_type: c.kind.as_str().to_string(),
+        downloads_remaining: left,
         encrypted: !c.plaintext,
         expires_at: c.expires_at,
         has_password: has_password(&c),
-        one_time: c.one_time,
+        max_downloads: c.max_downloads,
+        one_time: c.one_time(),
         quick_share: c.quick_share,
         success: true,
     }))
@@ -76,7 +86,7 @@ fn descriptor(c: &ClipMeta) -> Response {
         filesize: c.size,
         is_text_file: (c.kind == ContentKind::Text).then_some(true),
         mime_type: c.mime.clone(),
-        one_time: c.one_time,
+        one_time: c.one_time(),
         redirect_to: format!("/api/file/{}", c.id),
         success: true,
     })
@@ -153,7 +163,7 @@ pub async fn file_info(r: Req) -> Result<Response, ApiError> {
         filesize: c.size,
         has_password: has_password(&c),
         mime_type: c.mime.clone(),
-        one_time: c.one_time,
+        one_time: c.one_time(),
         success: true,
     }))
 }
@@ -186,16 +196,21 @@ pub fn disposition(name: &str) -> String {
     out
 }
 
+/// `X-Qopy-Claim`: the token of a download claim, sent with the answer that took it and
+/// by its reader to resume.
+pub(super) const CLAIM: http::HeaderName = http::HeaderName::from_static("x-qopy-claim");
+
 /// `POST /api/file/:id`: the content, streamed from the mapped chunk files.
 pub async fn download(mut r: Req) -> Result<Response, ApiError> {
     let (id, code) = with_access_code(&mut r).await?;
+    let token = r.header_owned(CLAIM.as_str())?;
     let d = r
         .state
         .qopy
-        .download(id, code)
+        .download(id, code, token)
         .await
         .map_err(|e| fail(&r.state, r.ip, &id, e, Ctx::File))?;
-    Ok(content_response(d, r.headers()))
+    Ok(content_response(d, &r))
 }
 
 /// A strong validator of a clip's content: its bytes never change while its ID, creation
@@ -261,22 +276,48 @@ fn slice_parts(parts: Vec<Bytes>, first: u64, last: u64) -> Vec<Bytes> {
 }
 
 /// The streaming response of a download, with its headers: the whole content, or the one
-/// byte range the request's `Range` asks for (206; 416 when it is past the end). A one-time
-/// clip is always sent whole: its download consumed it, so a part would be all there is.
-pub fn content_response(d: crate::service::Download, request: &HeaderMap) -> Response {
+/// byte range the request's `Range` asks for (206; 416 when it is past the end). A download
+/// of a limited clip carries its claim: a new one's token goes in `X-Qopy-Claim`, and the
+/// claim ends once the reader has received the content's last byte: once the connection has
+/// been handed it and the peer's TCP has acknowledged everything (a connection broken
+/// before that leaves the claim open, to be resumed).
+pub fn content_response(d: crate::service::Download, r: &Req) -> Response {
+    let request = r.headers();
     let len = d.len();
     let name = disposition(&d.clip.filename);
     let tag = etag(&d.clip);
-    let range = if d.clip.one_time {
-        None
-    } else {
-        requested_range(request, len, &tag)
+    let mut claim = d.claim;
+    let token = claim.as_mut().and_then(|c| c.new_token.take());
+    let range = match requested_range(request, len, &tag) {
+        // The answer that took a claim must reach its reader with the token: whole, not 416.
+        Some(None) if token.is_some() => None,
+        r => r,
+    };
+    // A claim ends with the answer that carries the last byte (an empty content: any answer).
+    let ends = match range {
+        None | Some(None) => true,
+        Some(Some((_, last))) => last + 1 == len,
+    };
+    let body = |parts: Vec<Bytes>| match claim.filter(|_| ends) {
+        Some(c) => {
+            let delivery = r.conn().and_then(|fd| Delivery::of(fd).ok());
+            let patience = r.state.qopy.config().claim_window;
+            streaming_response_then(parts, move || {
+                c.finish_when(async move {
+                    match delivery {
+                        Some(d) => d.delivered(patience).await,
+                        None => true,
+                    }
+                })
+            })
+        }
+        None => streaming_response(parts),
     };
     let (mut resp, sent) = match range {
-        None => (streaming_response(d.parts), len),
+        None => (body(d.parts), len),
         Some(None) => return ApiError::range_not_satisfiable(len),
         Some(Some((first, last))) => {
-            let mut resp = streaming_response(slice_parts(d.parts, first, last));
+            let mut resp = body(slice_parts(d.parts, first, last));
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
             let value = format!("bytes {first}-{last}/{len}");
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -301,6 +342,9 @@ pub fn content_response(d: crate::service::Download, request: &HeaderMap) -> Res
     }
     if let Ok(v) = HeaderValue::from_str(&tag) {
         h.insert(ETAG, v);
+    }
+    if let Some(v) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        h.insert(CLAIM, v);
     }
     resp
 }

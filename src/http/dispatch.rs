@@ -47,6 +47,12 @@ impl Req {
         &self.head.headers
     }
 
+    /// The socket of the connection the request came on (absent in tests that build
+    /// requests by hand).
+    pub fn conn(&self) -> Option<crate::net::ConnFd> {
+        self.head.extensions.get().copied()
+    }
+
     /// A header as text; a value that is not visible ASCII is a 400, as a malformed header.
     pub fn header(&self, name: &str) -> Result<Option<&str>, ApiError> {
         match self.head.headers.get(name) {

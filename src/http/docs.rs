@@ -42,6 +42,21 @@ pub fn shared_components() -> Value {
                 "name": "If-None-Match", "in": "header", "required": false,
                 "description": "An ETag from an earlier answer; a match gives 304",
                 "schema": { "type": "string" }
+            },
+            "Range": {
+                "name": "Range", "in": "header", "required": false,
+                "description": "One byte range (`bytes=first-`, `bytes=first-last` or `bytes=-n`) to resume; several ranges or a malformed one get the whole content",
+                "schema": { "type": "string", "example": "bytes=1048576-" }
+            },
+            "IfRange": {
+                "name": "If-Range", "in": "header", "required": false,
+                "description": "The ETag of the first answer: a range is sent only while it matches, else the whole content",
+                "schema": { "type": "string" }
+            },
+            "Claim": {
+                "name": "X-Qopy-Claim", "in": "header", "required": false,
+                "description": "The claim token the first answer of a one-time or download-limited clip carried: with it, and only with it, its reader resumes within claim_window",
+                "schema": { "type": "string", "pattern": "^[0-9a-f]{48}$" }
             }
         },
         "responses": {
@@ -291,6 +306,9 @@ fn oneshot_op(id: &str, summary: &str, multipart: bool, params: &[&str]) -> Valu
         json!({ "name": "oneTime", "in": "query", "required": false,
                 "description": "1/true: deleted by its first POST download; also header X-Qopy-One-Time",
                 "schema": { "type": "string", "example": "1" } }),
+        json!({ "name": "maxDownloads", "in": "query", "required": false,
+                "description": "1 to 1000: the clip goes after that many POST downloads; also header X-Qopy-Max-Downloads",
+                "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }),
         json!({ "name": "quickShare", "in": "query", "required": false,
                 "description": "1/true: 6-character ID, 5 minutes; also header X-Qopy-Quick-Share",
                 "schema": { "type": "string", "example": "1" } }),
@@ -309,11 +327,14 @@ fn raw_post(id: &str) -> Value {
         op(
             "oneshot",
             id,
-            "Download an unencrypted clip's bytes, consuming a one-time clip",
-            &["ClipId"],
+            "Download an unencrypted clip's bytes, claiming a download of a one-time or limited clip",
+            &["ClipId", "Range", "IfRange", "Claim"],
             json!({
-                "200": { "description": "The bytes, with the download headers",
+                "200": { "description": "The bytes, with the download headers (and X-Qopy-Claim as for POST /api/file/{id})",
                          "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                "206": { "description": "The one byte range asked for",
+                         "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                "416": error("`Range not satisfiable`: the range starts past the end"),
                 "400": error("Malformed ID, or `Encrypted clip` (use the browser or POST /api/file/{id})"),
                 "404": error("File not found or expired"),
                 "410": error("A one-time clip consumed by a concurrent download"),
@@ -322,7 +343,7 @@ fn raw_post(id: &str) -> Value {
             }),
         ),
         "`curl -X POST URL` for the URL a one-shot upload answered. Like POST /api/file/{id}, it \
-         consumes a one-time clip.",
+         claims a download of a one-time or limited clip.",
     )
 }
 
@@ -602,21 +623,23 @@ pub fn download() -> Value {
                 "clips",
                 "download",
                 "Download the content",
-                &["ClipId"],
+                &["ClipId", "Range", "IfRange", "Claim"],
                 json!({
                     "200": {
                         "description": "The stored bytes (ciphertext unless X-Qopy-Encrypted is false)",
                         "headers": {
                             "Content-Disposition": { "schema": { "type": "string" } },
+                            "ETag": { "description": "Strong validator of the content", "schema": { "type": "string" } },
+                            "X-Qopy-Claim": { "description": "Only on the answer that claimed a download of a one-time or download-limited clip: the token that resumes it", "schema": { "type": "string" } },
                             "X-Qopy-Encrypted": { "schema": { "type": "string", "enum": ["true", "false"] } }
                         },
                         "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
                     },
                     "400": response("BadRequest"),
                     "401": error("`Access code required` (with `requiresAccessCode: true`) or `Access denied`"),
-                    "404": error("File not found or expired, or its stored bytes are missing"),
+                    "404": error("File not found or expired, its stored bytes are missing, its downloads are all claimed, or the claim token is unknown or past its window"),
                     "206": {
-                        "description": "The one byte range `Range` asked for (`Content-Range: bytes first-last/length`); a one-time clip is always sent whole",
+                        "description": "The one byte range `Range` asked for (`Content-Range: bytes first-last/length`); for a one-time or limited clip, to the claim's reader",
                         "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
                     },
                     "410": error("A one-time file already consumed by a concurrent download"),
@@ -627,8 +650,9 @@ pub fn download() -> Value {
             ),
             json_body::<api::AccessCodeRequest>(false),
         ),
-        "The only request that consumes a \
-        one-time clip; the consumption is durable before the first byte is sent.",
+        "The only request that claims a download of a one-time or download-limited clip; the \
+         claim is durable before the first byte is sent, and the clip goes when the last claim \
+         has ended (its reader received the last byte, or claim_window passed).",
     )
 }
 

@@ -12,7 +12,7 @@
 //!   keep getting the app page, exactly as before.
 
 use super::body::body_stream;
-use super::clips::{begin, content_response, fail};
+use super::clips::{begin, content_response, fail, CLAIM};
 use super::guard::Class;
 use super::{assets, base_url, respond, ApiError, Ctx, Req, Response, State};
 use crate::model::ClipId;
@@ -50,10 +50,21 @@ fn options(
         expiry: q(&["expiry", "expiration"])
             .or_else(|| header(headers, "x-qopy-expiry"))
             .map(str::to_string),
-        one_time: flag(
-            q(&["oneTime", "one_time"]).or_else(|| header(headers, "x-qopy-one-time")),
-            "oneTime",
-        )?,
+        max_downloads: crate::model::download_limit(
+            flag(
+                q(&["oneTime", "one_time"]).or_else(|| header(headers, "x-qopy-one-time")),
+                "oneTime",
+            )?,
+            match q(&["maxDownloads", "max_downloads"])
+                .or_else(|| header(headers, "x-qopy-max-downloads"))
+            {
+                None | Some("") => None,
+                Some(v) => Some(v.parse().map_err(|_| {
+                    ApiError::validation("maxDownloads must be an integer from 1 to 1000")
+                })?),
+            },
+        )
+        .map_err(ApiError::validation)?,
         quick_share: flag(
             q(&["quickShare", "quick_share"]).or_else(|| header(headers, "x-qopy-quick-share")),
             "quickShare",
@@ -194,13 +205,17 @@ pub async fn get(r: Req) -> Result<Response, ApiError> {
         return page();
     }
     state.limits.check(Class::Download, ip)?;
-    if clip.one_time {
+    if clip.max_downloads.is_some() {
         let url = format!("{}/file/{}", base_url(state, r.header("host")?), clip.id);
+        let what = if clip.one_time() {
+            "a one-time clip: the download that reads it deletes it"
+        } else {
+            "a clip with a download limit: every download counts"
+        };
         return Ok(text(
             StatusCode::CONFLICT,
             format!(
-                "This is a one-time clip: the download that reads it deletes it, and a GET \
-                 never does (link previews and scanners send GETs).\n\
+                "This is {what}, and a GET never does (link previews and scanners send GETs).\n\
                  To download it, send a POST to the same URL: curl -X POST {url}\n"
             ),
         ));
@@ -208,15 +223,20 @@ pub async fn get(r: Req) -> Result<Response, ApiError> {
     raw_download(&r, id).await
 }
 
-/// The bytes of an unencrypted clip (a one-time clip is consumed).
+/// The bytes of an unencrypted clip (a download of a limited clip is claimed, or resumed
+/// with its claim token).
 async fn raw_download(r: &Req, id: ClipId) -> Result<Response, ApiError> {
+    let token = r.header_owned(CLAIM.as_str())?;
     let d = r
         .state
         .qopy
-        .download(id, None)
+        .download(id, None, token)
         .await
         .map_err(|e| fail(&r.state, r.ip, &id, e, Ctx::File))?;
-    Ok(content_response(d, r.headers()))
+    if !d.clip.plaintext {
+        return Err(ApiError::encrypted_clip());
+    }
+    Ok(content_response(d, r))
 }
 
 /// `POST /file/:id` and `POST /clip/:id`: the bytes of an unencrypted clip, consuming a
@@ -224,13 +244,16 @@ async fn raw_download(r: &Req, id: ClipId) -> Result<Response, ApiError> {
 pub async fn post_download(r: Req) -> Result<Response, ApiError> {
     let id = begin(&r)?;
     let (state, ip) = (&r.state, r.ip);
-    let clip = state
-        .qopy
-        .live_clip(&id)
-        .await
-        .map_err(|e| fail(state, ip, &id, e, Ctx::File))?;
-    if !clip.plaintext {
-        return Err(ApiError::encrypted_clip());
+    // A claimant resumes past the lookup: its clip is hidden from everybody else.
+    if r.header(CLAIM.as_str())?.is_none() {
+        let clip = state
+            .qopy
+            .live_clip(&id)
+            .await
+            .map_err(|e| fail(state, ip, &id, e, Ctx::File))?;
+        if !clip.plaintext {
+            return Err(ApiError::encrypted_clip());
+        }
     }
     raw_download(&r, id).await
 }

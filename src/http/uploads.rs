@@ -58,6 +58,7 @@ struct InitiateBody {
     expiration: Option<Value>,
     has_password: Option<Value>,
     one_time: Option<Value>,
+    max_downloads: Option<Value>,
     quick_share: Option<Value>,
     is_text_content: Option<Value>,
     content_type: Option<Value>,
@@ -82,12 +83,16 @@ pub async fn initiate(mut r: Req) -> Result<Response, ApiError> {
         mime: opt_string(&b.mime_type, "mimeType")?,
         expiration: opt_string(&b.expiration, "expiration")?,
         has_password: loose_bool(&b.has_password, "hasPassword")?,
-        one_time: loose_bool(&b.one_time, "oneTime")?,
+        max_downloads: crate::model::download_limit(
+            loose_bool(&b.one_time, "oneTime")?,
+            loose_u64(&b.max_downloads, "maxDownloads")?,
+        )
+        .map_err(ApiError::validation)?,
         quick_share: loose_bool(&b.quick_share, "quickShare")?,
         text,
     };
     let quick_share = req.quick_share;
-    let one_time = req.one_time;
+    let one_time = req.max_downloads == Some(1);
     let started = r.state.qopy.initiate(req).await.map_err(upload_error)?;
     let id = started.upload_id.to_hex();
     Ok(json(&api::InitiateResponse {
@@ -229,7 +234,7 @@ pub async fn complete(mut r: Req) -> Result<Response, ApiError> {
         filename: crate::names::for_output(&c.filename),
         has_password: c.access.is_some(),
         is_file: true,
-        one_time: c.one_time,
+        one_time: c.one_time(),
         quick_share: c.quick_share,
         size: c.size,
         success: true,
@@ -258,7 +263,7 @@ pub async fn status(r: Req) -> Result<Response, ApiError> {
             })
             .collect(),
         expiration: s.session.lifetime_ms,
-        one_time: s.session.one_time,
+        one_time: s.session.max_downloads == Some(1),
         progress: (100 * uploaded as u64)
             .checked_div(total as u64)
             .unwrap_or(0),

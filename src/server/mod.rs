@@ -46,7 +46,8 @@ fn preflight(origin: &str) -> Response {
     h.insert(
         "access-control-allow-headers",
         HeaderValue::from_static(
-            "content-type, authorization, x-qopy-expiry, x-qopy-one-time, x-qopy-quick-share",
+            "content-type, authorization, range, if-range, x-qopy-claim, x-qopy-expiry, \
+             x-qopy-one-time, x-qopy-max-downloads, x-qopy-quick-share",
         ),
     );
     h.insert("access-control-max-age", HeaderValue::from_static("600"));
@@ -126,6 +127,13 @@ async fn respond(
         }
         resp.headers_mut()
             .insert(http::header::VARY, HeaderValue::from_static("Origin"));
+        // What a cross-origin script may read of a download, to resume it.
+        resp.headers_mut().insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static(
+                "content-range, etag, accept-ranges, x-qopy-claim, x-qopy-encrypted",
+            ),
+        );
     }
     security_headers(resp.headers_mut());
     Ok(resp)
@@ -178,8 +186,10 @@ pub async fn serve(listener: TcpListener, state: State, shutdown: CancellationTo
         let seen = activity.clone();
         let acceptor = state.tls.as_ref().map(|t| t.acceptor.clone());
         let is_tls = acceptor.is_some();
-        let svc = hyper::service::service_fn(move |req| {
+        let fd = crate::net::ConnFd(std::os::fd::AsRawFd::as_raw_fd(&stream));
+        let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
             seen.touch();
+            req.extensions_mut().insert(fd);
             handle(st.clone(), peer, is_tls, req)
         });
         let builder = builder.clone();

@@ -1,10 +1,17 @@
 //! Reading clips: metadata for the info and descriptor routes (which never consume), and the
-//! content download, which consumes a one-time clip with exactly one winner among concurrent
-//! downloaders, durably, before the first byte is sent.
+//! content download. A download of a clip with a download limit (one-time clips have the
+//! limit 1) *claims* one of its downloads, durably, before the first byte is sent; only as
+//! many readers as the limit allows ever win, however many race. The claimant gets a token
+//! with which it may resume (`Range`) within `claim_window`; the claim ends when the
+//! claimant has been sent the last byte or when the window closes, and the clip is deleted
+//! when its last claim has ended.
 
 use super::{Qopy, Result, ServiceError};
-use crate::model::{ClipId, ClipMeta};
+use crate::model::{Claim, Claims, ClipId, ClipMeta};
+use crate::store::{ClaimTaken, StoreError};
 use bytes::Bytes;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// A download ready to stream: the clip and its content as zero-copy slices of the mapped
@@ -14,6 +21,8 @@ pub struct Download {
     pub clip: Arc<ClipMeta>,
     /// The content, chunk by chunk.
     pub parts: Vec<Bytes>,
+    /// The claim this download is part of, for a clip with a download limit.
+    pub claim: Option<ClaimTicket>,
 }
 
 impl Download {
@@ -28,6 +37,47 @@ impl Download {
     }
 }
 
+/// A claim on one download of a limited clip, held by a download in progress.
+pub struct ClaimTicket {
+    /// The token to give the reader: only on the answer that took the claim.
+    pub new_token: Option<String>,
+    token_hash: [u8; 32],
+    clip: Arc<ClipMeta>,
+    qopy: Arc<Qopy>,
+}
+
+impl ClaimTicket {
+    /// Ends the claim once `received` says its reader has received the last byte (true),
+    /// in the background, and deletes the clip when it was its last claim. When `received`
+    /// says false, or shutdown comes first, the claim stays open: its reader may resume, and
+    /// its window ends it otherwise.
+    pub fn finish_when(self, received: impl std::future::Future<Output = bool> + Send + 'static) {
+        let q = self.qopy.clone();
+        self.qopy.tasks.spawn(async move {
+            let received = tokio::select! {
+                r = received => r,
+                _ = q.closing.cancelled() => false,
+            };
+            if !received {
+                return;
+            }
+            let hash = self.token_hash;
+            let clip = self.clip.clone();
+            let r = q
+                .blocking(move |q| Ok(q.end_claims(&clip, |c| c.token_hash == hash, true)?))
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "could not end a download claim; its window will");
+            }
+        });
+    }
+}
+
+/// The stored form of a claim token: its SHA-256.
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
 impl Qopy {
     /// A clip's metadata after its access code is checked (`POST /api/clip/:id`).
     pub async fn open_clip(
@@ -40,11 +90,39 @@ impl Qopy {
         Ok(clip)
     }
 
-    /// Prepares the content download of a clip. For a one-time clip this is the consuming
-    /// step: the record is removed in a transaction (only one caller can win it) and the
-    /// removal is flushed to disk before this returns, so a crash cannot bring it back.
-    pub async fn download(self: &Arc<Self>, id: ClipId, code: Option<String>) -> Result<Download> {
-        let clip = self.live_clip(&id).await?;
+    /// How many downloads a clip with a download limit has left (`None`: no limit).
+    pub async fn downloads_left(self: &Arc<Self>, clip: &ClipMeta) -> Result<Option<u32>> {
+        let Some(max) = clip.max_downloads else {
+            return Ok(None);
+        };
+        let id = clip.id;
+        let c = self.blocking(move |q| Ok(q.store.claims(&id)?)).await?;
+        Ok(Some(max.saturating_sub(c.taken)))
+    }
+
+    /// Prepares the content download of a clip. For a clip with a download limit, without
+    /// `token` this takes a claim (refused once the limit is reached) and flushes it before
+    /// returning; with the token of an open claim it resumes that claim's download.
+    pub async fn download(
+        self: &Arc<Self>,
+        id: ClipId,
+        code: Option<String>,
+        token: Option<String>,
+    ) -> Result<Download> {
+        let clip = match token {
+            // The claimant passes the cache's tombstone: the downloads are claimed, by it.
+            Some(_) => {
+                self.blocking(move |q| {
+                    let clip = q.store.clip(&id)?.ok_or(ServiceError::NotFound)?;
+                    if q.now() >= clip.expires_at {
+                        return Err(ServiceError::NotFound);
+                    }
+                    Ok(Arc::new(clip))
+                })
+                .await?
+            }
+            None => self.live_clip(&id).await?,
+        };
         self.check_access(&clip, code.as_deref())?;
         let _permit = self
             .heavy
@@ -55,32 +133,27 @@ impl Qopy {
         let parts = self
             .blocking(move |q| q.clip_maps(&c).map(|m| m.to_vec()))
             .await?;
-        if clip.one_time {
-            self.cache.mark_gone(&clip.id, self.now());
-            let c = clip.clone();
-            let won = self.blocking(move |q| Ok(q.store.remove_clip(&c)?)).await?;
-            if !won {
-                return Err(ServiceError::Consumed);
-            }
-            self.store.flush().await?;
-            // The maps keep the content readable; the files can go now.
-            let blob = clip.blob;
-            self.blocking(move |q| {
-                if let Err(e) = q.blobs.remove_dir(blob) {
-                    tracing::warn!(error = %e, "could not remove consumed clip's files; the sweeper will");
-                }
-                Ok(())
-            })
-            .await?;
-        } else if self.now() >= clip.expires_at {
+        let claim = match (clip.max_downloads, token) {
+            (None, _) => None,
+            (Some(_), Some(token)) => Some(self.resume_claim(&clip, &token).await?),
+            (Some(max), None) => Some(self.take_claim(&clip, max).await?),
+        };
+        if self.now() >= clip.expires_at {
             return Err(ServiceError::NotFound);
         }
-        let now = self.now();
-        let id = clip.id;
-        let one_time = clip.one_time;
-        // Counted off the request path; the task holds the core, so shutdown waits for it.
+        let resumed = claim.as_ref().is_some_and(|c| c.new_token.is_none());
+        if !resumed {
+            self.count_access(&clip);
+        }
+        Ok(Download { clip, parts, claim })
+    }
+
+    /// Counts a download, off the request path; the task holds the core, so shutdown waits.
+    fn count_access(self: &Arc<Self>, clip: &ClipMeta) {
+        let (now, id, one_time) = (self.now(), clip.id, clip.one_time());
         let q = self.clone();
         self.tasks.spawn_blocking(move || {
+            // A one-time clip's record goes with its download: only the total is kept.
             let r = if one_time {
                 q.store
                     .add_counter(crate::store::counter::TOTAL_ACCESSES, 1)
@@ -91,6 +164,103 @@ impl Qopy {
                 tracing::warn!(error = %e, "could not record access");
             }
         });
-        Ok(Download { clip, parts })
+    }
+
+    /// Takes one of the downloads of `clip` and makes it durable before the first byte.
+    async fn take_claim(self: &Arc<Self>, clip: &Arc<ClipMeta>, max: u32) -> Result<ClaimTicket> {
+        let mut raw = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let token = hex::encode(raw);
+        let claim = Claim {
+            token_hash: token_hash(&token),
+            until: self.now() + self.config.claim_window.as_millis() as u64,
+        };
+        let c = clip.clone();
+        let taken = self
+            .blocking(move |q| Ok(q.store.take_claim(&c, max, claim)?))
+            .await?;
+        match taken {
+            ClaimTaken::Won(claims) => {
+                if claims.exhausted(max) {
+                    self.cache.mark_gone(&clip.id, self.now());
+                }
+                self.store.flush().await?;
+                // The window's end is a deadline the sweeper must wake for.
+                self.sweeper_wake.notify_one();
+                Ok(self.ticket(clip, Some(token)))
+            }
+            ClaimTaken::Exhausted => {
+                self.cache.mark_gone(&clip.id, self.now());
+                Err(ServiceError::Consumed)
+            }
+            ClaimTaken::NoClip => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// The open claim `token` names, if its window has not closed.
+    async fn resume_claim(
+        self: &Arc<Self>,
+        clip: &Arc<ClipMeta>,
+        token: &str,
+    ) -> Result<ClaimTicket> {
+        let hash = token_hash(token);
+        let id = clip.id;
+        let claims = self.blocking(move |q| Ok(q.store.claims(&id)?)).await?;
+        let now = self.now();
+        if !claims
+            .open
+            .iter()
+            .any(|c| c.token_hash == hash && now < c.until)
+        {
+            return Err(ServiceError::NotFound);
+        }
+        let mut t = self.ticket(clip, None);
+        t.token_hash = hash;
+        Ok(t)
+    }
+
+    fn ticket(self: &Arc<Self>, clip: &Arc<ClipMeta>, token: Option<String>) -> ClaimTicket {
+        ClaimTicket {
+            token_hash: token.as_deref().map(token_hash).unwrap_or_default(),
+            new_token: token,
+            clip: clip.clone(),
+            qopy: self.clone(),
+        }
+    }
+
+    /// Ends the open claims of `clip` that `ends` selects, as downloads that happened
+    /// (`counted`) or not (given back, so the clip is there again for others), and deletes
+    /// the clip when no download is left and none is open. Blocking.
+    pub(super) fn end_claims(
+        &self,
+        clip: &ClipMeta,
+        ends: impl Fn(&Claim) -> bool,
+        counted: bool,
+    ) -> std::result::Result<Option<Claims>, StoreError> {
+        let Some(left) = self.store.end_claims(&clip.id, ends, counted)? else {
+            return Ok(None);
+        };
+        let max = clip.max_downloads.unwrap_or(0);
+        if left.finished(max) {
+            self.remove_clip(clip)?;
+            self.store.flush_blocking()?;
+        } else if !left.exhausted(max) {
+            // Replaces the tombstone its last claim left.
+            self.cache.insert_new(Arc::new(clip.clone()));
+        }
+        Ok(Some(left))
+    }
+
+    /// Removes a clip, its records and its files (tombstoned in the cache first); false when
+    /// it was already gone. Blocking.
+    pub(super) fn remove_clip(&self, clip: &ClipMeta) -> std::result::Result<bool, StoreError> {
+        self.cache.mark_gone(&clip.id, self.now());
+        if !self.store.remove_clip(clip)? {
+            return Ok(false);
+        }
+        if let Err(e) = self.blobs.remove_dir(clip.blob) {
+            tracing::warn!(error = %e, "could not remove a clip's files; the sweeper will");
+        }
+        Ok(true)
     }
 }

@@ -110,7 +110,7 @@ impl Qopy {
                 is_expired: now >= c.expires_at,
                 access_count: count,
                 has_password: c.access.is_some(),
-                one_time: c.one_time,
+                one_time: c.one_time(),
                 quick_share: c.quick_share,
                 content_type: c.kind.as_str().to_string(),
                 size: c.size,

@@ -1,10 +1,11 @@
 //! The use cases of Qopy, with no HTTP types: initiate an upload, store a chunk, complete,
-//! look a clip up, check an access code, download (consuming one-time clips), cancel, and the
+//! look a clip up, check an access code, download (claiming one-time and limited clips), cancel,
+//! and the
 //! figures for the admin API, one-shot (unencrypted, single-request) uploads and image
 //! previews of those. It coordinates the store (sled), the blobs (files and maps) and
 //! the cache, and it decides every rule of SPEC §3: expiry counted from completion and checked
 //! on every read, Quick Share forced to 6 characters and 5 minutes without access code, and
-//! one-time clips consumed durably before the first byte.
+//! the downloads of one-time and limited clips claimed durably before the first byte.
 
 mod access;
 mod clips;
@@ -166,6 +167,9 @@ pub struct Qopy {
     /// Work that holds the core off the request path (blocking work, bookkeeping after a
     /// response): shutdown waits for it before the database is closed.
     tasks: TaskTracker,
+    /// Cancelled when shutdown starts: background waits that may last long (a claim's
+    /// delivery) stop then instead of holding the core.
+    closing: tokio_util::sync::CancellationToken,
 }
 
 fn random_hex(bytes: usize) -> Vec<u8> {
@@ -204,6 +208,7 @@ impl Qopy {
             sweeper_wake: Notify::new(),
             previews: Semaphore::new(2),
             tasks: TaskTracker::new(),
+            closing: tokio_util::sync::CancellationToken::new(),
             config,
             store,
             blobs,
@@ -263,6 +268,7 @@ impl Qopy {
     /// Waits, for at most `limit`, until the work that holds the core off the request path
     /// is done. Work started after this call is waited for too. False when time ran out.
     pub async fn finish_tasks(&self, limit: Duration) -> bool {
+        self.closing.cancel();
         self.tasks.close();
         tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
     }
@@ -291,6 +297,13 @@ impl Qopy {
                 let meta = Arc::new(meta);
                 if now >= meta.expires_at {
                     return Err(ServiceError::NotFound);
+                }
+                // Kept while its last downloads are open, but no longer there for anybody else.
+                if let Some(max) = meta.max_downloads {
+                    if self.store.claims(id)?.exhausted(max) {
+                        self.cache.mark_gone(id, now);
+                        return Err(ServiceError::NotFound);
+                    }
                 }
                 self.cache.fill(meta.clone());
                 Ok(meta)

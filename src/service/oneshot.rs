@@ -23,8 +23,8 @@ pub struct OneShotRequest {
     pub mime: Option<String>,
     /// Expiry name, if given.
     pub expiry: Option<String>,
-    /// Consume on first download.
-    pub one_time: bool,
+    /// The download limit (`Some(1)`: one-time).
+    pub max_downloads: Option<u32>,
     /// Quick Share (6-character ID, 5 minutes).
     pub quick_share: bool,
     /// The declared body length, when the client sent one.
@@ -166,7 +166,7 @@ impl Qopy {
             total_chunks: limit.div_ceil(cfg.chunk_size).max(1) as u32,
             chunk_size: cfg.chunk_size,
             lifetime_ms,
-            one_time: req.one_time,
+            max_downloads: req.max_downloads,
             quick_share: req.quick_share,
             has_password: false,
             blob: BlobDir::random(),

@@ -3,7 +3,8 @@
 //! (a small file that declares a huge image is refused before anything is allocated), on the
 //! blocking pool behind a semaphore, and cached as a file in the clip's own directory, so it
 //! goes when the clip goes. Encrypted clips have no preview (the server cannot read them), nor
-//! do one-time clips (a preview would show them without consuming them). Previews never consume.
+//! do one-time and download-limited clips (a preview would show them without counting a
+//! download). Previews never consume.
 
 use super::{Qopy, Result, ServiceError};
 use crate::model::ClipId;
@@ -31,9 +32,11 @@ impl Qopy {
                     .into(),
             ));
         }
-        if clip.one_time {
+        if clip.max_downloads.is_some() {
             return Err(ServiceError::NoPreview(
-                "one-time clips have no preview: it would show them without consuming them".into(),
+                "one-time and download-limited clips have no preview: it would show them \
+                 without counting a download"
+                    .into(),
             ));
         }
         let c = clip.clone();

@@ -1,5 +1,5 @@
-//! Sweeping: expired clips by a range scan of the expiry index, abandoned upload sessions
-//! (idle longer than `session_idle`), and files on disk that no record owns (left by a crash
+//! Sweeping: expired clips by a range scan of the expiry index, download claims whose window
+//! closed, abandoned upload sessions (idle longer than `session_idle`), and files on disk that no record owns (left by a crash
 //! or a lost race). The sweeper task (`crate::sweeper`) decides when.
 
 use super::Qopy;
@@ -19,6 +19,8 @@ pub struct SweepReport {
     pub abandoned_sessions: u64,
     /// Orphan directories and files removed.
     pub orphans: u64,
+    /// Clips whose download claims' windows closed (a one-time clip is removed then).
+    pub ended_claims: u64,
 }
 
 /// How old an unowned file must be before a periodic sweep removes it. At start-up nothing
@@ -42,9 +44,19 @@ impl Qopy {
         sweep(self, kind)
     }
 
-    /// When the next clip expires (ms since the epoch), if any clip does. Blocking.
+    /// When the next clip expires or the next download claim's window closes (ms since
+    /// the epoch), if any. Blocking.
     pub fn next_expiry(&self) -> Result<Option<u64>, StoreError> {
-        self.store.next_expiry()
+        let claims = self
+            .store
+            .open_claims()?
+            .into_iter()
+            .map(|(_, at)| at)
+            .min();
+        Ok(match (self.store.next_expiry()?, claims) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 
     /// Resolves when a clip with an expiry earlier than the sweeper may know of appears.
@@ -66,11 +78,8 @@ fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
             q.cache.mark_gone(id, now);
             match q.store.clip(id)? {
                 Some(meta) => {
-                    if q.store.remove_clip(&meta)? {
+                    if q.remove_clip(&meta)? {
                         report.expired_clips += 1;
-                        if let Err(e) = q.blobs.remove_dir(meta.blob) {
-                            tracing::warn!(error = %e, "could not remove expired clip's files");
-                        }
                     }
                 }
                 None => q.store.remove_expiry_entry(*at, id)?,
@@ -78,6 +87,26 @@ fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
         }
         if batch.len() < 512 {
             break;
+        }
+    }
+    // Download claims whose window has closed unfinished. Only finished downloads count,
+    // so their downloads are given back, except a one-time clip's: its reader may have kept
+    // most of it, so it goes.
+    for (id, at) in q.store.open_claims()? {
+        if at > now {
+            continue;
+        }
+        match q.store.clip(&id)? {
+            Some(meta) => {
+                let counted = meta.one_time();
+                if q.end_claims(&meta, |c| c.until <= now, counted)?.is_some() {
+                    report.ended_claims += 1;
+                }
+            }
+            None => {
+                // Left by a removal a crash interrupted.
+                q.store.end_claims(&id, |_| true, true)?;
+            }
         }
     }
     if kind == SweepKind::Startup {
@@ -100,6 +129,7 @@ fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
             expired = report.expired_clips,
             abandoned = report.abandoned_sessions,
             orphans = report.orphans,
+            ended_claims = report.ended_claims,
             "sweep"
         );
     }

@@ -28,8 +28,8 @@ pub struct InitiateRequest {
     pub expiration: Option<String>,
     /// The client will set an access code.
     pub has_password: bool,
-    /// Consume on first download.
-    pub one_time: bool,
+    /// The download limit (`Some(1)`: one-time).
+    pub max_downloads: Option<u32>,
     /// Quick Share.
     pub quick_share: bool,
     /// Text rather than file.
@@ -190,7 +190,7 @@ impl Qopy {
             total_chunks: total as u32,
             chunk_size: cfg.chunk_size,
             lifetime_ms,
-            one_time: req.one_time,
+            max_downloads: req.max_downloads,
             quick_share: req.quick_share,
             has_password: req.has_password && !req.quick_share,
             blob: BlobDir::random(),
@@ -421,7 +421,7 @@ impl Qopy {
                         size,
                         created_at: now,
                         expires_at: now + session.lifetime_ms,
-                        one_time: session.one_time,
+                        max_downloads: session.max_downloads,
                         quick_share: session.quick_share,
                         plaintext,
                         access,

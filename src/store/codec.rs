@@ -3,7 +3,7 @@
 //! followed by bincode, so a later release can read or migrate what an earlier one wrote.
 
 use super::StoreError;
-use crate::model::{ChunkRecord, ClipId, ClipMeta, UploadId, UploadSession};
+use crate::model::{ChunkRecord, Claims, ClipId, ClipMeta, UploadId, UploadSession};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// A value kept in a tree, with the version of its encoding. A version changes whenever the
@@ -17,14 +17,20 @@ impl Record for ChunkRecord {
     const VERSION: u8 = 1;
 }
 
-/// Version 2 added `received_bytes`, version 3 `declared_size`.
+/// Version 2 added `received_bytes`, version 3 `declared_size`, version 4 replaced
+/// `one_time` with `max_downloads`.
 impl Record for UploadSession {
+    const VERSION: u8 = 4;
+}
+
+/// Version 2 replaced the list of chunk records with `upload` and `chunk_count`, version 3
+/// `one_time` with `max_downloads`.
+impl Record for ClipMeta {
     const VERSION: u8 = 3;
 }
 
-/// Version 2 replaced the list of chunk records with `upload` and `chunk_count`.
-impl Record for ClipMeta {
-    const VERSION: u8 = 2;
+impl Record for Claims {
+    const VERSION: u8 = 1;
 }
 
 /// Encodes a record: its version byte, then bincode (standard configuration).

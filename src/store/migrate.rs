@@ -2,7 +2,8 @@
 //!
 //! Version 1 of a clip listed its chunk records inside the clip record, so completing a large
 //! upload copied them all; version 2 leaves them in the chunks tree under an upload ID the clip
-//! names. Version 1 of a session lacked the running byte sum of its chunks.
+//! names. Version 1 of a session lacked the running byte sum of its chunks. Version 3 of a
+//! clip (and 4 of a session) replaced the one-time flag with a download limit (one-time is 1).
 
 #[cfg(test)]
 use super::codec::encode_as;
@@ -13,9 +14,10 @@ use crate::model::{
 };
 use serde::{Deserialize, Serialize};
 
-/// A clip as version 1 stored it.
+/// The fields versions 1 and 2 of a clip share, in their order (bincode writes a nested
+/// struct's fields in line, so the versions below are their flat layouts).
 #[derive(Serialize, Deserialize)]
-pub(super) struct ClipV1 {
+pub(super) struct ClipHead {
     pub id: ClipId,
     pub kind: ContentKind,
     pub filename: String,
@@ -28,7 +30,43 @@ pub(super) struct ClipV1 {
     pub plaintext: bool,
     pub access: Option<AccessGuard>,
     pub blob: BlobDir,
+}
+
+impl ClipHead {
+    /// The current clip, with where its chunk records are.
+    fn upgrade(self, upload: UploadId, chunk_count: u32) -> ClipMeta {
+        ClipMeta {
+            id: self.id,
+            kind: self.kind,
+            filename: self.filename,
+            mime: self.mime,
+            size: self.size,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            max_downloads: self.one_time.then_some(1),
+            quick_share: self.quick_share,
+            plaintext: self.plaintext,
+            access: self.access,
+            blob: self.blob,
+            upload,
+            chunk_count,
+        }
+    }
+}
+
+/// A clip as version 1 stored it: its chunk records inside.
+#[derive(Serialize, Deserialize)]
+pub(super) struct ClipV1 {
+    pub head: ClipHead,
     pub chunks: Vec<ChunkRecord>,
+}
+
+/// A clip as version 2 stored it: a one-time flag where version 3 has a download limit.
+#[derive(Serialize, Deserialize)]
+pub(super) struct ClipV2 {
+    pub head: ClipHead,
+    pub upload: UploadId,
+    pub chunk_count: u32,
 }
 
 /// A session as version 1 stored it.
@@ -51,7 +89,7 @@ pub(super) struct SessionV1 {
 
 impl SessionV1 {
     /// The current session with the fields later versions added.
-    fn upgrade(self, received_bytes: u64) -> UploadSession {
+    fn upgrade(self, received_bytes: u64, declared_size: Option<u64>) -> UploadSession {
         UploadSession {
             filename: self.filename,
             mime: self.mime,
@@ -59,7 +97,7 @@ impl SessionV1 {
             total_chunks: self.total_chunks,
             chunk_size: self.chunk_size,
             lifetime_ms: self.lifetime_ms,
-            one_time: self.one_time,
+            max_downloads: self.one_time.then_some(1),
             quick_share: self.quick_share,
             has_password: self.has_password,
             blob: self.blob,
@@ -67,26 +105,32 @@ impl SessionV1 {
             last_activity: self.last_activity,
             received: self.received,
             received_bytes,
-            // Sessions of earlier versions declared no size bound; the kind's limit applies.
-            declared_size: None,
+            declared_size,
         }
     }
 }
 
-/// A session as version 2 stored it: version 1's fields, then the running byte sum (bincode
-/// writes a nested struct's fields in line, so this is the flat layout).
+/// A session as version 2 stored it: version 1's fields, then the running byte sum.
 #[derive(Serialize, Deserialize)]
 pub(super) struct SessionV2 {
     pub v1: SessionV1,
     pub received_bytes: u64,
 }
 
+/// A session as version 3 stored it: version 2's, then the declared size.
+#[derive(Serialize, Deserialize)]
+pub(super) struct SessionV3 {
+    pub v1: SessionV1,
+    pub received_bytes: u64,
+    pub declared_size: Option<u64>,
+}
+
 /// The `meta` key recording the format the stored records are in.
 const FORMAT_KEY: &str = "format";
-/// The current format: clips in version 2, sessions in version 3.
-const FORMAT: u8 = 3;
+/// The current format: clips in version 3, sessions in version 4.
+const FORMAT: u8 = 4;
 
-/// Migrates every session and clip still in version 1; returns how many were rewritten.
+/// Migrates every session and clip of an earlier version; returns how many were rewritten.
 /// Each clip's chunk records are written before its new record, so a crash in between
 /// leaves the old record (migrated again next time) and chunk records without an owner
 /// (removed by the start-up sweep). Once done, the format is recorded in `meta`, so later
@@ -106,11 +150,16 @@ pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
                         .map_err(|_| StoreError::Corrupt("session key".into()))?,
                 ));
                 let received_bytes = store.chunks(id)?.iter().map(|(_, c)| c.len).sum();
-                decode_as::<SessionV1>(1, &v)?.upgrade(received_bytes)
+                // Sessions before version 3 declared no size bound; the kind's limit applies.
+                decode_as::<SessionV1>(1, &v)?.upgrade(received_bytes, None)
             }
             Some(&2) => {
                 let old: SessionV2 = decode_as(2, &v)?;
-                old.v1.upgrade(old.received_bytes)
+                old.v1.upgrade(old.received_bytes, None)
+            }
+            Some(&3) => {
+                let old: SessionV3 = decode_as(3, &v)?;
+                old.v1.upgrade(old.received_bytes, old.declared_size)
             }
             _ => continue,
         };
@@ -119,31 +168,22 @@ pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
     }
     for kv in store.clips.iter() {
         let (k, v) = kv?;
-        if v.first() != Some(&1) {
-            continue;
-        }
-        let old: ClipV1 = decode_as(1, &v)?;
-        let upload = unused_upload_id(store)?;
-        let mut batch = sled::Batch::default();
-        for (n, rec) in old.chunks.iter().enumerate() {
-            batch.insert(&chunk_key(upload, n as u32), encode(rec)?);
-        }
-        store.chunks.apply_batch(batch)?;
-        let new = ClipMeta {
-            id: old.id,
-            kind: old.kind,
-            filename: old.filename,
-            mime: old.mime,
-            size: old.size,
-            created_at: old.created_at,
-            expires_at: old.expires_at,
-            one_time: old.one_time,
-            quick_share: old.quick_share,
-            plaintext: old.plaintext,
-            access: old.access,
-            blob: old.blob,
-            upload,
-            chunk_count: old.chunks.len() as u32,
+        let new = match v.first() {
+            Some(&1) => {
+                let old: ClipV1 = decode_as(1, &v)?;
+                let upload = unused_upload_id(store)?;
+                let mut batch = sled::Batch::default();
+                for (n, rec) in old.chunks.iter().enumerate() {
+                    batch.insert(&chunk_key(upload, n as u32), encode(rec)?);
+                }
+                store.chunks.apply_batch(batch)?;
+                old.head.upgrade(upload, old.chunks.len() as u32)
+            }
+            Some(&2) => {
+                let old: ClipV2 = decode_as(2, &v)?;
+                old.head.upgrade(old.upload, old.chunk_count)
+            }
+            _ => continue,
         };
         store.clips.insert(k, encode(&new)?)?;
         done += 1;
@@ -186,21 +226,31 @@ mod tests {
     fn version_1_clips_and_sessions_are_rewritten_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
-        let clip = ClipV1 {
-            id: ClipId::parse("ABCDEFGHJK").unwrap(),
+        let head = |id: &str, one_time: bool, blob: u64| ClipHead {
+            id: ClipId::parse(id).unwrap(),
             kind: ContentKind::File,
             filename: "f".into(),
             mime: "application/octet-stream".into(),
             size: 12,
             created_at: 1,
             expires_at: 2,
-            one_time: false,
+            one_time,
             quick_share: false,
             plaintext: false,
             access: None,
-            blob: BlobDir(7),
+            blob: BlobDir(blob),
+        };
+        let clip = ClipV1 {
+            head: head("ABCDEFGHJK", false, 7),
             chunks: vec![rec(5, 1), rec(7, 2)],
         };
+        let clip_id = clip.head.id;
+        let clip2 = ClipV2 {
+            head: head("ABCDEF", true, 10),
+            upload: UploadId(44),
+            chunk_count: 1,
+        };
+        let clip2_id = clip2.head.id;
         let session = SessionV1 {
             filename: "g".into(),
             mime: "text/plain".into(),
@@ -226,11 +276,28 @@ mod tests {
             },
             received_bytes: 77,
         };
+        let sid3 = UploadId(45);
+        let session3 = SessionV3 {
+            v1: SessionV1 {
+                one_time: false,
+                ..session.clone()
+            },
+            received_bytes: 5,
+            declared_size: Some(99),
+        };
         {
             let store = Store::open(&path).unwrap();
             store
                 .clips
-                .insert(clip.id.as_bytes(), encode_as(1, &clip).unwrap())
+                .insert(clip_id.as_bytes(), encode_as(1, &clip).unwrap())
+                .unwrap();
+            store
+                .clips
+                .insert(clip2_id.as_bytes(), encode_as(2, &clip2).unwrap())
+                .unwrap();
+            store
+                .sessions
+                .insert(session_key(sid3), encode_as(3, &session3).unwrap())
                 .unwrap();
             store
                 .sessions
@@ -252,12 +319,25 @@ mod tests {
         }
         // Opening migrates.
         let store = Store::open(&path).unwrap();
-        let c = store.clip(&clip.id).unwrap().unwrap();
+        let c = store.clip(&clip_id).unwrap().unwrap();
         assert_eq!((c.size, c.chunk_count, c.blob), (12, 2, BlobDir(7)));
+        assert_eq!(c.max_downloads, None);
+        let c2 = store.clip(&clip2_id).unwrap().unwrap();
+        assert_eq!(
+            (c2.upload, c2.chunk_count, c2.blob, c2.max_downloads),
+            (UploadId(44), 1, BlobDir(10), Some(1))
+        );
+        assert!(c2.one_time());
         let chunks = store.chunks(c.upload).unwrap();
         assert_eq!(chunks, vec![(0, rec(5, 1)), (1, rec(7, 2))]);
         let s = store.session(sid).unwrap().unwrap();
         assert_eq!((s.received, s.received_bytes, s.blob), (2, 9, BlobDir(8)));
+        assert_eq!(s.max_downloads, Some(1));
+        let s3 = store.session(sid3).unwrap().unwrap();
+        assert_eq!(
+            (s3.received_bytes, s3.declared_size, s3.max_downloads),
+            (5, Some(99), None)
+        );
         let s2 = store.session(sid2).unwrap().unwrap();
         assert_eq!(
             (

@@ -1,9 +1,10 @@
 //! The only module that knows sled. It owns the trees (clips by ID, the expiry index keyed by
-//! big-endian time then ID, upload sessions, received chunks, per-clip access counts, counters
-//! and server metadata) and exposes each state change as one multi-tree transaction, so a
+//! big-endian time then ID, upload sessions, received chunks, per-clip access counts, the
+//! download claims of limited clips, counters and server metadata) and exposes each state change as one multi-tree transaction, so a
 //! crash leaves either the old state or the new one. Nothing with side effects runs inside a
 //! transaction closure; callers do file work before or after.
 
+mod claims;
 pub mod codec;
 mod flusher;
 mod migrate;
@@ -18,6 +19,7 @@ use sled::Transactional;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use claims::ClaimTaken;
 pub use flusher::{FlushFailed, FlushMonitor};
 
 /// Errors of the store.
@@ -115,6 +117,7 @@ pub struct Store {
     counters: sled::Tree,
     access: sled::Tree,
     meta: sled::Tree,
+    claims: sled::Tree,
     flusher: Arc<flusher::Flusher>,
 }
 
@@ -156,6 +159,7 @@ impl Store {
             counters: db.open_tree("counters")?,
             access: db.open_tree("access")?,
             meta: db.open_tree("meta")?,
+            claims: db.open_tree("claims")?,
             db,
         };
         migrate::migrate(&store)?;
@@ -222,25 +226,31 @@ impl Store {
     /// owner, which the start-up sweep removes.
     pub fn remove_clip(&self, expected: &ClipMeta) -> Result<bool, StoreError> {
         let key = expected.id.as_bytes();
-        let res = (&self.clips, &self.expiry, &self.counters, &self.access).transaction(
-            |(clips, expiry, counters, access)| {
-                let Some(cur) = clips.get(key)? else {
-                    return Ok(false);
-                };
-                let cur: ClipMeta = match decode(&cur) {
-                    Ok(c) => c,
-                    Err(e) => return abort(e),
-                };
-                if cur.id != expected.id || cur.blob != expected.blob {
-                    return Ok(false);
-                }
-                clips.remove(key)?;
-                expiry.remove(expiry_key(cur.expires_at, &cur.id))?;
-                access.remove(key)?;
-                bump(counters, counter::STORED_BYTES, -(cur.size as i64))?;
-                Ok(true)
-            },
+        let trees = (
+            &self.clips,
+            &self.expiry,
+            &self.counters,
+            &self.access,
+            &self.claims,
         );
+        let res = trees.transaction(|(clips, expiry, counters, access, claims)| {
+            let Some(cur) = clips.get(key)? else {
+                return Ok(false);
+            };
+            let cur: ClipMeta = match decode(&cur) {
+                Ok(c) => c,
+                Err(e) => return abort(e),
+            };
+            if cur.id != expected.id || cur.blob != expected.blob {
+                return Ok(false);
+            }
+            clips.remove(key)?;
+            expiry.remove(expiry_key(cur.expires_at, &cur.id))?;
+            access.remove(key)?;
+            claims.remove(key)?;
+            bump(counters, counter::STORED_BYTES, -(cur.size as i64))?;
+            Ok(true)
+        });
         let removed = res.map_err(tx_err)?;
         if removed {
             self.remove_chunk_records(expected.upload)?;

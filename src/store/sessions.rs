@@ -154,7 +154,7 @@ impl Store {
                 } else {
                     bump(counters, counter::NORMAL, 1)?;
                 }
-                if clip.one_time {
+                if clip.one_time() {
                     bump(counters, counter::ONE_TIME, 1)?;
                 }
                 Ok(Ok(()))

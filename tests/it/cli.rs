@@ -2,7 +2,7 @@
 //! server started by the harness. Each run gets an empty environment with its own home,
 //! config and state directories, so the tests neither read nor leave anything of the user's.
 
-use crate::harness::{test_bytes, Answer, TestServer};
+use crate::harness::{test_bytes, Answer, CuttingProxy, TestServer};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -236,6 +236,38 @@ async fn a_50_mib_file_round_trips() {
     );
     // An explicit existing path needs --force, checked before downloading.
     user.get(&link, &["-o", "big.bin"]).await.failed("--force");
+}
+
+/// Issue 12, point 3: a download whose connection breaks (twice) reconnects by itself and
+/// continues where it stopped, for a reusable clip and for a one-time clip (with its claim
+/// token); a second reader of the one-time clip is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_cut_midway_reconnects_and_finishes() {
+    let (server, user) = server_and_user().await;
+    let bytes = test_bytes(12 << 20, 8);
+    std::fs::write(user.path("cut.bin"), &bytes).unwrap();
+    for one_time in [false, true] {
+        let extra: &[&str] = if one_time { &["--one-time"] } else { &[] };
+        let link = user.send(&server, extra, &["cut.bin"]).await.ok().link();
+        let proxy = CuttingProxy::start(&server.base, 3 << 20, 2).await;
+        let cut_link = link.replacen(&server.base, &proxy.base, 1);
+        let out = format!("got-{one_time}.bin");
+        let got = user.get(&cut_link, &["-o", &out]).await.ok();
+        assert_eq!(proxy.cuts_left(), 0, "both cuts happened");
+        assert_eq!(
+            got.stderr.matches("reconnecting").count(),
+            2,
+            "{}",
+            got.stderr
+        );
+        let back = std::fs::read(user.path(&out)).unwrap();
+        assert_eq!(sha256(&back), sha256(&bytes), "one_time: {one_time}");
+        if one_time {
+            user.get(&link, &["-o", "again.bin"])
+                .await
+                .failed("no such clip");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

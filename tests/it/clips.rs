@@ -499,12 +499,12 @@ async fn one_time_lookups_do_not_consume_first_download_does() {
     assert_eq!(s.get_json(&format!("/api/clip/{id}")).await.0, 404);
     assert_eq!(post_clip(&s, &id, None).await.0, 404);
     assert_eq!(s.get_json(&format!("/api/file/{id}/info")).await.0, 404);
-    // Its files are gone.
-    assert!(
-        files_under(&s.data_dir()).is_empty(),
-        "{:?}",
-        files_under(&s.data_dir())
-    );
+    // Its files go once the reader has it all.
+    let dir = s.data_dir();
+    eventually("the clip's files go", Duration::from_secs(5), || {
+        files_under(&dir).is_empty()
+    })
+    .await;
     s.stop().await;
 }
 
@@ -544,6 +544,13 @@ async fn one_time_race_has_exactly_one_winner_and_no_resurrection() {
     }
     assert_eq!(winners, 1, "exactly one downloader wins");
     assert_eq!(s.download_bytes(&id, None).await.0, 404);
+    // The winner has it all: the clip goes (a restart before that would leave the claim to
+    // its window).
+    let dir = s.data_dir();
+    eventually("the clip's files go", Duration::from_secs(5), || {
+        files_under(&dir).is_empty()
+    })
+    .await;
 
     let s = s.restart().await;
     assert_eq!(s.download_bytes(&id, None).await.0, 404, "resurrected");

@@ -2,6 +2,7 @@
 //! always through the real HTTP interface of a server started by `harness`.
 
 mod browser;
+mod claims;
 mod cli;
 mod clips;
 mod crash;

@@ -1,7 +1,7 @@
 //! Resumable downloads: `Range` on the download routes (206 with `Content-Range`, `If-Range`
 //! against the strong `ETag`, 416 past the end), for an encrypted clip's ciphertext
 //! (`POST /api/file/:id`) and an unencrypted one-shot clip (`GET /file/:id`), across chunk
-//! boundaries; a one-time clip is always sent whole.
+//! boundaries; a one-time clip's ranges go to the reader that claimed it.
 
 use crate::harness::{test_bytes, Answer, TestServer};
 use serde_json::json;
@@ -95,7 +95,7 @@ async fn downloads_resume_from_any_byte_across_chunks() {
 }
 
 #[tokio::test]
-async fn raw_one_shot_downloads_take_ranges_and_one_time_clips_come_whole() {
+async fn raw_one_shot_downloads_take_ranges_and_one_time_clips_go_to_their_claimant() {
     let s = TestServer::start_with(|c| c.chunk_size = CHUNK).await;
     let data = test_bytes(2 * CHUNK as usize + 10, 8);
     let url = s.put("/notes.bin").body(data.clone()).answer().await;
@@ -114,12 +114,23 @@ async fn raw_one_shot_downloads_take_ranges_and_one_time_clips_come_whole() {
     );
     assert_eq!(r.bytes().await.unwrap().to_vec(), data[100..200]);
 
-    // A one-time clip is consumed by the download that reads it: a range would be all the
-    // recipient ever gets, so it is sent whole (resuming one is the claim's job).
+    // A one-time clip's first download claims it: a range comes with the claim's token,
+    // which alone gets the rest (tests/it/claims.rs has the whole story).
     let v = s.upload(&data, json!({ "oneTime": true }), json!({})).await;
     let id = v["clipId"].as_str().unwrap();
     let r = ranged(&s, id, "bytes=0-9", None).await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.bytes().await.unwrap().to_vec(), data);
+    assert_eq!(r.status(), 206);
+    let token = header(&r, "x-qopy-claim").to_string();
+    assert!(token.len() >= 32, "claim token: {token:?}");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), data[..10]);
     assert_eq!(s.download(id, None).await.status(), 404);
+    let rest = s
+        .post(&format!("/api/file/{id}"))
+        .header("range", "bytes=10-")
+        .header("x-qopy-claim", &token)
+        .json(&json!({}))
+        .answer()
+        .await;
+    assert_eq!(rest.status(), 206);
+    assert_eq!(rest.bytes().await.unwrap().to_vec(), data[10..]);
 }

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// A server's address and a client for it.
+#[derive(Clone)]
 pub struct Http {
     /// `http://127.0.0.1:PORT` (or `https://`).
     pub base: String,

@@ -8,9 +8,11 @@
 
 mod http;
 mod process;
+mod proxy;
 
 pub use http::{content_type, Answer, Http};
 pub use process::{assert_exit_code, free_port, target_dir, ServerProcess, Spawn};
+pub use proxy::CuttingProxy;
 
 use qopy::clock::OffsetClock;
 use qopy::config::Config;
@@ -190,4 +192,17 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     walk(dir, &dir.join("blobs"), &mut out);
     out.sort();
     out
+}
+
+/// Waits until `probe` holds, for at most `within`; fails the test with `what` otherwise.
+/// For effects that follow an answer in the background (a finished claim's deletion).
+pub async fn eventually(what: &str, within: Duration, mut probe: impl FnMut() -> bool) {
+    let end = tokio::time::Instant::now() + within;
+    while !probe() {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
