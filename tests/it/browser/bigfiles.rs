@@ -17,12 +17,14 @@
 //!
 //! A plain-HTTP origin (not a secure context) takes the blob path on its own.
 //!
-//! And a download cut mid-way by a small TCP proxy that closes the connection after N bytes:
-//! the page shows that it reconnects, asks for the rest with `Range` + `If-Range` from a
-//! record boundary (never from zero), and saves a file with the right SHA-256.
+//! And a download cut mid-way by a small TCP proxy that closes the connection after N bytes,
+//! for a reusable and a one-time clip: the page shows that it reconnects, asks for the rest
+//! with `Range` + `If-Range` (+ the claim token of the one-time clip) from a record boundary
+//! (never from zero), and saves a file with the right SHA-256; nobody else gets the one-time
+//! clip meanwhile or afterwards.
 
 use super::driver::{renderer_kib_below, Browser};
-use super::ui::{lan_browser, lan_server, open_app, origins, read_share_dialog};
+use super::ui::{lan_browser, lan_server, open_app, origins, read_share_dialog, set_checked};
 use super::ui_file::choose_file;
 use crate::harness::TestServer;
 use serde_json::{json, Value};
@@ -448,8 +450,27 @@ async fn pipe(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_download_cut_mid_way_reconnects_and_continues_from_a_record_boundary() {
+/// A download without a claim token, straight to the server: its status.
+async fn second_reader(url: &str) -> u16 {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(url)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Shares a file through the proxy, downloads it by its link while the proxy cuts the
+/// answer mid-way, and checks the resume: the page shows that it reconnects, asks for the rest
+/// with `Range` from a record boundary, `If-Range` and (for a one-time clip) the claim token,
+/// and saves the right bytes. A one-time clip is refused to a second reader after the cut and
+/// after the download.
+async fn cut_download_resumes(one_time: bool) {
     let server = TestServer::start().await;
     let upstream: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     let proxy = CutProxy::start(upstream).await;
@@ -462,6 +483,9 @@ async fn a_download_cut_mid_way_reconnects_and_continues_from_a_record_boundary(
     let b = Browser::start().await;
     open_app(&b, &format!("{origin}/")).await;
     choose_file(&b, &path).await;
+    if one_time {
+        set_checked(&b, "[data-testid=file-onetime]", true).await;
+    }
     b.click("[data-testid=file-submit]").await;
     let shared = read_share_dialog(&b).await;
     assert!(shared.url.starts_with(&origin), "{shared:?}");
@@ -472,6 +496,18 @@ async fn a_download_cut_mid_way_reconnects_and_continues_from_a_record_boundary(
     let cut_at = 15 * MIB + 777; // inside a record
     proxy.arm(cut_at);
     b.click("[data-testid=retrieve-reveal]").await;
+    let file_url = server.url(&format!("/api/file/{}", shared.id));
+    if one_time {
+        b.wait_for("the proxy to cut the download", LONG, || async {
+            (proxy.cuts.load(Ordering::SeqCst) == 1).then_some(())
+        })
+        .await;
+        assert_eq!(
+            second_reader(&file_url).await,
+            404,
+            "a second reader got the claimed clip"
+        );
+    }
     let line = result_line(&b).await;
     assert!(line.starts_with("Streamed to your browser"), "{line}");
     let saved = b.wait_download(LONG).await;
@@ -481,6 +517,13 @@ async fn a_download_cut_mid_way_reconnects_and_continues_from_a_record_boundary(
         "the proxy cut nothing"
     );
     assert_eq!(sha256_file(&saved), want, "the resumed download differs");
+    if one_time {
+        assert_eq!(
+            second_reader(&file_url).await,
+            404,
+            "the one-time clip is still there"
+        );
+    }
 
     let phases: Value = b.js("return window.__phases", vec![]).await;
     let phases: Vec<&str> = phases
@@ -510,8 +553,23 @@ async fn a_download_cut_mid_way_reconnects_and_continues_from_a_record_boundary(
         lines.iter().any(|l| l.starts_with("if-range: \"")),
         "no If-Range: {lines:?}"
     );
+    assert_eq!(
+        lines.iter().any(|l| l.starts_with("x-qopy-claim: ")),
+        one_time,
+        "the claim token (only a clip with a download limit has one): {lines:?}"
+    );
     b.close().await;
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_cut_mid_way_reconnects_and_continues_from_a_record_boundary() {
+    cut_download_resumes(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_time_download_cut_mid_way_resumes_with_its_claim() {
+    cut_download_resumes(true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -570,6 +628,9 @@ async fn the_download_worker_is_served_as_javascript_from_the_root() {
     let ct = r.headers()["content-type"].to_str().unwrap().to_string();
     assert!(ct.contains("javascript"), "{ct}");
     let body = r.text().await.unwrap();
-    assert!(body.contains("'/download-stream/'"), "not the download worker");
+    assert!(
+        body.contains("'/download-stream/'"),
+        "not the download worker"
+    );
     server.stop().await;
 }
