@@ -157,8 +157,9 @@ try {
       const m = await measure(browser, async () => {
         await page.click('[data-testid=file-submit]');
         // The share dialog, or an error the page shows (then the row says it).
+        // A minute plus 25 ms per MiB (40 MiB/s) at most: an upload that stalls is a row too.
         await page.waitForFunction(() => document.getElementById('share-modal').open
-          || document.querySelector('#toasts .toast.error'), null, { timeout: 1200000, polling: 200 });
+          || document.querySelector('#toasts .toast.error'), null, { timeout: 60000 + mib * 25, polling: 200 });
         if (!await page.evaluate(() => document.getElementById('share-modal').open)) {
           throw new Error(`the upload failed: ${await page.textContent('#toasts .toast.error')}`);
         }
@@ -166,11 +167,14 @@ try {
       url = await page.inputValue('[data-testid=share-url]');
       clearInterval(probe);
       rows.push({ mib, what: 'upload', ...m });
+    } catch (e) {
+      rows.push({ mib, what: 'upload', start: 0, peak: 0, secs: Infinity, note: `FAILED: ${String(e.message).split('\n')[0].slice(0, 80)}` });
+      url = null;
     } finally {
       await browser.close();
       rmSync(file, { force: true });
     }
-    for (const path of paths) {
+    for (const path of url ? paths : []) {
       const b = await launch();
       try {
         const context = await b.newContext({ acceptDownloads: true });
