@@ -198,9 +198,9 @@ try {
         await new Promise((r) => setTimeout(r, 500));
         let size = -1, failed = null;
         const m = await measure(b, async () => {
-          const download = path === 'picker' ? null : page.waitForEvent('download', { timeout: 1200000 });
+          const download = path === 'picker' ? null : page.waitForEvent('download', { timeout: 60000 + mib * 25 });
           await page.click('[data-testid=retrieve-reveal]');
-          await page.waitForSelector('[data-testid=retrieve-result-file]', { state: 'visible', timeout: 1200000 });
+          await page.waitForSelector('[data-testid=retrieve-result-file]', { state: 'visible', timeout: 60000 + mib * 25 });
           if (download) {
             const d = await download;
             const p = await d.path().catch(async (e) => {
@@ -228,6 +228,8 @@ try {
         if (size !== null && size !== mib * MIB) throw new Error(`${path}: saved ${size} bytes, want ${mib * MIB}`);
         const warned = await page.isVisible('[data-testid=retrieve-big-note]');
         rows.push({ mib, what: `download ${path}`, ...m, note: [failed ? `the browser failed the download (${failed})` : '', warned ? 'page warned about the size' : ''].filter(Boolean).join('; ') });
+      } catch (e) {
+        rows.push({ mib, what: `download ${path}`, start: 0, peak: 0, secs: Infinity, note: `FAILED: ${String(e.message).split('\n')[0].slice(0, 100)}` });
       } finally {
         await b.close();
       }
