@@ -3,7 +3,8 @@
 // - 'picker': the File System Access save picker (showSaveFilePicker; Chromium in a secure
 //   context): the bytes stream to the chosen file. The file is known to be saved.
 // - 'stream': a same-origin service worker (/download-worker.js, scope /download-stream/) in
-//   a secure context without the picker (Firefox, Safari, Chromium when the picker is refused):
+//   a secure context without the picker (Firefox, Safari, Chromium when the picker is refused),
+//   for files of 32 MiB and more (smaller ones take the Blob path, which can preview images):
 //   the page posts the decrypted pieces to the worker, which serves them as the body of a
 //   download (Content-Disposition: attachment) that a hidden frame opens, so the browser
 //   writes them to disk as they arrive. Only decrypted bytes go to the worker, never the key.
@@ -25,6 +26,8 @@ const FOLD_BYTES = 64 * 1024 * 1024;
  * that was tried (500 MiB passed; a 600 MiB Blob made in a page without Qopy failed too).
  */
 export const BLOB_COMFORT_BYTES = 400 * 1024 * 1024;
+/** Smaller files take the Blob path even where the worker could stream them (see sizedSink). */
+const STREAM_MIN_BYTES = 32 * 1024 * 1024;
 const WORKER_URL = '/download-worker.js';
 const WORKER_SCOPE = '/download-stream/';
 /** How long the service worker may take to answer (registration, then the frame's request). */
@@ -226,9 +229,41 @@ export async function makeSink(clipId, { onPicker } = {}) {
     if (handle) return pickerSink(handle, await handle.createWritable());
   }
   if (canStream()) {
-    try { return await streamSink(fallback); } catch { /* no worker here: the Blob path */ }
+    try { return sizedSink(await streamSink(fallback), blobSink(fallback)); } catch { /* no worker here: the Blob path */ }
   }
   return blobSink(fallback);
+}
+
+/**
+ * The worker is ready before anything is consumed; once the decrypted size is known (start),
+ * a file below STREAM_MIN_BYTES takes the Blob path after all (a few MiB in memory, and the
+ * page can preview an image from the Blob), a larger one the streamed download.
+ */
+function sizedSink(stream, blob) {
+  let chosen = null;
+  const sink = {
+    closed: false,
+    get kind() { return chosen ? chosen.kind : stream.kind; },
+    get blob() { return chosen ? chosen.blob : undefined; },
+    set blob(v) { if (chosen) chosen.blob = v; },
+    async start(meta) {
+      chosen = meta && Number.isSafeInteger(meta.size) && meta.size < STREAM_MIN_BYTES ? blob : stream;
+      if (chosen === blob) await stream.abort();
+      if (chosen.start) await chosen.start(meta);
+    },
+    async write(chunk) { await chosen.write(chunk); },
+    async close() {
+      sink.closed = true;
+      if (!chosen) { chosen = blob; await stream.abort(); }
+      await chosen.close();
+    },
+    async abort() {
+      sink.closed = true;
+      await (chosen || stream).abort();
+    },
+    async finish(meta) { if (chosen) await chosen.finish(meta); },
+  };
+  return sink;
 }
 
 /** True when the service-worker path can be tried (a secure context with service workers). */
