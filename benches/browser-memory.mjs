@@ -1,18 +1,25 @@
-// Renderer memory of a browser upload: starts qopy on a free loopback port with a temporary
-// data directory, opens its page in headless Chromium, shares a file of each given size
-// through the Share Files tab (as a user would) and samples the resident memory of
-// Chromium's renderer processes every 100 ms until the share dialog opens. Prints a table:
-// the renderer's memory after the page loaded, its peak during the upload, and the growth.
+// Renderer memory and speed of browser uploads and downloads: starts qopy on a free loopback
+// port with a temporary data directory, opens its page in headless Chromium, shares a file of
+// each given size through the Share Files tab (as a user would), then downloads it from its
+// link in each of the three download paths of assets/app/sink.js:
+//   picker  the save picker (answered by the page's own origin-private file system, so the
+//           page's real picker sink writes to a real file),
+//   stream  no picker: the service worker streams to Chromium's downloads,
+//   blob    no picker and no service worker (as on a plain-HTTP LAN address): Blob parts.
+// The resident memory of Chromium's renderer processes (the page's and the worker's) is
+// sampled every 100 ms. Prints, per size: upload and download MiB/s and the renderer's peak
+// above its level after the page loaded; the saved size is checked.
 //
-//   NODE_PATH=/path/to/node_modules node benches/browser-memory.mjs [MiB ...]   (default 300)
+//   NODE_PATH=/path/to/node_modules node benches/browser-memory.mjs [MiB ...]   (default 256 1024 2048)
 //
 // Needs playwright-core (npm, test tooling only: `npm install playwright-core` in any
 // directory and point NODE_PATH at its node_modules), Debian's chromium at /usr/bin/chromium,
 // and a qopy binary ($QOPY_BIN, default target/release/qopy). Only 127.0.0.1 is contacted.
+// PATHS=picker,stream,blob chooses the download paths.
 
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync, createWriteStream, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, createWriteStream, readFileSync, readdirSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +31,8 @@ const { chromium } = require('playwright-core');
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MIB = 1024 * 1024;
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
-if (!sizes.length) sizes.push(300);
+if (!sizes.length) sizes.push(256, 1024, 2048);
+const paths = (process.env.PATHS || 'picker,stream,blob').split(',').filter(Boolean);
 
 const freePort = () => new Promise((resolve, reject) => {
   const s = createServer();
@@ -32,13 +40,35 @@ const freePort = () => new Promise((resolve, reject) => {
   s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
 });
 
-/** Resident KiB of every Chromium renderer process (`--type=renderer`). */
-function rendererKiB() {
+/** The parent process id of `pid` (0 when it is gone). */
+function parentOf(pid) {
+  try { return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]); } catch { return 0; }
+}
+
+/** The browser process started with the argument `marker` (not one of its children). */
+function browserPid(marker) {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args.includes(marker) && !args.some((a) => a.startsWith('--type='))) return Number(pid);
+    } catch { /* gone */ }
+  }
+  throw new Error('the browser process was not found');
+}
+
+/**
+ * Resident KiB of the renderer processes (`--type=renderer`) of the Chromium whose browser
+ * process is `root` (other Chromiums on the machine are not counted).
+ */
+function rendererKiB(root) {
   let total = 0;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!cmd.includes('--type=renderer')) continue;
+      let p = Number(pid);
+      for (let i = 0; i < 8 && p > 1 && p !== root; i++) p = parentOf(p);
+      if (p !== root) continue;
       const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/);
       if (m) total += Number(m[1]);
     } catch { /* gone */ }
@@ -71,38 +101,143 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
   const rows = [];
-  for (const mib of sizes) {
-    const file = join(dir, `upload-${mib}.bin`);
-    await writeFile(file, mib);
+  /** Samples the renderer's memory while `run` runs: { start, peak, secs } in MiB and s. */
+  const measure = async (browser, run) => {
+    const root = browserPid(browser.marker);
+    const start = rendererKiB(root);
+    let peak = start;
+    const timer = setInterval(() => { peak = Math.max(peak, rendererKiB(root)); }, 100);
+    const t0 = Date.now();
+    try { await run(); } finally { clearInterval(timer); }
+    return { start: start / 1024, peak: Math.max(peak, rendererKiB(root)) / 1024, secs: (Date.now() - t0) / 1000 };
+  };
+  const launch = async () => {
+    const marker = `--qopy-bench=${randomBytes(8).toString('hex')}`; // finds its browser process
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run'],
+        '--disable-component-update', '--disable-sync', '--no-first-run', marker],
     });
+    return Object.assign(browser, { marker });
+  };
+  for (const mib of sizes) {
+    const file = join(dir, `upload-${mib}.bin`);
+    await writeFile(file, mib);
+    let url;
+    const browser = await launch();
     try {
       const page = await browser.newPage();
+      if (process.env.BENCH_DEBUG) {
+        page.on('console', (m) => console.error(`[upload page] ${m.type()}: ${m.text()}`));
+        await page.addInitScript(() => {
+          const real = window.fetch.bind(window);
+          let n = 0;
+          window.fetch = async (u, init) => {
+            const i = ++n, t = Date.now();
+            if (!/chunk/.test(String(u)) || i % 50 === 0 || i > 400) console.log(`fetch ${i} ${init && init.method} ${u}`);
+            try {
+              const r = await real(u, init);
+              if (!/chunk/.test(String(u)) || i > 400) console.log(`answer ${i} ${r.status} after ${Date.now() - t} ms`);
+              return r;
+            } catch (e) { console.log(`failed ${i} ${e}`); throw e; }
+          };
+        });
+      }
       await page.goto(`${base}/`);
       await page.click('[data-testid=tab-file]');
       await page.setInputFiles('[data-testid=file-input]', file);
       await page.waitForSelector('[data-testid=file-info]');
       await new Promise((r) => setTimeout(r, 500));
-      const start = rendererKiB();
-      let peak = start;
-      const timer = setInterval(() => { peak = Math.max(peak, rendererKiB()); }, 100);
-      const t0 = Date.now();
-      await page.click('[data-testid=file-submit]');
-      await page.waitForFunction(() => document.getElementById('share-modal').open, null, { timeout: 600000 });
-      clearInterval(timer);
-      const secs = (Date.now() - t0) / 1000;
-      rows.push({ mib, start: start / 1024, peak: peak / 1024, secs });
+      const probe = process.env.BENCH_DEBUG ? setInterval(() => {
+        page.evaluate(() => JSON.stringify({ modal: document.getElementById('share-modal').open,
+          toasts: document.getElementById('toasts').textContent,
+          progress: document.getElementById('file-progress').hidden ? null : document.getElementById('file-progress').textContent.replace(/\s+/g, ' ') }))
+          .then((v) => console.error('[probe]', v), (e) => console.error('[probe failed]', e.message));
+      }, 5000) : 0;
+      const m = await measure(browser, async () => {
+        await page.click('[data-testid=file-submit]');
+        // The share dialog, or an error the page shows (then the row says it).
+        // A minute plus 25 ms per MiB (40 MiB/s) at most: an upload that stalls is a row too.
+        await page.waitForFunction(() => document.getElementById('share-modal').open
+          || document.querySelector('#toasts .toast.error'), null, { timeout: 60000 + mib * 25, polling: 200 });
+        if (!await page.evaluate(() => document.getElementById('share-modal').open)) {
+          throw new Error(`the upload failed: ${await page.textContent('#toasts .toast.error')}`);
+        }
+      });
+      url = await page.inputValue('[data-testid=share-url]');
+      clearInterval(probe);
+      rows.push({ mib, what: 'upload', ...m });
+    } catch (e) {
+      rows.push({ mib, what: 'upload', start: 0, peak: 0, secs: Infinity, note: `FAILED: ${String(e.message).split('\n')[0].slice(0, 80)}` });
+      url = null;
     } finally {
       await browser.close();
       rmSync(file, { force: true });
     }
+    for (const path of url ? paths : []) {
+      const b = await launch();
+      try {
+        const context = await b.newContext({ acceptDownloads: true });
+        const page = await context.newPage();
+        if (process.env.BENCH_DEBUG) {
+          page.on('console', (m) => console.error(`[page ${path}] ${m.type()}: ${m.text()}`));
+          context.on('serviceworker', (w) => w.on('console', (m) => console.error(`[worker] ${m.text()}`)));
+        }
+        if (path === 'picker') {
+          await page.addInitScript(() => {
+            window.showSaveFilePicker = async (o) => (await navigator.storage.getDirectory()).getFileHandle(o.suggestedName, { create: true });
+          });
+        } else {
+          await page.addInitScript((blob) => {
+            window.showSaveFilePicker = undefined;
+            if (blob) Object.defineProperty(Navigator.prototype, 'serviceWorker', { get: () => undefined });
+          }, path === 'blob');
+        }
+        await page.goto(url);
+        await page.waitForSelector('[data-testid=retrieve-reveal]', { state: 'visible' });
+        await new Promise((r) => setTimeout(r, 500));
+        let size = -1, failed = null;
+        const m = await measure(b, async () => {
+          const download = path === 'picker' ? null : page.waitForEvent('download', { timeout: 60000 + mib * 25 });
+          await page.click('[data-testid=retrieve-reveal]');
+          await page.waitForSelector('[data-testid=retrieve-result-file]', { state: 'visible', timeout: 60000 + mib * 25 });
+          if (download) {
+            const d = await download;
+            const p = await d.path().catch(async (e) => {
+              if (path === 'blob') return null; // Chromium cancels big Blob downloads (see sink.js)
+              const shown = await page.evaluate(() => ['retrieve-error', 'retrieve-result-file', 'retrieve-progress']
+                .map((id) => `${id}: ${document.getElementById(id).hidden ? '(hidden)' : document.getElementById(id).textContent.trim()}`).join(' | '));
+              throw new Error(`${path} download of ${mib} MiB: ${e.message}; the page: ${shown}`);
+            });
+            if (p === null) {
+              size = null;
+              failed = await d.failure();
+            } else {
+              size = statSync(p).size;
+              rmSync(p, { force: true });
+            }
+          } else {
+            size = await page.evaluate(async () => {
+              const root = await navigator.storage.getDirectory();
+              let n = -1;
+              for await (const [name, h] of root.entries()) { n = (await h.getFile()).size; await root.removeEntry(name); }
+              return n;
+            });
+          }
+        });
+        if (size !== null && size !== mib * MIB) throw new Error(`${path}: saved ${size} bytes, want ${mib * MIB}`);
+        const warned = await page.isVisible('[data-testid=retrieve-big-note]');
+        rows.push({ mib, what: `download ${path}`, ...m, note: [failed ? `the browser failed the download (${failed})` : '', warned ? 'page warned about the size' : ''].filter(Boolean).join('; ') });
+      } catch (e) {
+        rows.push({ mib, what: `download ${path}`, start: 0, peak: 0, secs: Infinity, note: `FAILED: ${String(e.message).split('\n')[0].slice(0, 100)}` });
+      } finally {
+        await b.close();
+      }
+    }
   }
-  console.log('file MiB | renderer MiB at start | peak during upload | growth | seconds');
+  console.log('file MiB | what            | MiB/s | renderer MiB at start | peak | above start | seconds | note');
   for (const r of rows) {
-    console.log(`${String(r.mib).padStart(8)} | ${r.start.toFixed(0).padStart(21)} | ${r.peak.toFixed(0).padStart(18)} | ${(r.peak - r.start).toFixed(0).padStart(6)} | ${r.secs.toFixed(1)}`);
+    console.log(`${String(r.mib).padStart(8)} | ${r.what.padEnd(15)} | ${(r.mib / r.secs).toFixed(0).padStart(5)} | ${r.start.toFixed(0).padStart(21)} | ${r.peak.toFixed(0).padStart(4)} | ${(r.peak - r.start).toFixed(0).padStart(11)} | ${r.secs.toFixed(1).padStart(7)} | ${r.note || ''}`);
   }
 } finally {
   server.kill('SIGTERM');

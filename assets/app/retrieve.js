@@ -2,9 +2,12 @@
 // or a verbal code. clipInfo() (never consumes) decides what to ask for: the Quick Share
 // secret (6-char ID without secret), the access code (hasPassword), and whether the clip is
 // one-time or has a download limit. Nothing is consumed until the user clicks Reveal /
-// Download (a reusable text without a limit opens at once), which calls
-// openClip(). Files go to a sink: the File System Access save picker where available, else
-// a Blob download named after the decrypted metadata. A failed decryption saves nothing.
+// Download (a reusable text without a limit opens at once), which calls openClip(). Files go
+// to a sink (sink.js): the save picker, else a service worker's streamed download, else a
+// Blob download named after the decrypted metadata; the progress says while the picker is
+// open and while a dropped download reconnects (openClip resumes it), and the result says
+// only what is known (saved, streamed, or handed to the browser). A failed decryption saves
+// nothing.
 // Image previews (#retrieve-preview): an unencrypted, reusable image clip shows the server's
 // JPEG preview (GET /api/clip/:id/preview never consumes); a downloaded file whose decrypted
 // bytes begin as a PNG, JPEG, GIF or WebP is shown from a Blob of the type those bytes say
@@ -18,7 +21,7 @@ import { blobImageType } from '/js/image-type.js';
 import { plaintextSize } from '/js/v4.js';
 import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
-import { makeSink } from './sink.js';
+import { makeSink, BLOB_COMFORT_BYTES } from './sink.js';
 import {
   setBusy, errorText, formatBytes, formatTime, formatDuration, formatNumber,
   parseClipInput, idProblem, isAbort, copyText,
@@ -28,6 +31,7 @@ import { countChars } from './share-text.js';
 const $ = (id) => document.getElementById(id);
 const state = {
   id: '', secret: '', fromLink: false, info: null, infoFor: '', lookup: null, controller: null, busy: false, shownOnce: false,
+  sinkKind: '',
 };
 let lookupTimer = 0;
 /** The preview shown: for which clip ID, its blob: URL (revoked on reset), a pending look-up. */
@@ -290,16 +294,28 @@ function secretFor() {
   return '';
 }
 
+/** The phase line of a download: the key, the save picker, downloading, reconnecting. */
+function phaseText(p) {
+  if (p.phase === 'key') return t('file.phase.key');
+  if (p.phase === 'picker') return t('ret.pickerOpen');
+  if (p.phase === 'reconnecting') return t('ret.reconnecting', { n: p.attempt });
+  return t('file.phase.download');
+}
+
 function showProgress(p) {
   const total = Number(p.total) || 0;
   const done = Number(p.sent ?? p.received ?? p.done) || 0;
   const pct = total ? Math.min(100, Math.floor((done / total) * 100)) : 0;
-  $('retrieve-progress-phase').textContent = p.phase === 'key' ? t('file.phase.key') : t('file.phase.download');
+  const box = $('retrieve-progress');
+  box.dataset.phase = p.phase || '';
+  $('retrieve-progress-phase').textContent = phaseText(p);
   $('retrieve-progress-fill').style.width = `${pct}%`;
   $('retrieve-progress-percent').textContent = total ? `${pct}%` : '';
   $('retrieve-progress-bar').setAttribute('aria-valuenow', String(pct));
-  $('retrieve-progress-detail').textContent = total
-    ? (p.bytesPerSec > 0 && Number.isFinite(p.etaSeconds)
+  if (state.sinkKind === 'blob' && total > BLOB_COMFORT_BYTES) $('retrieve-big-note').hidden = false;
+  $('retrieve-progress-detail').textContent = p.phase === 'reconnecting' && total
+    ? t('ret.reconnectingDetail', { done: formatBytes(done), total: formatBytes(total) })
+    : total ? (p.bytesPerSec > 0 && Number.isFinite(p.etaSeconds)
       ? t('file.speed', { done: formatBytes(done), total: formatBytes(total), speed: formatBytes(p.bytesPerSec), eta: formatDuration(p.etaSeconds) })
       : t('file.speedNoEta', { done: formatBytes(done), total: formatBytes(total) }))
     : '';
@@ -314,11 +330,15 @@ async function open() {
   let sink = null;
   if (isFile) {
     // Must run before any await: the save picker needs the click's user activation.
-    try { sink = await makeSink(state.id); } catch (err) {
+    const onPicker = () => { $('retrieve-progress').hidden = false; showProgress({ phase: 'picker' }); };
+    try { sink = await makeSink(state.id, { onPicker }); } catch (err) {
+      $('retrieve-progress').hidden = true;
       if (isAbort(err)) toast(t('toast.pickCancelled'), 'info'); else showError(errorText(err));
       return;
     }
   }
+  state.sinkKind = sink ? sink.kind : '';
+  $('retrieve-big-note').hidden = true;
   state.busy = true;
   if (isFile && preview.url) hidePreview(); // a new download replaces the previous local preview
   const reveal = $('retrieve-reveal');
@@ -341,7 +361,7 @@ async function open() {
     if (res.kind === 'text') showText(res, info);
     else {
       if (sink && sink.finish) await sink.finish(res.meta);
-      showFile(res.meta, info);
+      showFile(res.meta, info, sink && sink.kind);
       await localPreview(sink, state.id);
     }
     if (limited(info)) { state.info = null; state.infoFor = ''; } // what is left has changed
@@ -373,10 +393,12 @@ function showText(res, info) {
   $('retrieve-text').focus();
 }
 
-function showFile(meta, info) {
+/** Says what is known: saved (the picker's file), streamed to the downloads, or handed over. */
+function showFile(meta, info, kind) {
   meta = meta || {};
   $('retrieve-file-name').textContent = meta.name || state.id;
-  const details = [t('ret.fileSaved', { size: formatBytes(meta.size), type: meta.type || t('file.unknownType') })];
+  const key = kind === 'stream' ? 'ret.fileStreamed' : kind === 'blob' ? 'ret.fileHanded' : 'ret.fileSaved';
+  const details = [t(key, { size: formatBytes(meta.size), type: meta.type || t('file.unknownType') })];
   if (info.oneTime) details.push(t('ret.destroyed'));
   $('retrieve-file-details').textContent = details.join(' · ');
   $('retrieve-result-file').hidden = false;

@@ -98,6 +98,9 @@ export function errorText(err) {
     if (err.kind === 'missing_secret') return t('err.noSecret');
     if (err.kind === 'password_required') return t('err.codeNeeded');
     if (err.kind === 'too_long' || err.kind === 'too_large') return t('err.tooLarge');
+    if (err.kind === 'dropped') return t('err.network');
+    if (err.kind === 'resume_refused') return t('err.resumeRefused');
+    if (err.kind === 'download_cancelled') return t('err.downloadStopped');
     return t('err.decrypt');
   }
   const st = err.status;

@@ -254,12 +254,25 @@ export class V4Writer {
 
   /** Ciphertext bytes [offset, offset + length), clipped to the stream's end. */
   async read(offset, length, source) {
+    const parts = await this.readParts(offset, length, source);
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+
+  /**
+   * The same bytes as read(), as a list of views (the prefix and the sealed records), without
+   * copying them into one buffer: an upload makes a Blob of them, whose bytes the browser
+   * may keep outside the page.
+   */
+  async readParts(offset, length, source) {
     const L = this.layout;
     if (!(offset >= 0) || !(length >= 0)) throw new RangeError('bad range');
     const end = Math.max(offset, Math.min(L.total, offset + length));
-    const out = new Uint8Array(end - offset);
-    if (offset < L.prefix) out.set(this.prefix.subarray(offset, Math.min(end, L.prefix)), 0);
-    if (end <= L.prefix || end === offset) return out;
+    const parts = [];
+    if (offset < L.prefix && end > offset) parts.push(this.prefix.subarray(offset, Math.min(end, L.prefix)));
+    if (end <= L.prefix || end === offset) return parts;
     const step = L.recordSize + TAG_SIZE;
     const first = 1 + Math.floor(Math.max(0, offset - L.prefix) / step);
     const last = Math.min(L.lastIndex, 1 + Math.floor((end - 1 - L.prefix) / step));
@@ -267,7 +280,7 @@ export class V4Writer {
       const span = this.recordSpan(j);
       const sealed = await this.sealRecord(j, source);
       const a = Math.max(offset, span.start), b = Math.min(end, span.start + span.len);
-      out.set(sealed.subarray(a - span.start, b - span.start), a - offset);
+      parts.push(sealed.subarray(a - span.start, b - span.start));
       const partial = span.start < offset || span.start + span.len > end;
       if (partial) {
         this.cache.set(j, sealed);
@@ -276,13 +289,15 @@ export class V4Writer {
         this.cache.delete(j);
       }
     }
-    return out;
+    return parts;
   }
 }
 
 /**
  * Streaming V4 decryptor: push(bytes) returns the plaintext pieces (padding removed) of the
  * records the bytes complete; finish() reports truncation. After an error it refuses input.
+ * Every piece is a view of a fresh buffer made by the decryption (never reused): a consumer
+ * may keep it without copying.
  * `key` (optional) is an already derived content key for this stream's salt.
  */
 export class V4Reader {
@@ -296,6 +311,16 @@ export class V4Reader {
   get metadata() { return this.meta; }
   get header() { return this.hdr; }
   get done() { return this.stage === 'done'; }
+
+  /**
+   * Bytes pushed but not yet part of an authenticated record (a record cut by the end of a
+   * push). A download that resumes asks again from `received - pendingBytes` and first calls
+   * dropPending(); nothing of those bytes has been given out.
+   */
+  get pendingBytes() { return this.stage === 'failed' ? 0 : this.fill; }
+
+  /** Forgets the pending bytes of a partial record (see pendingBytes). */
+  dropPending() { if (this.stage !== 'failed') this.fill = 0; }
 
   need() {
     if (this.stage === 'header') return HEADER_SIZE;

@@ -414,3 +414,87 @@ test('the fallback crypto provider interoperates with the native one', async () 
   const r = await shareText('made without WebCrypto', opts({ crypto: fallbackCrypto() }));
   assert.equal((await openClip({ clipId: r.clipId, secret: r.secret, ...opts() })).text, 'made without WebCrypto');
 });
+
+/**
+ * A fetch whose first download answer (POST /api/file/...) breaks after `cutAt` bytes of its
+ * body, as a dropped connection does; every download request's headers are recorded.
+ */
+function cuttingFetch(cutAt, { replaceResume, claim } = {}) {
+  const f = async (url, init = {}) => {
+    const isFile = String(url).includes('/api/file/') && init.method === 'POST';
+    if (isFile) f.requests.push({ ...(init.headers || {}) });
+    if (isFile && f.requests.length > 1 && replaceResume) return replaceResume(url, init);
+    const res = await fetch(url, init);
+    if (!isFile || f.requests.length > 1) return res;
+    const reader = res.body.getReader();
+    let sent = 0;
+    const body = new ReadableStream({
+      async pull(c) {
+        const { done, value } = await reader.read();
+        if (done) { c.close(); return; }
+        if (sent + value.length >= cutAt) {
+          if (cutAt > sent) c.enqueue(value.subarray(0, cutAt - sent));
+          sent = cutAt;
+          reader.cancel();
+          c.error(new TypeError('network error'));
+          return;
+        }
+        sent += value.length;
+        c.enqueue(value);
+      },
+    });
+    const headers = new Headers(res.headers);
+    if (claim) headers.set('X-Qopy-Claim', claim); // as the first answer of a claimed download
+    return new Response(body, { status: res.status, headers });
+  };
+  f.requests = [];
+  return f;
+}
+
+test('a dropped download reconnects and continues after the last authenticated record', async () => {
+  const data = bytes(3_500_000, 9);
+  const r = await shareFile(new File([data], 'cut.bin'), opts());
+  const cutAt = 64 + 1024 + 16 + (1048576 + 16) + 300_000; // inside the second data record
+  const f = cuttingFetch(cutAt, { claim: 'c1aim-T0ken' });
+  const phases = [];
+  const sink = recordingSink();
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, sink, onProgress: (p) => phases.push(p), ...opts({ fetch: f }) });
+  assert.equal(got.kind, 'file');
+  assert.equal(got.meta.name, 'cut.bin');
+  assert.ok(sink.closed && !sink.aborted);
+  assert.deepEqual(sink.bytes(), data);
+  assert.equal(f.requests.length, 2);
+  // From the end of the first data record: the partial second record is asked for again.
+  assert.equal(f.requests[1].Range, `bytes=${64 + 1024 + 16 + 1048576 + 16}-`);
+  assert.match(f.requests[1]['If-Range'], /^"/);
+  assert.equal(f.requests[1]['X-Qopy-Claim'], 'c1aim-T0ken');
+  assert.ok(!('Range' in f.requests[0]));
+  const rec = phases.find((p) => p.phase === 'reconnecting');
+  assert.ok(rec && rec.attempt === 1 && rec.received === 64 + 1024 + 16 + 1048576 + 16, JSON.stringify(rec));
+});
+
+test('a resumed download that is not the asked range fails and saves nothing', async () => {
+  const data = bytes(2_500_000, 4);
+  const r = await shareFile(new File([data], 'changed.bin'), opts());
+  // The server answers the resume with the whole content (If-Range did not match).
+  const f = cuttingFetch(1_500_000, { replaceResume: (url, init) => fetch(url, { ...init, headers: { 'Content-Type': 'application/json' } }) });
+  const sink = recordingSink();
+  await assert.rejects(openClip({ clipId: r.clipId, secret: r.secret, sink, ...opts({ fetch: f }) }),
+    (e) => e.kind === 'resume_refused');
+  assert.ok(sink.aborted && !sink.closed);
+});
+
+test('a download that keeps dropping gives up after its retries', async () => {
+  const data = bytes(1_500_000, 6);
+  const r = await shareFile(new File([data], 'flaky.bin'), opts());
+  const f = async (url, init = {}) => {
+    if (String(url).includes('/api/file/') && init.method === 'POST' && init.headers && init.headers.Range) {
+      throw new TypeError('network error');
+    }
+    return cuttingFetch(1_200_000)(url, init);
+  };
+  const sink = recordingSink();
+  await assert.rejects(openClip({ clipId: r.clipId, secret: r.secret, sink, downloadRetries: 3, ...opts({ fetch: f }) }),
+    (e) => e instanceof TypeError);
+  assert.ok(sink.aborted && !sink.closed);
+});

@@ -586,6 +586,17 @@ impl Browser {
         .await
     }
 
+    /// The browser profile's directory (its origin-private file system lives under it).
+    pub fn profile_dir(&self) -> PathBuf {
+        self._profile.path().join("profile")
+    }
+
+    /// The process id of this session's chromedriver (Chromium's processes descend from
+    /// it; see [`renderer_kib_below`]).
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.child.id()
+    }
+
     /// Ends the session and stops chromedriver (and Chromium with it).
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.client.clone().close()).await;
@@ -602,6 +613,60 @@ impl Drop for Browser {
             self.driver.kill();
         }
     }
+}
+
+/// The parent of process `pid` (from `/proc/<pid>/stat`; 0 when it is gone).
+fn parent_of(pid: u32) -> u32 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sum of `VmRSS` (KiB) of the `--type=renderer` processes descending from `root`.
+pub fn renderer_kib_below(root: u32) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut total = 0;
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        // Zygote-forked processes rewrite their command line into one space-separated string.
+        if !cmd.windows(15).any(|w| w == b"--type=renderer") {
+            continue;
+        }
+        let mut p = pid;
+        for _ in 0..10 {
+            if p == root || p <= 1 {
+                break;
+            }
+            p = parent_of(p);
+        }
+        if p != root {
+            continue;
+        }
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            total += status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
 }
 
 fn is_truthy(v: &Value) -> bool {

@@ -3,6 +3,9 @@
 //! skip, when the browser is missing. Screenshots of the main screens (light, dark, German,
 //! phone width) go to `target/screenshots/`.
 //!
+//! - `bigfiles`: 256 MiB and 1 GiB through the upload and the three download paths (save
+//!   picker, service worker, Blob parts) in bounded renderer memory; a download cut by a proxy
+//!   resumes from a record boundary.
 //! - `driver`: the harness (chromedriver process, session options, waits, screenshots, logs).
 //! - `ui`: steps of the app page that several tests share.
 //! - `vectors`: the crypto fallback and WebCrypto on the published vectors, inside the page;
@@ -27,6 +30,7 @@
 //!   for encrypted PNGs); downloaded Blobs are application/octet-stream whatever the declared
 //!   type, and only bytes that are a PNG, JPEG, GIF or WebP get a preview.
 
+mod bigfiles;
 mod crypto_bench;
 mod driver;
 mod interop;
