@@ -76,9 +76,27 @@ pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// TCP states (linux/tcp_states.h).
 #[cfg(target_os = "linux")]
-const ESTABLISHED: u8 = 1;
+mod state {
+    pub const ESTABLISHED: u8 = 1;
+    pub const FIN_WAIT1: u8 = 4;
+    pub const FIN_WAIT2: u8 = 5;
+    pub const TIME_WAIT: u8 = 6;
+    pub const CLOSE_WAIT: u8 = 8;
+    pub const LAST_ACK: u8 = 9;
+    pub const CLOSING: u8 = 11;
+    pub const CLOSE: u8 = 7;
+}
+
+/// The socket's pending error (0: none), which a reset leaves.
 #[cfg(target_os = "linux")]
-const CLOSE_WAIT: u8 = 8;
+fn so_error(fd: &std::os::fd::OwnedFd) -> i32 {
+    rustix::net::sockopt::socket_error(fd)
+        .map(|r| match r {
+            Ok(()) => 0,
+            Err(e) => e.raw_os_error(),
+        })
+        .unwrap_or(-1)
+}
 
 /// The TCP state of a socket, `None` when the kernel does not say.
 #[cfg(target_os = "linux")]
@@ -104,7 +122,18 @@ fn tcp_state(fd: &std::os::fd::OwnedFd) -> Option<u8> {
 /// keeps delivering what is queued even after the server is done with the connection) to
 /// learn when the peer has received everything written to it.
 #[derive(Debug)]
-pub struct Delivery(std::os::fd::OwnedFd);
+pub struct Delivery(std::os::fd::OwnedFd, Seen);
+
+/// What the samples of a connection's state showed so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// No sample yet.
+    Nothing,
+    /// Open, or closed by the peer only: a later close can only be a reset.
+    Open,
+    /// Our side closed in order (hyper shut it down after the answer).
+    WeClosed,
+}
 
 impl Delivery {
     /// A hold on the socket of `conn`; call it while the connection is in use.
@@ -112,12 +141,13 @@ impl Delivery {
         // SAFETY: the descriptor belongs to a connection that is still open while one of
         // its requests is being handled (see `ConnFd`); it is duplicated at once.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(conn.0) };
-        fd.try_clone_to_owned().map(Delivery)
+        fd.try_clone_to_owned()
+            .map(|fd| Delivery(fd, Seen::Nothing))
     }
 
     /// What the kernel says of the socket's send queue.
     #[cfg(target_os = "linux")]
-    pub fn sent(&self) -> Sent {
+    pub fn sent(&mut self) -> Sent {
         use std::os::fd::AsRawFd;
         let Some(state) = tcp_state(&self.0) else {
             return Sent::Broken;
@@ -127,18 +157,30 @@ impl Delivery {
         if unsafe { libc::ioctl(self.0.as_raw_fd(), libc::TIOCOUTQ, &mut queued) } != 0 {
             return Sent::Broken;
         }
-        // Established, or the peer has closed its side (close-wait): what is queued still
-        // goes out. Any other state: reset or closed, and the queue is gone.
+        use state::*;
+        let seen = self.1;
+        self.1 = match state {
+            ESTABLISHED | CLOSE_WAIT | LAST_ACK => Seen::Open,
+            FIN_WAIT1 | FIN_WAIT2 | TIME_WAIT | CLOSING => Seen::WeClosed,
+            _ => seen,
+        };
         match (state, queued) {
-            (ESTABLISHED | CLOSE_WAIT, 0) => Sent::Delivered,
-            (ESTABLISHED | CLOSE_WAIT, _) => Sent::Pending,
+            // Our side closed in order (after the data) and the peer acknowledged it all.
+            (FIN_WAIT2 | TIME_WAIT, _) => Sent::Delivered,
+            // Fully closed: after our orderly close (the peer's FIN ends it so, as a reset
+            // does, but a reset leaves an error on the socket), or a reset.
+            (CLOSE, _) if seen != Seen::Open && so_error(&self.0) == 0 => Sent::Delivered,
+            // Open, or closing in order: what is queued still goes out.
+            (ESTABLISHED | CLOSE_WAIT | FIN_WAIT1 | CLOSING | LAST_ACK, 0) => Sent::Delivered,
+            (ESTABLISHED | CLOSE_WAIT | FIN_WAIT1 | CLOSING | LAST_ACK, _) => Sent::Pending,
+            // Reset or closed: the queue is gone.
             _ => Sent::Broken,
         }
     }
 
     /// Elsewhere the kernel is not asked: what was written counts as delivered.
     #[cfg(not(target_os = "linux"))]
-    pub fn sent(&self) -> Sent {
+    pub fn sent(&mut self) -> Sent {
         Sent::Delivered
     }
 
@@ -147,7 +189,7 @@ impl Delivery {
     /// buffer before the program reads it, so "received" also needs the peer not to reset
     /// the connection (as a program that gives up reading does) for [`SETTLE`] after the
     /// queue was first seen empty, unless it closed its side in order (it read to the end).
-    pub async fn delivered(self, within: std::time::Duration) -> bool {
+    pub async fn delivered(mut self, within: std::time::Duration) -> bool {
         let start = tokio::time::Instant::now();
         let mut acked_since: Option<tokio::time::Instant> = None;
         let mut pause = std::time::Duration::from_millis(5);
@@ -170,10 +212,15 @@ impl Delivery {
         }
     }
 
-    /// Whether the peer closed its side of the connection in order (close-wait).
+    /// Whether the connection was closed in order, by the peer (which read to the end) or by
+    /// us after the last byte, and not reset.
     #[cfg(target_os = "linux")]
     fn peer_closed(&self) -> bool {
-        tcp_state(&self.0) == Some(CLOSE_WAIT)
+        use state::*;
+        matches!(
+            tcp_state(&self.0),
+            Some(CLOSE_WAIT | FIN_WAIT2 | TIME_WAIT | LAST_ACK | CLOSING)
+        )
     }
 
     #[cfg(not(target_os = "linux"))]

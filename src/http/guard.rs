@@ -75,11 +75,14 @@ static SECURITY_HEADERS: std::sync::LazyLock<[(HeaderName, HeaderValue); SECURIT
 /// Whether `Cross-Origin-Opener-Policy` applies to an answer: browsers honour it only on a
 /// potentially trustworthy origin (HTTPS, or a loopback host over plain HTTP) and log a
 /// console error for it anywhere else, e.g. on every page of a plain-HTTP LAN address.
-pub fn opener_policy_applies(tls: bool, headers: &HeaderMap) -> bool {
-    tls || headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(is_loopback_host)
+/// `https` says the page is served over HTTPS: the server's own TLS, or a `public_url` of
+/// `https://` (a TLS-terminating proxy in front). A proxy's `X-Forwarded-Proto: https` says
+/// so too (a forged one only adds a header the browser ignores).
+pub fn opener_policy_applies(https: bool, headers: &HeaderMap) -> bool {
+    let text = |name| headers.get(name).and_then(|h| h.to_str().ok());
+    https
+        || text("x-forwarded-proto").is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+        || text(http::header::HOST.as_str()).is_some_and(is_loopback_host)
 }
 
 /// Adds `Cross-Origin-Opener-Policy: same-origin` (see [`opener_policy_applies`]).
@@ -335,6 +338,9 @@ mod tests {
         h.insert("host", HeaderValue::from_static("192.168.1.20:8080"));
         assert!(opener_policy_applies(true, &h));
         assert!(!opener_policy_applies(false, &h));
+        let mut proxied = h.clone();
+        proxied.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(opener_policy_applies(false, &proxied));
         h.insert("host", HeaderValue::from_static("127.0.0.1:8080"));
         assert!(opener_policy_applies(false, &h));
         let mut r = HeaderMap::new();

@@ -72,7 +72,14 @@ async fn handle(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let coop = opener_policy_applies(tls, req.headers());
+    let https = tls
+        || state
+            .qopy
+            .config()
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+    let coop = opener_policy_applies(https, req.headers());
     let req = req.map(|inner| GuardedBody::new(inner, st, len));
     let cut = req.body().cut.clone();
     let mut resp = respond(state.clone(), peer, req, found).await?;

@@ -107,6 +107,35 @@ async fn a_one_time_download_cut_midway_resumes_with_its_claim_and_nobody_else_g
     assert_eq!(s.download(&id, None).await.status(), 404);
 }
 
+/// A download whose connection the server closes after the answer (`Connection: close`, as
+/// HTTP/1.0 proxies ask) is finished too: the orderly close is not a reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_on_a_closing_connection_finishes_its_claim() {
+    let s = TestServer::start_with(|c| c.chunk_size = CHUNK).await;
+    let data = test_bytes(20 * CHUNK as usize, 28);
+    let v = s
+        .upload(&data, json!({ "maxDownloads": 2 }), json!({}))
+        .await;
+    let id = v["clipId"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let r = s
+            .post(&format!("/api/file/{id}"))
+            .header("connection", "close")
+            .json(&json!({}))
+            .answer()
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.bytes().await.unwrap().to_vec(), data);
+    }
+    let dir = s.data_dir();
+    eventually(
+        "two finished downloads remove the clip",
+        Duration::from_secs(5),
+        || files_under(&dir).is_empty(),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_readers_of_a_one_time_clip_have_exactly_one_winner() {
     let s = TestServer::start_with(|c| c.chunk_size = CHUNK).await;

@@ -24,7 +24,7 @@
 //! clip meanwhile or afterwards.
 
 use super::driver::{renderer_kib_below, Browser};
-use super::ui::{lan_browser, lan_server, open_app, origins, read_share_dialog, set_checked};
+use super::ui::{lan_browser, lan_server, open_app, origins, read_share_dialog, set_limit};
 use super::ui_file::choose_file;
 use crate::harness::TestServer;
 use serde_json::{json, Value};
@@ -484,7 +484,7 @@ async fn cut_download_resumes(one_time: bool) {
     open_app(&b, &format!("{origin}/")).await;
     choose_file(&b, &path).await;
     if one_time {
-        set_checked(&b, "[data-testid=file-onetime]", true).await;
+        set_limit(&b, "file", Some(1)).await;
     }
     b.click("[data-testid=file-submit]").await;
     let shared = read_share_dialog(&b).await;
