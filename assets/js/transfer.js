@@ -411,16 +411,18 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
   const retries = opts.downloadRetries ?? DOWNLOAD_RETRIES;
   const backoff = opts.backoffMs ?? DOWNLOAD_BACKOFF_MS;
   const stallMs = opts.stallMs ?? DOWNLOAD_STALL_MS;
-  let etag = null, claim = null, total = 0;
-  /** One request for the bytes from `offset` on; returns a reader over the body. */
+  let etag = null, claim = null, total = 0, answered = false;
+  /** One request for the bytes from `offset` on; returns a reader over the body. Every
+   * request after the first answer carries that answer's claim token (even from offset 0:
+   * a retry before any record arrived must not claim again) and its ETag. */
   const request = async (offset) => {
     const ctl = new AbortController();
     const onAbort = () => ctl.abort();
     if (signal) signal.addEventListener('abort', onAbort, { once: true });
     const headers = { 'Content-Type': 'application/json' };
-    if (offset > 0) {
-      headers.Range = `bytes=${offset}-`;
-      if (etag) headers['If-Range'] = etag;
+    if (answered) {
+      if (offset > 0) headers.Range = `bytes=${offset}-`;
+      if (etag && offset > 0) headers['If-Range'] = etag;
       if (claim) headers['X-Qopy-Claim'] = claim;
     }
     let res;
@@ -430,13 +432,15 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
       if (signal) signal.removeEventListener('abort', onAbort);
       throw e;
     }
-    if (offset === 0) {
+    if (!answered) {
+      answered = true;
       etag = res.headers.get('etag');
       claim = res.headers.get('x-qopy-claim');
       total = Number(res.headers.get('content-length')) || desc.filesize || 0;
     } else {
+      const whole = offset === 0 && res.status === 200 && res.headers.get('etag') === etag;
       const r = res.status === 206 ? rangeOf(res) : null;
-      if (!r || r.start !== offset || (total && r.total !== total)) {
+      if (!whole && (!r || r.start !== offset || (total && r.total !== total))) {
         if (res.body) res.body.cancel().catch(() => {});
         if (signal) signal.removeEventListener('abort', onAbort);
         throw Object.assign(new Error('the download cannot be continued: the server sent other content'), { kind: 'resume_refused' });

@@ -473,6 +473,20 @@ test('a dropped download reconnects and continues after the last authenticated r
   assert.ok(rec && rec.attempt === 1 && rec.received === 64 + 1024 + 16 + 1048576 + 16, JSON.stringify(rec));
 });
 
+test('a download dropped before its first record asks again with the claim, from the start', async () => {
+  const data = bytes(200_000, 11);
+  const r = await shareFile(new File([data], 'early.bin'), opts());
+  const f = cuttingFetch(30, { claim: 'c1aim-T0ken' }); // inside the V4 header
+  const sink = recordingSink();
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, sink, ...opts({ fetch: f }) });
+  assert.equal(got.meta.name, 'early.bin');
+  assert.deepEqual(sink.bytes(), data);
+  assert.equal(f.requests.length, 2);
+  // Not a new claim: the token goes with the retry, which starts over (nothing was kept).
+  assert.equal(f.requests[1]['X-Qopy-Claim'], 'c1aim-T0ken');
+  assert.ok(!('Range' in f.requests[1]));
+});
+
 test('a resumed download that is not the asked range fails and saves nothing', async () => {
   const data = bytes(2_500_000, 4);
   const r = await shareFile(new File([data], 'changed.bin'), opts());
