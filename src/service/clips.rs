@@ -53,7 +53,8 @@ impl ClaimTicket {
     /// its window ends it otherwise.
     pub fn finish_when(self, received: impl std::future::Future<Output = bool> + Send + 'static) {
         let q = self.qopy.clone();
-        self.qopy.tasks.spawn(async move {
+        let tasks = self.qopy.tasks.clone();
+        tasks.spawn(async move {
             let received = tokio::select! {
                 r = received => r,
                 _ = q.closing.cancelled() => false,
@@ -70,6 +71,27 @@ impl ClaimTicket {
                 tracing::warn!(error = %e, "could not end a download claim; its window will");
             }
         });
+    }
+}
+
+impl Drop for ClaimTicket {
+    /// The answer is over (sent, or cut): the claim's window starts again from now, so a
+    /// download that took longer than the window can still be resumed when it breaks.
+    fn drop(&mut self) {
+        let (q, hash) = (&self.qopy, self.token_hash);
+        // One small write to one record, not flushed: done here, before the answer stops
+        // counting as being sent, so that the window never closes in between.
+        let until = q.now() + q.config.claim_window.as_millis() as u64;
+        if let Err(e) = q.store.extend_claim(&self.clip.id, &hash, until) {
+            tracing::warn!(error = %e, "could not extend a download claim's window");
+        }
+        let mut streaming = q.streaming.lock();
+        if let Some(n) = streaming.get_mut(&hash) {
+            *n -= 1;
+            if *n == 0 {
+                streaming.remove(&hash);
+            }
+        }
     }
 }
 
@@ -171,8 +193,9 @@ impl Qopy {
         let mut raw = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let token = hex::encode(raw);
+        let claim_hash = token_hash(&token);
         let claim = Claim {
-            token_hash: token_hash(&token),
+            token_hash: claim_hash,
             until: self.now() + self.config.claim_window.as_millis() as u64,
         };
         let c = clip.clone();
@@ -187,7 +210,7 @@ impl Qopy {
                 self.store.flush().await?;
                 // The window's end is a deadline the sweeper must wake for.
                 self.sweeper_wake.notify_one();
-                Ok(self.ticket(clip, Some(token)))
+                Ok(self.ticket(clip, claim_hash, Some(token)))
             }
             ClaimTaken::Exhausted => {
                 self.cache.mark_gone(&clip.id, self.now());
@@ -207,25 +230,38 @@ impl Qopy {
         let id = clip.id;
         let claims = self.blocking(move |q| Ok(q.store.claims(&id)?)).await?;
         let now = self.now();
+        // Open, and within its window or with an answer still being sent (whose end starts
+        // the window again).
         if !claims
             .open
             .iter()
-            .any(|c| c.token_hash == hash && now < c.until)
+            .any(|c| c.token_hash == hash && (now < c.until || self.streaming(&hash)))
         {
             return Err(ServiceError::NotFound);
         }
-        let mut t = self.ticket(clip, None);
-        t.token_hash = hash;
-        Ok(t)
+        Ok(self.ticket(clip, hash, None))
     }
 
-    fn ticket(self: &Arc<Self>, clip: &Arc<ClipMeta>, token: Option<String>) -> ClaimTicket {
+    /// A ticket for an answer of the claim `hash`; while it lives, the claim's window does
+    /// not end (see [`ClaimTicket`]'s `Drop`).
+    fn ticket(
+        self: &Arc<Self>,
+        clip: &Arc<ClipMeta>,
+        hash: [u8; 32],
+        token: Option<String>,
+    ) -> ClaimTicket {
+        *self.streaming.lock().entry(hash).or_insert(0) += 1;
         ClaimTicket {
-            token_hash: token.as_deref().map(token_hash).unwrap_or_default(),
+            token_hash: hash,
             new_token: token,
             clip: clip.clone(),
             qopy: self.clone(),
         }
+    }
+
+    /// Whether an answer of the claim `hash` is being sent now.
+    pub(super) fn streaming(&self, hash: &[u8; 32]) -> bool {
+        self.streaming.lock().contains_key(hash)
     }
 
     /// Ends the open claims of `clip` that `ends` selects, as downloads that happened

@@ -170,6 +170,9 @@ pub struct Qopy {
     /// Cancelled when shutdown starts: background waits that may last long (a claim's
     /// delivery) stop then instead of holding the core.
     closing: tokio_util::sync::CancellationToken,
+    /// Claims (by token hash) with an answer being sent now, and how many: the sweeper
+    /// leaves their windows open.
+    streaming: parking_lot::Mutex<std::collections::HashMap<[u8; 32], usize>>,
 }
 
 fn random_hex(bytes: usize) -> Vec<u8> {
@@ -209,6 +212,7 @@ impl Qopy {
             previews: Semaphore::new(2),
             tasks: TaskTracker::new(),
             closing: tokio_util::sync::CancellationToken::new(),
+            streaming: Default::default(),
             config,
             store,
             blobs,

@@ -99,7 +99,8 @@ fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
         match q.store.clip(&id)? {
             Some(meta) => {
                 let counted = meta.one_time();
-                if q.end_claims(&meta, |c| c.until <= now, counted)?.is_some() {
+                let over = |c: &crate::model::Claim| c.until <= now && !q.streaming(&c.token_hash);
+                if q.end_claims(&meta, over, counted)?.is_some() {
                     report.ended_claims += 1;
                 }
             }

@@ -101,6 +101,30 @@ impl Store {
         res.map_err(tx_err)
     }
 
+    /// Moves the end of the open claim `hash` of a clip to `until` (if later); false when
+    /// there is no such claim (it ended).
+    pub fn extend_claim(
+        &self,
+        id: &ClipId,
+        hash: &[u8; 32],
+        until: u64,
+    ) -> Result<bool, StoreError> {
+        let key = id.as_bytes();
+        let res = self.claims.transaction(|claims| {
+            if claims.get(key)?.is_none() {
+                return Ok(false);
+            }
+            let mut c = read(claims, key)?;
+            let Some(claim) = c.open.iter_mut().find(|c| &c.token_hash == hash) else {
+                return Ok(false);
+            };
+            claim.until = claim.until.max(until);
+            write(claims, key, &c)?;
+            Ok(true)
+        });
+        res.map_err(tx_err)
+    }
+
     /// Every clip with an open claim, with the earliest time one of its windows closes.
     pub fn open_claims(&self) -> Result<Vec<(ClipId, u64)>, StoreError> {
         let mut out = Vec::new();

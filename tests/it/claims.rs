@@ -190,6 +190,10 @@ async fn an_unfinished_claim_ends_with_its_window_and_takes_the_clip() {
     let r = resume(&s, &id, got.len(), &tag, &token).await;
     assert_eq!(r.status(), 206);
     drop(r);
+    // The window starts again at the end of that answer, once the server saw the reader go.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.clock.advance(Duration::from_secs(59));
+    assert_eq!(s.sweep().await["endedClaims"], 0);
     // Past it the claim is over: the sweep ends it and removes the clip, and the token fails.
     s.clock.advance(Duration::from_secs(2));
     assert_eq!(resume(&s, &id, got.len(), &tag, &token).await.status(), 404);
@@ -197,6 +201,38 @@ async fn an_unfinished_claim_ends_with_its_window_and_takes_the_clip() {
     assert!(files_under(&s.data_dir()).is_empty());
     assert_eq!(s.download(&id, None).await.status(), 404);
     assert_eq!(s.sweep().await["endedClaims"], 0);
+}
+
+/// A download that takes longer than the window: its claim stays open while an answer is
+/// being sent, and the window starts again when an answer ends, so it can still be resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_window_counts_from_the_end_of_its_last_answer() {
+    let s = TestServer::start_with(|c| {
+        c.chunk_size = CHUNK;
+        c.claim_window = Duration::from_secs(60);
+    })
+    .await;
+    let data = test_bytes(160 * CHUNK as usize, 29);
+    let v = s.upload(&data, json!({ "oneTime": true }), json!({})).await;
+    let id = v["clipId"].as_str().unwrap().to_string();
+    let first = s.download(&id, None).await;
+    let (token, tag) = (header(&first, "x-qopy-claim"), header(&first, "etag"));
+    // A slow reader: the answer is still being sent when the window's time has passed.
+    let mut stream = first.bytes_stream();
+    let mut got = stream.next().await.unwrap().unwrap().to_vec();
+    s.clock.advance(Duration::from_secs(90));
+    assert_eq!(s.sweep().await["endedClaims"], 0, "an answer is being sent");
+    while got.len() < 1_000_000 {
+        got.extend_from_slice(&stream.next().await.unwrap().unwrap());
+    }
+    drop(stream);
+    // Cut at 90 s: the window now runs from the cut.
+    s.clock.advance(Duration::from_secs(50));
+    assert_eq!(s.sweep().await["endedClaims"], 0);
+    let r = resume(&s, &id, got.len(), &tag, &token).await;
+    assert_eq!(r.status(), 206);
+    got.extend_from_slice(&r.bytes().await.unwrap());
+    assert_eq!(got, data);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
