@@ -193,6 +193,10 @@ impl Delivery {
         let start = tokio::time::Instant::now();
         let mut acked_since: Option<tokio::time::Instant> = None;
         let mut pause = std::time::Duration::from_millis(5);
+        // The connection is handed the last piece before it writes it (in the same task,
+        // at once, unless the send buffer is full, which shows as a queue): the first look
+        // waits a little so that it never sees the queue empty in between.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         loop {
             let now = tokio::time::Instant::now();
             // Once the queue was empty, everything written before was acknowledged; what is
