@@ -44,6 +44,8 @@ pub struct ClaimTicket {
     token_hash: [u8; 32],
     clip: Arc<ClipMeta>,
     qopy: Arc<Qopy>,
+    /// The answer is over (see [`ClaimTicket::answer_over`]).
+    over: bool,
 }
 
 impl ClaimTicket {
@@ -51,7 +53,11 @@ impl ClaimTicket {
     /// in the background, and deletes the clip when it was its last claim. When `received`
     /// says false, or shutdown comes first, the claim stays open: its reader may resume, and
     /// its window ends it otherwise.
-    pub fn finish_when(self, received: impl std::future::Future<Output = bool> + Send + 'static) {
+    pub fn finish_when(
+        mut self,
+        received: impl std::future::Future<Output = bool> + Send + 'static,
+    ) {
+        self.answer_over();
         let q = self.qopy.clone();
         let tasks = self.qopy.tasks.clone();
         tasks.spawn(async move {
@@ -75,9 +81,18 @@ impl ClaimTicket {
 }
 
 impl Drop for ClaimTicket {
+    fn drop(&mut self) {
+        self.answer_over();
+    }
+}
+
+impl ClaimTicket {
     /// The answer is over (sent, or cut): the claim's window starts again from now, so a
     /// download that took longer than the window can still be resumed when it breaks.
-    fn drop(&mut self) {
+    fn answer_over(&mut self) {
+        if std::mem::replace(&mut self.over, true) {
+            return;
+        }
         let (q, hash) = (&self.qopy, self.token_hash);
         // One small write to one record, not flushed: done here, before the answer stops
         // counting as being sent, so that the window never closes in between.
@@ -256,6 +271,7 @@ impl Qopy {
             new_token: token,
             clip: clip.clone(),
             qopy: self.clone(),
+            over: false,
         }
     }
 

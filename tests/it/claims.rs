@@ -180,23 +180,36 @@ async fn an_unfinished_claim_ends_with_its_window_and_takes_the_clip() {
     let data = test_bytes(10 * CHUNK as usize, 23);
     let v = s.upload(&data, json!({ "oneTime": true }), json!({})).await;
     let id = v["clipId"].as_str().unwrap().to_string();
-    let first = s.download(&id, None).await;
+    // The reader takes the first 100,000 bytes and stops there (a part, read to its end: the
+    // answer is over once it has them all, and the claim is not finished).
+    let part = |range: &'static str, token: Option<String>| {
+        let mut req = s
+            .post(&format!("/api/file/{id}"))
+            .header("range", range)
+            .json(&json!({}));
+        if let Some(t) = token {
+            req = req.header("x-qopy-claim", t);
+        }
+        req.answer()
+    };
+    let first = part("bytes=0-99999", None).await;
+    assert_eq!(first.status(), 206);
     let (token, tag) = (header(&first, "x-qopy-claim"), header(&first, "etag"));
-    let got = read_then_drop(first, 100_000).await;
+    let got = first.bytes().await.unwrap();
+    assert_eq!(got.len(), 100_000);
 
     // Within the window a sweep leaves it alone and the claimant may resume.
     assert_eq!(s.sweep().await["endedClaims"], 0);
     s.clock.advance(Duration::from_secs(59));
-    let r = resume(&s, &id, got.len(), &tag, &token).await;
+    let r = part("bytes=100000-199999", Some(token.clone())).await;
     assert_eq!(r.status(), 206);
-    drop(r);
-    // The window starts again at the end of that answer, once the server saw the reader go.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(r.bytes().await.unwrap().len(), 100_000);
+    // The window starts again at the end of that answer.
     s.clock.advance(Duration::from_secs(59));
     assert_eq!(s.sweep().await["endedClaims"], 0);
     // Past it the claim is over: the sweep ends it and removes the clip, and the token fails.
     s.clock.advance(Duration::from_secs(2));
-    assert_eq!(resume(&s, &id, got.len(), &tag, &token).await.status(), 404);
+    assert_eq!(resume(&s, &id, 200_000, &tag, &token).await.status(), 404);
     assert_eq!(s.sweep().await["endedClaims"], 1);
     assert!(files_under(&s.data_dir()).is_empty());
     assert_eq!(s.download(&id, None).await.status(), 404);
