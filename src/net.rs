@@ -54,8 +54,8 @@ pub fn urls_with_scheme(bound: SocketAddr, scheme: &str) -> Vec<String> {
         .collect()
 }
 
-/// The socket of the connection a request came on, as the server loop saw it (a request
-/// extension). Valid while the request is being handled: the connection outlives it.
+/// The socket of the connection a request came on, as the server loop saw it. Valid while
+/// the request is being handled: the connection outlives it.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnFd(pub std::os::fd::RawFd);
 
@@ -101,6 +101,23 @@ fn so_error(fd: &std::os::fd::OwnedFd) -> i32 {
 /// The TCP state of a socket, `None` when the kernel does not say.
 #[cfg(target_os = "linux")]
 fn tcp_state(fd: &std::os::fd::OwnedFd) -> Option<u8> {
+    tcp_info(fd).map(|i| i.tcpi_state)
+}
+
+/// Bytes received on a socket so far (0 where the kernel is not asked).
+fn bytes_received(fd: &std::os::fd::OwnedFd) -> u64 {
+    #[cfg(target_os = "linux")]
+    return tcp_info(fd).map(|i| i.tcpi_bytes_received).unwrap_or(0);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = fd;
+        0
+    }
+}
+
+/// The kernel's `TCP_INFO` of a socket.
+#[cfg(target_os = "linux")]
+fn tcp_info(fd: &std::os::fd::OwnedFd) -> Option<libc::tcp_info> {
     use std::os::fd::AsRawFd;
     // SAFETY: a zeroed `tcp_info` is a valid value, and getsockopt writes at most `len`
     // bytes into it.
@@ -114,7 +131,7 @@ fn tcp_state(fd: &std::os::fd::OwnedFd) -> Option<u8> {
             (&mut info as *mut libc::tcp_info).cast(),
             &mut len,
         );
-        (r == 0).then_some(info.tcpi_state)
+        (r == 0).then_some(info)
     }
 }
 
@@ -122,7 +139,7 @@ fn tcp_state(fd: &std::os::fd::OwnedFd) -> Option<u8> {
 /// keeps delivering what is queued even after the server is done with the connection) to
 /// learn when the peer has received everything written to it.
 #[derive(Debug)]
-pub struct Delivery(std::os::fd::OwnedFd, Seen);
+pub struct Delivery(std::os::fd::OwnedFd, Seen, u64);
 
 /// What the samples of a connection's state showed so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +158,9 @@ impl Delivery {
         // SAFETY: the descriptor belongs to a connection that is still open while one of
         // its requests is being handled (see `ConnFd`); it is duplicated at once.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(conn.0) };
-        fd.try_clone_to_owned()
-            .map(|fd| Delivery(fd, Seen::Nothing))
+        let fd = fd.try_clone_to_owned()?;
+        let received = bytes_received(&fd);
+        Ok(Delivery(fd, Seen::Nothing, received))
     }
 
     /// What the kernel says of the socket's send queue.
@@ -202,6 +220,7 @@ impl Delivery {
             // Once the queue was empty, everything written before was acknowledged; what is
             // queued later belongs to later answers on the same connection.
             match (self.sent(), acked_since) {
+                _ if self.peer_moved_on() => return true,
                 (Sent::Broken, _) => return false,
                 (Sent::Delivered, _) if self.peer_closed() => return true,
                 (Sent::Delivered, None) => acked_since = Some(now),
@@ -214,6 +233,13 @@ impl Delivery {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(std::time::Duration::from_millis(100));
         }
+    }
+
+    /// Whether the peer sent another request on the connection after this answer: an HTTP/1.1
+    /// client does that only once it has read the whole answer (one that gives up on an
+    /// answer closes the connection instead).
+    fn peer_moved_on(&self) -> bool {
+        bytes_received(&self.0) > self.2 + 16
     }
 
     /// Whether the connection was closed in order, by the peer (which read to the end) or by

@@ -300,7 +300,7 @@ pub fn content_response(d: crate::service::Download, r: &Req) -> Response {
     };
     let body = |parts: Vec<Bytes>| match claim.filter(|_| ends) {
         Some(c) => {
-            let delivery = r.conn().and_then(|fd| Delivery::of(fd).ok());
+            let delivery = Delivery::of(r.conn()).ok();
             let patience = r.state.qopy.config().claim_window;
             streaming_response_then(parts, move || {
                 c.finish_when(async move {

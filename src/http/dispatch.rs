@@ -31,6 +31,7 @@ pub struct Req {
     pub ip: IpAddr,
     params: table::Params,
     head: http::request::Parts,
+    conn: crate::net::ConnFd,
     /// In a mutex only so that a `&Req` may be held across an await (the stream is `Send`,
     /// not `Sync`); it is only ever taken through `&mut self`.
     body: parking_lot::Mutex<Option<BodyStream>>,
@@ -47,10 +48,9 @@ impl Req {
         &self.head.headers
     }
 
-    /// The socket of the connection the request came on (absent in tests that build
-    /// requests by hand).
-    pub fn conn(&self) -> Option<crate::net::ConnFd> {
-        self.head.extensions.get().copied()
+    /// The socket of the connection the request came on.
+    pub fn conn(&self) -> crate::net::ConnFd {
+        self.conn
     }
 
     /// A header as text; a value that is not visible ASCII is a 400, as a malformed header.
@@ -112,6 +112,7 @@ impl Req {
 pub async fn dispatch<B>(
     state: State,
     peer: SocketAddr,
+    conn: crate::net::ConnFd,
     req: http::Request<B>,
     found: Found,
 ) -> Response
@@ -146,6 +147,7 @@ where
         ip,
         params,
         head,
+        conn,
         body: parking_lot::Mutex::new(Some(body)),
     };
     (route.handler)(req)

@@ -59,6 +59,7 @@ fn preflight(origin: &str) -> Response {
 async fn handle(
     state: State,
     peer: std::net::SocketAddr,
+    conn: crate::net::ConnFd,
     tls: bool,
     req: http::Request<Incoming>,
 ) -> Result<http::Response<ServerBody>, Infallible> {
@@ -82,7 +83,7 @@ async fn handle(
     let coop = opener_policy_applies(https, req.headers());
     let req = req.map(|inner| GuardedBody::new(inner, st, len));
     let cut = req.body().cut.clone();
-    let mut resp = respond(state.clone(), peer, req, found).await?;
+    let mut resp = respond(state.clone(), peer, conn, req, found).await?;
     if let Some(&c) = cut.get() {
         tracing::debug!(?c, "request body cut off");
         resp = cut_response(c, state.qopy.config());
@@ -114,6 +115,7 @@ async fn handle(
 async fn respond(
     state: State,
     peer: std::net::SocketAddr,
+    conn: crate::net::ConnFd,
     req: http::Request<GuardedBody>,
     found: crate::http::table::Found,
 ) -> Result<http::Response<ServerBody>, Infallible> {
@@ -132,7 +134,7 @@ async fn respond(
             *r.status_mut() = StatusCode::NO_CONTENT;
             r
         }
-        _ => crate::http::dispatch(state.clone(), peer, req, found).await,
+        _ => crate::http::dispatch(state.clone(), peer, conn, req, found).await,
     };
     if let OriginCheck::Allowed(o) = &origin {
         if let Ok(v) = HeaderValue::from_str(o) {
@@ -200,10 +202,9 @@ pub async fn serve(listener: TcpListener, state: State, shutdown: CancellationTo
         let acceptor = state.tls.as_ref().map(|t| t.acceptor.clone());
         let is_tls = acceptor.is_some();
         let fd = crate::net::ConnFd(std::os::fd::AsRawFd::as_raw_fd(&stream));
-        let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
             seen.touch();
-            req.extensions_mut().insert(fd);
-            handle(st.clone(), peer, is_tls, req)
+            handle(st.clone(), peer, fd, is_tls, req)
         });
         let builder = builder.clone();
         let stop = shutdown.clone();
