@@ -2,6 +2,10 @@
 // same async methods on both paths: WebCrypto (crypto.subtle) when it exists, else our
 // own implementations from this directory. The choice is by feature detection only.
 // Randomness always comes from crypto.getRandomValues. All results are Uint8Arrays.
+// ECDH (P-256): ecdhGenerate() gives { privateKey, publicKey } with the public key as 65 bytes
+// (uncompressed SEC1) and the private key as a value IndexedDB can store (WebCrypto: a
+// non-extractable CryptoKey; fallback: 32 bytes); ecdhDerive(privateKey, peerPublic65) gives
+// the 32-byte shared x coordinate. Both paths validate the peer's point with p256.js first.
 
 import { sha256 } from './sha256.js';
 import { sha512 } from './sha512.js';
@@ -9,6 +13,7 @@ import { hmac } from './hmac.js';
 import { pbkdf2Async } from './pbkdf2.js';
 import { hkdf } from './hkdf.js';
 import { AesGcm } from './gcm.js';
+import { decodePoint, generatePrivateKey, publicKeyFromPrivate, ecdh, SCALAR_LENGTH } from './p256.js';
 import { toBytes, hashName, constantTimeEqual } from './util.js';
 
 /** n bytes from crypto.getRandomValues (which fills at most 65,536 bytes per call). */
@@ -21,6 +26,17 @@ export function randomBytes(n) {
 }
 
 const AUTH_FAILED = 'AES-GCM: authentication failed';
+const ECDH_P256 = { name: 'ECDH', namedCurve: 'P-256' };
+
+/** Base64url without padding (for JWK fields). */
+function b64url(bytes) {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Is `k` a raw 32-byte private key (as the fallback makes) rather than a CryptoKey? */
+const isRawPrivateKey = (k) => k instanceof Uint8Array || ArrayBuffer.isView(k) || k instanceof ArrayBuffer;
 
 /** Provider backed by WebCrypto. */
 export function nativeCrypto(subtle = globalThis.crypto.subtle) {
@@ -65,6 +81,26 @@ export function nativeCrypto(subtle = globalThis.crypto.subtle) {
         throw e;
       }
     },
+    async ecdhGenerate() {
+      const pair = await subtle.generateKey(ECDH_P256, false, ['deriveBits']);
+      const publicKey = new Uint8Array(await subtle.exportKey('raw', pair.publicKey));
+      return { privateKey: pair.privateKey, publicKey };
+    },
+    async ecdhDerive(privateKey, peerPublic) {
+      const peer = toBytes(peerPublic);
+      decodePoint(peer); // throws InvalidPointError; WebCrypto's own checks vary by browser
+      let priv = privateKey;
+      if (isRawPrivateKey(privateKey)) {
+        // A raw key (made by the fallback, or fixed in a test vector) goes in as a JWK,
+        // the one import format that takes a bare scalar.
+        const d = toBytes(privateKey);
+        const pub = publicKeyFromPrivate(d);
+        const jwk = { kty: 'EC', crv: 'P-256', d: b64url(d), x: b64url(pub.subarray(1, 33)), y: b64url(pub.subarray(33)) };
+        priv = await subtle.importKey('jwk', jwk, ECDH_P256, false, ['deriveBits']);
+      }
+      const peerKey = await subtle.importKey('raw', peer, ECDH_P256, false, []);
+      return new Uint8Array(await subtle.deriveBits({ name: 'ECDH', public: peerKey }, priv, 256));
+    },
     randomBytes,
   };
 }
@@ -96,6 +132,17 @@ export function fallbackCrypto() {
     },
     async aesGcmDecrypt(key, nonce, data, aad) {
       return gcmFor(key).decrypt(toBytes(nonce), toBytes(data), toBytes(aad));
+    },
+    async ecdhGenerate() {
+      const privateKey = generatePrivateKey(randomBytes);
+      return { privateKey, publicKey: publicKeyFromPrivate(privateKey) };
+    },
+    async ecdhDerive(privateKey, peerPublic) {
+      if (!isRawPrivateKey(privateKey) || toBytes(privateKey).length !== SCALAR_LENGTH) {
+        // A non-extractable WebCrypto key cannot be read here; it needs the native provider.
+        throw new TypeError('ECDH: the fallback needs a raw 32-byte private key');
+      }
+      return ecdh(toBytes(privateKey), toBytes(peerPublic));
     },
     randomBytes,
   };
