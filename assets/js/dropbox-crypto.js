@@ -123,7 +123,7 @@ export async function unwrapSecret(crypto, privateKey, receiverPub, wrapped, box
   const k = await wrapKey(crypto, z, ePub, b);
   try {
     return await crypto.aesGcmDecrypt(k, nonce, c, utf8.encode(String(boxId)));
-  } catch (e) {
+  } catch {
     throw new DropBoxError('wrong_key', 'drop-box wrap: authentication failed (damaged, another box, or another key)');
   }
 }
