@@ -12,6 +12,7 @@
 //!   the decryptor accepts ciphertext cut anywhere (for example at upload-chunk boundaries).
 //! * [`encrypt_all`] / [`decrypt_all`] / [`decrypt_any`] are one-shot conveniences.
 //! * [`derive_key`] is the V4 key schedule; [`decrypt_v3`] reads the original's payloads.
+//! * [`wrap`] hands a content secret to a drop box's receiver (ECDH P-256 key wrap).
 //!
 //! Nothing here touches the network or the server: the server only ever stores ciphertext.
 
@@ -20,6 +21,7 @@ mod encrypt;
 mod error;
 mod header;
 mod v3;
+pub mod wrap;
 
 #[cfg(test)]
 mod tests;
