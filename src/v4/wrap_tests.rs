@@ -283,3 +283,33 @@ fn wrap_truncation_extension_box_id_and_key_are_checked() {
     assert_eq!(unwrap_secret(&other, &w, "Box1"), Err(WrapError::WrongKey));
     assert_eq!(unwrap_secret(&keys, &w, "Box1").unwrap(), vec![7; 16]);
 }
+
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+struct CdhVector {
+    dIUT: String,
+    QCAVSx: String,
+    QCAVSy: String,
+    QIUTx: String,
+    QIUTy: String,
+    ZIUT: String,
+}
+
+#[test]
+fn wrap_keys_match_the_nist_ecc_cdh_vectors() {
+    #[derive(Deserialize)]
+    struct File {
+        vectors: Vec<CdhVector>,
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/p256-ecdh.json");
+    let file: File = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(file.vectors.len() >= 5);
+    for v in file.vectors {
+        let keys = KeyPair::from_private_bytes(&h(&v.dIUT)).unwrap();
+        let public = format!("04{}{}", v.QIUTx, v.QIUTy);
+        assert_eq!(hex::encode(keys.public_bytes()), public);
+        let peer = parse_public_key(&h(&format!("04{}{}", v.QCAVSx, v.QCAVSy))).unwrap();
+        let z = diffie_hellman(keys.secret.to_nonzero_scalar(), peer.as_affine());
+        assert_eq!(hex::encode(z.raw_secret_bytes()), v.ZIUT);
+    }
+}
