@@ -76,6 +76,28 @@ function rendererKiB(root) {
   return total;
 }
 
+/** With PROFILE=1: the page's JavaScript CPU profile around `run`, printed as its top functions by self time. */
+async function profiled(page, label, run) {
+  if (!process.env.PROFILE) return run();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  try { return await run(); } finally {
+    const { profile } = await cdp.send('Profiler.stop');
+    const self = new Map();
+    const dt = new Map();
+    for (let i = 0; i < profile.samples.length; i++) dt.set(profile.samples[i], (dt.get(profile.samples[i]) || 0) + (profile.timeDeltas[i + 1] || 0));
+    for (const n of profile.nodes) {
+      const f = n.callFrame;
+      const k = `${f.functionName || '(anon)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+      self.set(k, (self.get(k) || 0) + (dt.get(n.id) || 0));
+    }
+    console.error(`[profile ${label}]`);
+    for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.error(`  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`);
+  }
+}
+
 async function writeFile(path, mib) {
   const out = createWriteStream(path);
   for (let i = 0; i < mib; i++) {
@@ -154,7 +176,7 @@ try {
           progress: document.getElementById('file-progress').hidden ? null : document.getElementById('file-progress').textContent.replace(/\s+/g, ' ') }))
           .then((v) => console.error('[probe]', v), (e) => console.error('[probe failed]', e.message));
       }, 5000) : 0;
-      const m = await measure(browser, async () => {
+      const m = await measure(browser, () => profiled(page, 'upload', async () => {
         await page.click('[data-testid=file-submit]');
         // The share dialog, or an error the page shows (then the row says it).
         // A minute plus 25 ms per MiB (40 MiB/s) at most: an upload that stalls is a row too.
@@ -163,7 +185,7 @@ try {
         if (!await page.evaluate(() => document.getElementById('share-modal').open)) {
           throw new Error(`the upload failed: ${await page.textContent('#toasts .toast.error')}`);
         }
-      });
+      }));
       url = await page.inputValue('[data-testid=share-url]');
       clearInterval(probe);
       rows.push({ mib, what: 'upload', ...m });
@@ -197,7 +219,7 @@ try {
         await page.waitForSelector('[data-testid=retrieve-reveal]', { state: 'visible' });
         await new Promise((r) => setTimeout(r, 500));
         let size = -1, failed = null;
-        const m = await measure(b, async () => {
+        const m = await measure(b, () => profiled(page, `download ${path}`, async () => {
           const download = path === 'picker' ? null : page.waitForEvent('download', { timeout: 60000 + mib * 25 });
           await page.click('[data-testid=retrieve-reveal]');
           await page.waitForSelector('[data-testid=retrieve-result-file]', { state: 'visible', timeout: 60000 + mib * 25 });
@@ -224,7 +246,7 @@ try {
               return n;
             });
           }
-        });
+        }));
         if (size !== null && size !== mib * MIB) throw new Error(`${path}: saved ${size} bytes, want ${mib * MIB}`);
         const warned = await page.isVisible('[data-testid=retrieve-big-note]');
         rows.push({ mib, what: `download ${path}`, ...m, note: [failed ? `the browser failed the download (${failed})` : '', warned ? 'page warned about the size' : ''].filter(Boolean).join('; ') });

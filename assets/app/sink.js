@@ -26,6 +26,8 @@ const FOLD_BYTES = 64 * 1024 * 1024;
  * that was tried (500 MiB passed; a 600 MiB Blob made in a page without Qopy failed too).
  */
 export const BLOB_COMFORT_BYTES = 400 * 1024 * 1024;
+/** How many bytes the picker path lets the browser write while it goes on (see pickerSink). */
+const PICKER_WINDOW_BYTES = 8 * 1024 * 1024;
 /** Smaller files take the Blob path even where the worker could stream them (see sizedSink). */
 const STREAM_MIN_BYTES = 32 * 1024 * 1024;
 const WORKER_URL = '/download-worker.js';
@@ -41,12 +43,37 @@ export function safeName(name, fallback) {
   return s || fallback;
 }
 
+/**
+ * Writes to the chosen file without waiting for each piece: up to PICKER_WINDOW_BYTES may be
+ * on their way to the browser while the next pieces are fetched and decrypted (waiting for
+ * every write held a download at about 90 MiB/s). A failed write fails the next call.
+ */
 function pickerSink(handle, writable) {
+  const inflight = [];
+  let inflightBytes = 0, failure = null;
+  const settle = async (keep) => {
+    while (inflight.length && inflightBytes > keep) {
+      const w = inflight.shift();
+      await w.done;
+      inflightBytes -= w.bytes;
+    }
+    if (failure) throw failure;
+  };
   const sink = {
     closed: false,
     kind: 'picker',
-    async write(chunk) { await writable.write(chunk); },
-    async close() { sink.closed = true; await writable.close(); },
+    async write(chunk) {
+      if (failure) throw failure;
+      const done = writable.write(chunk).catch((e) => { failure = failure || e; });
+      inflight.push({ done, bytes: chunk.length });
+      inflightBytes += chunk.length;
+      await settle(PICKER_WINDOW_BYTES);
+    },
+    async close() {
+      sink.closed = true;
+      await settle(0);
+      await writable.close();
+    },
     async abort() {
       if (sink.closed) return;
       sink.closed = true;

@@ -231,12 +231,11 @@ export class V4Writer {
 
   /** Seals data record j, reading its plaintext from `source` (zeros beyond meta.size). */
   async sealRecord(j, source) {
-    const hit = this.cache.get(j);
-    if (hit) return hit;
     const L = this.layout;
     const { plain } = this.recordSpan(j);
     const pStart = (j - 1) * L.recordSize;
     const avail = Math.max(0, Math.min(plain, L.size - pStart));
+    const nonce = recordNonce(this.noncePrefix, j, j === L.lastIndex);
     let pt;
     if (avail === plain) {
       pt = await readSource(source, pStart, plain);
@@ -249,7 +248,7 @@ export class V4Writer {
         pt.set(part, 0);
       }
     }
-    return this.crypto.aesGcmEncrypt(this.key, recordNonce(this.noncePrefix, j, j === L.lastIndex), pt, this._header);
+    return this.crypto.aesGcmEncrypt(this.key, nonce, pt, this._header);
   }
 
   /** Ciphertext bytes [offset, offset + length), clipped to the stream's end. */
@@ -264,7 +263,8 @@ export class V4Writer {
   /**
    * The same bytes as read(), as a list of views (the prefix and the sealed records), without
    * copying them into one buffer: an upload makes a Blob of them, whose bytes the browser
-   * may keep outside the page.
+   * may keep outside the page. The records of the
+   * range are sealed at the same time.
    */
   async readParts(offset, length, source) {
     const L = this.layout;
@@ -276,18 +276,31 @@ export class V4Writer {
     const step = L.recordSize + TAG_SIZE;
     const first = 1 + Math.floor(Math.max(0, offset - L.prefix) / step);
     const last = Math.min(L.lastIndex, 1 + Math.floor((end - 1 - L.prefix) / step));
+    // A record cut by the range's edge is kept (as its promise) for the neighbouring range,
+    // which an upload asks for at the same time; a failed one is not kept.
+    const sealing = [];
     for (let j = first; j <= last; j++) {
       const span = this.recordSpan(j);
-      const sealed = await this.sealRecord(j, source);
-      const a = Math.max(offset, span.start), b = Math.min(end, span.start + span.len);
-      parts.push(sealed.subarray(a - span.start, b - span.start));
       const partial = span.start < offset || span.start + span.len > end;
-      if (partial) {
-        this.cache.set(j, sealed);
-        while (this.cache.size > 8) this.cache.delete(this.cache.keys().next().value);
-      } else {
+      let pending = this.cache.get(j);
+      if (!pending) {
+        pending = this.sealRecord(j, source);
+        if (partial) {
+          this.cache.set(j, pending);
+          pending.catch(() => { if (this.cache.get(j) === pending) this.cache.delete(j); });
+          while (this.cache.size > 8) this.cache.delete(this.cache.keys().next().value);
+        }
+      } else if (!partial) {
         this.cache.delete(j);
       }
+      sealing.push(pending);
+    }
+    const all = await Promise.all(sealing);
+    for (let j = first; j <= last; j++) {
+      const span = this.recordSpan(j);
+      const sealed = all[j - first];
+      const a = Math.max(offset, span.start) - span.start, b = Math.min(end, span.start + span.len) - span.start;
+      parts.push(sealed.subarray(a, b));
     }
     return parts;
   }

@@ -233,3 +233,80 @@ async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
     b.close().await;
     server.stop().await;
 }
+
+/// Counts the chunk PUTs the page itself sends (test-only): a big file's chunks must come
+/// from the upload workers (assets/js/upload-workers.js), not from the page.
+const COUNT_PAGE_PUTS: &str = "
+  window.__pagePuts = 0;
+  const real = window.fetch.bind(window);
+  window.fetch = (input, init) => {
+    if (/\\/api\\/upload\\/chunk\\//.test(String(input && input.url ? input.url : input))) window.__pagePuts++;
+    return real(input, init);
+  };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_upload_sent_by_workers_survives_a_server_restart() {
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = TestServer::start_with(|c| c.listen = addr).await;
+    let size = 160 * 1024 * 1024 + 999; // 33 chunks: above the page's worker threshold
+    let data = test_bytes(size, 91);
+    let want = sha256_hex(&data);
+    let (_dir, path) = temp_file("workers.bin", &data);
+    drop(data);
+
+    let b = Browser::start().await;
+    open_app(&b, &server.url("/")).await;
+    choose_file(&b, &path).await;
+    b.js(COUNT_PAGE_PUTS, vec![]).await;
+    b.click("[data-testid=file-submit]").await;
+
+    // The server stops as soon as it holds a chunk, with most of the file still to come.
+    let upload = b
+        .wait_for("the page to start an upload session", BIG, || async {
+            saved_upload_id(&b).await
+        })
+        .await;
+    let status_url = server.url(&format!("/api/upload/{upload}/status"));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let stored = b
+        .wait_for("a first chunk stored", BIG, || async {
+            let v: Value = http.get(&status_url).send().await.ok()?.json().await.ok()?;
+            let n = v["chunks"].as_array().map(|c| c.len()).unwrap_or(0);
+            (n >= 1).then_some(n)
+        })
+        .await;
+    let (dir, config, clock) = server.stop().await;
+    assert!(stored < 33, "the upload finished before the server stopped");
+    tokio::time::sleep(Duration::from_millis(1500)).await; // requests fail meanwhile
+    assert_eq!(
+        b.js("return document.getElementById('share-modal').open", vec![])
+            .await,
+        json!(false),
+        "the upload claims to be done while the server is down"
+    );
+    let server = TestServer::boot(dir, config, clock).await;
+
+    b.wait_js(
+        "the upload to finish after the restart",
+        BIG,
+        "document.getElementById('share-modal').open",
+    )
+    .await;
+    let shared = read_share_dialog(&b).await;
+    assert_eq!(
+        b.js("return window.__pagePuts", vec![]).await,
+        json!(0),
+        "the page sent chunks itself: the upload workers were not used"
+    );
+    let (meta, plain) = rust_decrypt(&server.base, &shared.url).await;
+    assert_eq!(meta.name, "workers.bin");
+    assert_eq!(plain.len(), size);
+    assert_eq!(
+        sha256_hex(&plain),
+        want,
+        "the content sent by the workers differs"
+    );
+    b.close().await;
+    server.stop().await;
+}
