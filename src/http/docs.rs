@@ -53,6 +53,16 @@ pub fn shared_components() -> Value {
                 "description": "The ETag of the first answer: a range is sent only while it matches, else the whole content",
                 "schema": { "type": "string" }
             },
+            "BoxId": {
+                "name": "id", "in": "path", "required": true,
+                "description": "Drop-box ID: 8 characters of Crockford base32 (any letter case)",
+                "schema": { "type": "string", "pattern": "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{8}$", "example": "7K2QZP9M" }
+            },
+            "Owner": {
+                "name": "X-Qopy-Owner", "in": "header", "required": true,
+                "description": "The drop box's owner token, as its creation answered it (missing or wrong: 403 owner_required)",
+                "schema": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
+            },
             "Claim": {
                 "name": "X-Qopy-Claim", "in": "header", "required": false,
                 "description": "The claim token the first answer of a one-time or download-limited clip carried: with it, and only with it, its reader resumes within claim_window",
@@ -86,7 +96,7 @@ pub fn shared_components() -> Value {
 }
 
 /// One operation.
-fn op(tag: &str, id: &str, summary: &str, params: &[&str], responses: Value) -> Value {
+pub(super) fn op(tag: &str, id: &str, summary: &str, params: &[&str], responses: Value) -> Value {
     let parameters: Vec<Value> = params.iter().map(|p| param(p)).collect();
     let mut o = json!({
         "tags": [tag],
@@ -101,7 +111,7 @@ fn op(tag: &str, id: &str, summary: &str, params: &[&str], responses: Value) -> 
 }
 
 /// Adds a request body to an operation.
-fn with_body(mut o: Value, body: Value) -> Value {
+pub(super) fn with_body(mut o: Value, body: Value) -> Value {
     o["requestBody"] = body;
     o
 }
@@ -113,7 +123,7 @@ fn admin(mut o: Value) -> Value {
 }
 
 /// Adds a description to an operation.
-fn describe(mut o: Value, text: &str) -> Value {
+pub(super) fn describe(mut o: Value, text: &str) -> Value {
     o["description"] = Value::String(text.to_string());
     o
 }

@@ -9,6 +9,7 @@
 
 mod access;
 mod clips;
+mod dropbox;
 mod figures;
 mod oneshot;
 mod preview;
@@ -16,6 +17,7 @@ mod sweep;
 mod upload;
 
 pub use clips::Download;
+pub use dropbox::{DropboxCreated, DropboxRequest, DropItems};
 pub use figures::{AdminStats, ClipSummary, Figures, SystemFigures};
 pub use oneshot::OneShotRequest;
 pub use sweep::{SweepKind, SweepReport};
@@ -98,6 +100,33 @@ pub enum ServiceError {
     /// Wrong admin token.
     #[error("admin authentication failed")]
     AdminDenied,
+    /// A drop box's public key is not a valid P-256 point; the message says why.
+    #[error("invalid public key: {0}")]
+    InvalidPublicKey(String),
+    /// The wrapped key of an item is missing, malformed, or given without a drop box.
+    #[error("invalid wrapped key: {0}")]
+    InvalidWrappedKey(String),
+    /// An upload option a drop-box item may not have; the message says which.
+    #[error("not allowed in a drop box: {0}")]
+    NotAllowedInDropbox(String),
+    /// No such drop box (or it was swept after expiring).
+    #[error("drop box not found")]
+    DropboxNotFound,
+    /// The drop box has expired and is not swept yet.
+    #[error("drop box expired")]
+    DropboxExpired,
+    /// The drop box holds its most items (arrived and reserved); the limit.
+    #[error("drop box full ({0} items)")]
+    DropboxFull(u32),
+    /// The item would pass the drop box's byte limit; the bytes still free.
+    #[error("drop box too large ({0} bytes free)")]
+    DropboxTooLarge(u64),
+    /// The drop box has no item with that clip.
+    #[error("drop-box item not found")]
+    DropItemNotFound,
+    /// The owner token is missing or wrong.
+    #[error("owner token required")]
+    OwnerRequired,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -173,6 +202,11 @@ pub struct Qopy {
     /// Claims (by token hash) with an answer being sent now, and how many: the sweeper
     /// leaves their windows open.
     streaming: parking_lot::Mutex<std::collections::HashMap<[u8; 32], usize>>,
+    /// The long polls waiting for items of drop boxes.
+    drop_waiters: dropbox::Waiters,
+    /// Cancelled as soon as shutdown starts (before connections drain): long polls answer
+    /// at once then instead of holding the drain.
+    stopping: tokio_util::sync::CancellationToken,
 }
 
 fn random_hex(bytes: usize) -> Vec<u8> {
@@ -213,6 +247,8 @@ impl Qopy {
             tasks: TaskTracker::new(),
             closing: tokio_util::sync::CancellationToken::new(),
             streaming: Default::default(),
+            drop_waiters: Default::default(),
+            stopping: tokio_util::sync::CancellationToken::new(),
             config,
             store,
             blobs,
@@ -269,9 +305,16 @@ impl Qopy {
         Ok(self.store.write_probe(now)?)
     }
 
+    /// Shutdown has started: waits that serve a request (the long polls of drop boxes)
+    /// answer now, so connections drain at once.
+    pub fn shutdown_started(&self) {
+        self.stopping.cancel();
+    }
+
     /// Waits, for at most `limit`, until the work that holds the core off the request path
     /// is done. Work started after this call is waited for too. False when time ran out.
     pub async fn finish_tasks(&self, limit: Duration) -> bool {
+        self.stopping.cancel();
         self.closing.cancel();
         self.tasks.close();
         tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()

@@ -1,0 +1,461 @@
+//! Drop boxes: a receiver makes one (its public key, an expiry, limits) and gets an owner
+//! token; senders put items in through ordinary upload sessions that name the box (a place is
+//! reserved at initiate and becomes an item at complete, see `upload`); the owner lists the
+//! items, long-polling for new ones, and deletes them or the whole box. Items are clips that
+//! expire with their box. Long polls wait on a per-box [`Notify`] woken by a completion, a
+//! bounded number of them per box and in all, and answer at once when shutdown starts.
+
+use super::{InitiateRequest, Qopy, Result, ServiceError};
+use crate::model::{BoxId, ClipId, DropBox, DropItem, SessionDrop, UploadSession};
+use crate::store::{BoxRemoval, Reserve, StoreError};
+use parking_lot::Mutex;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tokio::sync::Notify;
+
+/// Most items one listing answers with.
+pub const ITEMS_PER_ANSWER: usize = 200;
+/// The longest a listing waits for an item.
+pub const MAX_WAIT: Duration = Duration::from_secs(25);
+/// Most long polls waiting on one box; more answer at once.
+const WAITERS_PER_BOX: usize = 8;
+/// Most long polls waiting in all; more answer at once.
+const WAITERS_IN_ALL: usize = 256;
+/// Shortest and longest wrapped key (a wrap adds 94 bytes to the secret it carries).
+const WRAPPED_KEY_LEN: std::ops::RangeInclusive<usize> = 94..=300;
+
+/// What a receiver asks for (already parsed from JSON; limits at least 1).
+#[derive(Debug, Clone, Default)]
+pub struct DropboxRequest {
+    /// The receiver's public key, 65 bytes when valid.
+    pub public_key: Vec<u8>,
+    /// Expiry name; the default expiry when absent.
+    pub expiration: Option<String>,
+    /// Byte limit asked for (capped by `dropbox_max_bytes`).
+    pub max_bytes: Option<u64>,
+    /// Item limit asked for (capped by `dropbox_max_items`).
+    pub max_items: Option<u64>,
+}
+
+/// A new box.
+#[derive(Debug, Clone)]
+pub struct DropboxCreated {
+    /// Its ID.
+    pub id: BoxId,
+    /// The owner token, given once: only its hash is kept.
+    pub owner_token: String,
+    /// The stored box.
+    pub dropbox: DropBox,
+}
+
+/// One listing of a box's items.
+#[derive(Debug, Clone)]
+pub struct DropItems {
+    /// The items after the one asked from, in order.
+    pub items: Vec<DropItem>,
+    /// The sequence number of the last item listed, or the one asked from.
+    pub next: u64,
+    /// When the box expires.
+    pub expires_at: u64,
+}
+
+/// The long polls waiting for items, by box.
+#[derive(Default)]
+pub(super) struct Waiters {
+    inner: Mutex<WaitersInner>,
+}
+
+#[derive(Default)]
+struct WaitersInner {
+    boxes: HashMap<BoxId, (Arc<Notify>, usize)>,
+    total: usize,
+}
+
+/// One long poll's place among the waiters; leaving it (drop) frees the place.
+struct WaitSlot<'a> {
+    waiters: &'a Waiters,
+    id: BoxId,
+    notify: Arc<Notify>,
+}
+
+impl Waiters {
+    /// A place to wait on box `id`, unless its waiters or all waiters are at their cap.
+    fn join(&self, id: BoxId) -> Option<WaitSlot<'_>> {
+        let mut w = self.inner.lock();
+        if w.total >= WAITERS_IN_ALL {
+            return None;
+        }
+        let entry = w.boxes.entry(id).or_insert_with(|| (Arc::new(Notify::new()), 0));
+        if entry.1 >= WAITERS_PER_BOX {
+            return None;
+        }
+        entry.1 += 1;
+        let notify = entry.0.clone();
+        w.total += 1;
+        Some(WaitSlot {
+            waiters: self,
+            id,
+            notify,
+        })
+    }
+
+    /// Wakes every long poll waiting on box `id`.
+    fn wake(&self, id: &BoxId) {
+        if let Some((n, _)) = self.inner.lock().boxes.get(id) {
+            n.notify_waiters();
+        }
+    }
+
+    /// Long polls waiting now (for tests).
+    #[cfg(test)]
+    fn count(&self) -> usize {
+        self.inner.lock().total
+    }
+}
+
+impl Drop for WaitSlot<'_> {
+    fn drop(&mut self) {
+        let mut w = self.waiters.inner.lock();
+        w.total -= 1;
+        if let Some(entry) = w.boxes.get_mut(&self.id) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                w.boxes.remove(&self.id);
+            }
+        }
+    }
+}
+
+/// Checks an owner token against a box in constant time.
+fn check_owner(b: &DropBox, token: Option<&str>) -> Result<()> {
+    let token = token.ok_or(ServiceError::OwnerRequired)?;
+    let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if bool::from(hash.ct_eq(&b.owner_hash)) {
+        Ok(())
+    } else {
+        Err(ServiceError::OwnerRequired)
+    }
+}
+
+/// A capped limit: absent is the cap, zero is refused, more than the cap is the cap.
+fn capped(asked: Option<u64>, cap: u64, field: &str) -> Result<u64> {
+    match asked {
+        Some(0) => Err(ServiceError::Validation(format!(
+            "{field} must be at least 1"
+        ))),
+        Some(n) => Ok(n.min(cap)),
+        None => Ok(cap),
+    }
+}
+
+impl Qopy {
+    /// Makes a drop box.
+    pub async fn create_dropbox(self: &Arc<Self>, req: DropboxRequest) -> Result<DropboxCreated> {
+        crate::v4::wrap::parse_public_key(&req.public_key)
+            .map_err(|e| ServiceError::InvalidPublicKey(e.to_string()))?;
+        let lifetime = self.lifetime_of(req.expiration.as_deref())?;
+        let cfg = &self.config;
+        let max_bytes = capped(req.max_bytes, cfg.dropbox_max_bytes, "maxBytes")?;
+        let max_items = capped(req.max_items, cfg.dropbox_max_items, "maxItems")?;
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let owner_token = hex::encode(raw);
+        let now = self.now();
+        let dropbox = DropBox {
+            public_key: req.public_key,
+            owner_hash: Sha256::digest(owner_token.as_bytes()).into(),
+            created_at: now,
+            expires_at: now + lifetime,
+            max_bytes,
+            max_items: u32::try_from(max_items).unwrap_or(u32::MAX),
+            items: 0,
+            reserved: 0,
+            used_bytes: 0,
+            last_seq: 0,
+        };
+        let b = dropbox.clone();
+        let id = self
+            .blocking(move |q| loop {
+                let id = BoxId::random();
+                if q.store.create_dropbox(&id, &b)? {
+                    return Ok(id);
+                }
+            })
+            .await?;
+        self.store.flush().await?;
+        // The sweeper learns the new deadline.
+        self.sweeper_wake.notify_one();
+        tracing::info!(dropbox = %id.redacted(), "drop box created");
+        Ok(DropboxCreated {
+            id,
+            owner_token,
+            dropbox,
+        })
+    }
+
+    /// A live box, for anyone who knows its ID.
+    pub async fn dropbox_info(self: &Arc<Self>, id: BoxId) -> Result<DropBox> {
+        let b = self
+            .blocking(move |q| Ok(q.store.dropbox(&id)?))
+            .await?
+            .ok_or(ServiceError::DropboxNotFound)?;
+        if b.expired(self.now()) {
+            return Err(ServiceError::DropboxExpired);
+        }
+        Ok(b)
+    }
+
+    /// A box, if `owner` is its owner token. Blocking.
+    fn owned_box(&self, id: &BoxId, owner: Option<&str>) -> Result<DropBox> {
+        let b = self
+            .store
+            .dropbox(id)?
+            .ok_or(ServiceError::DropboxNotFound)?;
+        check_owner(&b, owner)?;
+        Ok(b)
+    }
+
+    /// Deletes a box with its items and their clips (an expired one too).
+    pub async fn delete_dropbox(self: &Arc<Self>, id: BoxId, owner: Option<String>) -> Result<()> {
+        self.blocking(move |q| {
+            q.owned_box(&id, owner.as_deref())?;
+            q.remove_dropbox_now(&id)?;
+            Ok(())
+        })
+        .await?;
+        self.store.flush().await?;
+        self.drop_waiters.wake(&id);
+        tracing::info!(dropbox = %id.redacted(), "drop box deleted");
+        Ok(())
+    }
+
+    /// Deletes one item of a box and its clip.
+    pub async fn delete_drop_item(
+        self: &Arc<Self>,
+        id: BoxId,
+        owner: Option<String>,
+        clip: ClipId,
+    ) -> Result<()> {
+        self.blocking(move |q| {
+            q.owned_box(&id, owner.as_deref())?;
+            let removed = q
+                .store
+                .remove_drop_item(&id, &clip)?
+                .ok_or(ServiceError::DropItemNotFound)?;
+            q.forget_clips(&removed);
+            Ok(())
+        })
+        .await?;
+        self.store.flush().await
+            .map_err(ServiceError::from)
+    }
+
+    /// The items of a box after `after`. With none and a `wait`, waits (at most
+    /// [`MAX_WAIT`]) until one completes, the time passes or shutdown starts, then answers
+    /// with what there is; a poll beyond the waiters' caps answers at once.
+    pub async fn drop_items(
+        self: &Arc<Self>,
+        id: BoxId,
+        owner: Option<String>,
+        after: u64,
+        wait: Duration,
+    ) -> Result<DropItems> {
+        let first = self.read_items(id, owner.clone(), after).await?;
+        if !first.items.is_empty() || wait.is_zero() || self.stopping.is_cancelled() {
+            return Ok(first);
+        }
+        let Some(slot) = self.drop_waiters.join(id) else {
+            return Ok(first);
+        };
+        let notify = slot.notify.clone();
+        let mut notified = std::pin::pin!(notify.notified());
+        // Registered before looking again, so a completion between the two reads is not
+        // missed.
+        notified.as_mut().enable();
+        let again = self.read_items(id, owner.clone(), after).await?;
+        if !again.items.is_empty() {
+            return Ok(again);
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(wait.min(MAX_WAIT)) => {}
+            _ = self.stopping.cancelled() => {}
+        }
+        drop(slot);
+        self.read_items(id, owner, after).await
+    }
+
+    /// One listing, checking the owner and the expiry; no write, no flush.
+    async fn read_items(
+        self: &Arc<Self>,
+        id: BoxId,
+        owner: Option<String>,
+        after: u64,
+    ) -> Result<DropItems> {
+        self.blocking(move |q| {
+            let b = q.owned_box(&id, owner.as_deref())?;
+            if b.expired(q.now()) {
+                return Err(ServiceError::DropboxExpired);
+            }
+            let items = q.store.drop_items(&id, after, ITEMS_PER_ANSWER)?;
+            Ok(DropItems {
+                next: items.last().map_or(after, |i| i.seq),
+                items,
+                expires_at: b.expires_at,
+            })
+        })
+        .await
+    }
+
+    /// Removes a box, its items and their clips and files. Blocking.
+    pub(super) fn remove_dropbox_now(&self, id: &BoxId) -> std::result::Result<bool, StoreError> {
+        let Some(removed) = self.store.remove_dropbox(id)? else {
+            return Ok(false);
+        };
+        self.forget_clips(&removed);
+        Ok(true)
+    }
+
+    /// After a removal: the clips are gone for the cache too, and their files go.
+    fn forget_clips(&self, removed: &BoxRemoval) {
+        let now = self.now();
+        for clip in &removed.clips {
+            self.cache.mark_gone(&clip.id, now);
+            if let Err(e) = self.blobs.remove_dir(clip.blob) {
+                tracing::warn!(error = %e, "could not remove an item's files; the sweeper will");
+            }
+        }
+    }
+
+    /// Wakes the long polls of a box (an item completed).
+    pub(super) fn wake_dropbox(&self, id: &BoxId) {
+        self.drop_waiters.wake(id);
+    }
+
+    /// The drop-box part of an initiate: None without a box; with one, the wrapped key is
+    /// required and checked, the size must be declared (it is the place reserved), and the
+    /// options an item cannot have are refused. Without a box a wrapped key is refused.
+    pub(super) fn drop_target(&self, req: &InitiateRequest) -> Result<Option<SessionDrop>> {
+        let Some(name) = &req.dropbox else {
+            if req.wrapped_key.is_some() {
+                return Err(ServiceError::InvalidWrappedKey(
+                    "wrappedKey is only for sending into a drop box".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let wrapped = req
+            .wrapped_key
+            .as_deref()
+            .ok_or_else(|| ServiceError::InvalidWrappedKey("wrappedKey is required".into()))?;
+        let wrapped = crate::v4::base64url_decode(wrapped)
+            .filter(|w| WRAPPED_KEY_LEN.contains(&w.len()))
+            .ok_or_else(|| {
+                ServiceError::InvalidWrappedKey(format!(
+                    "wrappedKey must be base64url without padding of {} to {} bytes",
+                    WRAPPED_KEY_LEN.start(),
+                    WRAPPED_KEY_LEN.end()
+                ))
+            })?;
+        let refused = [
+            (req.quick_share, "quickShare"),
+            (req.has_password, "hasPassword (an access code)"),
+            (req.max_downloads.is_some(), "oneTime and maxDownloads"),
+        ];
+        if let Some((_, what)) = refused.iter().find(|(on, _)| *on) {
+            return Err(ServiceError::NotAllowedInDropbox(format!(
+                "{what} cannot be used for a drop-box item"
+            )));
+        }
+        let id = BoxId::parse(name).ok_or(ServiceError::DropboxNotFound)?;
+        let reserved = req.filesize.ok_or_else(|| {
+            ServiceError::Validation("filesize is required when sending into a drop box".into())
+        })?;
+        Ok(Some(SessionDrop {
+            dropbox: id,
+            wrapped_key: wrapped,
+            reserved,
+        }))
+    }
+
+    /// Stores a session that sends into a box, reserving its place in the same transaction,
+    /// under a fresh ID; returns the ID and the box's expiry. Blocking.
+    pub(super) fn insert_drop_session(
+        &self,
+        mut session: UploadSession,
+    ) -> Result<(crate::model::UploadId, u64)> {
+        let Some(d) = &session.dropbox else {
+            return Err(ServiceError::Task("a drop session without its box".into()));
+        };
+        let b = self
+            .store
+            .dropbox(&d.dropbox)?
+            .ok_or(ServiceError::DropboxNotFound)?;
+        // The item lives as long as the box; the session's lifetime only informs status.
+        session.lifetime_ms = b.expires_at.saturating_sub(self.now());
+        loop {
+            let id = crate::model::UploadId::random();
+            match self.store.insert_drop_session(id, &session, self.now())? {
+                Reserve::Done => return Ok((id, b.expires_at)),
+                Reserve::IdTaken => continue,
+                Reserve::NoBox => return Err(ServiceError::DropboxNotFound),
+                Reserve::Expired => return Err(ServiceError::DropboxExpired),
+                Reserve::Full(n) => return Err(ServiceError::DropboxFull(n)),
+                Reserve::TooLarge(free) => return Err(ServiceError::DropboxTooLarge(free)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiters_are_capped_per_box_and_in_all_and_freed_on_drop() {
+        let w = Waiters::default();
+        let a = BoxId::parse("AAAAAAAA").unwrap();
+        let slots: Vec<_> = (0..WAITERS_PER_BOX).map(|_| w.join(a).unwrap()).collect();
+        assert!(w.join(a).is_none(), "the box's cap");
+        drop(slots);
+        assert_eq!(w.count(), 0);
+        assert!(w.inner.lock().boxes.is_empty());
+        let many: Vec<_> = (0..WAITERS_IN_ALL)
+            .map(|i| w.join(BoxId::parse(&format!("{:08}", i / 4)).unwrap()).unwrap())
+            .collect();
+        assert!(w.join(a).is_none(), "the global cap");
+        drop(many);
+        assert!(w.join(a).is_some());
+    }
+
+    #[test]
+    fn limits_default_to_and_are_capped_by_the_configuration() {
+        assert_eq!(capped(None, 10, "x").unwrap(), 10);
+        assert_eq!(capped(Some(3), 10, "x").unwrap(), 3);
+        assert_eq!(capped(Some(30), 10, "x").unwrap(), 10);
+        assert!(capped(Some(0), 10, "x").is_err());
+    }
+
+    #[test]
+    fn owner_tokens_are_checked() {
+        let b = DropBox {
+            public_key: vec![],
+            owner_hash: Sha256::digest(b"right").into(),
+            created_at: 0,
+            expires_at: 1,
+            max_bytes: 1,
+            max_items: 1,
+            items: 0,
+            reserved: 0,
+            used_bytes: 0,
+            last_seq: 0,
+        };
+        assert!(check_owner(&b, Some("right")).is_ok());
+        assert!(matches!(check_owner(&b, Some("wrong")), Err(ServiceError::OwnerRequired)));
+        assert!(matches!(check_owner(&b, None), Err(ServiceError::OwnerRequired)));
+    }
+}
