@@ -63,7 +63,8 @@ struct CreateBody {
 pub async fn create(mut r: Req) -> Result<Response, ApiError> {
     let host = r.header_owned("host")?;
     let b: CreateBody = parse_json(&r.small_body().await?)?;
-    let bad_key = |m: &str| ApiError::from_service(ServiceError::InvalidPublicKey(m.into()), Ctx::Upload);
+    let bad_key =
+        |m: &str| ApiError::from_service(ServiceError::InvalidPublicKey(m.into()), Ctx::Upload);
     let public_key = match &b.public_key {
         Some(Value::String(s)) => {
             crate::v4::base64url_decode(s).ok_or_else(|| bad_key("not base64url"))?
@@ -143,7 +144,10 @@ pub async fn delete(r: Req) -> Result<Response, ApiError> {
 }
 
 /// A whole-number query parameter, 0 when absent.
-fn query_number(q: &std::collections::HashMap<String, String>, name: &str) -> Result<u64, ApiError> {
+fn query_number(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<u64, ApiError> {
     match q.get(name) {
         None => Ok(0),
         Some(v) => v

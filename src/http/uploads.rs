@@ -94,7 +94,11 @@ pub async fn initiate(mut r: Req) -> Result<Response, ApiError> {
         text,
         dropbox: opt_string(&b.dropbox, "dropbox")?,
         wrapped_key: opt_string(&b.wrapped_key, "wrappedKey").map_err(|e| {
-            ApiError::new(http::StatusCode::BAD_REQUEST, "invalid_wrapped_key", e.message)
+            ApiError::new(
+                http::StatusCode::BAD_REQUEST,
+                "invalid_wrapped_key",
+                e.message,
+            )
         })?,
     };
     let quick_share = req.quick_share;

@@ -150,7 +150,15 @@ mod tests {
         assert_eq!(BoxId::parse(id.as_str()), Some(id));
         assert_eq!(BoxId::parse(&id.as_str().to_lowercase()), Some(id));
         assert_eq!(BoxId::parse("0123abcd").unwrap().as_str(), "0123ABCD");
-        for bad in ["0123ABC", "0123ABCDE", "0123ABCI", "0123ABCL", "0123ABCO", "0123ABCU", "0123AB-D"] {
+        for bad in [
+            "0123ABC",
+            "0123ABCDE",
+            "0123ABCI",
+            "0123ABCL",
+            "0123ABCO",
+            "0123ABCU",
+            "0123AB-D",
+        ] {
             assert!(BoxId::parse(bad).is_none(), "{bad}");
         }
         assert_eq!(BoxId::from_key(id.as_bytes()), Some(id));

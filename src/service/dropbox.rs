@@ -2,29 +2,22 @@
 //! token; senders put items in through ordinary upload sessions that name the box (a place is
 //! reserved at initiate and becomes an item at complete, see `upload`); the owner lists the
 //! items, long-polling for new ones, and deletes them or the whole box. Items are clips that
-//! expire with their box. Long polls wait on a per-box [`Notify`] woken by a completion, a
-//! bounded number of them per box and in all, and answer at once when shutdown starts.
+//! expire with their box. Long polls wait on a per-box notification woken by a completion, a
+//! bounded number of them per box and in all (`drop_waiters`), and answer at once when shutdown starts.
 
 use super::{InitiateRequest, Qopy, Result, ServiceError};
 use crate::model::{BoxId, ClipId, DropBox, DropItem, SessionDrop, UploadSession};
 use crate::store::{BoxRemoval, Reserve, StoreError};
-use parking_lot::Mutex;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
-use tokio::sync::Notify;
 
 /// Most items one listing answers with.
 pub const ITEMS_PER_ANSWER: usize = 200;
 /// The longest a listing waits for an item.
 pub const MAX_WAIT: Duration = Duration::from_secs(25);
-/// Most long polls waiting on one box; more answer at once.
-const WAITERS_PER_BOX: usize = 8;
-/// Most long polls waiting in all; more answer at once.
-const WAITERS_IN_ALL: usize = 256;
 /// Shortest and longest wrapped key (a wrap adds 94 bytes to the secret it carries).
 const WRAPPED_KEY_LEN: std::ops::RangeInclusive<usize> = 94..=300;
 
@@ -61,73 +54,6 @@ pub struct DropItems {
     pub next: u64,
     /// When the box expires.
     pub expires_at: u64,
-}
-
-/// The long polls waiting for items, by box.
-#[derive(Default)]
-pub(super) struct Waiters {
-    inner: Mutex<WaitersInner>,
-}
-
-#[derive(Default)]
-struct WaitersInner {
-    boxes: HashMap<BoxId, (Arc<Notify>, usize)>,
-    total: usize,
-}
-
-/// One long poll's place among the waiters; leaving it (drop) frees the place.
-struct WaitSlot<'a> {
-    waiters: &'a Waiters,
-    id: BoxId,
-    notify: Arc<Notify>,
-}
-
-impl Waiters {
-    /// A place to wait on box `id`, unless its waiters or all waiters are at their cap.
-    fn join(&self, id: BoxId) -> Option<WaitSlot<'_>> {
-        let mut w = self.inner.lock();
-        if w.total >= WAITERS_IN_ALL {
-            return None;
-        }
-        let entry = w.boxes.entry(id).or_insert_with(|| (Arc::new(Notify::new()), 0));
-        if entry.1 >= WAITERS_PER_BOX {
-            return None;
-        }
-        entry.1 += 1;
-        let notify = entry.0.clone();
-        w.total += 1;
-        Some(WaitSlot {
-            waiters: self,
-            id,
-            notify,
-        })
-    }
-
-    /// Wakes every long poll waiting on box `id`.
-    fn wake(&self, id: &BoxId) {
-        if let Some((n, _)) = self.inner.lock().boxes.get(id) {
-            n.notify_waiters();
-        }
-    }
-
-    /// Long polls waiting now (for tests).
-    #[cfg(test)]
-    fn count(&self) -> usize {
-        self.inner.lock().total
-    }
-}
-
-impl Drop for WaitSlot<'_> {
-    fn drop(&mut self) {
-        let mut w = self.waiters.inner.lock();
-        w.total -= 1;
-        if let Some(entry) = w.boxes.get_mut(&self.id) {
-            entry.1 -= 1;
-            if entry.1 == 0 {
-                w.boxes.remove(&self.id);
-            }
-        }
-    }
 }
 
 /// Checks an owner token against a box in constant time.
@@ -250,8 +176,7 @@ impl Qopy {
             Ok(())
         })
         .await?;
-        self.store.flush().await
-            .map_err(ServiceError::from)
+        self.store.flush().await.map_err(ServiceError::from)
     }
 
     /// The items of a box after `after`. With none and a `wait`, waits (at most
@@ -416,23 +341,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn waiters_are_capped_per_box_and_in_all_and_freed_on_drop() {
-        let w = Waiters::default();
-        let a = BoxId::parse("AAAAAAAA").unwrap();
-        let slots: Vec<_> = (0..WAITERS_PER_BOX).map(|_| w.join(a).unwrap()).collect();
-        assert!(w.join(a).is_none(), "the box's cap");
-        drop(slots);
-        assert_eq!(w.count(), 0);
-        assert!(w.inner.lock().boxes.is_empty());
-        let many: Vec<_> = (0..WAITERS_IN_ALL)
-            .map(|i| w.join(BoxId::parse(&format!("{:08}", i / 4)).unwrap()).unwrap())
-            .collect();
-        assert!(w.join(a).is_none(), "the global cap");
-        drop(many);
-        assert!(w.join(a).is_some());
-    }
-
-    #[test]
     fn limits_default_to_and_are_capped_by_the_configuration() {
         assert_eq!(capped(None, 10, "x").unwrap(), 10);
         assert_eq!(capped(Some(3), 10, "x").unwrap(), 3);
@@ -455,7 +363,13 @@ mod tests {
             last_seq: 0,
         };
         assert!(check_owner(&b, Some("right")).is_ok());
-        assert!(matches!(check_owner(&b, Some("wrong")), Err(ServiceError::OwnerRequired)));
-        assert!(matches!(check_owner(&b, None), Err(ServiceError::OwnerRequired)));
+        assert!(matches!(
+            check_owner(&b, Some("wrong")),
+            Err(ServiceError::OwnerRequired)
+        ));
+        assert!(matches!(
+            check_owner(&b, None),
+            Err(ServiceError::OwnerRequired)
+        ));
     }
 }

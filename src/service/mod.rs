@@ -9,6 +9,7 @@
 
 mod access;
 mod clips;
+mod drop_waiters;
 mod dropbox;
 mod figures;
 mod oneshot;
@@ -17,7 +18,7 @@ mod sweep;
 mod upload;
 
 pub use clips::Download;
-pub use dropbox::{DropboxCreated, DropboxRequest, DropItems};
+pub use dropbox::{DropItems, DropboxCreated, DropboxRequest};
 pub use figures::{AdminStats, ClipSummary, Figures, SystemFigures};
 pub use oneshot::OneShotRequest;
 pub use sweep::{SweepKind, SweepReport};
@@ -203,7 +204,7 @@ pub struct Qopy {
     /// leaves their windows open.
     streaming: parking_lot::Mutex<std::collections::HashMap<[u8; 32], usize>>,
     /// The long polls waiting for items of drop boxes.
-    drop_waiters: dropbox::Waiters,
+    drop_waiters: drop_waiters::Waiters,
     /// Cancelled as soon as shutdown starts (before connections drain): long polls answer
     /// at once then instead of holding the drain.
     stopping: tokio_util::sync::CancellationToken,

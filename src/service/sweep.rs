@@ -57,10 +57,14 @@ impl Qopy {
             .into_iter()
             .map(|(_, at)| at)
             .min();
-        Ok([self.store.next_expiry()?, claims, self.store.next_dropbox_expiry()?]
-            .into_iter()
-            .flatten()
-            .min())
+        Ok([
+            self.store.next_expiry()?,
+            claims,
+            self.store.next_dropbox_expiry()?,
+        ]
+        .into_iter()
+        .flatten()
+        .min())
     }
 
     /// Resolves when a clip with an expiry earlier than the sweeper may know of appears.

@@ -455,7 +455,10 @@ impl Qopy {
                             ));
                         }
                         // The item expires with its box.
-                        let b = q.store.dropbox(&box_id)?.ok_or(ServiceError::DropboxNotFound)?;
+                        let b = q
+                            .store
+                            .dropbox(&box_id)?
+                            .ok_or(ServiceError::DropboxNotFound)?;
                         if b.expired(now) {
                             return Err(ServiceError::DropboxExpired);
                         }

@@ -10,7 +10,9 @@
 
 use super::codec::{box_expiry_key, decode, encode, expiry_key, item_key, parse_box_expiry_key};
 use super::{abort, bump, counter, tx_err, CompleteRefused, Store, StoreError, TxResult};
-use crate::model::{BoxId, ClipId, ClipMeta, DropBox, DropItem, SessionDrop, UploadId, UploadSession};
+use crate::model::{
+    BoxId, ClipId, ClipMeta, DropBox, DropItem, SessionDrop, UploadId, UploadSession,
+};
 use sled::transaction::TransactionalTree;
 use sled::Transactional;
 
@@ -85,7 +87,10 @@ fn remove_clip_in(
 
 /// Gives a session's place in its box back (the box may be gone already). Part of the
 /// transaction that removes the session.
-pub(super) fn give_back(dropboxes: &TransactionalTree, d: &SessionDrop) -> TxResult<(), StoreError> {
+pub(super) fn give_back(
+    dropboxes: &TransactionalTree,
+    d: &SessionDrop,
+) -> TxResult<(), StoreError> {
     let key = d.dropbox.as_bytes();
     if let Some(mut b) = read_box(dropboxes, key)? {
         b.reserved = b.reserved.saturating_sub(1);
@@ -339,3 +344,8 @@ impl Store {
         self.dropboxes.len()
     }
 }
+
+// The tests live in their own file to keep this one short.
+#[cfg(test)]
+#[path = "dropboxes_tests.rs"]
+mod tests;

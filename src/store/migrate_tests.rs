@@ -180,7 +180,12 @@ fn version_4_sessions_are_rewritten_without_a_drop_box() {
     let s = store.session(sid).unwrap().unwrap();
     assert_eq!(s, old.clone().upgrade());
     assert_eq!(
-        (s.filename.as_str(), s.max_downloads, s.received_bytes, s.declared_size),
+        (
+            s.filename.as_str(),
+            s.max_downloads,
+            s.received_bytes,
+            s.declared_size
+        ),
         ("v4", Some(3), 5, Some(10))
     );
     assert_eq!(s.dropbox, None);

@@ -4,7 +4,9 @@
 //! (giving a reserved place back).
 
 use super::codec::{chunk_key, chunk_number, decode, encode, expiry_key, session_key};
-use super::{abort, bump, counter, dropboxes, tx_err, ChunkPut, CompleteRefused, Store, StoreError};
+use super::{
+    abort, bump, counter, dropboxes, tx_err, ChunkPut, CompleteRefused, Store, StoreError,
+};
 use crate::model::{ChunkRecord, ClipMeta, UploadId, UploadSession};
 use sled::Transactional;
 use std::collections::HashSet;
@@ -262,35 +264,38 @@ impl Store {
         loop {
             let numbers: Vec<u32> = self.chunks(id)?.into_iter().map(|(n, _)| n).collect();
             let skey = session_key(id);
-            let trees = (&self.sessions, &self.chunks, &self.counters, &self.dropboxes);
-            let res = trees.transaction(
-                |(sessions, chunks, counters, boxes)| {
-                    let Some(raw) = sessions.get(skey)? else {
-                        return Ok(Ok(None));
-                    };
-                    let s: UploadSession = match decode(&raw) {
-                        Ok(s) => s,
-                        Err(e) => return abort(e),
-                    };
-                    if s.received as usize != numbers.len() {
-                        return Ok(Err(()));
-                    }
-                    let mut bytes = 0i64;
-                    for &n in &numbers {
-                        if let Some(v) = chunks.remove(&chunk_key(id, n))? {
-                            if let Ok(rec) = decode::<ChunkRecord>(&v) {
-                                bytes += rec.len as i64;
-                            }
+            let trees = (
+                &self.sessions,
+                &self.chunks,
+                &self.counters,
+                &self.dropboxes,
+            );
+            let res = trees.transaction(|(sessions, chunks, counters, boxes)| {
+                let Some(raw) = sessions.get(skey)? else {
+                    return Ok(Ok(None));
+                };
+                let s: UploadSession = match decode(&raw) {
+                    Ok(s) => s,
+                    Err(e) => return abort(e),
+                };
+                if s.received as usize != numbers.len() {
+                    return Ok(Err(()));
+                }
+                let mut bytes = 0i64;
+                for &n in &numbers {
+                    if let Some(v) = chunks.remove(&chunk_key(id, n))? {
+                        if let Ok(rec) = decode::<ChunkRecord>(&v) {
+                            bytes += rec.len as i64;
                         }
                     }
-                    sessions.remove(&skey)?;
-                    bump(counters, counter::STORED_BYTES, -bytes)?;
-                    if let Some(d) = &s.dropbox {
-                        dropboxes::give_back(boxes, d)?;
-                    }
-                    Ok(Ok(Some(s)))
-                },
-            );
+                }
+                sessions.remove(&skey)?;
+                bump(counters, counter::STORED_BYTES, -bytes)?;
+                if let Some(d) = &s.dropbox {
+                    dropboxes::give_back(boxes, d)?;
+                }
+                Ok(Ok(Some(s)))
+            });
             match res.map_err(tx_err)? {
                 Ok(found) => return Ok(found),
                 Err(()) => continue, // a chunk arrived between the scan and the transaction
