@@ -1,13 +1,14 @@
 //! Drop boxes: a receiver makes one (its public key, an expiry, limits) and gets an owner
 //! token; senders put items in through ordinary upload sessions that name the box (a place is
-//! reserved at initiate and becomes an item at complete, see `upload`); the owner lists the
-//! items, long-polling for new ones, and deletes them or the whole box. Items are clips that
-//! expire with their box. Long polls wait on a per-box notification woken by a completion, a
-//! bounded number of them per box and in all (`drop_waiters`), and answer at once when shutdown starts.
+//! reserved at initiate and becomes an item at complete, see `drop_send` and `upload`); the
+//! owner lists the items, long-polling for new ones, and deletes them or the whole box. Items
+//! are clips that expire with their box. Long polls wait on a per-box notification woken by a
+//! completion, a bounded number of them per box and in all (`drop_waiters`), and answer at
+//! once when shutdown starts.
 
-use super::{InitiateRequest, Qopy, Result, ServiceError};
-use crate::model::{BoxId, ClipId, DropBox, DropItem, SessionDrop, UploadSession};
-use crate::store::{BoxRemoval, Reserve, StoreError};
+use super::{Qopy, Result, ServiceError};
+use crate::model::{BoxId, ClipId, DropBox, DropItem};
+use crate::store::{BoxRemoval, StoreError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -18,8 +19,6 @@ use subtle::ConstantTimeEq;
 pub const ITEMS_PER_ANSWER: usize = 200;
 /// The longest a listing waits for an item.
 pub const MAX_WAIT: Duration = Duration::from_secs(25);
-/// Shortest and longest wrapped key (a wrap adds 94 bytes to the secret it carries).
-const WRAPPED_KEY_LEN: std::ops::RangeInclusive<usize> = 94..=300;
 
 /// What a receiver asks for (already parsed from JSON; limits at least 1).
 #[derive(Debug, Clone, Default)]
@@ -259,80 +258,6 @@ impl Qopy {
     /// Wakes the long polls of a box (an item completed).
     pub(super) fn wake_dropbox(&self, id: &BoxId) {
         self.drop_waiters.wake(id);
-    }
-
-    /// The drop-box part of an initiate: None without a box; with one, the wrapped key is
-    /// required and checked, the size must be declared (it is the place reserved), and the
-    /// options an item cannot have are refused. Without a box a wrapped key is refused.
-    pub(super) fn drop_target(&self, req: &InitiateRequest) -> Result<Option<SessionDrop>> {
-        let Some(name) = &req.dropbox else {
-            if req.wrapped_key.is_some() {
-                return Err(ServiceError::InvalidWrappedKey(
-                    "wrappedKey is only for sending into a drop box".into(),
-                ));
-            }
-            return Ok(None);
-        };
-        let wrapped = req
-            .wrapped_key
-            .as_deref()
-            .ok_or_else(|| ServiceError::InvalidWrappedKey("wrappedKey is required".into()))?;
-        let wrapped = crate::v4::base64url_decode(wrapped)
-            .filter(|w| WRAPPED_KEY_LEN.contains(&w.len()))
-            .ok_or_else(|| {
-                ServiceError::InvalidWrappedKey(format!(
-                    "wrappedKey must be base64url without padding of {} to {} bytes",
-                    WRAPPED_KEY_LEN.start(),
-                    WRAPPED_KEY_LEN.end()
-                ))
-            })?;
-        let refused = [
-            (req.quick_share, "quickShare"),
-            (req.has_password, "hasPassword (an access code)"),
-            (req.max_downloads.is_some(), "oneTime and maxDownloads"),
-        ];
-        if let Some((_, what)) = refused.iter().find(|(on, _)| *on) {
-            return Err(ServiceError::NotAllowedInDropbox(format!(
-                "{what} cannot be used for a drop-box item"
-            )));
-        }
-        let id = BoxId::parse(name).ok_or(ServiceError::DropboxNotFound)?;
-        let reserved = req.filesize.ok_or_else(|| {
-            ServiceError::Validation("filesize is required when sending into a drop box".into())
-        })?;
-        Ok(Some(SessionDrop {
-            dropbox: id,
-            wrapped_key: wrapped,
-            reserved,
-        }))
-    }
-
-    /// Stores a session that sends into a box, reserving its place in the same transaction,
-    /// under a fresh ID; returns the ID and the box's expiry. Blocking.
-    pub(super) fn insert_drop_session(
-        &self,
-        mut session: UploadSession,
-    ) -> Result<(crate::model::UploadId, u64)> {
-        let Some(d) = &session.dropbox else {
-            return Err(ServiceError::Task("a drop session without its box".into()));
-        };
-        let b = self
-            .store
-            .dropbox(&d.dropbox)?
-            .ok_or(ServiceError::DropboxNotFound)?;
-        // The item lives as long as the box; the session's lifetime only informs status.
-        session.lifetime_ms = b.expires_at.saturating_sub(self.now());
-        loop {
-            let id = crate::model::UploadId::random();
-            match self.store.insert_drop_session(id, &session, self.now())? {
-                Reserve::Done => return Ok((id, b.expires_at)),
-                Reserve::IdTaken => continue,
-                Reserve::NoBox => return Err(ServiceError::DropboxNotFound),
-                Reserve::Expired => return Err(ServiceError::DropboxExpired),
-                Reserve::Full(n) => return Err(ServiceError::DropboxFull(n)),
-                Reserve::TooLarge(free) => return Err(ServiceError::DropboxTooLarge(free)),
-            }
-        }
     }
 }
 

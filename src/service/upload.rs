@@ -231,29 +231,6 @@ impl Qopy {
             })
     }
 
-    /// [`Qopy::create_session`] for a session sending into a drop box: its place there is
-    /// reserved with its record; a refused reservation leaves no directory behind. Returns
-    /// the ID and the box's expiry.
-    async fn create_drop_session(
-        self: &Arc<Self>,
-        session: UploadSession,
-        room: u64,
-    ) -> Result<(UploadId, u64)> {
-        self.blocking(move |q| {
-            q.check_room(room)?;
-            let blob = session.blob;
-            q.blobs.create_dir(blob)?;
-            let made = q.insert_drop_session(session);
-            if made.is_err() {
-                if let Err(e) = q.blobs.remove_dir(blob) {
-                    tracing::warn!(error = %e, "could not remove a refused session's directory");
-                }
-            }
-            made
-        })
-        .await
-    }
-
     /// Stores chunk `n` of session `id` from `body`, to its end, and records it: the one
     /// path of every chunk, from the chunk route and from one-shot uploads. The session is
     /// checked before the first byte is taken; the bytes are gathered here, on the async side,
@@ -446,24 +423,11 @@ impl Qopy {
                     // now), becomes the clip's content; the maps are kept for downloads.
                     q.adopt_content(session.blob, id, session.total_chunks, size)?;
                     let now = q.now();
-                    let mut expires_at = now + session.lifetime_ms;
                     let target = session.dropbox.as_ref().map(|d| d.dropbox);
-                    if let Some(box_id) = target {
-                        if req.access_hash.is_some() {
-                            return Err(ServiceError::NotAllowedInDropbox(
-                                "an access code cannot be set on a drop-box item".into(),
-                            ));
-                        }
-                        // The item expires with its box.
-                        let b = q
-                            .store
-                            .dropbox(&box_id)?
-                            .ok_or(ServiceError::DropboxNotFound)?;
-                        if b.expired(now) {
-                            return Err(ServiceError::DropboxExpired);
-                        }
-                        expires_at = b.expires_at;
-                    }
+                    let expires_at = match target {
+                        Some(box_id) => q.item_expiry(&box_id, &req, now)?,
+                        None => now + session.lifetime_ms,
+                    };
                     let access = if session.quick_share {
                         None
                     } else {
