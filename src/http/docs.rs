@@ -460,9 +460,12 @@ pub fn initiate() -> Value {
             "Create an upload session",
             &[],
             json!({
-                "200": json_ok::<api::InitiateResponse>("Session created"),
-                "400": response("BadRequest"),
-                "413": error("Declared filesize is 0 or above the maximum (`File too large`)"),
+                "200": json_ok::<api::InitiateResponse>("Session created (sending into a drop box: its place there reserved, and expiresAt the box's)"),
+                "400": error("`Validation failed` (the message says which field and why; filesize is required with dropbox), `invalid_wrapped_key` (wrappedKey missing with dropbox, malformed, not 94-300 bytes, or given without dropbox), or `not_allowed_in_dropbox` (quickShare, hasPassword, oneTime or maxDownloads with dropbox)"),
+                "404": error("`not_found`: no such drop box"),
+                "409": error("`dropbox_full`: the drop box holds its most items, arrived and reserved"),
+                "410": error("`expired`: the drop box has expired"),
+                "413": error("Declared filesize is 0 or above the maximum (`File too large`), or above what the drop box has left (`dropbox_too_large`)"),
                 "429": response("RateLimited"),
                 "507": response("InsufficientStorage"),
                 "500": response("InternalError"),
@@ -494,7 +497,8 @@ pub fn complete() -> Value {
                 json!({
                     "200": json_ok::<api::CompleteResponse>("Clip created; its lifetime starts now"),
                     "400": error("Validation failed, or `Upload incomplete` with `missingChunks`"),
-                    "404": error("Upload session not found, or a stored chunk is missing (`File not found on storage`)"),
+                    "404": error("Upload session not found, a stored chunk is missing (`File not found on storage`), or the drop box it sends into is gone (`not_found`)"),
+                    "410": error("`expired`: the drop box it sends into has expired"),
                     "413": error("The stored chunks exceed the maximum size (`File too large`)"),
                     "500": response("InternalError"),
                 }),
@@ -502,7 +506,9 @@ pub fn complete() -> Value {
             json_body::<api::CompleteRequest>(false),
         ),
         "The size is computed from the stored chunks. \
-        An empty body is `{}`. With requiresAccessCode true, accessCodeHash is required.",
+        An empty body is `{}`. With requiresAccessCode true, accessCodeHash is required (but \
+        a drop-box item takes no access code: 400 `not_allowed_in_dropbox`). A drop-box item \
+        becomes the box's next item and wakes the box's long polls.",
     )
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 /// `POST /api/dropbox`.
 pub fn create() -> Value {
-    let mut o = with_body(
+    let o = with_body(
         op(
             "dropboxes",
             "createDropbox",
@@ -24,13 +24,12 @@ pub fn create() -> Value {
         ),
         json_body::<api::DropboxRequest>(true),
     );
-    o = describe(
+    describe(
         o,
         "The server keeps the public key as given and hands it to senders; it never sees a \
          private key or a content key. maxBytes and maxItems default to, and are capped by, \
          dropbox_max_bytes and dropbox_max_items. Items expire with the box.",
-    );
-    o
+    )
 }
 
 /// `GET /api/dropbox/{id}`.

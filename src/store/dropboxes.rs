@@ -338,11 +338,6 @@ impl Store {
             .and_then(|(k, _)| parse_box_expiry_key(&k))
             .map(|(t, _)| t))
     }
-
-    /// Number of drop boxes.
-    pub fn dropbox_count(&self) -> usize {
-        self.dropboxes.len()
-    }
 }
 
 // The tests live in their own file to keep this one short.
