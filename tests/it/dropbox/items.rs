@@ -139,18 +139,7 @@ async fn a_long_poll_is_answered_by_a_completion_or_when_its_time_is_up() {
     );
 
     // A poll waiting 25 s (the client gives up after 15) is answered by the completion.
-    let poller = Http::with_timeout(s.base.clone(), Duration::from_secs(15));
-    let (id, token) = (b.id.clone(), b.token.clone());
-    let poll = tokio::spawn(async move {
-        owned(
-            &poller,
-            Method::GET,
-            &format!("/api/dropbox/{id}/items?after=0&wait=25"),
-            &token,
-        )
-        .json_answer()
-        .await
-    });
+    let poll = spawn_poll(&s, &b, 0, Duration::from_secs(15));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let v = send(&s, &b, b"arrives while polled", b"k").await;
     let (status, listed) = poll.await.unwrap();
@@ -161,18 +150,7 @@ async fn a_long_poll_is_answered_by_a_completion_or_when_its_time_is_up() {
 
     // Shutdown answers a waiting poll at once (empty), so the server stops without waiting
     // for it.
-    let poller = Http::with_timeout(s.base.clone(), Duration::from_secs(15));
-    let (id, token) = (b.id.clone(), b.token.clone());
-    let poll = tokio::spawn(async move {
-        owned(
-            &poller,
-            Method::GET,
-            &format!("/api/dropbox/{id}/items?after=1&wait=25"),
-            &token,
-        )
-        .json_answer()
-        .await
-    });
+    let poll = spawn_poll(&s, &b, 1, Duration::from_secs(15));
     tokio::time::sleep(Duration::from_millis(300)).await;
     s.stop().await;
     let (status, listed) = poll.await.unwrap();
@@ -213,4 +191,53 @@ async fn over_count_and_over_size_are_refused_and_the_last_place_has_one_winner(
         (i["usedBytes"].as_u64(), i["items"].as_u64()),
         (Some(700), Some(0))
     );
+}
+
+/// Starts a long poll of box `b` after `after`, waiting 25 s, with a client that gives up
+/// after `patience`.
+fn spawn_poll(
+    s: &TestServer,
+    b: &TestBox,
+    after: u64,
+    patience: Duration,
+) -> tokio::task::JoinHandle<(u16, Value)> {
+    let poller = Http::with_timeout(s.base.clone(), patience);
+    let path = format!("/api/dropbox/{}/items?after={after}&wait=25", b.id);
+    let token = b.token.clone();
+    tokio::spawn(async move {
+        owned(&poller, Method::GET, &path, &token)
+            .json_answer()
+            .await
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_beyond_a_box_cap_answer_at_once() {
+    let s = start().await;
+    let (b, _) = create(&s, json!({})).await;
+    let waiting: Vec<_> = (0..8)
+        .map(|_| spawn_poll(&s, &b, 0, Duration::from_secs(20)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The ninth would wait 25 s; its client gives up after 10, so only an answer at once
+    // passes.
+    let (status, v) = spawn_poll(&s, &b, 0, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 0);
+    // Another box has its own cap.
+    let (other, _) = create(&s, json!({})).await;
+    let theirs = spawn_poll(&s, &other, 0, Duration::from_secs(20));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // One completion answers all eight waiting on the first box.
+    let sent = send(&s, &b, b"for everyone", b"k").await;
+    for poll in waiting {
+        let (status, v) = poll.await.unwrap();
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["items"][0]["clipId"], sent["clipId"]);
+    }
+    let sent = send(&s, &other, b"for the other", b"k").await;
+    let (status, v) = theirs.await.unwrap();
+    assert_eq!((status, &v["items"][0]["clipId"]), (200, &sent["clipId"]));
 }
