@@ -175,3 +175,61 @@ async fn boxes_and_items_survive_a_restart() {
     let (_, listed) = list(&s, &b, "?after=1").await;
     assert_eq!(listed["items"][0]["seq"], 2);
 }
+
+/// Every file under `dir`, read whole.
+fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_token_and_the_private_key_never_reach_the_data_directory() {
+    let s = start().await;
+    let (b, _) = create(&s, json!({})).await;
+    send(&s, &b, b"item", b"k").await;
+    let (dir, config, clock) = s.stop().await;
+    let token_raw: Vec<u8> = (0..b.token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&b.token[i..i + 2], 16).unwrap())
+        .collect();
+    let private = b.keys.private_bytes();
+    let files = all_files(dir.path());
+    // The scan sees stored values as they are: the public key is there.
+    assert!(
+        files
+            .iter()
+            .any(|(_, bytes)| contains(bytes, &b.keys.public_bytes())),
+        "the public key is stored as given"
+    );
+    for (path, bytes) in &files {
+        for (what, needle) in [
+            ("owner token", b.token.as_bytes()),
+            ("owner token bytes", token_raw.as_slice()),
+            ("private key", private.as_slice()),
+        ] {
+            assert!(
+                !contains(bytes, needle),
+                "{} holds the {what}",
+                path.display()
+            );
+        }
+    }
+    // Only the token's hash is kept, and it still opens the box.
+    let s = TestServer::boot(dir, config, clock).await;
+    assert_eq!(list(&s, &b, "").await.0, 200);
+}
