@@ -20,7 +20,7 @@ fn fail(r: &Req, e: ServiceError) -> ApiError {
     if matches!(e, ServiceError::DropboxNotFound) {
         r.state.limits.record_failure(r.ip, false);
     }
-    ApiError::from_service(e, Ctx::Upload)
+    ApiError::from_service(e, Ctx::Dropbox)
 }
 
 /// The box the path names (refused while the address is blocked for failed lookups).
@@ -64,7 +64,7 @@ pub async fn create(mut r: Req) -> Result<Response, ApiError> {
     let host = r.header_owned("host")?;
     let b: CreateBody = parse_json(&r.small_body().await?)?;
     let bad_key =
-        |m: &str| ApiError::from_service(ServiceError::InvalidPublicKey(m.into()), Ctx::Upload);
+        |m: &str| ApiError::from_service(ServiceError::InvalidPublicKey(m.into()), Ctx::Dropbox);
     let public_key = match &b.public_key {
         Some(Value::String(s)) => {
             crate::v4::base64url_decode(s).ok_or_else(|| bad_key("not base64url"))?
@@ -88,7 +88,7 @@ pub async fn create(mut r: Req) -> Result<Response, ApiError> {
         .qopy
         .create_dropbox(req)
         .await
-        .map_err(|e| ApiError::from_service(e, Ctx::Upload))?;
+        .map_err(|e| ApiError::from_service(e, Ctx::Dropbox))?;
     let d = &made.dropbox;
     Ok(json_status(
         StatusCode::CREATED,
@@ -191,7 +191,7 @@ pub async fn delete_item(r: Req) -> Result<Response, ApiError> {
     let id = box_id(&r)?;
     let owner = owner(&r)?;
     let clip = ClipId::parse(&r.param(1).to_ascii_uppercase())
-        .map_err(|_| ApiError::from_service(ServiceError::DropItemNotFound, Ctx::Upload))?;
+        .map_err(|_| ApiError::from_service(ServiceError::DropItemNotFound, Ctx::Dropbox))?;
     r.state
         .qopy
         .delete_drop_item(id, owner, clip)

@@ -21,6 +21,8 @@ pub enum Ctx {
     File,
     /// `/api/admin/*`.
     Admin,
+    /// `/api/dropbox/*`.
+    Dropbox,
 }
 
 /// An error answer.

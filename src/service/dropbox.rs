@@ -80,8 +80,12 @@ fn capped(asked: Option<u64>, cap: u64, field: &str) -> Result<u64> {
 impl Qopy {
     /// Makes a drop box.
     pub async fn create_dropbox(self: &Arc<Self>, req: DropboxRequest) -> Result<DropboxCreated> {
-        crate::v4::wrap::parse_public_key(&req.public_key)
-            .map_err(|e| ServiceError::InvalidPublicKey(e.to_string()))?;
+        crate::v4::wrap::parse_public_key(&req.public_key).map_err(|e| {
+            ServiceError::InvalidPublicKey(match e {
+                crate::v4::wrap::WrapError::BadPublicKey(why) => why.to_string(),
+                other => other.to_string(),
+            })
+        })?;
         let lifetime = self.lifetime_of(req.expiration.as_deref())?;
         let cfg = &self.config;
         let max_bytes = capped(req.max_bytes, cfg.dropbox_max_bytes, "maxBytes")?;
