@@ -81,6 +81,9 @@ pub enum Command {
     Send(crate::client::SendArgs),
     /// Download and decrypt a link.
     Get(crate::client::GetArgs),
+    /// Open a drop box: print its link and QR code, and save what is sent into it (end
+    /// to end encrypted to a key that never leaves this process) until interrupted.
+    Receive(crate::client::ReceiveArgs),
     /// Exit 0 if the server configured here (--listen / QOPY_LISTEN) answers
     /// /health, 1 otherwise (for Docker's HEALTHCHECK).
     Healthcheck,

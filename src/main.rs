@@ -16,10 +16,14 @@ fn main() -> anyhow::Result<()> {
     match &cli.command {
         // The client commands talk to a server over HTTP; the server's configuration is
         // none of their business (and must not stop them when it is broken).
+        Some(Command::Send(args)) if args.to.is_some() => {
+            client_exit(qopy::client::dropbox::send_to(args))
+        }
         Some(Command::Send(args)) => client_exit(qopy::client::upload::send(args).map(|link| {
             println!("{link}");
         })),
         Some(Command::Get(args)) => client_exit(qopy::client::download::get(args)),
+        Some(Command::Receive(args)) => client_exit(qopy::client::dropbox::receive(args)),
         Some(Command::Healthcheck) => {
             // Docker reserves exit code 2, so every failure here is 1.
             let healthy = match cli.load_config() {

@@ -33,6 +33,9 @@ pub fn access_code_hash(code: &str, salt: &str) -> String {
     hex::encode(out)
 }
 
+/// The header that carries a drop box's owner token.
+const OWNER_HEADER: &str = "x-qopy-owner";
+
 /// A Qopy server.
 pub struct Api {
     base: String,
@@ -95,6 +98,62 @@ impl Api {
             )));
         }
         self.json(r)
+    }
+
+    /// `GET path` as JSON; 404 and 410 are [`ClientError::NotFound`].
+    pub fn get_json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T> {
+        self.owned(self.http.get(self.url(path)), None)
+    }
+
+    /// `GET path` as JSON with the owner token of a drop box; 404 and 410 are
+    /// [`ClientError::NotFound`].
+    pub fn get_owned<T: for<'de> Deserialize<'de>>(&self, path: &str, owner: &str) -> Result<T> {
+        self.owned(self.http.get(self.url(path)), Some(owner))
+    }
+
+    /// `POST path` with a JSON body, answered with JSON.
+    pub fn post_json<B: serde::Serialize, T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let r = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .map_err(|e| self.net(e))?;
+        self.json(r)
+    }
+
+    /// `DELETE path` with the owner token of a drop box; 404 and 410 are
+    /// [`ClientError::NotFound`].
+    pub fn delete_owned(&self, path: &str, owner: &str) -> Result<()> {
+        let r = self
+            .http
+            .delete(self.url(path))
+            .header(OWNER_HEADER, owner)
+            .send()
+            .map_err(|e| self.net(e))?;
+        match r.status().as_u16() {
+            404 | 410 => Err(ClientError::NotFound),
+            _ => check(r).map(|_| ()),
+        }
+    }
+
+    fn owned<T: for<'de> Deserialize<'de>>(
+        &self,
+        mut req: reqwest::blocking::RequestBuilder,
+        owner: Option<&str>,
+    ) -> Result<T> {
+        if let Some(owner) = owner {
+            req = req.header(OWNER_HEADER, owner);
+        }
+        let r = req.send().map_err(|e| self.net(e))?;
+        match r.status().as_u16() {
+            404 | 410 => Err(ClientError::NotFound),
+            _ => self.json(r),
+        }
     }
 
     /// `POST /api/upload/initiate`.

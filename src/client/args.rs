@@ -1,4 +1,4 @@
-//! The command-line arguments of `qopy send` and `qopy get` (the subcommands themselves are
+//! The command-line arguments of `qopy send`, `qopy get` and `qopy receive` (the subcommands themselves are
 //! listed in `crate::cli`). They hold what the person typed; [`settings`](super::settings)
 //! resolves the server and the upload and download modules interpret the rest.
 
@@ -35,6 +35,27 @@ pub struct SendArgs {
     /// An access code the server asks for before it hands out the (encrypted) content
     #[arg(long, value_name = "CODE", conflicts_with = "quick_share")]
     pub access_code: Option<String>,
+    /// Send into a drop box (its link, http(s)://HOST/drop/ID#KEY, or its ID with
+    /// --server): each FILE is one item (a directory one tar archive) that only the box's
+    /// owner can open
+    #[arg(long, value_name = "LINK", conflicts_with_all = ["quick_share", "one_time", "max_downloads", "password", "access_code", "expiry"])]
+    pub to: Option<String>,
+}
+
+/// `qopy receive [OPTIONS]`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ReceiveArgs {
+    /// Server URL [default: $QOPY_SERVER, then `server` in the client config file]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// How long the drop box stays open, one of the server's expiry options (e.g. 1hr)
+    /// [default: the server's default]
+    #[arg(long, value_name = "NAME")]
+    pub expiry: Option<String>,
+    /// The directory arrivals are saved in (under their senders' names) [default: the
+    /// current directory]
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }
 
 /// `qopy get [OPTIONS] LINK`.

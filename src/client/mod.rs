@@ -14,19 +14,21 @@
 //! * [`source`] is what is sent (text, a file, an archive of several files, standard input);
 //! * [`upload`], [`chunks`] and [`resume`] do `send`, chunk by chunk, resuming an
 //!   interrupted upload;
-//! * [`download`] does `get`; [`progress`] draws the progress bars.
+//! * [`download`] does `get`; [`progress`] draws the progress bars;
+//! * [`dropbox`] does `receive` and `send --to` (drop boxes).
 
 pub mod api;
 pub mod args;
 pub mod chunks;
 pub mod download;
+pub mod dropbox;
 pub mod progress;
 pub mod resume;
 pub mod settings;
 pub mod source;
 pub mod upload;
 
-pub use args::{GetArgs, SendArgs};
+pub use args::{GetArgs, ReceiveArgs, SendArgs};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;

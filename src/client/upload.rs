@@ -25,6 +25,7 @@ use crate::v4::{NONCE_PREFIX_LEN, SALT_LEN};
 
 use super::api::{access_code_hash, Api, UploadStatus};
 use super::chunks::{Chunks, Plan};
+use super::dropbox::DropTarget;
 use super::progress::Progress;
 use super::resume::{ResumeState, StateFile};
 use super::source::{prepare, Source};
@@ -40,14 +41,26 @@ const TEST_STOP_ENV: &str = "QOPY_TEST_STOP_AFTER_CHUNKS";
 /// Runs `qopy send` and returns the link (`URL#SECRET`).
 pub fn send(args: &SendArgs) -> Result<String> {
     let base = super::settings::server_url(args.server.as_deref())?;
-    let api = Api::new(&base)?;
+    send_with(args, &base, &args.files, None)
+}
+
+/// Sends `files` (one item: a file, or an archive of several) to the server at `base`;
+/// with a drop box `target`, the secret goes wrapped to the box's key instead of into a link
+/// (the answer is then the link without its secret, which nobody needs).
+pub(crate) fn send_with(
+    args: &SendArgs,
+    base: &str,
+    files: &[std::path::PathBuf],
+    target: Option<&DropTarget>,
+) -> Result<String> {
+    let api = Api::new(base)?;
     let cfg = api.config()?;
     if cfg.chunk_size == 0 {
         return Err(ClientError::Usage(
             "the server announced a chunk size of 0".into(),
         ));
     }
-    let source = prepare(&args.files, cfg.max_text_chars)?;
+    let source = prepare(files, cfg.max_text_chars)?;
     if !source.is_text() && source.metadata.size > cfg.max_file_size {
         return Err(ClientError::Usage(format!(
             "{} is {} bytes; the server accepts files up to {} bytes",
@@ -61,13 +74,14 @@ pub fn send(args: &SendArgs) -> Result<String> {
         .map(|c| access_code_hash(c, &cfg.pbkdf2_salt));
     let state_file = source.identity.as_ref().and_then(|identity| {
         StateFile::for_key(&format!(
-            "{base}\0{}\0{:?}\0{}\0{:?}\0{}\0{}\0{identity}",
+            "{base}\0{}\0{:?}\0{}\0{:?}\0{}\0{}\0{:?}\0{identity}",
             source.is_text(),
             args.expiry,
             args.one_time,
             args.max_downloads,
             args.quick_share,
             password.is_some(),
+            target.map(|t| &t.id),
         ))
     });
 
@@ -100,9 +114,16 @@ pub fn send(args: &SendArgs) -> Result<String> {
             // As the browser: a random name of 16 bytes for files, 8 for text.
             let mut name = vec![0u8; if source.is_text() { 8 } else { 16 }];
             OsRng.fill_bytes(&mut name);
+            let wrapped = match target {
+                Some(t) => Some(
+                    crate::v4::wrap::wrap_secret(plan.secret.as_bytes(), &t.public_key, &t.id)
+                        .map_err(|e| ClientError::Usage(format!("the drop box's key: {e}")))?,
+                ),
+                None => None,
+            };
             let body = crate::api::InitiateRequest {
                 content_type: Some(if source.is_text() { "text" } else { "file" }.into()),
-                dropbox: None,
+                dropbox: target.map(|t| t.id.clone()),
                 expiration: args.expiry.clone(),
                 filename: hex::encode(name),
                 filesize: Some(len),
@@ -113,7 +134,7 @@ pub fn send(args: &SendArgs) -> Result<String> {
                 one_time: args.one_time,
                 quick_share: args.quick_share,
                 total_chunks: Some(total),
-                wrapped_key: None,
+                wrapped_key: wrapped.as_deref().map(crate::v4::base64url),
             };
             let init = api.initiate(&body)?;
             if init.total_chunks != total || init.chunk_size != cfg.chunk_size {
@@ -159,6 +180,10 @@ pub fn send(args: &SendArgs) -> Result<String> {
     } else {
         format!("{} ({} bytes)", source.metadata.name, source.metadata.size)
     };
+    if let Some(t) = target {
+        eprintln!("qopy: sent {what} into drop box {}", t.id);
+        return Ok(done.url);
+    }
     let expires = std::time::UNIX_EPOCH + std::time::Duration::from_millis(done.expires_at);
     eprintln!(
         "qopy: sent {what}; expires {}{}",

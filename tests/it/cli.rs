@@ -9,25 +9,25 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 
 /// What one run of the binary did.
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: String,
 }
 
 impl Run {
     /// The last line of standard output (where `send` prints the link).
-    fn link(&self) -> String {
+    pub(crate) fn link(&self) -> String {
         let out = String::from_utf8_lossy(&self.stdout);
         out.lines().last().unwrap_or("").trim().to_string()
     }
 
-    fn ok(self) -> Run {
+    pub(crate) fn ok(self) -> Run {
         assert_eq!(self.code, 0, "qopy failed: {}", self.stderr);
         self
     }
 
-    fn failed(self, needle: &str) -> Run {
+    pub(crate) fn failed(self, needle: &str) -> Run {
         assert_ne!(self.code, 0, "qopy should have failed");
         assert!(
             self.stderr.contains(needle),
@@ -39,18 +39,18 @@ impl Run {
 }
 
 /// A user of the client: a home directory and the environment the binary runs with.
-struct User {
+pub(crate) struct User {
     home: tempfile::TempDir,
 }
 
 impl User {
-    fn new() -> User {
+    pub(crate) fn new() -> User {
         User {
             home: tempfile::tempdir().unwrap(),
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.home.path().join(name)
     }
 
@@ -58,7 +58,8 @@ impl User {
         self.path("state/qopy/uploads")
     }
 
-    async fn run(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
+    /// The binary with `args`, run in this user's home and environment (nothing else's).
+    pub(crate) fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_qopy"));
         cmd.args(args)
             .current_dir(self.home.path())
@@ -67,8 +68,18 @@ impl User {
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_STATE_HOME", self.path("state"))
             .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("NO_PROXY", "*")
-            .envs(env.iter().copied())
+            .env("NO_PROXY", "*");
+        cmd
+    }
+
+    pub(crate) async fn run(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        env: &[(&str, &str)],
+    ) -> Run {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied())
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -100,7 +111,7 @@ impl User {
         }
     }
 
-    async fn send(&self, server: &TestServer, extra: &[&str], files: &[&str]) -> Run {
+    pub(crate) async fn send(&self, server: &TestServer, extra: &[&str], files: &[&str]) -> Run {
         let mut args = vec!["send", "--server", &server.base];
         args.extend_from_slice(extra);
         args.extend_from_slice(files);

@@ -4,6 +4,7 @@
 mod browser;
 mod claims;
 mod cli;
+mod cli_dropbox;
 mod clips;
 mod crash;
 mod diskfull;
