@@ -2,6 +2,7 @@
 //! enforced at initiate.
 
 use super::*;
+use futures_util::StreamExt;
 use qopy::v4::wrap::{unwrap_secret, wrap_secret};
 use qopy::v4::{base64url, base64url_decode};
 use reqwest::Method;
@@ -240,4 +241,36 @@ async fn long_polls_beyond_a_box_cap_answer_at_once() {
     let sent = send(&s, &other, b"for the other", b"k").await;
     let (status, v) = theirs.await.unwrap();
     assert_eq!((status, &v["items"][0]["clipId"]), (200, &sent["clipId"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_holds_at_most_200_items_and_next_pages_on() {
+    let s = TestServer::start_with(|c| {
+        c.chunk_size = CHUNK;
+        c.dropbox_max_items = 300;
+    })
+    .await;
+    let (b, _) = create(&s, json!({ "maxItems": 201 })).await;
+    let sends = (0..201u32).map(|i| {
+        let (s, b) = (&s, &b);
+        async move { send(s, b, &i.to_be_bytes(), b"k").await }
+    });
+    // A few at a time, as several senders would.
+    let mut pending = futures_util::stream::iter(sends).buffer_unordered(4);
+    let mut sent = 0;
+    while pending.next().await.is_some() {
+        sent += 1;
+    }
+    assert_eq!(sent, 201);
+    let (_, first) = list(&s, &b, "").await;
+    let items = first["items"].as_array().unwrap();
+    assert_eq!((items.len(), first["next"].as_u64()), (200, Some(200)));
+    let seqs: Vec<u64> = items.iter().map(|i| i["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+    let (_, rest) = list(&s, &b, "?after=200").await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (rest["items"][0]["seq"].as_u64(), rest["next"].as_u64()),
+        (Some(201), Some(201))
+    );
 }

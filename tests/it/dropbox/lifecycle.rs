@@ -233,3 +233,43 @@ async fn the_owner_token_and_the_private_key_never_reach_the_data_directory() {
     let s = TestServer::boot(dir, config, clock).await;
     assert_eq!(list(&s, &b, "").await.0, 200);
 }
+
+/// A session stored by the previous release (version 4: no drop-box field) is migrated at
+/// start-up and completes as before. The version-4 value is made from a version-5 one: the
+/// new field is the last one and is `None`, which bincode writes as one 0 byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_of_the_previous_release_is_migrated_and_completes() {
+    let s = start().await;
+    let data = b"started before the upgrade".to_vec();
+    let upload = s
+        .initiate(json!({ "filename": "old.bin", "filesize": data.len(), "contentType": "file" }))
+        .await;
+    let (dir, config, clock) = s.stop().await;
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let sessions = db.open_tree("sessions").unwrap();
+        let key = u64::from_str_radix(&upload, 16).unwrap().to_be_bytes();
+        let v5 = sessions.get(key).unwrap().unwrap().to_vec();
+        assert_eq!(
+            (v5[0], v5[v5.len() - 1]),
+            (5, 0),
+            "a version-5 session without a box"
+        );
+        let mut v4 = v5[..v5.len() - 1].to_vec();
+        v4[0] = 4;
+        sessions.insert(key, v4).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("format", &[4u8])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let s = TestServer::boot(dir, config, clock).await;
+    assert_eq!(s.put_chunk(&upload, 0, data.clone()).await.0, 200);
+    let (status, v) = s
+        .post_json(&format!("/api/upload/complete/{upload}"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, bytes) = s.download_bytes(v["clipId"].as_str().unwrap(), None).await;
+    assert_eq!((status, bytes), (200, data));
+}
