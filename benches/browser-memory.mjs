@@ -16,6 +16,8 @@
 // directory and point NODE_PATH at its node_modules), Debian's chromium at /usr/bin/chromium,
 // and a qopy binary ($QOPY_BIN, default target/release/qopy). Only 127.0.0.1 is contacted.
 // PATHS=picker,stream,blob chooses the download paths.
+// PROFILE=1 prints the page's JavaScript CPU profile of each step. EXPOSE_GC=1 collects the
+// download page's garbage every 300 ms, which tells garbage from memory the page holds.
 
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -137,7 +139,7 @@ try {
     const marker = `--qopy-bench=${randomBytes(8).toString('hex')}`; // finds its browser process
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      args: ['--no-sandbox', '--disable-gpu', ...(process.env.EXPOSE_GC ? ['--js-flags=--expose-gc'] : []), '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--no-first-run', marker],
     });
     return Object.assign(browser, { marker });
@@ -215,6 +217,7 @@ try {
             if (blob) Object.defineProperty(Navigator.prototype, 'serviceWorker', { get: () => undefined });
           }, path === 'blob');
         }
+        if (process.env.EXPOSE_GC) await page.addInitScript(() => setInterval(() => window.gc && window.gc(), 300));
         await page.goto(url);
         await page.waitForSelector('[data-testid=retrieve-reveal]', { state: 'visible' });
         await new Promise((r) => setTimeout(r, 500));
