@@ -26,6 +26,8 @@ const CHUNK_TIMEOUT_MS = 120000;
  * and a 2 GiB upload no longer stalls. Below it, starting the workers is not worth it.
  */
 const WORKER_MIN_BYTES = 64 * 1024 * 1024;
+/** The buffer a download reads the network into (see request() in openClip). */
+const READ_BYTES = 256 * 1024;
 const MAX_TEXT_BYTES = 16 * 1024 * 1024; // larger "text" is treated as a file
 // Ours (43 base64url chars), the original's (44 standard Base64 chars), Quick Share (6 A-Z0-9).
 const SECRET_RE = /^(?:[A-Za-z0-9_-]{43}|[A-Za-z0-9+/]{43}=|[A-Z0-9]{6})$/;
@@ -476,14 +478,29 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
         throw Object.assign(new Error('the download cannot be continued: the server sent other content'), { kind: 'resume_refused' });
       }
     }
-    const reader = res.body.getReader();
+    // A byte reader fills one buffer of ours again and again (see readInto): the page then
+    // makes no garbage of the network's pieces, which a 1 GiB download made 1 GiB of.
+    let byob = null;
+    try { byob = res.body.getReader({ mode: 'byob' }); } catch (e) { /* not a byte stream here */ }
+    const reader = byob || res.body.getReader();
+    let spare = null;
     let timer = 0;
     const arm = () => { clearTimeout(timer); timer = setTimeout(() => ctl.abort(), stallMs); };
     return {
-      async read() {
+      /**
+       * The next piece. With `reuse`, the piece may be a view of a buffer that the next
+       * read() fills again: only for a caller that is done with it by then.
+       */
+      async read(reuse = false) {
         arm();
         try {
-          return await reader.read();
+          if (!byob) return await reader.read();
+          const r = await byob.read(new Uint8Array(spare || new ArrayBuffer(READ_BYTES), 0, READ_BYTES));
+          if (r.value) spare = r.value.buffer;
+          if (r.done || !r.value) return { done: true, value: undefined };
+          if (reuse) return r;
+          spare = null; // the caller keeps this piece: a fresh buffer next time
+          return r;
         } catch (e) {
           if (signal && signal.aborted) throw abortError();
           throw Object.assign(new Error('the connection dropped'), { kind: 'dropped', cause: e });
@@ -524,7 +541,7 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
     for (;;) {
       let next;
       try {
-        next = await reader.read();
+        next = await reader.read(!!v4); // the V4 reader is done with a piece when push() returns
         if (next.done && total && received < total) throw Object.assign(new Error('the download ended early'), { kind: 'dropped' });
       } catch (e) {
         reader.cancel();
