@@ -8,7 +8,9 @@
 
 use super::dispatch::{Handler, Req};
 use super::guard::Class;
-use super::{admin, assets, clips, docs, health, metrics, oneshot, openapi, preview, uploads};
+use super::{
+    admin, assets, clips, docs, health, metrics, oneshot, openapi, preview, share_target, uploads,
+};
 use http::Method;
 use serde_json::Value;
 
@@ -136,6 +138,8 @@ pub static ROUTES: &[Route] = &[
     shaped(Shape::Unreserved, route(PUT, "/{asset}", INITIATE, h!(oneshot::put), docs::put_named)),
     route(POST, "/", INITIATE, h!(oneshot::post), docs::post_oneshot),
     route(GET, "/admin", NONE, h!(assets::admin_page), docs::admin_page),
+    // The share target's POST, when the app's service worker did not take it (plain HTTP).
+    route(POST, "/share-target", NONE, h!(share_target::refuse), docs::share_target),
     shaped(Shape::Asset, route(GET, "/{asset}", NONE, h!(assets::asset), docs::asset)),
 ];
 
@@ -333,6 +337,9 @@ mod tests {
         assert_eq!(at(GET, "/notes.txt"), "404");
         assert_eq!(at(POST, "/index.html"), "405 /{asset}");
         assert_eq!(at(GET, "/js/qr.js"), "GET /{asset} js/qr.js");
+        assert_eq!(at(POST, "/share-target"), "POST /share-target ");
+        assert_eq!(at(GET, "/share-target"), "405 /share-target");
+        assert_eq!(at(GET, "/manifest.webmanifest"), "GET /{asset} manifest.webmanifest");
         assert_eq!(at(Method::HEAD, "/health"), "405 /health");
         assert_eq!(at(DELETE, "/api/clip/ABC123"), "405 /api/clip/{id}");
         assert_eq!(
@@ -362,6 +369,8 @@ mod tests {
             "clip",
             "file",
             "index.html",
+            "share-target",
+            "manifest.webmanifest",
         ] {
             assert!(is_reserved(name), "{name}");
         }
