@@ -339,7 +339,10 @@ mod tests {
         assert_eq!(at(GET, "/js/qr.js"), "GET /{asset} js/qr.js");
         assert_eq!(at(POST, "/share-target"), "POST /share-target ");
         assert_eq!(at(GET, "/share-target"), "405 /share-target");
-        assert_eq!(at(GET, "/manifest.webmanifest"), "GET /{asset} manifest.webmanifest");
+        assert_eq!(
+            at(GET, "/manifest.webmanifest"),
+            "GET /{asset} manifest.webmanifest"
+        );
         assert_eq!(at(Method::HEAD, "/health"), "405 /health");
         assert_eq!(at(DELETE, "/api/clip/ABC123"), "405 /api/clip/{id}");
         assert_eq!(
