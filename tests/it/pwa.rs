@@ -181,6 +181,28 @@ async fn a_share_target_post_reaching_the_server_is_refused_and_not_kept() {
     assert!(page.contains("Sharing into Qopy needs HTTPS"), "{page}");
     assert!(page.contains("Nothing was stored"));
 
+    // A form posted under Referrer-Policy: no-referrer (the pages' policy) carries
+    // `Origin: null`, and a share sheet may send any: the explanation still comes, not a 403.
+    for origin in ["null", "http://elsewhere.invalid"] {
+        let r = s
+            .post("/share-target")
+            .header("origin", origin)
+            .header("accept", "text/html")
+            .multipart(shared_form(marker, 0))
+            .answer()
+            .await;
+        assert_eq!(r.status(), 400, "Origin: {origin}");
+        assert!(r.text().await.unwrap().contains("needs HTTPS"));
+    }
+    // Other routes keep refusing such origins.
+    let r = s
+        .post("/")
+        .header("origin", "null")
+        .body("x")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 403);
+
     // Only POST is routed there.
     let (status, _) = s.get("/share-target").json_answer().await;
     assert_eq!(status, 405);
