@@ -2,8 +2,8 @@
 //! a navigation that submits a multipart form (fields title, text, url and files) to
 //! /share-target. On 127.0.0.1 (a secure context) the app's service worker takes it, keeps
 //! it in IndexedDB and sends the browser to /?share=ID, and the server never sees it; the
-//! page then offers the items (straight in the tabs, or to the drop boxes in
-//! localStorage qopy.recentDropboxes). On a plain-HTTP name there is no service worker, and
+//! page then offers the items (straight in the tabs, or, when there are drop boxes in
+//! localStorage qopy.recentDropboxes, a choice between "Share as a link" and those boxes). On a plain-HTTP name there is no service worker, and
 //! the server's 400 page says that HTTPS is needed, keeping nothing.
 
 use super::driver::Browser;
@@ -301,6 +301,59 @@ async fn shared_items_are_offered_to_the_recent_drop_boxes() {
         })
     );
     assert_eq!(server_share_posts(&server).await, 0);
+    b.close().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_as_a_link_puts_several_files_into_share_files() {
+    let server = TestServer::start().await;
+    let b = Browser::start().await;
+    open_app(&b, &format!("{}/", server.base)).await;
+    b.js(
+        "localStorage.setItem('qopy.recentDropboxes', JSON.stringify([{ id: 'AB12CD34', fpLink: 'fp=1', usedAt: 1 }]));",
+        vec![],
+    )
+    .await;
+    worker_active(&b).await;
+    share_into_qopy(
+        &b,
+        json!({ "title": "", "text": "", "url": "https://example.invalid/only-a-link" }),
+        json!([
+            { "name": "a.jpg", "type": "image/jpeg", "body": "first" },
+            { "name": "b.jpg", "type": "image/jpeg", "body": "second!" }
+        ]),
+    )
+    .await;
+    landed(&b).await;
+    b.wait_visible("[data-testid=share-in]").await;
+    b.click("[data-testid=share-in-link]").await;
+    b.wait_hidden("[data-testid=share-in]").await;
+    b.wait_visible("[data-testid=file-info]").await;
+    assert_eq!(
+        b.js(
+            "return document.getElementById('text-input').value;",
+            vec![]
+        )
+        .await,
+        json!("https://example.invalid/only-a-link")
+    );
+    // Where Share Files takes several files (acceptTransfer, the multi-file feature) they
+    // become one archive; otherwise the first is chosen and a note says why.
+    let several = b
+        .js_async(
+            "return typeof (await import('/app/share-file.js')).acceptTransfer === 'function';",
+            vec![],
+        )
+        .await;
+    let name = b.text_of("[data-testid=file-name]").await;
+    if several == json!(true) {
+        assert!(name.ends_with(".tar"), "{name}");
+    } else {
+        assert_eq!(name, "a.jpg");
+        let note = b.text_of(".toast").await;
+        assert!(note.contains("2 files were shared"), "{note}");
+    }
     b.close().await;
     server.stop().await;
 }
