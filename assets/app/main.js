@@ -1,7 +1,7 @@
 // main.js — entry point of the app page (/ and the deep links /clip/:id, /file/:id).
 // Theme and language first (so they work even if the rest fails to load), then the
 // server config (/api/config via the engine), the three tabs, keyboard shortcuts, the
-// insecure-context line, what was shared into Qopy (share-in.js) and deep links. The UI modules are loaded with import() so a
+// insecure-context line and deep links. The UI modules are loaded with import() so a
 // missing engine shows a clear message instead of a dead page.
 import { initTheme } from './theme.js';
 import { initI18n, t } from './i18n.js';
