@@ -8,9 +8,7 @@
 
 use super::dispatch::{Handler, Req};
 use super::guard::Class;
-use super::{
-    admin, assets, clips, docs, health, metrics, oneshot, openapi, preview, share_target, uploads,
-};
+use super::{admin, assets, clips, docs, health, metrics, oneshot, openapi, preview, uploads};
 use http::Method;
 use serde_json::Value;
 
@@ -149,7 +147,7 @@ pub static ROUTES: &[Route] = &[
     route(POST, "/", INITIATE, h!(oneshot::post), docs::post_oneshot),
     route(GET, "/admin", NONE, h!(assets::admin_page), docs::admin_page),
     // The share target's POST, when the app's service worker did not take it (plain HTTP).
-    any_origin(route(POST, "/share-target", NONE, h!(share_target::refuse), docs::share_target)),
+    any_origin(route(POST, "/share-target", NONE, h!(super::share_target::refuse), docs::share_target)),
     shaped(Shape::Asset, route(GET, "/{asset}", NONE, h!(assets::asset), docs::asset)),
 ];
 
