@@ -94,6 +94,7 @@ pub async fn run(
     };
     tracing::info!("shutting down");
     stop.cancel();
+    qopy.shutdown_started();
     tasks.wait().await;
     drop(state);
     // Requests cut off by the drain, and background bookkeeping, may still run blocking work

@@ -102,6 +102,7 @@ pub fn send(args: &SendArgs) -> Result<String> {
             OsRng.fill_bytes(&mut name);
             let body = crate::api::InitiateRequest {
                 content_type: Some(if source.is_text() { "text" } else { "file" }.into()),
+                dropbox: None,
                 expiration: args.expiry.clone(),
                 filename: hex::encode(name),
                 filesize: Some(len),
@@ -112,6 +113,7 @@ pub fn send(args: &SendArgs) -> Result<String> {
                 one_time: args.one_time,
                 quick_share: args.quick_share,
                 total_chunks: Some(total),
+                wrapped_key: None,
             };
             let init = api.initiate(&body)?;
             if init.total_chunks != total || init.chunk_size != cfg.chunk_size {

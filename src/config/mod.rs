@@ -67,6 +67,11 @@ config_keys! {
             "idle time after which an unfinished upload is discarded";
         claim_window: Duration = Text("10min"), "DURATION", Raw::duration,
             "how long the first reader of a one-time or download-limited clip may resume its download";
+        /// In bytes, at least 1.
+        dropbox_max_bytes: u64 = Text("4GiB"), "SIZE", values::max_file_size,
+            "most bytes a drop box may hold (its default and its cap)";
+        dropbox_max_items: u64 = Int(100), "N", Raw::count,
+            "most items a drop box may hold (its default and its cap)";
         sweep_interval: Duration = Text("60s"), "DURATION", Raw::duration,
             "how often the sweeper runs (it also wakes at each expiry)";
         /// In bytes.

@@ -95,6 +95,8 @@ fn defaults_parse_and_match_the_documented_values() {
         default_expiry: "24hr".into(),
         session_idle: Duration::from_secs(86_400),
         claim_window: Duration::from_secs(600),
+        dropbox_max_bytes: 4 << 30,
+        dropbox_max_items: 100,
         sweep_interval: Duration::from_secs(60),
         min_free_disk: 256 << 20,
         max_storage: None,

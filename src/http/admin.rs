@@ -106,6 +106,7 @@ pub async fn sweep_now(r: Req) -> Result<Response, ApiError> {
         report: api::SweepReport {
             abandoned_sessions: report.abandoned_sessions,
             ended_claims: report.ended_claims,
+            dropped_boxes: report.dropped_boxes,
             expired_clips: report.expired_clips,
             orphans: report.orphans,
         },

@@ -53,6 +53,16 @@ pub fn shared_components() -> Value {
                 "description": "The ETag of the first answer: a range is sent only while it matches, else the whole content",
                 "schema": { "type": "string" }
             },
+            "BoxId": {
+                "name": "id", "in": "path", "required": true,
+                "description": "Drop-box ID: 8 characters of Crockford base32 (any letter case)",
+                "schema": { "type": "string", "pattern": "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{8}$", "example": "7K2QZP9M" }
+            },
+            "Owner": {
+                "name": "X-Qopy-Owner", "in": "header", "required": true,
+                "description": "The drop box's owner token, as its creation answered it (missing or wrong: 403 owner_required)",
+                "schema": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
+            },
             "Claim": {
                 "name": "X-Qopy-Claim", "in": "header", "required": false,
                 "description": "The claim token the first answer of a one-time or download-limited clip carried: with it, and only with it, its reader resumes within claim_window",
@@ -86,7 +96,7 @@ pub fn shared_components() -> Value {
 }
 
 /// One operation.
-fn op(tag: &str, id: &str, summary: &str, params: &[&str], responses: Value) -> Value {
+pub(super) fn op(tag: &str, id: &str, summary: &str, params: &[&str], responses: Value) -> Value {
     let parameters: Vec<Value> = params.iter().map(|p| param(p)).collect();
     let mut o = json!({
         "tags": [tag],
@@ -101,7 +111,7 @@ fn op(tag: &str, id: &str, summary: &str, params: &[&str], responses: Value) -> 
 }
 
 /// Adds a request body to an operation.
-fn with_body(mut o: Value, body: Value) -> Value {
+pub(super) fn with_body(mut o: Value, body: Value) -> Value {
     o["requestBody"] = body;
     o
 }
@@ -113,7 +123,7 @@ fn admin(mut o: Value) -> Value {
 }
 
 /// Adds a description to an operation.
-fn describe(mut o: Value, text: &str) -> Value {
+pub(super) fn describe(mut o: Value, text: &str) -> Value {
     o["description"] = Value::String(text.to_string());
     o
 }
@@ -450,9 +460,12 @@ pub fn initiate() -> Value {
             "Create an upload session",
             &[],
             json!({
-                "200": json_ok::<api::InitiateResponse>("Session created"),
-                "400": response("BadRequest"),
-                "413": error("Declared filesize is 0 or above the maximum (`File too large`)"),
+                "200": json_ok::<api::InitiateResponse>("Session created (sending into a drop box: its place there reserved, and expiresAt the box's)"),
+                "400": error("`Validation failed` (the message says which field and why; filesize is required with dropbox), `invalid_wrapped_key` (wrappedKey missing with dropbox, malformed, not 94-300 bytes, or given without dropbox), or `not_allowed_in_dropbox` (quickShare, hasPassword, oneTime or maxDownloads with dropbox)"),
+                "404": error("`not_found`: no such drop box"),
+                "409": error("`dropbox_full`: the drop box holds its most items, arrived and reserved"),
+                "410": error("`expired`: the drop box has expired"),
+                "413": error("Declared filesize is 0 or above the maximum (`File too large`), or above what the drop box has left (`dropbox_too_large`)"),
                 "429": response("RateLimited"),
                 "507": response("InsufficientStorage"),
                 "500": response("InternalError"),
@@ -484,7 +497,8 @@ pub fn complete() -> Value {
                 json!({
                     "200": json_ok::<api::CompleteResponse>("Clip created; its lifetime starts now"),
                     "400": error("Validation failed, or `Upload incomplete` with `missingChunks`"),
-                    "404": error("Upload session not found, or a stored chunk is missing (`File not found on storage`)"),
+                    "404": error("Upload session not found, a stored chunk is missing (`File not found on storage`), or the drop box it sends into is gone (`not_found`)"),
+                    "410": error("`expired`: the drop box it sends into has expired"),
                     "413": error("The stored chunks exceed the maximum size (`File too large`)"),
                     "500": response("InternalError"),
                 }),
@@ -492,7 +506,9 @@ pub fn complete() -> Value {
             json_body::<api::CompleteRequest>(false),
         ),
         "The size is computed from the stored chunks. \
-        An empty body is `{}`. With requiresAccessCode true, accessCodeHash is required.",
+        An empty body is `{}`. With requiresAccessCode true, accessCodeHash is required (but \
+        a drop-box item takes no access code: 400 `not_allowed_in_dropbox`). A drop-box item \
+        becomes the box's next item and wakes the box's long polls.",
     )
 }
 

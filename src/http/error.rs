@@ -21,6 +21,8 @@ pub enum Ctx {
     File,
     /// `/api/admin/*`.
     Admin,
+    /// `/api/dropbox/*`.
+    Dropbox,
 }
 
 /// An error answer.
@@ -320,6 +322,41 @@ impl ApiError {
                 "Set admin_token (QOPY_ADMIN_TOKEN or --admin-token) to enable the admin API",
             ),
             S::AdminDenied => ApiError::new(C::UNAUTHORIZED, "Unauthorized", "Invalid admin token"),
+            S::InvalidPublicKey(m) => ApiError::new(
+                C::BAD_REQUEST,
+                "invalid_public_key",
+                format!("publicKey must be an uncompressed P-256 point (65 bytes) in base64url without padding: {m}"),
+            ),
+            S::InvalidWrappedKey(m) => ApiError::new(C::BAD_REQUEST, "invalid_wrapped_key", m),
+            S::NotAllowedInDropbox(m) => ApiError::new(C::BAD_REQUEST, "not_allowed_in_dropbox", m),
+            S::DropboxNotFound => ApiError::new(
+                C::NOT_FOUND,
+                "not_found",
+                "The drop box does not exist or has expired",
+            ),
+            S::DropboxExpired => {
+                ApiError::new(C::GONE, "expired", "The drop box has expired")
+            }
+            S::DropboxFull(n) => ApiError::new(
+                C::CONFLICT,
+                "dropbox_full",
+                format!("The drop box holds its most items ({n}); try again when the receiver has taken some"),
+            ),
+            S::DropboxTooLarge(free) => ApiError::new(
+                C::PAYLOAD_TOO_LARGE,
+                "dropbox_too_large",
+                format!("The drop box has room for {free} more bytes"),
+            ),
+            S::DropItemNotFound => ApiError::new(
+                C::NOT_FOUND,
+                "not_found",
+                "The drop box has no such item",
+            ),
+            S::OwnerRequired => ApiError::new(
+                C::FORBIDDEN,
+                "owner_required",
+                "Send the drop box's owner token in X-Qopy-Owner",
+            ),
             e @ (S::Store(_) | S::Blob(_) | S::Task(_)) => {
                 tracing::error!(error = %e, ?ctx, "request failed");
                 ApiError::new(

@@ -12,6 +12,8 @@ pub mod body;
 pub mod clips;
 pub mod dispatch;
 pub mod docs;
+pub mod docs_dropbox;
+pub mod dropbox;
 pub mod error;
 pub mod guard;
 pub mod health;

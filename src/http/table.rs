@@ -8,7 +8,10 @@
 
 use super::dispatch::{Handler, Req};
 use super::guard::Class;
-use super::{admin, assets, clips, docs, health, metrics, oneshot, openapi, preview, uploads};
+use super::{
+    admin, assets, clips, docs, docs_dropbox, dropbox, health, metrics, oneshot, openapi, preview,
+    uploads,
+};
 use http::Method;
 use serde_json::Value;
 
@@ -128,6 +131,12 @@ pub static ROUTES: &[Route] = &[
     route(GET, "/api/file/{id}/info", DOWNLOAD, h!(clips::file_info), docs::file_info),
     route(POST, "/api/file/{id}", DOWNLOAD, h!(clips::download), docs::download),
     route(GET, "/api/file/{id}", DOWNLOAD, h!(clips::legacy_get), docs::legacy_get),
+    // Drop boxes (sending into one goes through the upload routes).
+    route(POST, "/api/dropbox", INITIATE, h!(dropbox::create), docs_dropbox::create),
+    route(GET, "/api/dropbox/{id}", LOOKUP, h!(dropbox::info), docs_dropbox::info),
+    route(DELETE, "/api/dropbox/{id}", LOOKUP, h!(dropbox::delete), docs_dropbox::delete),
+    route(GET, "/api/dropbox/{id}/items", LOOKUP, h!(dropbox::items), docs_dropbox::items),
+    route(DELETE, "/api/dropbox/{id}/items/{clipId}", LOOKUP, h!(dropbox::delete_item), docs_dropbox::delete_item),
     // Admin.
     route(POST, "/api/admin/auth", ADMIN, h!(admin::auth), docs::admin_auth),
     route(GET, "/api/admin/stats", ADMIN, h!(admin::stats), docs::admin_stats),
@@ -139,6 +148,7 @@ pub static ROUTES: &[Route] = &[
     route(GET, "/", NONE, h!(assets::index), docs::index_page),
     route(GET, "/clip/{id}", NONE, h!(oneshot::get), docs::clip_page),
     route(GET, "/file/{id}", NONE, h!(oneshot::get), docs::file_page),
+    route(GET, "/drop/{id}", NONE, h!(dropbox::page), docs_dropbox::page),
     route(POST, "/clip/{id}", DOWNLOAD, h!(oneshot::post_download), docs::clip_raw),
     route(POST, "/file/{id}", DOWNLOAD, h!(oneshot::post_download), docs::file_raw),
     // One-shot uploads for scripts: PUT / or /:filename, POST / (multipart or raw).
@@ -363,6 +373,11 @@ mod tests {
         assert_eq!(at(Method::HEAD, "/health"), "405 /health");
         assert_eq!(at(DELETE, "/api/clip/ABC123"), "405 /api/clip/{id}");
         assert_eq!(
+            at(DELETE, "/api/dropbox/7K2QZP9M/items/ABCDEFGHIJ"),
+            "DELETE /api/dropbox/{id}/items/{clipId} 7K2QZP9M"
+        );
+        assert_eq!(at(GET, "/drop/7k2qzp9m"), "GET /drop/{id} 7k2qzp9m");
+        assert_eq!(
             at(PUT, "/api/upload/chunk/0123456789ABCDEF/3"),
             "PUT /api/upload/chunk/{uploadId}/{chunkNumber} 0123456789ABCDEF"
         );
@@ -388,6 +403,7 @@ mod tests {
             "api",
             "clip",
             "file",
+            "drop",
             "index.html",
             "share-target",
             "manifest.webmanifest",

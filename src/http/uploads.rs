@@ -62,6 +62,8 @@ struct InitiateBody {
     quick_share: Option<Value>,
     is_text_content: Option<Value>,
     content_type: Option<Value>,
+    dropbox: Option<Value>,
+    wrapped_key: Option<Value>,
 }
 
 /// `POST /api/upload/initiate`.
@@ -90,6 +92,14 @@ pub async fn initiate(mut r: Req) -> Result<Response, ApiError> {
         .map_err(ApiError::validation)?,
         quick_share: loose_bool(&b.quick_share, "quickShare")?,
         text,
+        dropbox: opt_string(&b.dropbox, "dropbox")?,
+        wrapped_key: opt_string(&b.wrapped_key, "wrappedKey").map_err(|e| {
+            ApiError::new(
+                http::StatusCode::BAD_REQUEST,
+                "invalid_wrapped_key",
+                e.message,
+            )
+        })?,
     };
     let quick_share = req.quick_share;
     let one_time = req.max_downloads == Some(1);

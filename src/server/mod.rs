@@ -49,7 +49,7 @@ fn preflight(origin: &str) -> Response {
         "access-control-allow-headers",
         HeaderValue::from_static(
             "content-type, authorization, range, if-range, x-qopy-claim, x-qopy-expiry, \
-             x-qopy-one-time, x-qopy-max-downloads, x-qopy-quick-share",
+             x-qopy-one-time, x-qopy-max-downloads, x-qopy-quick-share, x-qopy-owner",
         ),
     );
     h.insert("access-control-max-age", HeaderValue::from_static("600"));

@@ -9,6 +9,10 @@
 
 mod access;
 mod clips;
+mod drop_send;
+mod drop_waiters;
+mod dropbox;
+mod error;
 mod figures;
 mod oneshot;
 mod preview;
@@ -16,6 +20,8 @@ mod sweep;
 mod upload;
 
 pub use clips::Download;
+pub use dropbox::{DropItems, DropboxCreated, DropboxRequest};
+pub use error::ServiceError;
 pub use figures::{AdminStats, ClipSummary, Figures, SystemFigures};
 pub use oneshot::OneShotRequest;
 pub use sweep::{SweepKind, SweepReport};
@@ -37,104 +43,6 @@ use tokio_util::task::TaskTracker;
 pub const QUICK_SHARE_LIFETIME_MS: u64 = 5 * 60 * 1000;
 /// Extra bytes a chunk may carry beyond the chunk size (crypto overhead).
 pub const CHUNK_SLACK: u64 = 1024;
-
-/// Errors of the use cases. The HTTP layer maps each to a status and a stable body.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// The request is malformed; the message says which field and why.
-    #[error("validation failed: {0}")]
-    Validation(String),
-    /// No such upload session.
-    #[error("upload session not found")]
-    UploadNotFound,
-    /// The chunk number is not below the session's chunk count.
-    #[error("chunk number must be less than {0}")]
-    ChunkOutOfRange(u32),
-    /// A different chunk with this number was stored before.
-    #[error("a different chunk was already uploaded under this number")]
-    ChunkConflict,
-    /// The chunk body is missing or empty.
-    #[error("no chunk data")]
-    NoChunk,
-    /// The chunk body is larger than allowed.
-    #[error("chunk larger than {0} bytes")]
-    ChunkTooLarge(u64),
-    /// Chunks are missing at completion.
-    #[error("upload incomplete")]
-    Incomplete(Vec<u32>),
-    /// The upload is larger than allowed.
-    #[error("content larger than {0} bytes")]
-    TooLarge(u64),
-    /// No such clip, or it has expired.
-    #[error("clip not found")]
-    NotFound,
-    /// The clip exists but its stored bytes are missing.
-    #[error("stored content missing")]
-    ContentMissing,
-    /// A one-time clip was consumed by a concurrent download.
-    #[error("one-time clip already consumed")]
-    Consumed,
-    /// The clip needs an access code and none was given.
-    #[error("access code required")]
-    AccessCodeRequired,
-    /// The access code is wrong or malformed.
-    #[error("access denied")]
-    AccessDenied,
-    /// The disk reserve or the storage quota would be crossed.
-    #[error("insufficient storage: {0}")]
-    InsufficientStorage(String),
-    /// The client went away mid-body.
-    #[error("upload interrupted")]
-    Interrupted,
-    /// The clip has no preview (encrypted, one-time, or not an image); the message says why.
-    #[error("no preview: {0}")]
-    NoPreview(String),
-    /// The image is refused by the decoding limits or cannot be decoded.
-    #[error("image refused: {0}")]
-    ImageRefused(String),
-    /// The admin API is not configured.
-    #[error("admin API disabled")]
-    AdminDisabled,
-    /// Wrong admin token.
-    #[error("admin authentication failed")]
-    AdminDenied,
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Blob I/O failed.
-    #[error("storage failure: {0}")]
-    Blob(BlobError),
-    /// A background task failed.
-    #[error("internal task failure: {0}")]
-    Task(String),
-}
-
-impl From<BlobError> for ServiceError {
-    fn from(e: BlobError) -> Self {
-        match e {
-            BlobError::TooLarge(n) => ServiceError::ChunkTooLarge(n),
-            BlobError::Interrupted => ServiceError::Interrupted,
-            BlobError::NoSpace => {
-                ServiceError::InsufficientStorage("the disk is full; try again later".into())
-            }
-            e => ServiceError::Blob(e),
-        }
-    }
-}
-
-impl ServiceError {
-    /// Whether the database has failed for good (sled latches an I/O error or corruption, so
-    /// every later write fails too): the process should stop and be restarted.
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, ServiceError::Store(e) if e.is_fatal())
-    }
-}
-
-impl From<tokio::task::JoinError> for ServiceError {
-    fn from(e: tokio::task::JoinError) -> Self {
-        ServiceError::Task(e.to_string())
-    }
-}
 
 /// Result of the use cases.
 pub type Result<T> = std::result::Result<T, ServiceError>;
@@ -173,6 +81,11 @@ pub struct Qopy {
     /// Claims (by token hash) with an answer being sent now, and how many: the sweeper
     /// leaves their windows open.
     streaming: parking_lot::Mutex<std::collections::HashMap<[u8; 32], usize>>,
+    /// The long polls waiting for items of drop boxes.
+    drop_waiters: drop_waiters::Waiters,
+    /// Cancelled as soon as shutdown starts (before connections drain): long polls answer
+    /// at once then instead of holding the drain.
+    stopping: tokio_util::sync::CancellationToken,
 }
 
 fn random_hex(bytes: usize) -> Vec<u8> {
@@ -213,6 +126,8 @@ impl Qopy {
             tasks: TaskTracker::new(),
             closing: tokio_util::sync::CancellationToken::new(),
             streaming: Default::default(),
+            drop_waiters: Default::default(),
+            stopping: tokio_util::sync::CancellationToken::new(),
             config,
             store,
             blobs,
@@ -269,9 +184,16 @@ impl Qopy {
         Ok(self.store.write_probe(now)?)
     }
 
+    /// Shutdown has started: waits that serve a request (the long polls of drop boxes)
+    /// answer now, so connections drain at once.
+    pub fn shutdown_started(&self) {
+        self.stopping.cancel();
+    }
+
     /// Waits, for at most `limit`, until the work that holds the core off the request path
     /// is done. Work started after this call is waited for too. False when time ran out.
     pub async fn finish_tasks(&self, limit: Duration) -> bool {
+        self.stopping.cancel();
         self.closing.cancel();
         self.tasks.close();
         tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()

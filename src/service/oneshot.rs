@@ -175,6 +175,7 @@ impl Qopy {
             received: 0,
             received_bytes: 0,
             declared_size: None,
+            dropbox: None,
         };
         let room = req.content_length.unwrap_or(cfg.chunk_size);
         let id = self.create_session(session, room).await?;

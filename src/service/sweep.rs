@@ -1,6 +1,8 @@
-//! Sweeping: expired clips by a range scan of the expiry index, download claims whose window
-//! closed, abandoned upload sessions (idle longer than `session_idle`), and files on disk that no record owns (left by a crash
-//! or a lost race). The sweeper task (`crate::sweeper`) decides when.
+//! Sweeping: expired clips by a range scan of the expiry index, expired drop boxes (with their
+//! items) likewise, download claims whose window closed, abandoned upload sessions (idle
+//! longer than `session_idle`; a session's place in a drop box goes back with it), and files
+//! on disk that no record owns (left by a crash or a lost race). The sweeper task
+//! (`crate::sweeper`) decides when.
 
 use super::Qopy;
 use crate::model::BlobDir;
@@ -21,6 +23,8 @@ pub struct SweepReport {
     pub orphans: u64,
     /// Clips whose download claims' windows closed (a one-time clip is removed then).
     pub ended_claims: u64,
+    /// Expired drop boxes removed (with their items and the items' clips).
+    pub dropped_boxes: u64,
 }
 
 /// How old an unowned file must be before a periodic sweep removes it. At start-up nothing
@@ -44,8 +48,8 @@ impl Qopy {
         sweep(self, kind)
     }
 
-    /// When the next clip expires or the next download claim's window closes (ms since
-    /// the epoch), if any. Blocking.
+    /// When the next clip or drop box expires or the next download claim's window closes
+    /// (ms since the epoch), if any. Blocking.
     pub fn next_expiry(&self) -> Result<Option<u64>, StoreError> {
         let claims = self
             .store
@@ -53,10 +57,14 @@ impl Qopy {
             .into_iter()
             .map(|(_, at)| at)
             .min();
-        Ok(match (self.store.next_expiry()?, claims) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        })
+        Ok([
+            self.store.next_expiry()?,
+            claims,
+            self.store.next_dropbox_expiry()?,
+        ]
+        .into_iter()
+        .flatten()
+        .min())
     }
 
     /// Resolves when a clip with an expiry earlier than the sweeper may know of appears.
@@ -83,6 +91,19 @@ fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
                     }
                 }
                 None => q.store.remove_expiry_entry(*at, id)?,
+            }
+        }
+        if batch.len() < 512 {
+            break;
+        }
+    }
+    // Expired drop boxes, with their items and the items' clips (which expire with their
+    // box, so the pass above usually took the clips already).
+    loop {
+        let batch = q.store.expired_dropboxes(now, 512)?;
+        for id in &batch {
+            if q.remove_dropbox_now(id)? {
+                report.dropped_boxes += 1;
             }
         }
         if batch.len() < 512 {
@@ -131,6 +152,7 @@ fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
             abandoned = report.abandoned_sessions,
             orphans = report.orphans,
             ended_claims = report.ended_claims,
+            dropped_boxes = report.dropped_boxes,
             "sweep"
         );
     }

@@ -34,6 +34,10 @@ pub struct InitiateRequest {
     pub quick_share: bool,
     /// Text rather than file.
     pub text: bool,
+    /// The drop box to send into (its ID as given), if any.
+    pub dropbox: Option<String>,
+    /// With a drop box: the content key wrapped to the box, base64url without padding.
+    pub wrapped_key: Option<String>,
 }
 
 /// The answer to initiate.
@@ -127,6 +131,7 @@ impl Qopy {
         let mut req = req;
         req.filename = crate::names::sanitize(&req.filename)
             .map_err(|e| ServiceError::Validation(format!("filename {e}")))?;
+        let dropbox = self.drop_target(&req)?;
         let max_size = self.max_content_size(req.text);
         if req.filesize == Some(0) {
             return Err(ServiceError::Validation(
@@ -168,14 +173,13 @@ impl Qopy {
                 None => "application/octet-stream".to_string(),
             }
         };
+        // An item expires with its box: the expiration asked for is ignored.
         let lifetime_ms = if req.quick_share {
             QUICK_SHARE_LIFETIME_MS
+        } else if dropbox.is_some() {
+            0
         } else {
-            let name = req.expiration.as_deref().unwrap_or(&cfg.default_expiry);
-            cfg.expiry_ms(name).ok_or_else(|| {
-                let names: Vec<&str> = cfg.expiry_options.iter().map(|(n, _)| n.as_str()).collect();
-                ServiceError::Validation(format!("expiration must be one of {}", names.join(", ")))
-            })?
+            self.lifetime_of(req.expiration.as_deref())?
         };
         let declared = req.filesize.unwrap_or(total * cfg.chunk_size);
         let now = self.now();
@@ -199,16 +203,32 @@ impl Qopy {
             received: 0,
             received_bytes: 0,
             declared_size: req.filesize,
+            dropbox,
         };
-        let id = self.create_session(session, declared).await?;
+        let (id, expires_at) = if session.dropbox.is_some() {
+            self.create_drop_session(session, declared).await?
+        } else {
+            let id = self.create_session(session, declared).await?;
+            (id, now + lifetime_ms)
+        };
         self.store.flush().await?;
         tracing::debug!(upload = %id.redacted(), total, "upload initiated");
         Ok(Initiated {
             upload_id: id,
             chunk_size: cfg.chunk_size,
             total_chunks: total as u32,
-            expires_at: now + lifetime_ms,
+            expires_at,
         })
+    }
+
+    /// The lifetime of an expiry name (the default expiry when absent).
+    pub(super) fn lifetime_of(&self, name: Option<&str>) -> Result<u64> {
+        let cfg = &self.config;
+        cfg.expiry_ms(name.unwrap_or(&cfg.default_expiry))
+            .ok_or_else(|| {
+                let names: Vec<&str> = cfg.expiry_options.iter().map(|(n, _)| n.as_str()).collect();
+                ServiceError::Validation(format!("expiration must be one of {}", names.join(", ")))
+            })
     }
 
     /// Stores chunk `n` of session `id` from `body`, to its end, and records it: the one
@@ -375,7 +395,7 @@ impl Qopy {
             .acquire()
             .await
             .map_err(|e| ServiceError::Task(e.to_string()))?;
-        let clip = self
+        let (clip, target) = self
             .blocking(move |q| {
                 for _attempt in 0..16 {
                     let session = q.store.session(id)?.ok_or(ServiceError::UploadNotFound)?;
@@ -403,6 +423,11 @@ impl Qopy {
                     // now), becomes the clip's content; the maps are kept for downloads.
                     q.adopt_content(session.blob, id, session.total_chunks, size)?;
                     let now = q.now();
+                    let target = session.dropbox.as_ref().map(|d| d.dropbox);
+                    let expires_at = match target {
+                        Some(box_id) => q.item_expiry(&box_id, &req, now)?,
+                        None => now + session.lifetime_ms,
+                    };
                     let access = if session.quick_share {
                         None
                     } else {
@@ -420,7 +445,7 @@ impl Qopy {
                         mime: session.mime,
                         size,
                         created_at: now,
-                        expires_at: now + session.lifetime_ms,
+                        expires_at,
                         max_downloads: session.max_downloads,
                         quick_share: session.quick_share,
                         plaintext,
@@ -429,10 +454,16 @@ impl Qopy {
                         upload: id,
                         chunk_count: session.total_chunks,
                     };
-                    match q.store.complete(id, &clip)? {
-                        Ok(()) => return Ok(clip),
+                    match q.store.complete(id, &clip, now)? {
+                        Ok(()) => return Ok((clip, target)),
                         Err(CompleteRefused::NoSession) => {
                             return Err(ServiceError::UploadNotFound)
+                        }
+                        Err(CompleteRefused::DropboxGone) => {
+                            return Err(ServiceError::DropboxNotFound)
+                        }
+                        Err(CompleteRefused::DropboxExpired) => {
+                            return Err(ServiceError::DropboxExpired)
                         }
                         // A new ID on collision; a fresh read when chunks changed under us.
                         Err(CompleteRefused::Collision) | Err(CompleteRefused::Changed) => continue,
@@ -447,6 +478,10 @@ impl Qopy {
         let clip = Arc::new(clip);
         self.cache.insert_new(clip.clone());
         self.sweeper_wake.notify_one();
+        if let Some(box_id) = target {
+            // Durable now: the box's long polls may list it.
+            self.wake_dropbox(&box_id);
+        }
         tracing::info!(clip = %clip.id.redacted(), size = clip.size, chunks = clip.chunk_count, "upload completed");
         Ok(Completed { clip })
     }

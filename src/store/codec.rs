@@ -3,7 +3,9 @@
 //! followed by bincode, so a later release can read or migrate what an earlier one wrote.
 
 use super::StoreError;
-use crate::model::{ChunkRecord, Claims, ClipId, ClipMeta, UploadId, UploadSession};
+use crate::model::{
+    BoxId, ChunkRecord, Claims, ClipId, ClipMeta, DropBox, DropItem, UploadId, UploadSession,
+};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// A value kept in a tree, with the version of its encoding. A version changes whenever the
@@ -18,9 +20,17 @@ impl Record for ChunkRecord {
 }
 
 /// Version 2 added `received_bytes`, version 3 `declared_size`, version 4 replaced
-/// `one_time` with `max_downloads`.
+/// `one_time` with `max_downloads`, version 5 added `dropbox`.
 impl Record for UploadSession {
-    const VERSION: u8 = 4;
+    const VERSION: u8 = 5;
+}
+
+impl Record for DropBox {
+    const VERSION: u8 = 1;
+}
+
+impl Record for DropItem {
+    const VERSION: u8 = 1;
 }
 
 /// Version 2 replaced the list of chunk records with `upload` and `chunk_count`, version 3
@@ -110,6 +120,32 @@ pub fn chunk_number(k: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(k.get(8..12)?.try_into().ok()?))
 }
 
+/// Key of a drop box's expiry-index entry: big-endian expiry time, then the box ID.
+pub fn box_expiry_key(expires_at: u64, id: &BoxId) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&expires_at.to_be_bytes());
+    k[8..].copy_from_slice(id.as_bytes());
+    k
+}
+
+/// Splits a drop-box expiry key back into its time and box ID.
+pub fn parse_box_expiry_key(k: &[u8]) -> Option<(u64, BoxId)> {
+    if k.len() != 16 {
+        return None;
+    }
+    let t = u64::from_be_bytes(k[..8].try_into().ok()?);
+    Some((t, BoxId::from_key(&k[8..])?))
+}
+
+/// Key of one item of a drop box: the box ID, then its big-endian sequence number, so a
+/// prefix scan lists a box's items in order.
+pub fn item_key(id: &BoxId, seq: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(id.as_bytes());
+    k[8..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
 /// Reads a big-endian u64 counter value (absent = 0).
 pub fn counter_value(v: Option<&[u8]>) -> u64 {
     v.and_then(|b| b.try_into().ok())
@@ -148,6 +184,16 @@ mod tests {
         let v = encode(&rec).unwrap();
         assert_eq!(v[0], ChunkRecord::VERSION);
         assert_eq!(decode::<ChunkRecord>(&v).unwrap(), rec);
+    }
+
+    #[test]
+    fn drop_box_keys_order_by_time_and_sequence() {
+        let a = BoxId::parse("ZZZZZZZZ").unwrap();
+        let b = BoxId::parse("00000000").unwrap();
+        assert!(box_expiry_key(1, &a) < box_expiry_key(2, &b));
+        assert_eq!(parse_box_expiry_key(&box_expiry_key(9, &a)), Some((9, a)));
+        assert!(item_key(&a, 2) < item_key(&a, 256));
+        assert!(item_key(&b, u64::MAX) < item_key(&a, 0));
     }
 
     #[test]

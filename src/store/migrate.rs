@@ -4,6 +4,7 @@
 //! upload copied them all; version 2 leaves them in the chunks tree under an upload ID the clip
 //! names. Version 1 of a session lacked the running byte sum of its chunks. Version 3 of a
 //! clip (and 4 of a session) replaced the one-time flag with a download limit (one-time is 1).
+//! Version 5 of a session added the drop box it sends into (none for every earlier session).
 
 #[cfg(test)]
 use super::codec::encode_as;
@@ -106,6 +107,7 @@ impl SessionV1 {
             received: self.received,
             received_bytes,
             declared_size,
+            dropbox: None,
         }
     }
 }
@@ -125,10 +127,55 @@ pub(super) struct SessionV3 {
     pub declared_size: Option<u64>,
 }
 
+/// A session as version 4 stored it: the download limit in place of the one-time flag, and
+/// no drop box.
+#[derive(Clone, Serialize, Deserialize)]
+pub(super) struct SessionV4 {
+    pub filename: String,
+    pub mime: String,
+    pub kind: ContentKind,
+    pub total_chunks: u32,
+    pub chunk_size: u64,
+    pub lifetime_ms: u64,
+    pub max_downloads: Option<u32>,
+    pub quick_share: bool,
+    pub has_password: bool,
+    pub blob: BlobDir,
+    pub created_at: u64,
+    pub last_activity: u64,
+    pub received: u32,
+    pub received_bytes: u64,
+    pub declared_size: Option<u64>,
+}
+
+impl SessionV4 {
+    /// The current session: sending into no drop box.
+    fn upgrade(self) -> UploadSession {
+        UploadSession {
+            filename: self.filename,
+            mime: self.mime,
+            kind: self.kind,
+            total_chunks: self.total_chunks,
+            chunk_size: self.chunk_size,
+            lifetime_ms: self.lifetime_ms,
+            max_downloads: self.max_downloads,
+            quick_share: self.quick_share,
+            has_password: self.has_password,
+            blob: self.blob,
+            created_at: self.created_at,
+            last_activity: self.last_activity,
+            received: self.received,
+            received_bytes: self.received_bytes,
+            declared_size: self.declared_size,
+            dropbox: None,
+        }
+    }
+}
+
 /// The `meta` key recording the format the stored records are in.
 const FORMAT_KEY: &str = "format";
-/// The current format: clips in version 3, sessions in version 4.
-const FORMAT: u8 = 4;
+/// The current format: clips in version 3, sessions in version 5.
+const FORMAT: u8 = 5;
 
 /// Migrates every session and clip of an earlier version; returns how many were rewritten.
 /// Each clip's chunk records are written before its new record, so a crash in between
@@ -161,6 +208,7 @@ pub(super) fn migrate(store: &Store) -> Result<usize, StoreError> {
                 let old: SessionV3 = decode_as(3, &v)?;
                 old.v1.upgrade(old.received_bytes, old.declared_size)
             }
+            Some(&4) => decode_as::<SessionV4>(4, &v)?.upgrade(),
             _ => continue,
         };
         store.sessions.insert(k, encode(&new)?)?;
@@ -210,164 +258,8 @@ fn unused_upload_id(store: &Store) -> Result<UploadId, StoreError> {
     }
 }
 
+// The tests live in their own file to keep this one short; as a child module they can
+// write records of earlier versions into the private trees.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(len: u64, token: u64) -> ChunkRecord {
-        ChunkRecord {
-            len,
-            sha256: [token as u8; 32],
-            token,
-        }
-    }
-
-    #[test]
-    fn version_1_clips_and_sessions_are_rewritten_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let head = |id: &str, one_time: bool, blob: u64| ClipHead {
-            id: ClipId::parse(id).unwrap(),
-            kind: ContentKind::File,
-            filename: "f".into(),
-            mime: "application/octet-stream".into(),
-            size: 12,
-            created_at: 1,
-            expires_at: 2,
-            one_time,
-            quick_share: false,
-            plaintext: false,
-            access: None,
-            blob: BlobDir(blob),
-        };
-        let clip = ClipV1 {
-            head: head("ABCDEFGHJK", false, 7),
-            chunks: vec![rec(5, 1), rec(7, 2)],
-        };
-        let clip_id = clip.head.id;
-        let clip2 = ClipV2 {
-            head: head("ABCDEF", true, 10),
-            upload: UploadId(44),
-            chunk_count: 1,
-        };
-        let clip2_id = clip2.head.id;
-        let session = SessionV1 {
-            filename: "g".into(),
-            mime: "text/plain".into(),
-            kind: ContentKind::Text,
-            total_chunks: 3,
-            chunk_size: 5,
-            lifetime_ms: 60_000,
-            one_time: true,
-            quick_share: false,
-            has_password: false,
-            blob: BlobDir(8),
-            created_at: 1,
-            last_activity: 1,
-            received: 2,
-        };
-        let sid = UploadId(42);
-        let sid2 = UploadId(43);
-        let session2 = SessionV2 {
-            v1: SessionV1 {
-                filename: "h".into(),
-                blob: BlobDir(9),
-                ..session.clone()
-            },
-            received_bytes: 77,
-        };
-        let sid3 = UploadId(45);
-        let session3 = SessionV3 {
-            v1: SessionV1 {
-                one_time: false,
-                ..session.clone()
-            },
-            received_bytes: 5,
-            declared_size: Some(99),
-        };
-        {
-            let store = Store::open(&path).unwrap();
-            store
-                .clips
-                .insert(clip_id.as_bytes(), encode_as(1, &clip).unwrap())
-                .unwrap();
-            store
-                .clips
-                .insert(clip2_id.as_bytes(), encode_as(2, &clip2).unwrap())
-                .unwrap();
-            store
-                .sessions
-                .insert(session_key(sid3), encode_as(3, &session3).unwrap())
-                .unwrap();
-            store
-                .sessions
-                .insert(session_key(sid), encode_as(1, &session).unwrap())
-                .unwrap();
-            store
-                .sessions
-                .insert(session_key(sid2), encode_as(2, &session2).unwrap())
-                .unwrap();
-            for (n, r) in [rec(5, 3), rec(4, 4)].iter().enumerate() {
-                store
-                    .chunks
-                    .insert(chunk_key(sid, n as u32), encode(r).unwrap())
-                    .unwrap();
-            }
-            // A database of the first release has no format marker.
-            store.meta.remove(FORMAT_KEY).unwrap();
-            store.flush_blocking().unwrap();
-        }
-        // Opening migrates.
-        let store = Store::open(&path).unwrap();
-        let c = store.clip(&clip_id).unwrap().unwrap();
-        assert_eq!((c.size, c.chunk_count, c.blob), (12, 2, BlobDir(7)));
-        assert_eq!(c.max_downloads, None);
-        let c2 = store.clip(&clip2_id).unwrap().unwrap();
-        assert_eq!(
-            (c2.upload, c2.chunk_count, c2.blob, c2.max_downloads),
-            (UploadId(44), 1, BlobDir(10), Some(1))
-        );
-        assert!(c2.one_time());
-        let chunks = store.chunks(c.upload).unwrap();
-        assert_eq!(chunks, vec![(0, rec(5, 1)), (1, rec(7, 2))]);
-        let s = store.session(sid).unwrap().unwrap();
-        assert_eq!((s.received, s.received_bytes, s.blob), (2, 9, BlobDir(8)));
-        assert_eq!(s.max_downloads, Some(1));
-        let s3 = store.session(sid3).unwrap().unwrap();
-        assert_eq!(
-            (s3.received_bytes, s3.declared_size, s3.max_downloads),
-            (5, Some(99), None)
-        );
-        let s2 = store.session(sid2).unwrap().unwrap();
-        assert_eq!(
-            (
-                s2.filename.as_str(),
-                s2.received_bytes,
-                s2.blob,
-                s2.declared_size
-            ),
-            ("h", 77, BlobDir(9), None)
-        );
-        assert!(store.ownerless_chunk_uploads().unwrap().is_empty());
-        assert_eq!(migrate(&store).unwrap(), 0, "nothing left to migrate");
-    }
-
-    #[test]
-    fn chunk_records_without_session_or_clip_are_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
-        let orphan = UploadId(9);
-        store
-            .chunks
-            .insert(chunk_key(orphan, 0), encode(&rec(3, 1)).unwrap())
-            .unwrap();
-        store
-            .chunks
-            .insert(chunk_key(orphan, 1), encode(&rec(3, 2)).unwrap())
-            .unwrap();
-        assert_eq!(store.ownerless_chunk_uploads().unwrap(), vec![orphan]);
-        store.remove_chunk_records(orphan).unwrap();
-        assert_eq!(store.chunk_record_count(), 0);
-        assert!(store.ownerless_chunk_uploads().unwrap().is_empty());
-    }
-}
+#[path = "migrate_tests.rs"]
+mod tests;

@@ -1,11 +1,13 @@
 //! The only module that knows sled. It owns the trees (clips by ID, the expiry index keyed by
 //! big-endian time then ID, upload sessions, received chunks, per-clip access counts, the
-//! download claims of limited clips, counters and server metadata) and exposes each state change as one multi-tree transaction, so a
+//! download claims of limited clips, drop boxes with their items and expiry index, counters
+//! and server metadata) and exposes each state change as one multi-tree transaction, so a
 //! crash leaves either the old state or the new one. Nothing with side effects runs inside a
 //! transaction closure; callers do file work before or after.
 
 mod claims;
 pub mod codec;
+mod dropboxes;
 mod flusher;
 mod migrate;
 mod sessions;
@@ -20,6 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use claims::ClaimTaken;
+pub use dropboxes::{BoxRemoval, Reserve};
 pub use flusher::{FlushFailed, FlushMonitor};
 
 /// Errors of the store.
@@ -104,6 +107,10 @@ pub enum CompleteRefused {
     Changed,
     /// The clip ID is taken; draw another.
     Collision,
+    /// The session sends into a drop box that no longer exists.
+    DropboxGone,
+    /// The session sends into a drop box that has expired.
+    DropboxExpired,
 }
 
 /// Handle to the database; cheap to clone.
@@ -118,6 +125,9 @@ pub struct Store {
     access: sled::Tree,
     meta: sled::Tree,
     claims: sled::Tree,
+    dropboxes: sled::Tree,
+    drop_items: sled::Tree,
+    drop_expiry: sled::Tree,
     flusher: Arc<flusher::Flusher>,
 }
 
@@ -160,6 +170,9 @@ impl Store {
             access: db.open_tree("access")?,
             meta: db.open_tree("meta")?,
             claims: db.open_tree("claims")?,
+            dropboxes: db.open_tree("dropboxes")?,
+            drop_items: db.open_tree("drop_items")?,
+            drop_expiry: db.open_tree("drop_expiry")?,
             db,
         };
         migrate::migrate(&store)?;

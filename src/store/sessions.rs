@@ -1,9 +1,12 @@
 //! Upload sessions in the store: creating them, recording chunks (insert-only, with the
-//! session's count moved in the same transaction), turning a session into a clip, and
-//! removing sessions and their chunk records.
+//! session's count moved in the same transaction), turning a session into a clip (and a
+//! drop box's reserved place into an item), and removing sessions and their chunk records
+//! (giving a reserved place back).
 
 use super::codec::{chunk_key, chunk_number, decode, encode, expiry_key, session_key};
-use super::{abort, bump, counter, tx_err, ChunkPut, CompleteRefused, Store, StoreError};
+use super::{
+    abort, bump, counter, dropboxes, tx_err, ChunkPut, CompleteRefused, Store, StoreError,
+};
 use crate::model::{ChunkRecord, ClipMeta, UploadId, UploadSession};
 use sled::Transactional;
 use std::collections::HashSet;
@@ -114,52 +117,65 @@ impl Store {
     /// Turns a session into a clip in one transaction: the session must still hold exactly
     /// `clip.chunk_count` chunks of `clip.size` bytes in all (the session's count and byte sum
     /// move with each chunk insert in the same transaction), and `clip.id` must be free.
-    /// Removes the session, inserts the clip and its expiry entry, bumps counters. The chunk
-    /// records stay where they are, now owned by the clip through `clip.upload`, so the
-    /// commit does the same work for 20 chunks or 800.
+    /// Removes the session, inserts the clip and its expiry entry, bumps counters; a session
+    /// sending into a drop box turns its place there into the box's next item (the box must
+    /// be live at `now`). The chunk records stay where they are, now owned by the clip through
+    /// `clip.upload`, so the commit does the same work for 20 chunks or 800.
     pub fn complete(
         &self,
         upload: UploadId,
         clip: &ClipMeta,
+        now: u64,
     ) -> Result<Result<(), CompleteRefused>, StoreError> {
         let skey = session_key(upload);
         let value = encode(clip)?;
-        let res = (&self.sessions, &self.clips, &self.expiry, &self.counters).transaction(
-            |(sessions, clips, expiry, counters)| {
-                let Some(raw) = sessions.get(skey)? else {
-                    return Ok(Err(CompleteRefused::NoSession));
-                };
-                let s: UploadSession = match decode(&raw) {
-                    Ok(s) => s,
-                    Err(e) => return abort(e),
-                };
-                if s.received != clip.chunk_count
-                    || s.received_bytes != clip.size
-                    || s.blob != clip.blob
-                    || upload != clip.upload
-                {
-                    return Ok(Err(CompleteRefused::Changed));
-                }
-                if clips.get(clip.id.as_bytes())?.is_some() {
-                    return Ok(Err(CompleteRefused::Collision));
-                }
-                sessions.remove(&skey)?;
-                clips.insert(clip.id.as_bytes(), value.clone())?;
-                expiry.insert(expiry_key(clip.expires_at, &clip.id), &[] as &[u8])?;
-                bump(counters, counter::TOTAL_CLIPS, 1)?;
-                if clip.quick_share {
-                    bump(counters, counter::QUICK_SHARE, 1)?;
-                } else if clip.access.is_some() {
-                    bump(counters, counter::PASSWORD, 1)?;
-                } else {
-                    bump(counters, counter::NORMAL, 1)?;
-                }
-                if clip.one_time() {
-                    bump(counters, counter::ONE_TIME, 1)?;
-                }
-                Ok(Ok(()))
-            },
+        let trees = (
+            &self.sessions,
+            &self.clips,
+            &self.expiry,
+            &self.counters,
+            &self.dropboxes,
+            &self.drop_items,
         );
+        let res = trees.transaction(|(sessions, clips, expiry, counters, boxes, items)| {
+            let Some(raw) = sessions.get(skey)? else {
+                return Ok(Err(CompleteRefused::NoSession));
+            };
+            let s: UploadSession = match decode(&raw) {
+                Ok(s) => s,
+                Err(e) => return abort(e),
+            };
+            if s.received != clip.chunk_count
+                || s.received_bytes != clip.size
+                || s.blob != clip.blob
+                || upload != clip.upload
+            {
+                return Ok(Err(CompleteRefused::Changed));
+            }
+            if clips.get(clip.id.as_bytes())?.is_some() {
+                return Ok(Err(CompleteRefused::Collision));
+            }
+            if let Some(d) = &s.dropbox {
+                if let Err(refused) = dropboxes::add_item(boxes, items, d, clip, now)? {
+                    return Ok(Err(refused));
+                }
+            }
+            sessions.remove(&skey)?;
+            clips.insert(clip.id.as_bytes(), value.clone())?;
+            expiry.insert(expiry_key(clip.expires_at, &clip.id), &[] as &[u8])?;
+            bump(counters, counter::TOTAL_CLIPS, 1)?;
+            if clip.quick_share {
+                bump(counters, counter::QUICK_SHARE, 1)?;
+            } else if clip.access.is_some() {
+                bump(counters, counter::PASSWORD, 1)?;
+            } else {
+                bump(counters, counter::NORMAL, 1)?;
+            }
+            if clip.one_time() {
+                bump(counters, counter::ONE_TIME, 1)?;
+            }
+            Ok(Ok(()))
+        });
         // A completion that lost a race with a chunk write or a cancel is refused, never
         // half-applied.
         res.map_err(tx_err)
@@ -242,37 +258,44 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes a session and its chunk records (cancel or sweep). Returns the removed
-    /// session, or None if it did not exist.
+    /// Deletes a session and its chunk records (cancel or sweep), giving its place in a drop
+    /// box back. Returns the removed session, or None if it did not exist.
     pub fn remove_session(&self, id: UploadId) -> Result<Option<UploadSession>, StoreError> {
         loop {
             let numbers: Vec<u32> = self.chunks(id)?.into_iter().map(|(n, _)| n).collect();
             let skey = session_key(id);
-            let res = (&self.sessions, &self.chunks, &self.counters).transaction(
-                |(sessions, chunks, counters)| {
-                    let Some(raw) = sessions.get(skey)? else {
-                        return Ok(Ok(None));
-                    };
-                    let s: UploadSession = match decode(&raw) {
-                        Ok(s) => s,
-                        Err(e) => return abort(e),
-                    };
-                    if s.received as usize != numbers.len() {
-                        return Ok(Err(()));
-                    }
-                    let mut bytes = 0i64;
-                    for &n in &numbers {
-                        if let Some(v) = chunks.remove(&chunk_key(id, n))? {
-                            if let Ok(rec) = decode::<ChunkRecord>(&v) {
-                                bytes += rec.len as i64;
-                            }
+            let trees = (
+                &self.sessions,
+                &self.chunks,
+                &self.counters,
+                &self.dropboxes,
+            );
+            let res = trees.transaction(|(sessions, chunks, counters, boxes)| {
+                let Some(raw) = sessions.get(skey)? else {
+                    return Ok(Ok(None));
+                };
+                let s: UploadSession = match decode(&raw) {
+                    Ok(s) => s,
+                    Err(e) => return abort(e),
+                };
+                if s.received as usize != numbers.len() {
+                    return Ok(Err(()));
+                }
+                let mut bytes = 0i64;
+                for &n in &numbers {
+                    if let Some(v) = chunks.remove(&chunk_key(id, n))? {
+                        if let Ok(rec) = decode::<ChunkRecord>(&v) {
+                            bytes += rec.len as i64;
                         }
                     }
-                    sessions.remove(&skey)?;
-                    bump(counters, counter::STORED_BYTES, -bytes)?;
-                    Ok(Ok(Some(s)))
-                },
-            );
+                }
+                sessions.remove(&skey)?;
+                bump(counters, counter::STORED_BYTES, -bytes)?;
+                if let Some(d) = &s.dropbox {
+                    dropboxes::give_back(boxes, d)?;
+                }
+                Ok(Ok(Some(s)))
+            });
             match res.map_err(tx_err)? {
                 Ok(found) => return Ok(found),
                 Err(()) => continue, // a chunk arrived between the scan and the transaction

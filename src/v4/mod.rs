@@ -227,8 +227,41 @@ pub fn generate_quick_share_secret() -> String {
     out
 }
 
+/// Decodes base64url (RFC 4648 §5) without padding, strictly: only the alphabet, no length
+/// of the form 4n + 1, and zero bits after the last byte (so every value has one encoding).
+pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let b = text.as_bytes();
+    if b.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len() * 3 / 4);
+    for group in b.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in group.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        let bytes = group.len() - 1;
+        // Bits below the last whole byte must be zero.
+        if n & ((1 << (8 * (3 - bytes))) - 1) != 0 {
+            return None;
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..1 + bytes]);
+    }
+    Some(out)
+}
+
 /// Base64url (RFC 4648 §5) without padding.
-fn base64url(bytes: &[u8]) -> String {
+pub fn base64url(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {

@@ -378,3 +378,15 @@ fn secrets_have_the_right_shape() {
         .bytes()
         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
 }
+
+#[test]
+fn base64url_decodes_what_it_encodes_and_nothing_loose() {
+    for len in 0..70 {
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+        assert_eq!(base64url_decode(&base64url(&bytes)), Some(bytes));
+    }
+    assert_eq!(base64url_decode("-_8"), Some(vec![0xfb, 0xff]));
+    for bad in ["A", "AB=", "A+B/", "AB C", "AB\n", "AR", "ABD"] {
+        assert_eq!(base64url_decode(bad), None, "{bad:?}");
+    }
+}

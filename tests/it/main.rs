@@ -7,6 +7,7 @@ mod cli;
 mod clips;
 mod crash;
 mod diskfull;
+mod dropbox;
 mod guards;
 mod harness;
 mod hosts;

@@ -10,6 +10,10 @@
 //! `"true"`/`"false"`/`"1"`/`"0"` and 1/0, sizes also as numeric strings (see
 //! `http::uploads`).
 
+mod dropbox;
+
+pub use dropbox::{DropItem, DropItems, DropboxCreated, DropboxInfo, DropboxRequest};
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -51,6 +55,11 @@ pub struct InitiateRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^(text|file)$")]
     pub content_type: Option<String>,
+    /// Send into this drop box (its ID): the item expires with the box (expiration is
+    /// ignored), filesize is required, and quickShare, hasPassword, oneTime and maxDownloads
+    /// are refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropbox: Option<String>,
     /// An expiry name from GET /api/config, e.g. `1hr`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration: Option<String>,
@@ -86,6 +95,10 @@ pub struct InitiateRequest {
     /// Chunk count; from filesize when absent, else 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_chunks: Option<u64>,
+    /// The content key wrapped to the drop box's public key (base64url without padding,
+    /// 94-300 bytes); required with dropbox, refused without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapped_key: Option<String>,
 }
 
 /// Answer of `POST /api/upload/initiate`.
@@ -436,6 +449,9 @@ pub struct AdminSystem {
 pub struct SweepReport {
     /// Abandoned upload sessions removed.
     pub abandoned_sessions: u64,
+    /// Expired drop boxes removed, with their items.
+    #[serde(default)]
+    pub dropped_boxes: u64,
     /// Clips whose download claims' windows closed (a one-time clip is removed then).
     pub ended_claims: u64,
     /// Expired clips removed.
@@ -588,5 +604,10 @@ pub fn schemas() -> Vec<(
         ExpiryOption::schema(),
         PublicConfig::schema(),
         TlsInfo::schema(),
+        DropboxRequest::schema(),
+        DropboxCreated::schema(),
+        DropboxInfo::schema(),
+        DropItem::schema(),
+        DropItems::schema(),
     ]
 }

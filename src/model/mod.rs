@@ -1,6 +1,10 @@
-//! Plain domain types: clip and upload identifiers, clip metadata, upload sessions and the
-//! records of received chunks. No I/O happens here; the store encodes these values and the
-//! service decides what they mean.
+//! Plain domain types: clip and upload identifiers, clip metadata, upload sessions, the
+//! records of received chunks, and drop boxes (`dropbox`). No I/O happens here; the store
+//! encodes these values and the service decides what they mean.
+
+mod dropbox;
+
+pub use dropbox::{BoxId, DropBox, DropItem, SessionDrop, BOX_ALPHABET, BOX_ID_LEN};
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -330,6 +334,9 @@ pub struct UploadSession {
     pub received_bytes: u64,
     /// The size the client declared at initiate, if it did: completion refuses more bytes.
     pub declared_size: Option<u64>,
+    /// The drop box this upload sends into, if any: the item it will become holds a place
+    /// there until it completes or the session goes.
+    pub dropbox: Option<SessionDrop>,
 }
 
 #[cfg(test)]
