@@ -118,6 +118,13 @@ async fn a_shared_file_and_text_land_in_the_tabs_and_the_file_is_sent_encrypted(
     assert_eq!(parsed["share_target"]["action"], "/share-target");
     assert_eq!(parsed["icons"].as_array().unwrap().len(), 4);
     worker_active(&b).await;
+    // Chromium finds nothing that keeps it from installing the app (manifest, icons, origin).
+    let installable = b.cdp("Page.getInstallabilityErrors", json!({})).await;
+    assert_eq!(
+        installable["installabilityErrors"],
+        json!([]),
+        "{installable}"
+    );
     // The download worker keeps its own registration and scope.
     let scopes = b
         .js_async(
