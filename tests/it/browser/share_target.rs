@@ -271,6 +271,7 @@ async fn shared_items_are_offered_to_the_recent_drop_boxes() {
         .await
         .unwrap());
     assert_eq!(records(&b).await, 0, "taken when the page opened");
+    b.screenshot("share-in-drop-boxes").await;
 
     b.click("[data-testid=share-in-box][data-box='7K2QZP9M']")
         .await;
