@@ -124,6 +124,13 @@ async function start() {
     mods.file.acceptDrop(f);
   });
 
+  // Share → Qopy: the share target's worker, and what it left for this page (?share=ID).
+  try {
+    const shareIn = await import('./share-in.js');
+    shareIn.registerShareWorker();
+    await shareIn.initShareIn({ selectTab, file: mods.file });
+  } catch (err) { console.error(err); }
+
   const follow = async () => {
     const link = deepLink();
     if (!link) return;

@@ -199,5 +199,16 @@ export default {
   'admin.s.minFreeDisk': 'Speicherreserve',
   'admin.s.maxStorage': 'Speichergrenze',
 
+  'shareIn.title': 'Mit Qopy geteilt',
+  'shareIn.link': 'Als Link teilen',
+  'shareIn.drop': 'An eine Drop-Box senden',
+  'shareIn.box': 'Drop-Box {id}',
+  'shareIn.oneFile': 'Eine Datei',
+  'shareIn.files': '{n} Dateien',
+  'shareIn.text': 'Text',
+  'shareIn.onlyFirst': '{n} Dateien wurden geteilt; nur die erste ist gewählt, weil die Seite dieses Servers eine Datei pro Link sendet.',
+  'shareIn.missing': 'Hier wurde nichts Geteiltes gefunden: Es wurde schon übernommen oder konnte nicht aufbewahrt werden.',
+  'shareIn.failed': 'Das Geteilte konnte nicht an die Drop-Box-Seite übergeben werden.',
+
   'privacy.title': 'Datenschutz – Qopy',
 };

@@ -199,5 +199,16 @@ export default {
   'admin.s.minFreeDisk': 'Disk reserve',
   'admin.s.maxStorage': 'Storage limit',
 
+  'shareIn.title': 'Shared with Qopy',
+  'shareIn.link': 'Share as a link',
+  'shareIn.drop': 'Send to a drop box',
+  'shareIn.box': 'Drop box {id}',
+  'shareIn.oneFile': 'One file',
+  'shareIn.files': '{n} files',
+  'shareIn.text': 'Text',
+  'shareIn.onlyFirst': '{n} files were shared; only the first is chosen, because this server\'s page sends one file per link.',
+  'shareIn.missing': 'Nothing shared was found here: it was taken already or could not be kept.',
+  'shareIn.failed': 'The shared items could not be handed to the drop box page.',
+
   'privacy.title': 'Privacy — Qopy',
 };

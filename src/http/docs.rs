@@ -769,6 +769,29 @@ pub fn index_page() -> Value {
     )
 }
 
+/// `POST /share-target`.
+pub fn share_target() -> Value {
+    describe(
+        op(
+            "pages",
+            "shareTarget",
+            "The share target (manifest `share_target`) when no service worker took the POST: always refused",
+            &[],
+            json!({
+                "400": {
+                    "description": "Sharing into Qopy needs HTTPS (the app's service worker keeps what is shared in the browser): an HTML page when the request accepts text/html, else the JSON error. The body is read and dropped, never stored",
+                    "content": {
+                        "text/html": { "schema": { "type": "string" } },
+                        "application/json": { "schema": super::openapi::schema::<api::ErrorBody>() }
+                    }
+                },
+            }),
+        ),
+        "On an HTTPS origin where the app page was opened once, `/share-worker.js` answers \
+        this POST in the browser (303 to `/?share=ID`) and the server never sees it.",
+    )
+}
+
 /// `GET /clip/{id}`.
 pub fn clip_page() -> Value {
     deep_link("clipPage", "text")

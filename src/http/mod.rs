@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod oneshot;
 pub mod openapi;
 pub mod preview;
+pub mod share_target;
 pub mod table;
 pub mod uploads;
 

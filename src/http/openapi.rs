@@ -181,6 +181,7 @@ mod tests {
             ("/{asset}", "put"),
             ("/", "post"),
             ("/admin", "get"),
+            ("/share-target", "post"),
             ("/{asset}", "get"),
         ];
         let paths = doc["paths"].as_object().unwrap();

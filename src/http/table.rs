@@ -52,6 +52,10 @@ pub struct Route {
     pub handler: Handler,
     /// The OpenAPI operation.
     pub doc: fn() -> Value,
+    /// Served whatever the request's `Origin` (no 403 for a foreign or `null` one): only for
+    /// a route that changes nothing and tells nothing, which browsers reach with
+    /// `Origin: null` (a form posted under `Referrer-Policy: no-referrer`, a share sheet).
+    pub any_origin: bool,
 }
 
 /// Makes a [`Handler`] of an `async fn(Req) -> Result<Response, ApiError>`.
@@ -75,11 +79,17 @@ const fn route(
         limit,
         handler,
         doc,
+        any_origin: false,
     }
 }
 
 const fn shaped(shape: Shape, mut r: Route) -> Route {
     r.shape = shape;
+    r
+}
+
+const fn any_origin(mut r: Route) -> Route {
+    r.any_origin = true;
     r
 }
 
@@ -146,6 +156,8 @@ pub static ROUTES: &[Route] = &[
     shaped(Shape::Unreserved, route(PUT, "/{asset}", INITIATE, h!(oneshot::put), docs::put_named)),
     route(POST, "/", INITIATE, h!(oneshot::post), docs::post_oneshot),
     route(GET, "/admin", NONE, h!(assets::admin_page), docs::admin_page),
+    // The share target's POST, when the app's service worker did not take it (plain HTTP).
+    any_origin(route(POST, "/share-target", NONE, h!(super::share_target::refuse), docs::share_target)),
     shaped(Shape::Asset, route(GET, "/{asset}", NONE, h!(assets::asset), docs::asset)),
 ];
 
@@ -168,6 +180,11 @@ impl Found {
             Found::Route(r, _) | Found::WrongMethod(r) => r.path,
             Found::NotFound => "other",
         }
+    }
+
+    /// Whether the route that serves this request takes any `Origin` ([`Route::any_origin`]).
+    pub fn any_origin(&self) -> bool {
+        matches!(self, Found::Route(r, _) if r.any_origin)
     }
 }
 
@@ -343,6 +360,16 @@ mod tests {
         assert_eq!(at(GET, "/notes.txt"), "404");
         assert_eq!(at(POST, "/index.html"), "405 /{asset}");
         assert_eq!(at(GET, "/js/qr.js"), "GET /{asset} js/qr.js");
+        assert_eq!(at(POST, "/share-target"), "POST /share-target ");
+        assert!(find(&POST, "/share-target").any_origin());
+        assert!(!find(&GET, "/share-target").any_origin());
+        let any: Vec<_> = ROUTES.iter().filter(|r| r.any_origin).collect();
+        assert_eq!(format!("{any:?}"), "[POST /share-target]");
+        assert_eq!(at(GET, "/share-target"), "405 /share-target");
+        assert_eq!(
+            at(GET, "/manifest.webmanifest"),
+            "GET /{asset} manifest.webmanifest"
+        );
         assert_eq!(at(Method::HEAD, "/health"), "405 /health");
         assert_eq!(at(DELETE, "/api/clip/ABC123"), "405 /api/clip/{id}");
         assert_eq!(
@@ -378,6 +405,8 @@ mod tests {
             "file",
             "drop",
             "index.html",
+            "share-target",
+            "manifest.webmanifest",
         ] {
             assert!(is_reserved(name), "{name}");
         }

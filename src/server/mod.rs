@@ -125,7 +125,10 @@ async fn respond(
         security_headers(resp.headers_mut());
         return Ok(resp);
     }
-    let origin = check_origin(state.qopy.config(), req.headers());
+    let mut origin = check_origin(state.qopy.config(), req.headers());
+    if matches!(origin, OriginCheck::Forbidden) && found.any_origin() {
+        origin = OriginCheck::SameOrigin;
+    }
     let mut resp = match &origin {
         OriginCheck::Forbidden => ApiError::origin_forbidden().into_response(),
         OriginCheck::Allowed(o) if req.method() == Method::OPTIONS => preflight(o),

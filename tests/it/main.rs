@@ -19,6 +19,7 @@ mod names;
 mod oneshot;
 mod private_data;
 mod props;
+mod pwa;
 mod ranges;
 mod regressions;
 mod slow;

@@ -26,6 +26,9 @@
 //!   is), no stale Retrieve button above a text, one access-code prompt, download limits.
 //! - `crypto_bench`: PBKDF2 and AES-256-GCM timed in Chromium, fallback against WebCrypto
 //!   (`cargo test --test it crypto_bench -- --nocapture`).
+//! - `share_target`: "Share → Qopy": the manifest as Chromium reads it, the share worker, a
+//!   shared file and text landing in the tabs (and the file sent encrypted), the recent drop
+//!   boxes offered and the items handed to /drop/ID, and the server's 400 on plain HTTP.
 //! - `preview`: image previews on the Retrieve tab (server JPEG for plaintext, decrypted Blob
 //!   for encrypted PNGs); downloaded Blobs are application/octet-stream whatever the declared
 //!   type, and only bytes that are a PNG, JPEG, GIF or WebP get a preview.
@@ -40,6 +43,7 @@ mod pages;
 mod preview;
 mod qr;
 mod retrieve_ui;
+mod share_target;
 mod tls_page;
 mod ui;
 mod ui_file;

@@ -45,7 +45,7 @@ fn id_and_secret(url: &str) -> (String, String) {
 }
 
 /// Downloads a clip's ciphertext (`POST /api/file/:id`) and decrypts it with the Rust V4 code.
-async fn rust_decrypt(base: &str, url: &str) -> (qopy::v4::Metadata, Vec<u8>) {
+pub async fn rust_decrypt(base: &str, url: &str) -> (qopy::v4::Metadata, Vec<u8>) {
     let (id, secret) = id_and_secret(url);
     let r = reqwest::Client::builder()
         .no_proxy()
