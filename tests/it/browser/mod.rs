@@ -21,7 +21,8 @@
 //! - `lan`: text and 20 MiB files made on the fallback (a plain-HTTP LAN-like origin) open
 //!   on WebCrypto (127.0.0.1) byte for byte, and the other way round.
 //! - `multifile`: three files and a nested folder shared as one .tar (checked with GNU tar
-//!   after a download in another session); paste to share (an image, two images, text).
+//!   after a download in another session); a dropped folder walked with its empty folders;
+//!   paste to share (an image, two images, text).
 //! - `layout`: the share buttons on screen without scrolling (laptop and phone), no sideways
 //!   shift when switching tabs.
 //! - `retrieve_ui`: what the Retrieve tab shows before opening (a file's size, where its name

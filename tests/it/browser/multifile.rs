@@ -4,6 +4,9 @@
 //!   (through the `webkitdirectory` input) become one `qopy-7-files.tar`; a second browser
 //!   session opens the link and downloads it, and the system's GNU tar lists and unpacks it:
 //!   the names, and the SHA-256 of every file, are the chosen ones.
+//! - A folder (with empty folders in it) and a file dropped together through a real drag
+//!   (DevTools `Input.dispatchDragEvent`) are walked with webkitGetAsEntry, and again with
+//!   only getAsFileSystemHandle; both archives list and unpack as on disk.
 //! - A pasted image (a `paste` event with a DataTransfer, dispatched in the page while no
 //!   field has the focus) selects Share Files with it; a second one makes an archive; pasted
 //!   text fills Share Text. Nothing is sent until the share button is clicked, and a paste into
@@ -313,5 +316,112 @@ async fn pasting_an_image_or_text_fills_the_share_tabs_without_sending() {
     assert!(shared.url.starts_with(&server.url("/")), "{shared:?}");
     let problems = b.console_problems().await;
     assert!(problems.is_empty(), "console problems: {problems:#?}");
+    b.close().await;
+}
+
+/// Drops `paths` onto the element for `css` the way a file manager would, through the
+/// DevTools protocol (a real drag: the page gets FileSystemEntry objects for folders).
+async fn drop_paths(b: &Browser, css: &str, paths: &[&Path]) {
+    let r = b
+        .js(
+            "const r = document.querySelector(arguments[0]).getBoundingClientRect();\
+             return [r.left + r.width / 2, r.top + r.height / 2];",
+            vec![json!(css)],
+        )
+        .await;
+    let (x, y) = (r[0].as_f64().unwrap(), r[1].as_f64().unwrap());
+    let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let data = json!({ "items": [], "files": files, "dragOperationsMask": 1 });
+    for kind in ["dragEnter", "dragOver", "drop"] {
+        b.cdp(
+            "Input.dispatchDragEvent",
+            json!({ "type": kind, "x": x, "y": y, "data": data }),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_folder_is_walked_with_its_empty_folders_and_a_dropped_file_joins_it() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let trip = dir.path().join("trip");
+    let tree: Vec<(&str, Vec<u8>)> = vec![
+        ("a.txt", b"alpha\n".to_vec()),
+        ("sub/b.txt", test_bytes(5000, 9)),
+    ];
+    write_tree(&trip, &tree);
+    std::fs::create_dir_all(trip.join("empty")).unwrap();
+    std::fs::create_dir_all(trip.join("sub/deeper")).unwrap();
+    let note = dir.path().join("note.md");
+    std::fs::write(&note, b"# note\n").unwrap();
+
+    let mut want: BTreeMap<String, String> = tree
+        .iter()
+        .map(|(n, d)| (format!("trip/{n}"), sha256_hex(d)))
+        .collect();
+    want.insert("note.md".into(), sha256_hex(b"# note\n"));
+
+    let b = Browser::start().await;
+    let b2 = Browser::start().await;
+    open_app(&b, &server.url("/")).await;
+    // First as Chromium gives it (webkitGetAsEntry), then with only getAsFileSystemHandle.
+    for entries in [true, false] {
+        if !entries {
+            let has_handles = b
+                .js(
+                    "Object.defineProperty(DataTransferItem.prototype, 'webkitGetAsEntry', { value: undefined });\
+                     return typeof DataTransferItem.prototype.getAsFileSystemHandle === 'function';",
+                    vec![],
+                )
+                .await;
+            assert_eq!(has_handles, json!(true));
+        }
+        b.click("[data-testid=tab-file]").await;
+        drop_paths(&b, "[data-testid=drop-zone]", &[&trip, &note]).await;
+        b.wait_js(
+            "the dropped folder and file to be listed",
+            STEP,
+            "document.querySelector('[data-testid=file-name]').textContent === 'qopy-3-files.tar'",
+        )
+        .await;
+        b.click("[data-testid=file-submit]").await;
+        let shared = read_share_dialog(&b).await;
+        let saved = download_via_link(&b2, &shared.url).await;
+        let listed: Vec<String> = tar(&["-tf", &saved.display().to_string()])
+            .lines()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "trip/",
+                "trip/a.txt",
+                "trip/empty/",
+                "trip/sub/",
+                "trip/sub/b.txt",
+                "trip/sub/deeper/",
+                "note.md",
+            ],
+            "webkitGetAsEntry: {entries}"
+        );
+        let out = tempfile::tempdir().unwrap();
+        tar(&[
+            "-xf",
+            &saved.display().to_string(),
+            "-C",
+            &out.path().display().to_string(),
+        ]);
+        assert_eq!(
+            hashes_under(out.path()),
+            want,
+            "webkitGetAsEntry: {entries}"
+        );
+        std::fs::remove_file(&saved).unwrap();
+        // A new share: the dialog's "Share something new" empties the form.
+        b.click("[data-testid=modal-new]").await;
+        b.wait_hidden("[data-testid=file-info]").await;
+    }
+    b2.close().await;
     b.close().await;
 }
