@@ -144,6 +144,9 @@ async fn three_files_and_a_nested_folder_go_out_as_one_tar_that_unpacks_to_the_s
     b.screenshot("desktop-light-share-files-archive").await;
     b.click("[data-testid=file-submit]").await;
     let shared = read_share_dialog(&b).await;
+    // One browser at a time: the test binary runs at most two, and two tests that each
+    // waited for a second one while holding a first would wait for ever.
+    b.close().await;
 
     // Another browser (its own profile) opens the link and saves the archive.
     let b2 = Browser::start().await;
@@ -193,7 +196,6 @@ async fn three_files_and_a_nested_folder_go_out_as_one_tar_that_unpacks_to_the_s
         "{verbose}"
     );
     b2.close().await;
-    b.close().await;
 }
 
 /// A 1x1 PNG.
@@ -363,9 +365,9 @@ async fn a_dropped_folder_is_walked_with_its_empty_folders_and_a_dropped_file_jo
     want.insert("note.md".into(), sha256_hex(b"# note\n"));
 
     let b = Browser::start().await;
-    let b2 = Browser::start().await;
     open_app(&b, &server.url("/")).await;
     // First as Chromium gives it (webkitGetAsEntry), then with only getAsFileSystemHandle.
+    let mut links = Vec::new();
     for entries in [true, false] {
         if !entries {
             let has_handles = b
@@ -386,8 +388,16 @@ async fn a_dropped_folder_is_walked_with_its_empty_folders_and_a_dropped_file_jo
         )
         .await;
         b.click("[data-testid=file-submit]").await;
-        let shared = read_share_dialog(&b).await;
-        let saved = download_via_link(&b2, &shared.url).await;
+        links.push((entries, read_share_dialog(&b).await.url));
+        // A new share: the dialog's "Share something new" empties the form.
+        b.click("[data-testid=modal-new]").await;
+        b.wait_hidden("[data-testid=file-info]").await;
+    }
+    b.close().await; // one browser at a time (see above)
+
+    let b2 = Browser::start().await;
+    for (entries, url) in links {
+        let saved = download_via_link(&b2, &url).await;
         let listed: Vec<String> = tar(&["-tf", &saved.display().to_string()])
             .lines()
             .map(|l| l.to_string())
@@ -418,10 +428,6 @@ async fn a_dropped_folder_is_walked_with_its_empty_folders_and_a_dropped_file_jo
             "webkitGetAsEntry: {entries}"
         );
         std::fs::remove_file(&saved).unwrap();
-        // A new share: the dialog's "Share something new" empties the form.
-        b.click("[data-testid=modal-new]").await;
-        b.wait_hidden("[data-testid=file-info]").await;
     }
     b2.close().await;
-    b.close().await;
 }
