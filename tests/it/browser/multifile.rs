@@ -79,7 +79,9 @@ async fn three_files_and_a_nested_folder_go_out_as_one_tar_that_unpacks_to_the_s
     let folder: Vec<(&str, Vec<u8>)> = vec![
         ("a.jpg", test_bytes(70_000, 3)),
         ("empty.txt", Vec::new()),
-        ("sub/b.bin", test_bytes(6 * 1024 * 1024 + 5, 4)),
+        // Over 64 MiB, so the archive takes the upload workers' path where the engine
+        // has one (they read the Blob of parts at chunk offsets like any file).
+        ("sub/b.bin", test_bytes(66 * 1024 * 1024 + 5, 4)),
         ("sub/deeper/c.txt", b"deep down\n".to_vec()),
     ];
     write_tree(&album, &folder);
