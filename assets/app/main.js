@@ -1,7 +1,7 @@
 // main.js — entry point of the app page (/ and the deep links /clip/:id, /file/:id).
 // Theme and language first (so they work even if the rest fails to load), then the
 // server config (/api/config via the engine), the three tabs, keyboard shortcuts, the
-// insecure-context line and deep links. The UI modules are loaded with import() so a
+// insecure-context line, files dropped anywhere, paste to share and deep links. The UI modules are loaded with import() so a
 // missing engine shows a clear message instead of a dead page.
 import { initTheme } from './theme.js';
 import { initI18n, t } from './i18n.js';
@@ -47,6 +47,15 @@ function initTabs() {
     e.preventDefault();
     selectTab(k, true);
   });
+}
+
+/** A field that takes a paste itself (text inputs, text areas, editable content). */
+function editable(el) {
+  if (!el || el.nodeType !== 1) return false;
+  if (el.isContentEditable) return true;
+  if (el.tagName === 'TEXTAREA') return true;
+  if (el.tagName !== 'INPUT') return false;
+  return !['checkbox', 'radio', 'button', 'submit', 'reset', 'file', 'range', 'color', 'image'].includes(el.type);
 }
 
 function fillExpiry(select, config, expiryLabel) {
@@ -113,15 +122,34 @@ async function start() {
   mods.file.initShareFile(config);
   mods.retrieve.initRetrieve();
 
-  // A file dropped anywhere on the page goes to Share Files.
-  document.addEventListener('dragover', (e) => { if (e.dataTransfer && [...e.dataTransfer.types].includes('Files')) e.preventDefault(); });
+  // Files and folders dropped anywhere on the page go to Share Files.
+  const hasFiles = (dt) => !!dt && ([...(dt.types || [])].includes('Files') || (dt.files && dt.files.length > 0));
+  document.addEventListener('dragover', (e) => { if (hasFiles(e.dataTransfer)) e.preventDefault(); });
   document.addEventListener('drop', (e) => {
-    if (e.defaultPrevented) return;
-    const f = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
-    if (!f) return;
+    if (e.defaultPrevented || !hasFiles(e.dataTransfer)) return;
     e.preventDefault();
     selectTab('file');
-    mods.file.acceptDrop(f);
+    mods.file.acceptTransfer(e.dataTransfer);
+  });
+
+  // Paste to share: outside a text field, pasted files or an image go to Share Files (added
+  // to what is chosen), pasted text into Share Text. Nothing is sent until the user clicks.
+  document.addEventListener('paste', (e) => {
+    const dt = e.clipboardData;
+    if (e.defaultPrevented || !dt || $('share-modal').open) return;
+    if (editable(e.target) || editable(document.activeElement)) return;
+    if ([...(dt.items || [])].some((it) => it.kind === 'file') || (dt.files && dt.files.length > 0)) {
+      e.preventDefault();
+      if (mods.file.uploading()) { toast(t('paste.busy'), 'info'); return; }
+      selectTab('file');
+      mods.file.acceptTransfer(dt);
+      return;
+    }
+    const text = dt.getData('text/plain');
+    if (!text) return;
+    e.preventDefault();
+    selectTab('text');
+    mods.text.pasteText(text);
   });
 
   // Share → Qopy: the share target's worker, and what it left for this page (?share=ID).

@@ -19,6 +19,7 @@
 import { clipInfo, openClip } from '/js/transfer.js';
 import { blobImageType } from '/js/image-type.js';
 import { plaintextSize } from '/js/v4.js';
+import { TAR_TYPE } from '/js/tar.js';
 import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
 import { makeSink, BLOB_COMFORT_BYTES } from './sink.js';
@@ -393,12 +394,19 @@ function showText(res, info) {
   $('retrieve-text').focus();
 }
 
-/** Says what is known: saved (the picker's file), streamed to the downloads, or handed over. */
+/**
+ * Says what is known: saved (the picker's file), streamed to the downloads, or handed over;
+ * an application/x-tar file is said to be an archive (how many files it holds is not known
+ * without reading it).
+ */
 function showFile(meta, info, kind) {
   meta = meta || {};
   $('retrieve-file-name').textContent = meta.name || state.id;
   const key = kind === 'stream' ? 'ret.fileStreamed' : kind === 'blob' ? 'ret.fileHanded' : 'ret.fileSaved';
-  const details = [t(key, { size: formatBytes(meta.size), type: meta.type || t('file.unknownType') })];
+  const archive = meta.type === TAR_TYPE;
+  const type = archive ? t('ret.archiveType') : meta.type || t('file.unknownType');
+  const details = [t(key, { size: formatBytes(meta.size), type })];
+  if (archive) details.push(t('ret.archiveNote'));
   if (info.oneTime) details.push(t('ret.destroyed'));
   $('retrieve-file-details').textContent = details.join(' · ');
   $('retrieve-result-file').hidden = false;

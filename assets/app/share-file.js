@@ -1,18 +1,36 @@
-// share-file.js — the Share Files tab: drag and drop or choose one file, size limit from
-// /api/config shown up front, expiry, how often it can be downloaded (limit.js), access code, upload through the engine's
+// share-file.js — the Share Files tab: drag and drop, choose files (several at once) or a
+// folder, or paste them (main.js); size limit from /api/config shown up front, expiry, how
+// often it can be downloaded (limit.js), access code, upload through the engine's
 // shareFile() with a progress bar (percent, speed, time left, aria-live), cancel, and a
 // note when resumableUploads() knows the chosen file (the engine then resumes it).
-import { shareFile, resumableUploads } from '/js/transfer.js';
+// One file is sent as itself. Several files, or a folder, are sent as one clip: a tar
+// archive made by /js/tar.js as a File of parts that references the chosen Files without
+// copying them (its size is known at once, and the upload reads it at any offset like any
+// file); its name is FOLDER.tar or qopy-N-files.tar, and it resumes by the names, sizes and
+// times in it. Each choice adds to what is already chosen; Remove empties the list. The
+// size limit applies to what is sent (the archive).
+import { shareFile, resumableUploads, uploadKey } from '/js/transfer.js';
+import { buildArchive } from '/js/tar.js';
+import { collectTransfer, collectInput, MAX_ITEMS } from './folder-walk.js';
 import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
 import { openShareModal } from './modal.js';
-import { setBusy, errorText, formatBytes, formatDuration, isAbort } from './util.js';
+import { setBusy, errorText, formatBytes, formatDuration, formatNumber, isAbort } from './util.js';
 import { initLimit, readLimit, renderLimit, resetLimit, setLimit, lockLimit } from './limit.js';
 
 const $ = (id) => document.getElementById(id);
 let config = null;
+/** What the user chose: folder-walk.js items ({ path, file | dir, group }). */
+let items = [];
+/** The next group number (what is chosen together shares one). */
+let groups = 0;
+/** What is sent: the one File chosen, or the archive as a File. */
 let file = null;
+/** buildArchive()'s answer when several files or a folder were chosen, else null. */
+let archive = null;
 let controller = null;
+/** How many chosen files or folders the list shows by name. */
+const LIST_MAX = 50;
 let lastLive = -1;
 
 function maxSize() { return config ? config.maxFileSize : Infinity; }
@@ -21,30 +39,69 @@ function renderSizeLimit() {
   $('file-limit').textContent = config ? t('file.limit', { size: formatBytes(config.maxFileSize) }) : '';
 }
 
+/** The chosen files and folders, one line per group (a file, or a folder with its count). */
+function renderList() {
+  const ul = $('file-list');
+  ul.textContent = '';
+  ul.hidden = !archive;
+  if (!archive) return;
+  const byGroup = new Map();
+  for (const it of items) {
+    let g = byGroup.get(it.group);
+    if (!g) {
+      g = { name: it.path.split('/').filter(Boolean)[0] || it.path, folder: false, files: 0, size: 0 };
+      byGroup.set(it.group, g);
+    }
+    if (it.dir || it.path.includes('/')) g.folder = true;
+    if (!it.dir) { g.files++; g.size += it.file.size; }
+  }
+  const all = [...byGroup.values()];
+  for (const g of all.slice(0, LIST_MAX)) {
+    const li = document.createElement('li');
+    li.textContent = !g.folder ? t('file.listFile', { name: g.name, size: formatBytes(g.size) })
+      : t(g.files === 1 ? 'file.listFolderOne' : 'file.listFolder', { name: g.name, n: formatNumber(g.files), size: formatBytes(g.size) });
+    ul.append(li);
+  }
+  if (all.length > LIST_MAX) {
+    const li = document.createElement('li');
+    li.textContent = t('file.listMore', { n: formatNumber(all.length - LIST_MAX) });
+    ul.append(li);
+  }
+}
+
 function renderFile() {
   $('file-info').hidden = !file;
   $('drop-zone').hidden = !!file;
   $('file-submit').disabled = !file || !!controller;
+  $('file-add').hidden = !file;
+  $('folder-pick').querySelector('.btn-label').textContent = t(file ? 'file.addFolder' : 'file.folder');
+  renderList();
   if (!file) return;
   $('file-name').textContent = file.name;
-  $('file-details').textContent = t('file.details', { size: formatBytes(file.size), type: file.type || t('file.unknownType') });
+  $('file-details').textContent = archive
+    ? t(archive.files === 1 ? 'file.archiveOne' : 'file.archive', { n: formatNumber(archive.files), size: formatBytes(file.size) })
+    : t('file.details', { size: formatBytes(file.size), type: file.type || t('file.unknownType') });
 }
 
 let resumeNeedsCode = false;
 
 function renderResumeNote() {
-  $('file-resume-note').textContent = t('file.resume') + (resumeNeedsCode ? ` ${t('file.resumeCode')}` : '');
+  $('file-resume-note').textContent = t(archive ? 'file.resumeArchive' : 'file.resume') + (resumeNeedsCode ? ` ${t('file.resumeCode')}` : '');
 }
+
+/** The engine's options that name this upload for resuming. */
+const resumeOptions = () => (archive ? { resumeId: archive.identity } : {});
 
 async function checkResume(f) {
   const note = $('file-resume-note');
   note.hidden = true;
   resumeNeedsCode = false;
   try {
-    const list = await resumableUploads();
+    // The same key the engine saves the upload under (name, size and time of a file; the
+    // names, sizes and times inside an archive).
+    const [list, key] = await Promise.all([resumableUploads(), uploadKey(f, resumeOptions())]);
     if (f !== file || !Array.isArray(list)) return;
-    const match = list.find((u) => u && u.name === f.name && Number(u.size) === f.size &&
-      (u.lastModified === undefined || Number(u.lastModified) === f.lastModified));
+    const match = list.find((u) => u && u.key === key);
     if (!match) return;
     // The engine resumes only with the same options: restore them from the saved upload.
     const o = match.options || {};
@@ -57,22 +114,54 @@ async function checkResume(f) {
   } catch { /* no resume information: a fresh upload */ }
 }
 
-function choose(f) {
-  if (!f) return;
-  if (f.size === 0) { toast(t('file.empty'), 'error'); return; }
-  if (f.size > maxSize()) {
-    toast(t('file.tooBig', { size: formatBytes(f.size), max: formatBytes(maxSize()) }), 'error');
+/** What is sent for `list`: the one file as itself, else an archive of them all. */
+function prepare(list) {
+  if (list.length === 1 && !list[0].dir && !list[0].path.includes('/')) return { file: list[0].file, archive: null };
+  const a = buildArchive(list);
+  return { file: new File(a.parts, a.name, { type: a.type, lastModified: a.mtime }), archive: a };
+}
+
+/** Adds chosen items (their groups numbered after the ones already chosen). */
+function add(newItems) {
+  if (controller || !newItems || !newItems.length) return;
+  const renumber = new Map();
+  for (const it of newItems) if (!renumber.has(it.group)) renumber.set(it.group, groups + renumber.size);
+  const next = items.concat(newItems.map((it) => ({ ...it, group: renumber.get(it.group) })));
+  if (next.length > MAX_ITEMS) { toast(t('file.tooMany', { max: formatNumber(MAX_ITEMS) }), 'error'); return; }
+  let p;
+  try { p = prepare(next); } catch (err) { toast(errorText(err), 'error'); return; }
+  if (!p.archive && p.file.size === 0) { toast(t('file.empty'), 'error'); return; }
+  if (p.file.size > maxSize()) {
+    toast(t(p.archive ? 'file.archiveTooBig' : 'file.tooBig', { size: formatBytes(p.file.size), max: formatBytes(maxSize()) }), 'error');
     return;
   }
-  file = f;
+  items = next;
+  groups += renumber.size;
+  file = p.file;
+  archive = p.archive;
   renderFile();
-  checkResume(f);
+  checkResume(file);
   $('file-submit').focus();
 }
 
+/** Takes the files of a drop or paste (call inside the event: see folder-walk.js). */
+export function acceptTransfer(dt) {
+  if (controller) return;
+  collectTransfer(dt).then(add, (err) => {
+    toast(err && err.kind === 'too_many' ? t('file.tooMany', { max: formatNumber(MAX_ITEMS) }) : errorText(err), 'error');
+  });
+}
+
+/** True while an upload runs (nothing can be added then). */
+export function uploading() { return !!controller; }
+
 export function resetFileForm() {
+  items = [];
+  groups = 0;
   file = null;
+  archive = null;
   $('file-input').value = '';
+  $('folder-input').value = '';
   $('file-code').value = '';
   resetLimit('file');
   $('file-resume-note').hidden = true;
@@ -102,9 +191,9 @@ function showProgress(p) {
   if (step !== lastLive) { lastLive = step; $('file-progress-live').textContent = t('file.progressLive', { p: step * 10 }); }
 }
 
-/** The options cannot change while an upload runs. */
+/** The options (and what is chosen) cannot change while an upload runs. */
 function lockOptions(on) {
-  for (const id of ['file-expiry', 'file-code']) $(id).disabled = on;
+  for (const id of ['file-expiry', 'file-code', 'file-add', 'folder-pick']) $(id).disabled = on;
   lockLimit('file', on);
 }
 
@@ -124,6 +213,7 @@ async function submit() {
   $('file-reset').disabled = true;
   lockOptions(true);
   showProgress({ phase: 'key', sent: 0, total: file.size });
+  const resume = resumeOptions();
   $('file-cancel').focus();
   try {
     const opts = {
@@ -131,6 +221,7 @@ async function submit() {
       ...limit,
       signal: controller.signal,
       onProgress: showProgress,
+      ...resume,
     };
     if (code) { opts.accessCode = code; opts.password = code; }
     const result = await shareFile(file, opts);
@@ -156,8 +247,17 @@ export function initShareFile(cfg) {
   config = cfg;
   const zone = $('drop-zone');
   const input = $('file-input');
+  const folder = $('folder-input');
   zone.addEventListener('click', () => input.click());
-  input.addEventListener('change', () => choose(input.files && input.files[0]));
+  $('file-add').addEventListener('click', () => input.click());
+  $('folder-pick').addEventListener('click', () => folder.click());
+  // The inputs are emptied after each choice, so choosing the same file again adds it again.
+  for (const el of [input, folder]) {
+    el.addEventListener('change', () => {
+      try { add(collectInput(el.files)); } catch (err) { toast(t('file.tooMany', { max: formatNumber(MAX_ITEMS) }), 'error'); }
+      el.value = '';
+    });
+  }
   const panel = $('panel-file');
   panel.addEventListener('dragover', (e) => {
     if (controller) return;
@@ -169,11 +269,8 @@ export function initShareFile(cfg) {
   panel.addEventListener('drop', (e) => {
     e.preventDefault();
     zone.classList.remove('over');
-    if (controller) return;
-    const files = e.dataTransfer && e.dataTransfer.files;
-    if (!files || !files.length) return;
-    if (files.length > 1) toast(t('file.dropped'), 'info');
-    choose(files[0]);
+    if (controller || !e.dataTransfer) return;
+    acceptTransfer(e.dataTransfer);
   });
   $('file-reset').addEventListener('click', resetFileForm);
   $('file-cancel').addEventListener('click', () => { if (controller) controller.abort(); });
@@ -186,6 +283,3 @@ export function initShareFile(cfg) {
   renderSizeLimit();
   renderFile();
 }
-
-/** Lets the page accept a file dropped anywhere (switches to this tab first). */
-export function acceptDrop(f) { if (!controller) choose(f); }

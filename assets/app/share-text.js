@@ -96,6 +96,14 @@ async function submit() {
   }
 }
 
+/** Pasted text (main.js, when no field had the focus): inserted where the cursor was. */
+export function pasteText(text) {
+  const ta = $('text-input');
+  ta.focus();
+  ta.setRangeText(text, ta.selectionStart, ta.selectionEnd, 'end');
+  updateCounter();
+}
+
 export function initShareText(cfg) {
   config = cfg;
   $('text-input').addEventListener('input', updateCounter);

@@ -214,9 +214,21 @@ async function verifyResume(opts, s, total) {
 const storageOf = (opts) => (opts.storage !== undefined ? opts.storage
   : (typeof localStorage !== 'undefined' ? localStorage : null));
 
-async function resumeKey(crypto, file) {
-  const id = JSON.stringify([file.name || '', file.size, file.lastModified || 0]);
+/**
+ * The storage key of a file's saved upload: from its name, size and time, or from
+ * `resumeId` when the caller knows better (an archive made in the page passes the names,
+ * sizes and times of the files in it).
+ */
+async function resumeKey(crypto, file, resumeId) {
+  const id = resumeId !== undefined && resumeId !== null
+    ? JSON.stringify(['id', String(resumeId)])
+    : JSON.stringify([file.name || '', file.size, file.lastModified || 0]);
   return RESUME_PREFIX + toHex(await crypto.sha256(utf8.encode(id))).slice(0, 32);
+}
+
+/** The key under which shareFile(file, opts) saves its upload (see resumableUploads). */
+export async function uploadKey(file, opts = {}) {
+  return resumeKey(await cryptoOf(opts), file, opts.resumeId);
 }
 
 function load(storage, key) {
@@ -263,7 +275,7 @@ async function share(source, meta, opts, file) {
   const totalChunks = Math.max(1, Math.ceil(total / chunkSize));
   const options = sessionOptions(opts, quick);
   const storage = file ? storageOf(opts) : null;
-  const key = storage ? await resumeKey(crypto, file) : null;
+  const key = storage ? await resumeKey(crypto, file, opts.resumeId) : null;
   const onProgress = opts.onProgress;
   const onKeyProgress = onProgress ? (f) => onProgress({ phase: 'key', sent: 0, total, fraction: f }) : undefined;
   const s = { crypto, source, chunkSize, totalChunks, uploadId: null, writer: null, secret: null };
@@ -364,7 +376,10 @@ export async function shareText(text, opts = {}) {
   return share(bytes, { kind: 'text', name: '', type: TEXT_TYPE, size: bytes.length }, opts, null);
 }
 
-/** Shares a File (or Blob), streaming it from disk record by record. */
+/**
+ * Shares a File (or Blob), streaming it from disk record by record. `opts.resumeId` (a
+ * string) names the upload for resuming instead of the file's name, size and time.
+ */
 export async function shareFile(file, opts = {}) {
   const cfg = await getServerConfig(opts);
   if (cfg.maxFileSize && file.size > cfg.maxFileSize) {

@@ -19,8 +19,9 @@ import { nativeCrypto, fallbackCrypto } from '../../assets/js/crypto/index.js';
 import { fromHex } from '../../assets/js/crypto/util.js';
 import { ciphertextLength } from '../../assets/js/v4.js';
 import {
-  shareText, shareFile, openClip, clipInfo, getServerConfig, accessCodeHash, resumableUploads,
+  shareText, shareFile, openClip, clipInfo, getServerConfig, accessCodeHash, resumableUploads, uploadKey,
 } from '../../assets/js/transfer.js';
+import { buildArchive } from '../../assets/js/tar.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const crypto = nativeCrypto();
@@ -266,6 +267,41 @@ test('resume: an interrupted upload sends only the missing chunks on re-select',
   assert.equal(storage.length, 0);
   const got = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() });
   assert.deepEqual(new Uint8Array(await got.blob.arrayBuffer()), data);
+});
+
+test('resume: an archive made in the page resumes by the names, sizes and times in it', async () => {
+  const storage = memoryStorage();
+  // The same choice as fresh File objects each time, as after a reload.
+  const choose = (t = 1_700_000_000_000) => [
+    { path: 'album/a.jpg', file: new File([bytes(150_000, 1)], 'a.jpg', { lastModified: t }), group: 0 },
+    { path: 'album/sub/b.jpg', file: new File([bytes(170_000, 2)], 'b.jpg', { lastModified: t }), group: 0 },
+    { path: 'notes.txt', file: new File([bytes(1000, 3)], 'notes.txt', { lastModified: t }), group: 1 },
+  ];
+  const pack = (items) => {
+    const a = buildArchive(items);
+    return { a, file: new File(a.parts, a.name, { type: a.type, lastModified: a.mtime }) };
+  };
+  const first = pack(choose());
+  assert.equal(first.file.name, 'qopy-3-files.tar');
+  const broken = countingFetch({ failAfter: 2 });
+  await assert.rejects(shareFile(first.file, opts({ fetch: broken, storage, parallel: 1, retries: 1, resumeId: first.a.identity })), /network down/);
+  const saved = await resumableUploads(storage);
+  assert.equal(saved.length, 1);
+  assert.equal(saved[0].key, await uploadKey(first.file, { crypto, resumeId: first.a.identity }));
+  assert.notEqual(saved[0].key, await uploadKey(first.file, { crypto }), 'the archive is keyed by its contents, not its name');
+  // Another time on one file is another archive: another key.
+  const other = pack(choose(1_700_000_001_000));
+  assert.notEqual(await uploadKey(other.file, { crypto, resumeId: other.a.identity }), saved[0].key);
+
+  const again = pack(choose());
+  assert.equal(await uploadKey(again.file, { crypto, resumeId: again.a.identity }), saved[0].key);
+  const f = countingFetch();
+  const r = await shareFile(again.file, opts({ fetch: f, storage, resumeId: again.a.identity }));
+  assert.equal(f.puts, Math.ceil(saved[0].total / 65536) - 2, 'only the missing chunks were sent');
+  const got = await openClip({ clipId: r.clipId, secret: r.secret, ...opts() });
+  assert.equal(got.meta.name, 'qopy-3-files.tar');
+  assert.equal(got.meta.type, 'application/x-tar');
+  assert.deepEqual(new Uint8Array(await got.blob.arrayBuffer()), new Uint8Array(await new Blob(again.a.parts).arrayBuffer()));
 });
 
 test('resume: a changed file with the same name, size and date starts a fresh session', async () => {

@@ -20,6 +20,9 @@
 //! - `tls_page`: the start page over the built-in self-signed HTTPS.
 //! - `lan`: text and 20 MiB files made on the fallback (a plain-HTTP LAN-like origin) open
 //!   on WebCrypto (127.0.0.1) byte for byte, and the other way round.
+//! - `multifile`: three files and a nested folder shared as one .tar (checked with GNU tar
+//!   after a download in another session); a dropped folder walked with its empty folders;
+//!   paste to share (an image, two images, text).
 //! - `layout`: the share buttons on screen without scrolling (laptop and phone), no sideways
 //!   shift when switching tabs.
 //! - `retrieve_ui`: what the Retrieve tab shows before opening (a file's size, where its name
@@ -39,6 +42,7 @@ mod driver;
 mod interop;
 mod lan;
 mod layout;
+mod multifile;
 mod pages;
 mod preview;
 mod qr;
