@@ -137,6 +137,54 @@ async fn saved_upload_id(b: &Browser) -> Option<String> {
     v.as_str().map(|s| s.to_string())
 }
 
+/// A file upload started in the page of a server on a fixed port (so the page's origin
+/// survives a restart), after `script` instrumented the page.
+struct UploadUnderWay {
+    server: TestServer,
+    addr: std::net::SocketAddr,
+    browser: Browser,
+    want: String,
+    status_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl UploadUnderWay {
+    async fn start(size: usize, seed: u64, name: &str, script: &str) -> UploadUnderWay {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let server = TestServer::start_with(|c| c.listen = addr).await;
+        let data = test_bytes(size, seed);
+        let want = sha256_hex(&data);
+        let (dir, path) = temp_file(name, &data);
+        drop(data);
+        let b = Browser::start().await;
+        open_app(&b, &server.url("/")).await;
+        choose_file(&b, &path).await;
+        b.js(script, vec![]).await;
+        b.click("[data-testid=file-submit]").await;
+        let upload = b
+            .wait_for("the page to start an upload session", BIG, || async {
+                saved_upload_id(&b).await
+            })
+            .await;
+        let status_url = server.url(&format!("/api/upload/{upload}/status"));
+        UploadUnderWay {
+            server,
+            addr,
+            browser: b,
+            want,
+            status_url,
+            _dir: dir,
+        }
+    }
+}
+
+/// How many chunks the upload session at `status_url` holds (None while it cannot be read).
+async fn stored_chunks(status_url: &str) -> Option<usize> {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let v: Value = http.get(status_url).send().await.ok()?.json().await.ok()?;
+    Some(v["chunks"].as_array().map(|c| c.len()).unwrap_or(0))
+}
+
 /// Instruments the page's `fetch` (test-only): chunk PUTs after chunk 0 wait at a gate until
 /// `__qopyGate.open()`; every PUT and every failed request is counted. This puts the
 /// server restart at a known point of the upload instead of racing a fast loopback.
@@ -157,33 +205,13 @@ const GATE: &str = "
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_interrupted_by_a_server_restart_resumes_and_completes() {
-    // A fixed port, so the page's origin survives the restart.
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let server = TestServer::start_with(|c| c.listen = addr).await;
     let size = 20 * 1024 * 1024 + 4321; // 5 upload chunks of 5 MiB
-    let data = test_bytes(size, 77);
-    let want = sha256_hex(&data);
-    let (_dir, path) = temp_file("resume-me.bin", &data);
-    drop(data);
-
-    let b = Browser::start().await;
-    open_app(&b, &server.url("/")).await;
-    choose_file(&b, &path).await;
-    b.js(GATE, vec![]).await;
-    b.click("[data-testid=file-submit]").await;
+    let u = UploadUnderWay::start(size, 77, "resume-me.bin", GATE).await;
+    let (server, b, want, addr) = (u.server, u.browser, u.want, u.addr);
 
     // Chunk 0 is stored; the page's other chunk requests are waiting.
-    let upload = b
-        .wait_for("the page to start an upload session", BIG, || async {
-            saved_upload_id(&b).await
-        })
-        .await;
-    let status_url = server.url(&format!("/api/upload/{upload}/status"));
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     b.wait_for("chunk 0 stored and the others held", BIG, || async {
-        let v: Value = http.get(&status_url).send().await.ok()?.json().await.ok()?;
-        let n = v["chunks"].as_array().map(|c| c.len()).unwrap_or(0);
+        let n = stored_chunks(&u.status_url).await?;
         let held = b.js("return window.__qopyGate.held", vec![]).await;
         (n == 1 && held.as_u64().unwrap_or(0) >= 2).then_some(())
     })
@@ -246,34 +274,14 @@ const COUNT_PAGE_PUTS: &str = "
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_upload_sent_by_workers_survives_a_server_restart() {
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let server = TestServer::start_with(|c| c.listen = addr).await;
     let size = 160 * 1024 * 1024 + 999; // 33 chunks: above the page's worker threshold
-    let data = test_bytes(size, 91);
-    let want = sha256_hex(&data);
-    let (_dir, path) = temp_file("workers.bin", &data);
-    drop(data);
-
-    let b = Browser::start().await;
-    open_app(&b, &server.url("/")).await;
-    choose_file(&b, &path).await;
-    b.js(COUNT_PAGE_PUTS, vec![]).await;
-    b.click("[data-testid=file-submit]").await;
+    let u = UploadUnderWay::start(size, 91, "workers.bin", COUNT_PAGE_PUTS).await;
+    let (server, b, want) = (u.server, u.browser, u.want);
 
     // The server stops as soon as it holds a chunk, with most of the file still to come.
-    let upload = b
-        .wait_for("the page to start an upload session", BIG, || async {
-            saved_upload_id(&b).await
-        })
-        .await;
-    let status_url = server.url(&format!("/api/upload/{upload}/status"));
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let stored = b
         .wait_for("a first chunk stored", BIG, || async {
-            let v: Value = http.get(&status_url).send().await.ok()?.json().await.ok()?;
-            let n = v["chunks"].as_array().map(|c| c.len()).unwrap_or(0);
-            (n >= 1).then_some(n)
+            stored_chunks(&u.status_url).await.filter(|n| *n >= 1)
         })
         .await;
     let (dir, config, clock) = server.stop().await;
