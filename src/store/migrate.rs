@@ -89,9 +89,9 @@ pub(super) struct SessionV1 {
 }
 
 impl SessionV1 {
-    /// The current session with the fields later versions added.
+    /// The current session with the fields later versions added (by way of version 4).
     fn upgrade(self, received_bytes: u64, declared_size: Option<u64>) -> UploadSession {
-        UploadSession {
+        SessionV4 {
             filename: self.filename,
             mime: self.mime,
             kind: self.kind,
@@ -107,8 +107,8 @@ impl SessionV1 {
             received: self.received,
             received_bytes,
             declared_size,
-            dropbox: None,
         }
+        .upgrade()
     }
 }
 
