@@ -156,10 +156,10 @@ async function putChunk(opts, uploadId, n, bytes) {
   }
 }
 
-/** putChunk done by an upload worker (upload-workers.js); the chunk's size. */
-async function putByWorker(opts, s, n) {
+/** putChunk done by upload worker `lane` (upload-workers.js); the chunk's size. */
+async function putByWorker(opts, s, n, lane) {
   const r = await s.workers.put(`${opts.base || ''}/api/upload/chunk/${s.uploadId}/${n}`, n * s.chunkSize, s.chunkSize,
-    opts.chunkTimeoutMs ?? CHUNK_TIMEOUT_MS, opts.signal);
+    opts.chunkTimeoutMs ?? CHUNK_TIMEOUT_MS, opts.signal, lane);
   if (r.error) throw new TypeError(r.error); // a network error, a timeout: retried
   if (r.status >= 200 && r.status < 300) return r.size;
   let body = {};
@@ -172,15 +172,32 @@ async function putByWorker(opts, s, n) {
 /** A chunk's body: a Blob of its parts (never copied into one buffer here; see putChunk). */
 const chunkBody = (parts) => new Blob(parts);
 
-/** Uploads the listed chunks, `parallel` at a time; the first fatal error stops the rest. */
+/**
+ * Uploads the listed chunks, `parallel` at a time; the first fatal error stops the rest.
+ * With upload workers each lane takes a contiguous run of the chunks and keeps to one
+ * worker, which then seals a record cut by the edge of two chunks once for both (its
+ * writer keeps it); a lane that runs dry takes the back half of the longest run left.
+ */
 async function uploadChunks(opts, s, todo, m) {
-  let next = 0, failed = null;
-  const worker = async () => {
-    while (!failed && next < todo.length) {
-      const n = todo[next++];
+  const parallel = Math.max(1, opts.parallel ?? 3);
+  let failed = null;
+  const lanes = [];
+  const per = Math.ceil(todo.length / parallel);
+  for (let i = 0; i < parallel; i++) lanes.push(todo.slice(i * per, (i + 1) * per));
+  let shared = 0; // without workers: one queue in order
+  const take = (lane) => {
+    if (!s.workers) return shared < todo.length ? todo[shared++] : undefined;
+    if (!lanes[lane].length) {
+      const longest = lanes.reduce((a, b) => (b.length > a.length ? b : a));
+      if (longest.length > 1) lanes[lane] = longest.splice(Math.ceil(longest.length / 2));
+    }
+    return lanes[lane].shift();
+  };
+  const run = async (lane) => {
+    for (let n = take(lane); !failed && n !== undefined; n = take(lane)) {
       try {
         if (s.workers) {
-          m.add(await withRetry(opts, () => putByWorker(opts, s, n)));
+          m.add(await withRetry(opts, () => putByWorker(opts, s, n, lane)));
         } else {
           const body = chunkBody(await s.writer.readParts(n * s.chunkSize, s.chunkSize, s.source));
           await withRetry(opts, () => putChunk(opts, s.uploadId, n, body));
@@ -191,7 +208,7 @@ async function uploadChunks(opts, s, todo, m) {
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 3) }, worker));
+  await Promise.all(Array.from({ length: parallel }, (_, lane) => run(lane)));
   if (failed) throw failed;
 }
 

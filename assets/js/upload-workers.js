@@ -89,13 +89,15 @@ export class UploadWorkers {
   }
 
   /**
-   * PUTs ciphertext [offset, offset + length) to `url`. Resolves { status, statusText,
+   * PUTs ciphertext [offset, offset + length) to `url`, by worker `lane` (modulo their
+   * number) when given, else by the least busy one. Resolves { status, statusText,
    * retryAfter, text, size } (any status) or { error } for a failed request.
    */
-  async put(url, offset, length, timeoutMs, signal) {
+  async put(url, offset, length, timeoutMs, signal, lane) {
     if (this.closed) return { error: 'the upload ended' };
-    let slot = this.slots[0];
-    for (const s of this.slots) if (s.busy < slot.busy) slot = s;
+    const pinned = Number.isInteger(lane);
+    let slot = this.slots[pinned ? lane % this.slots.length : 0];
+    if (!pinned) for (const s of this.slots) if (s.busy < slot.busy) slot = s;
     slot.busy++;
     slot.uses++;
     let w;
