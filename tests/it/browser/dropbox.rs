@@ -69,6 +69,11 @@ async fn open_box(rx: &Browser, origin: &str) -> Shown {
 /// (`checked`, `compare`, `mismatch`, ...) and the fingerprint it shows.
 async fn open_sender(tx: &Browser, link: &str) -> (String, String) {
     open_app(tx, link).await;
+    key_check(tx).await
+}
+
+/// Waits for the sender page's key check: (state, fingerprint shown).
+async fn key_check(tx: &Browser) -> (String, String) {
     let v = tx
         .wait_js(
             "the key check",
@@ -276,4 +281,366 @@ async fn text_and_three_files_go_from_the_sender_page_to_the_receive_tab() {
     assert!(problems.is_empty(), "{problems:#?}");
     rx.close().await;
     tx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_is_not_the_links_is_refused_and_a_typed_code_shows_the_key_to_compare() {
+    let server = TestServer::start().await;
+    let rx = Browser::start().await;
+    let shown = open_box(&rx, &server.base).await;
+    let tx = Browser::start().await;
+
+    // Another fingerprint in the link, as if the server had swapped the box's key.
+    let (bare, fp) = shown.link.split_once('#').unwrap();
+    let other = format!("{}{}", if fp.starts_with('A') { "B" } else { "A" }, &fp[1..]);
+    let (state, _) = open_sender(&tx, &format!("{bare}#{other}")).await;
+    assert_eq!(state, "mismatch");
+    let says = tx.text_of("[data-testid=drop-key]").await;
+    assert!(says.contains("Nothing can be sent"), "{says}");
+    let form = tx
+        .find("[data-testid=drop-submit]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap();
+    assert!(!form, "the send button is offered with a swapped key");
+    tx.screenshot("desktop-light-drop-sender-mismatch").await;
+
+    // The short code typed on the Receive tab (lower case, with its dash): the page opens the
+    // sender page, which shows the fingerprint to compare with the receiver's screen.
+    open_app(&tx, &server.url("/")).await;
+    tx.click("[data-testid=tab-receive]").await;
+    tx.type_into("[data-testid=send-code]", &shown.code.to_lowercase())
+        .await;
+    tx.click("[data-testid=send-code-go]").await;
+    tx.wait_js(
+        "the sender page",
+        STEP,
+        &format!("location.pathname === '/drop/{}'", shown.id),
+    )
+    .await;
+    let (state, fp) = key_check(&tx).await;
+    assert_eq!((state.as_str(), fp.as_str()), ("compare", shown.fp.as_str()));
+    send_items(&tx, &[], Some("typed code"), BIG).await;
+    let items = arrivals(&rx, &shown.id, 1).await;
+    assert_eq!(items[0].3, json!("typed code"));
+    let (_, info) = box_info(&server.base, &shown.id).await;
+    assert_eq!(info["items"], json!(1), "{info}");
+    rx.close().await;
+    tx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_left_its_page_finds_every_arrival_when_it_comes_back() {
+    let server = TestServer::start().await;
+    let a = test_bytes(2 * 1024 * 1024 + 5, 21);
+    let b = test_bytes(12_345, 22);
+    let (_da, pa) = temp_file("while-away-a.bin", &a);
+    let (_db, pb) = temp_file("while-away-b.bin", &b);
+
+    let rx = Browser::start().await;
+    let shown = open_box(&rx, &server.base).await;
+    // The receiver leaves: no page of Qopy is open while the items arrive.
+    rx.goto("about:blank").await;
+
+    let tx = Browser::start().await;
+    let (state, _) = open_sender(&tx, &shown.link).await;
+    assert_eq!(state, "checked");
+    send_items(&tx, &[&pa, &pb], Some("sent while you were away"), BIG).await;
+    tx.close().await;
+
+    // Back on the page: the box comes back from IndexedDB, with its key and all arrivals.
+    open_app(&rx, &server.url("/")).await;
+    rx.click("[data-testid=tab-receive]").await;
+    let items = arrivals(&rx, &shown.id, 3).await;
+    assert!(
+        items.iter().any(|i| i.3 == json!("sent while you were away")),
+        "{items:?}"
+    );
+    let code = rx
+        .js(
+            &format!(
+                "return document.querySelector('[data-box=\"{}\"] [data-testid=box-code]').textContent",
+                shown.id
+            ),
+            vec![],
+        )
+        .await;
+    assert_eq!(code, json!(shown.code));
+    let got = save(&rx, &shown.id, "while-away-a.bin").await;
+    assert_eq!(sha256_hex(&got), sha256_hex(&a));
+    let got = save(&rx, &shown.id, "while-away-b.bin").await;
+    assert_eq!(got, b);
+
+    // Closing the box deletes it on the server and forgets its key in the browser.
+    rx.js("window.confirm = () => true;", vec![]).await;
+    rx.click(&format!(
+        "[data-box=\"{}\"] [data-testid=box-close]",
+        shown.id
+    ))
+    .await;
+    rx.wait_js(
+        "the box to be closed",
+        STEP,
+        &format!("!document.querySelector('[data-box=\"{}\"]')", shown.id),
+    )
+    .await;
+    assert_eq!(box_info(&server.base, &shown.id).await.0, 404);
+    open_app(&rx, &server.url("/")).await;
+    let stored = rx
+        .js_async(
+            "return await new Promise((done) => {\
+               const r = indexedDB.open('qopy');\
+               r.onsuccess = () => { const q = r.result.transaction('dropboxes').objectStore('dropboxes').count();\
+                 q.onsuccess = () => done(q.result); };\
+               r.onerror = () => done(-1); });",
+            vec![],
+        )
+        .await;
+    assert_eq!(stored, json!(0), "the closed box is still stored");
+    rx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_100_mib_arrives_with_identical_sha256() {
+    let server = TestServer::start().await;
+    let data = test_bytes(100 * 1024 * 1024, 100);
+    let want = sha256_hex(&data);
+    let (_dir, path) = temp_file("hundred.bin", &data);
+    drop(data);
+
+    let rx = Browser::start().await;
+    let shown = open_box(&rx, &server.base).await;
+    let tx = Browser::start().await;
+    open_sender(&tx, &shown.link).await;
+    send_items(&tx, &[&path], None, BIG).await;
+    tx.close().await;
+    let got = save(&rx, &shown.id, "hundred.bin").await;
+    assert_eq!(got.len(), 100 * 1024 * 1024);
+    assert_eq!(sha256_hex(&got), want, "the saved file differs");
+    rx.close().await;
+}
+
+/// The upload session the sender page saved for resuming (localStorage `qopy.upload.*`).
+async fn saved_upload_id(b: &Browser) -> Option<String> {
+    let v = b
+        .js(
+            "for (let i = 0; i < localStorage.length; i++) {\
+               const k = localStorage.key(i);\
+               if (k.startsWith('qopy.upload.')) { try { return JSON.parse(localStorage.getItem(k)).uploadId; } catch (e) {} }\
+             } return null;",
+            vec![],
+        )
+        .await;
+    v.as_str().map(|s| s.to_string())
+}
+
+/// Test-only instrumentation of the sender page's `fetch`: chunk PUTs after chunk 0 wait at
+/// a gate until `__qopyGate.open()`, and failed requests are counted, so the server restart
+/// falls at a known point of the upload.
+const GATE: &str = "
+  const g = window.__qopyGate = { isOpen: false, waiters: [], held: 0, failed: 0, puts: {} };
+  g.open = () => { g.isOpen = true; for (const w of g.waiters) w(); g.waiters = []; };
+  const real = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const m = String(input && input.url ? input.url : input).match(/\\/api\\/upload\\/chunk\\/[^/]+\\/(\\d+)/);
+    if (m) {
+      const n = Number(m[1]);
+      if (n >= 1 && !g.isOpen) { g.held++; await new Promise((r) => g.waiters.push(r)); }
+      g.puts[n] = (g.puts[n] || 0) + 1;
+    }
+    try { return await real(input, init); } catch (e) { g.failed++; throw e; }
+  };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_cut_by_a_server_restart_resumes_and_arrives() {
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = TestServer::start_with(|c| c.listen = addr).await;
+    let size = 15 * 1024 * 1024 + 321; // 4 chunks of 5 MiB
+    let data = test_bytes(size, 33);
+    let want = sha256_hex(&data);
+    let (_dir, path) = temp_file("restart.bin", &data);
+    drop(data);
+
+    let rx = Browser::start().await;
+    let shown = open_box(&rx, &server.base).await;
+    let tx = Browser::start().await;
+    open_sender(&tx, &shown.link).await;
+    tx.js(GATE, vec![]).await;
+    tx.find("[data-testid=drop-files]")
+        .await
+        .send_keys(&path.display().to_string())
+        .await
+        .unwrap();
+    tx.click("[data-testid=drop-submit]").await;
+    let upload = tx
+        .wait_for("the page to start an upload session", BIG, || async {
+            saved_upload_id(&tx).await
+        })
+        .await;
+    let status_url = server.url(&format!("/api/upload/{upload}/status"));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    tx.wait_for("chunk 0 stored and the others held", BIG, || async {
+        let v: Value = http.get(&status_url).send().await.ok()?.json().await.ok()?;
+        let n = v["chunks"].as_array().map(|c| c.len()).unwrap_or(0);
+        let held = tx.js("return window.__qopyGate.held", vec![]).await;
+        (n == 1 && held.as_u64().unwrap_or(0) >= 2).then_some(())
+    })
+    .await;
+
+    // The server goes down with the item a quarter sent, and comes back on the same port.
+    let (dir, config, clock) = server.stop().await;
+    tx.js("window.__qopyGate.open()", vec![]).await;
+    tx.wait_js(
+        "the page to meet the stopped server",
+        BIG,
+        "window.__qopyGate.failed >= 1",
+    )
+    .await;
+    let server = TestServer::boot(dir, config, clock).await;
+    tx.wait_js(
+        "the item delivered after the restart",
+        BIG,
+        "(() => { const r = document.querySelector('[data-testid=sent-item]');\
+           return r && r.dataset.state !== 'sending' && r.dataset.state; })()",
+    )
+    .await;
+    assert_eq!(
+        tx.js(
+            "return document.querySelector('[data-testid=sent-item]').dataset.state",
+            vec![]
+        )
+        .await,
+        json!("delivered")
+    );
+    let puts = tx.js("return window.__qopyGate.puts", vec![]).await;
+    assert_eq!(puts["0"], json!(1), "chunk 0 was sent again: {puts}");
+    tx.close().await;
+
+    // The receiver's page rode out the restart too.
+    let got = save(&rx, &shown.id, "restart.bin").await;
+    assert_eq!(got.len(), size);
+    assert_eq!(sha256_hex(&got), want);
+    rx.close().await;
+    server.stop().await;
+}
+
+/// The same link on another origin.
+fn on_origin(url: &str, from: &str, to: &str) -> String {
+    format!("{to}{}", url.strip_prefix(from).unwrap_or_else(|| panic!("{url} is not on {from}")))
+}
+
+/// Asserts the page's crypto path: the fallback (no secure context) or WebCrypto.
+async fn assert_fallback(b: &Browser, fallback: bool) {
+    let r = b
+        .js(
+            "return [window.isSecureContext, typeof (window.crypto && window.crypto.subtle)]",
+            vec![],
+        )
+        .await;
+    let want = if fallback {
+        json!([false, "undefined"])
+    } else {
+        json!([true, "object"])
+    };
+    assert_eq!(r, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boxes_made_with_either_crypto_receive_from_the_other() {
+    let server = lan_server().await;
+    let (lan, web) = origins(&server);
+    let a = test_bytes(6 * 1024 * 1024 + 1, 41);
+    let b = test_bytes(5 * 1024 * 1024 + 2, 42);
+    let (_da, pa) = temp_file("to-the-fallback.bin", &a);
+    let (_db, pb) = temp_file("to-webcrypto.bin", &b);
+    let one = lan_browser().await;
+    let two = lan_browser().await;
+
+    // A box made with the fallback (its private key 32 bytes in IndexedDB), filled by a
+    // WebCrypto sender.
+    let fallback_box = open_box(&one, &lan).await;
+    assert_fallback(&one, true).await;
+    let (state, fp) = open_sender(&two, &on_origin(&fallback_box.link, &lan, &web)).await;
+    assert_fallback(&two, false).await;
+    assert_eq!((state.as_str(), fp.as_str()), ("checked", fallback_box.fp.as_str()));
+    send_items(&two, &[&pa], Some("from WebCrypto"), BIG).await;
+    let items = arrivals(&one, &fallback_box.id, 2).await;
+    assert!(items.iter().any(|i| i.3 == json!("from WebCrypto")), "{items:?}");
+    let got = save(&one, &fallback_box.id, "to-the-fallback.bin").await;
+    assert_eq!(sha256_hex(&got), sha256_hex(&a));
+
+    // A box made with WebCrypto (a non-extractable CryptoKey), filled by the fallback.
+    let web_box = open_box(&two, &web).await;
+    let (state, fp) = open_sender(&one, &on_origin(&web_box.link, &web, &lan)).await;
+    assert_fallback(&one, true).await;
+    assert_eq!((state.as_str(), fp.as_str()), ("checked", web_box.fp.as_str()));
+    send_items(&one, &[&pb], Some("from the fallback"), BIG).await;
+    let items = arrivals(&two, &web_box.id, 2).await;
+    assert!(items.iter().any(|i| i.3 == json!("from the fallback")), "{items:?}");
+    let got = save(&two, &web_box.id, "to-webcrypto.bin").await;
+    assert_eq!(sha256_hex(&got), sha256_hex(&b));
+    one.close().await;
+    two.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qopy_send_to_fills_a_page_box_and_the_page_fills_a_qopy_receive_box() {
+    let server = TestServer::start().await;
+    let user = User::new();
+    let cli_file = test_bytes(1024 * 1024 + 3, 51);
+    std::fs::write(user.path("from-cli.bin"), &cli_file).unwrap();
+
+    // The page's box, filled by `qopy send --to` with the link the page shows.
+    let rx = Browser::start().await;
+    let shown = open_box(&rx, &server.base).await;
+    user.run(&["send", "--to", &shown.link, "from-cli.bin"], None, &[])
+        .await
+        .ok();
+    let got = save(&rx, &shown.id, "from-cli.bin").await;
+    assert_eq!(sha256_hex(&got), sha256_hex(&cli_file));
+    rx.close().await;
+
+    // A box of `qopy receive`, filled by the sender page.
+    std::fs::create_dir_all(user.path("inbox")).unwrap();
+    let mut child = user
+        .command(&["receive", "--server", &server.base, "-o", "inbox", "--expiry", "1hr"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let link = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("receive prints its link")
+        .unwrap()
+        .expect("a link line");
+    let page_file = test_bytes(2 * 1024 * 1024 + 9, 52);
+    let (_d, path) = temp_file("from-page.bin", &page_file);
+    let tx = Browser::start().await;
+    let (state, _) = open_sender(&tx, &link).await;
+    assert_eq!(state, "checked", "the page does not accept the command line's fingerprint");
+    send_items(&tx, &[&path], None, BIG).await;
+    tx.close().await;
+    let saved = user.path("inbox/from-page.bin");
+    crate::harness::eventually("the arrival saved by qopy receive", BIG, || {
+        std::fs::metadata(&saved).map(|m| m.len() as usize == page_file.len()).unwrap_or(false)
+    })
+    .await;
+    // Ctrl-C: the receiver finishes and closes its box.
+    let pid = child.id().unwrap() as i32;
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("receive ends on Ctrl-C")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(sha256_hex(&std::fs::read(&saved).unwrap()), sha256_hex(&page_file));
+    server.stop().await;
 }
