@@ -170,7 +170,8 @@ async fn save(rx: &Browser, id: &str, name: &str) -> Vec<u8> {
         .iter()
         .find(|(_, n, _, _)| n == name)
         .unwrap_or_else(|| panic!("no arrival named {name}: {items:?}"));
-    rx.js("window.showSaveFilePicker = undefined;", vec![]).await;
+    rx.js("window.showSaveFilePicker = undefined;", vec![])
+        .await;
     let row = format!("[data-box=\"{id}\"] [data-clip=\"{clip}\"]");
     rx.click(&format!("{row} [data-testid=item-save]")).await;
     let path = rx.wait_download(BIG).await;
@@ -231,7 +232,9 @@ async fn text_and_three_files_go_from_the_sender_page_to_the_receive_tab() {
     let rx = Browser::start().await;
     let shown = open_box(&rx, &server.base).await;
     assert!(
-        shown.link.starts_with(&server.url(&format!("/drop/{}#", shown.id))),
+        shown
+            .link
+            .starts_with(&server.url(&format!("/drop/{}#", shown.id))),
         "{shown:?}"
     );
     assert_eq!(shown.code, format!("{}-{}", &shown.id[..4], &shown.id[4..]));
@@ -240,7 +243,10 @@ async fn text_and_three_files_go_from_the_sender_page_to_the_receive_tab() {
 
     let tx = Browser::start().await;
     let (state, fp) = open_sender(&tx, &shown.link).await;
-    assert_eq!((state.as_str(), fp.as_str()), ("checked", shown.fp.as_str()));
+    assert_eq!(
+        (state.as_str(), fp.as_str()),
+        ("checked", shown.fp.as_str())
+    );
     let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
     send_items(&tx, &refs, Some(TEXT), BIG).await;
     tx.screenshot("desktop-light-drop-sender-delivered").await;
@@ -248,12 +254,11 @@ async fn text_and_three_files_go_from_the_sender_page_to_the_receive_tab() {
     assert_eq!(r.as_array().unwrap().len(), 1, "{r}");
     assert_eq!(r[0]["id"], json!(shown.id));
     assert_eq!(r[0]["fingerprint"], json!(shown.fp));
+    assert_eq!(r[0]["fpLink"].as_str(), shown.link.split('#').nth(1), "{r}");
     assert_eq!(
-        r[0]["fpLink"].as_str(),
-        shown.link.split('#').nth(1),
-        "{r}"
+        r[0]["url"],
+        json!(server.url(&format!("/drop/{}", shown.id)))
     );
-    assert_eq!(r[0]["url"], json!(server.url(&format!("/drop/{}", shown.id))));
     assert!(r[0]["usedAt"].as_u64().unwrap() > 0);
 
     // The receiver's tab lists four arrivals: the text opened in place, the files by name.
@@ -292,7 +297,11 @@ async fn a_key_that_is_not_the_links_is_refused_and_a_typed_code_shows_the_key_t
 
     // Another fingerprint in the link, as if the server had swapped the box's key.
     let (bare, fp) = shown.link.split_once('#').unwrap();
-    let other = format!("{}{}", if fp.starts_with('A') { "B" } else { "A" }, &fp[1..]);
+    let other = format!(
+        "{}{}",
+        if fp.starts_with('A') { "B" } else { "A" },
+        &fp[1..]
+    );
     let (state, _) = open_sender(&tx, &format!("{bare}#{other}")).await;
     assert_eq!(state, "mismatch");
     let says = tx.text_of("[data-testid=drop-key]").await;
@@ -320,7 +329,10 @@ async fn a_key_that_is_not_the_links_is_refused_and_a_typed_code_shows_the_key_t
     )
     .await;
     let (state, fp) = key_check(&tx).await;
-    assert_eq!((state.as_str(), fp.as_str()), ("compare", shown.fp.as_str()));
+    assert_eq!(
+        (state.as_str(), fp.as_str()),
+        ("compare", shown.fp.as_str())
+    );
     send_items(&tx, &[], Some("typed code"), BIG).await;
     let items = arrivals(&rx, &shown.id, 1).await;
     assert_eq!(items[0].3, json!("typed code"));
@@ -354,7 +366,9 @@ async fn a_receiver_that_left_its_page_finds_every_arrival_when_it_comes_back() 
     rx.click("[data-testid=tab-receive]").await;
     let items = arrivals(&rx, &shown.id, 3).await;
     assert!(
-        items.iter().any(|i| i.3 == json!("sent while you were away")),
+        items
+            .iter()
+            .any(|i| i.3 == json!("sent while you were away")),
         "{items:?}"
     );
     let code = rx
@@ -528,7 +542,11 @@ async fn an_item_cut_by_a_server_restart_resumes_and_arrives() {
 
 /// The same link on another origin.
 fn on_origin(url: &str, from: &str, to: &str) -> String {
-    format!("{to}{}", url.strip_prefix(from).unwrap_or_else(|| panic!("{url} is not on {from}")))
+    format!(
+        "{to}{}",
+        url.strip_prefix(from)
+            .unwrap_or_else(|| panic!("{url} is not on {from}"))
+    )
 }
 
 /// Asserts the page's crypto path: the fallback (no secure context) or WebCrypto.
@@ -564,10 +582,16 @@ async fn boxes_made_with_either_crypto_receive_from_the_other() {
     assert_fallback(&one, true).await;
     let (state, fp) = open_sender(&two, &on_origin(&fallback_box.link, &lan, &web)).await;
     assert_fallback(&two, false).await;
-    assert_eq!((state.as_str(), fp.as_str()), ("checked", fallback_box.fp.as_str()));
+    assert_eq!(
+        (state.as_str(), fp.as_str()),
+        ("checked", fallback_box.fp.as_str())
+    );
     send_items(&two, &[&pa], Some("from WebCrypto"), BIG).await;
     let items = arrivals(&one, &fallback_box.id, 2).await;
-    assert!(items.iter().any(|i| i.3 == json!("from WebCrypto")), "{items:?}");
+    assert!(
+        items.iter().any(|i| i.3 == json!("from WebCrypto")),
+        "{items:?}"
+    );
     let got = save(&one, &fallback_box.id, "to-the-fallback.bin").await;
     assert_eq!(sha256_hex(&got), sha256_hex(&a));
 
@@ -575,10 +599,16 @@ async fn boxes_made_with_either_crypto_receive_from_the_other() {
     let web_box = open_box(&two, &web).await;
     let (state, fp) = open_sender(&one, &on_origin(&web_box.link, &web, &lan)).await;
     assert_fallback(&one, true).await;
-    assert_eq!((state.as_str(), fp.as_str()), ("checked", web_box.fp.as_str()));
+    assert_eq!(
+        (state.as_str(), fp.as_str()),
+        ("checked", web_box.fp.as_str())
+    );
     send_items(&one, &[&pb], Some("from the fallback"), BIG).await;
     let items = arrivals(&two, &web_box.id, 2).await;
-    assert!(items.iter().any(|i| i.3 == json!("from the fallback")), "{items:?}");
+    assert!(
+        items.iter().any(|i| i.3 == json!("from the fallback")),
+        "{items:?}"
+    );
     let got = save(&two, &web_box.id, "to-webcrypto.bin").await;
     assert_eq!(sha256_hex(&got), sha256_hex(&b));
     one.close().await;
@@ -605,7 +635,15 @@ async fn qopy_send_to_fills_a_page_box_and_the_page_fills_a_qopy_receive_box() {
     // A box of `qopy receive`, filled by the sender page.
     std::fs::create_dir_all(user.path("inbox")).unwrap();
     let mut child = user
-        .command(&["receive", "--server", &server.base, "-o", "inbox", "--expiry", "1hr"])
+        .command(&[
+            "receive",
+            "--server",
+            &server.base,
+            "-o",
+            "inbox",
+            "--expiry",
+            "1hr",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .stdin(Stdio::null())
@@ -621,12 +659,17 @@ async fn qopy_send_to_fills_a_page_box_and_the_page_fills_a_qopy_receive_box() {
     let (_d, path) = temp_file("from-page.bin", &page_file);
     let tx = Browser::start().await;
     let (state, _) = open_sender(&tx, &link).await;
-    assert_eq!(state, "checked", "the page does not accept the command line's fingerprint");
+    assert_eq!(
+        state, "checked",
+        "the page does not accept the command line's fingerprint"
+    );
     send_items(&tx, &[&path], None, BIG).await;
     tx.close().await;
     let saved = user.path("inbox/from-page.bin");
     crate::harness::eventually("the arrival saved by qopy receive", BIG, || {
-        std::fs::metadata(&saved).map(|m| m.len() as usize == page_file.len()).unwrap_or(false)
+        std::fs::metadata(&saved)
+            .map(|m| m.len() as usize == page_file.len())
+            .unwrap_or(false)
     })
     .await;
     // Ctrl-C: the receiver finishes and closes its box.
@@ -641,6 +684,9 @@ async fn qopy_send_to_fills_a_page_box_and_the_page_fills_a_qopy_receive_box() {
         .expect("receive ends on Ctrl-C")
         .unwrap();
     assert_eq!(status.code(), Some(0));
-    assert_eq!(sha256_hex(&std::fs::read(&saved).unwrap()), sha256_hex(&page_file));
+    assert_eq!(
+        sha256_hex(&std::fs::read(&saved).unwrap()),
+        sha256_hex(&page_file)
+    );
     server.stop().await;
 }
