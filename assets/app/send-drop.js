@@ -42,11 +42,12 @@ function renderKey() {
     error: ['drop.loadFailed', 'error'],
   };
   const [key, tone] = keys[keyState];
-  line.textContent = t(key, { fp, msg: keyError });
+  $('drop-key-text').textContent = t(key, { msg: keyError });
   line.className = `notice ${tone}`;
   line.dataset.state = keyState;
+  // The fingerprint follows the sentence, except when it is not the link's.
   $('drop-fp').textContent = fp;
-  $('drop-fp-row').hidden = !fp || keyState === 'mismatch';
+  $('drop-fp').hidden = !fp || keyState === 'mismatch';
   $('drop-expiry').textContent = target && target.expiresAt ? t('drop.until', { time: formatTime(target.expiresAt) }) : '';
   $('drop-form').hidden = !(keyState === 'checked' || keyState === 'compare');
 }
@@ -184,7 +185,17 @@ export async function initSendDrop(id) {
   const input = $('drop-files');
   $('drop-choose').addEventListener('click', () => input.click());
   input.addEventListener('change', () => {
-    files = [...(input.files || [])].filter((f) => f.size > 0 || f.name);
+    files = [...(input.files || [])];
+    renderChosen();
+  });
+  // Files dropped anywhere on the page are chosen (added to those already chosen).
+  document.addEventListener('dragover', (e) => { if (e.dataTransfer && [...e.dataTransfer.types].includes('Files')) e.preventDefault(); });
+  document.addEventListener('drop', (e) => {
+    const dropped = e.dataTransfer && e.dataTransfer.files;
+    if (!dropped || !dropped.length) return;
+    e.preventDefault();
+    if (sending || $('drop-form').hidden) return;
+    files = [...files, ...dropped];
     renderChosen();
   });
   $('drop-form').addEventListener('submit', (e) => { e.preventDefault(); submit(); });
