@@ -11,6 +11,7 @@ use super::ui::{lan_browser, lan_server, open_app, origins, STEP};
 use super::ui_file::{sha256_hex, temp_file};
 use crate::cli::User;
 use crate::harness::{free_port, test_bytes, Answer, TestServer};
+use qopy::v4::wrap::{fingerprint, wrap_secret, KeyPair};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -92,6 +93,19 @@ async fn key_check(tx: &Browser) -> (String, String) {
 /// On an open sender page: chooses `files` and types `text`, sends, and waits until every
 /// item says delivered.
 async fn send_items(tx: &Browser, files: &[&Path], text: Option<&str>, timeout: Duration) {
+    let states = try_send(tx, files, text, timeout).await;
+    for (state, line) in &states {
+        assert_eq!(state, "delivered", "{states:?}: {line}");
+    }
+}
+
+/// Like [`send_items`], but returns each item's final (state, text), newest first.
+async fn try_send(
+    tx: &Browser,
+    files: &[&Path],
+    text: Option<&str>,
+    timeout: Duration,
+) -> Vec<(String, String)> {
     if !files.is_empty() {
         let list: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
         tx.find("[data-testid=drop-files]")
@@ -124,9 +138,17 @@ async fn send_items(tx: &Browser, files: &[&Path], text: Option<&str>, timeout: 
             ),
         )
         .await;
-    for s in states.as_array().unwrap() {
-        assert_eq!(s[0], json!("delivered"), "{states}");
-    }
+    states
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s[0].as_str().unwrap().to_string(),
+                s[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Waits until box `id` on the receiver's page lists `n` items whose names are known (or
@@ -689,4 +711,154 @@ async fn qopy_send_to_fills_a_page_box_and_the_page_fills_a_qopy_receive_box() {
         sha256_hex(&page_file)
     );
     server.stop().await;
+}
+
+/// A box made over HTTP with a key the test holds and at most `max_items` items: its id.
+async fn api_box(server: &TestServer, keys: &KeyPair, max_items: u64) -> String {
+    let (status, v) = server
+        .post_json(
+            "/api/dropbox",
+            json!({ "publicKey": qopy::v4::base64url(&keys.public_bytes()),
+                    "expiration": "1hr", "maxItems": max_items }),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+/// The IndexedDB store `dropboxes` of the page: the stored boxes' IDs.
+async fn stored_boxes(b: &Browser) -> Value {
+    b.js_async(
+        "return await new Promise((done, fail) => {\
+           const r = indexedDB.open('qopy');\
+           r.onsuccess = () => { const q = r.result.transaction('dropboxes').objectStore('dropboxes').getAllKeys();\
+             q.onsuccess = () => { r.result.close(); done(q.result); }; };\
+           r.onerror = () => fail(r.error); });",
+        vec![],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_box_is_refused_in_plain_words() {
+    let server = TestServer::start().await;
+    let keys = KeyPair::generate();
+    let id = api_box(&server, &keys, 1).await;
+    let (display, link) = fingerprint(&keys.public_bytes()).unwrap();
+    let tx = Browser::start().await;
+    let (state, fp) = open_sender(&tx, &server.url(&format!("/drop/{id}#{link}"))).await;
+    assert_eq!((state.as_str(), fp.as_str()), ("checked", display.as_str()));
+    send_items(&tx, &[], Some("the first fits"), STEP).await;
+    let states = try_send(&tx, &[], Some("the second does not"), STEP).await;
+    assert_eq!(states[0].0, "failed", "{states:?}");
+    assert!(states[0].1.contains("The drop box is full"), "{states:?}");
+    tx.screenshot("desktop-light-drop-sender-full").await;
+    let (_, info) = box_info(&server.base, &id).await;
+    assert_eq!(info["items"], json!(1), "{info}");
+    tx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_wrapped_to_another_key_says_so_and_can_be_deleted() {
+    let server = TestServer::start().await;
+    let rx = Browser::start().await;
+    let shown = open_box(&rx, &server.base).await;
+    // An item whose secret is wrapped to some other key (the server cannot tell).
+    let other = KeyPair::generate();
+    let wrapped = wrap_secret(&[b'k'; 43], &other.public_bytes(), &shown.id).unwrap();
+    server
+        .upload_in_chunks(
+            &test_bytes(5000, 61),
+            5000,
+            json!({ "dropbox": shown.id, "wrappedKey": qopy::v4::base64url(&wrapped) }),
+            json!({}),
+        )
+        .await;
+    let items = arrivals(&rx, &shown.id, 1).await;
+    assert_eq!(items[0].2, "locked", "{items:?}");
+    let row = format!("[data-box=\"{}\"] [data-clip=\"{}\"]", shown.id, items[0].0);
+    let says = rx
+        .text_of(&format!("{row} [data-testid=item-status]"))
+        .await;
+    assert!(
+        says.contains("cannot be opened with this browser"),
+        "{says}"
+    );
+    assert_eq!(
+        rx.js(
+            &format!("return document.querySelector('{row} [data-testid=item-save]')"),
+            vec![]
+        )
+        .await,
+        Value::Null,
+        "Save is offered for an item that cannot be opened"
+    );
+    rx.click(&format!("{row} [data-testid=item-delete]")).await;
+    rx.wait_js(
+        "the item deleted",
+        STEP,
+        &format!("(() => {{ const r = document.querySelector('{row}'); return !r || r.dataset.state === 'deleted'; }})()"),
+    )
+    .await;
+    let (_, info) = box_info(&server.base, &shown.id).await;
+    assert_eq!(info["items"], json!(0), "{info}");
+    rx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_boxes_say_so_and_are_forgotten() {
+    let server = TestServer::start().await;
+    let rx = Browser::start().await;
+    let old = open_box(&rx, &server.base).await;
+    let later = open_box(&rx, &server.base).await;
+    assert_eq!(stored_boxes(&rx).await.as_array().unwrap().len(), 2);
+
+    // One box's expiry passed by this browser's clock: on the next load it is forgotten
+    // without asking the server.
+    rx.js_async(
+        "const id = args[0];\
+         return await new Promise((done, fail) => {\
+           const r = indexedDB.open('qopy');\
+           r.onsuccess = () => { const s = r.result.transaction('dropboxes', 'readwrite').objectStore('dropboxes');\
+             const g = s.get(id);\
+             g.onsuccess = () => { const b = g.result; b.expiresAt = Date.now() - 1000;\
+               const p = s.put(b); p.onsuccess = () => { r.result.close(); done(true); }; p.onerror = () => fail(p.error); }; };\
+           r.onerror = () => fail(r.error); });",
+        vec![json!(old.id)],
+    )
+    .await;
+    // The other expired on the server (its clock moves two days on): the page learns it from
+    // the server's 410, says so, and forgets it.
+    server.clock.advance(Duration::from_secs(2 * 86400));
+    open_app(&rx, &server.url("/")).await;
+    rx.click("[data-testid=tab-receive]").await;
+    let says = rx
+        .wait_js(
+            "the box to say it expired",
+            STEP,
+            &format!(
+                "(() => {{ const e = document.querySelector('[data-box=\"{}\"] [data-testid=box-expiry]');\
+                   return e && e.classList.contains('gone') && e.textContent; }})()",
+                later.id
+            ),
+        )
+        .await;
+    assert!(says.as_str().unwrap().contains("expired"), "{says}");
+    assert_eq!(
+        rx.js(
+            &format!(
+                "return !!document.querySelector('[data-box=\"{}\"]')",
+                old.id
+            ),
+            vec![]
+        )
+        .await,
+        json!(false),
+        "a box past its expiry is shown"
+    );
+    rx.wait_for("both boxes forgotten", STEP, || async {
+        (stored_boxes(&rx).await == json!([])).then_some(())
+    })
+    .await;
+    rx.close().await;
 }
