@@ -22,6 +22,11 @@ const WAIT_SECONDS = 25;
 /** Without a waiting request (boxes past the first two), a box is asked this often. */
 const QUIET_POLL_MS = 15000;
 const BACKOFF_MS = 1000, BACKOFF_MAX_MS = 30000;
+/** A listing that has not answered this long after its wait is taken as a lost connection. */
+const LISTING_GRACE_MS = 15000;
+/** Texts up to this size are opened in place; larger ones are saved like files. */
+const TEXT_INLINE_MAX = 1024 * 1024;
+const inlineText = (meta) => !!meta && meta.kind === 'text' && meta.size <= TEXT_INLINE_MAX;
 const texts = new TextDecoder();
 
 const el = (tag, attrs = {}, ...kids) => {
@@ -88,28 +93,33 @@ export class Arrivals {
     let backoff = BACKOFF_MS;
     while (!signal.aborted) {
       const wait = this.longPoll ? WAIT_SECONDS : 0;
-      let res;
+      // A connection that died without a word would leave the request waiting for ever.
+      const ctl = new AbortController();
+      const onStop = () => ctl.abort();
+      signal.addEventListener('abort', onStop, { once: true });
+      const timer = setTimeout(() => ctl.abort(), wait * 1000 + LISTING_GRACE_MS);
+      let res, page;
       try {
         res = await fetch(`/api/dropbox/${this.box.id}/items?after=${this.after}&wait=${wait}`, {
-          headers: { 'X-Qopy-Owner': this.box.ownerToken }, signal, cache: 'no-store',
+          headers: { 'X-Qopy-Owner': this.box.ownerToken }, signal: ctl.signal, cache: 'no-store',
         });
+        if (res.ok) page = await res.json();
       } catch {
-        if (signal.aborted) return;
-        this.onStatus('retrying');
-        await sleep(backoff, signal);
-        backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
-        continue;
+        res = null;
+      } finally {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onStop);
       }
-      if (res.status === 404 || res.status === 410) { this.onGone(res.status); return; }
-      if (!res.ok) {
-        const ra = Number(res.headers.get('retry-after')) * 1000;
+      if (signal.aborted) return;
+      if (res && (res.status === 404 || res.status === 410)) { this.onGone(res.status); return; }
+      if (!page) { // the network, a 5xx, a 429 (with its Retry-After): again, later and later
+        const ra = res ? Number(res.headers.get('retry-after')) * 1000 : 0;
         this.onStatus('retrying');
         await sleep(Math.max(backoff, ra || 0), signal);
         backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
         continue;
       }
       backoff = BACKOFF_MS;
-      const page = await res.json();
       this.onStatus('waiting');
       for (const item of page.items || []) this.add(item);
       const more = (page.items || []).length > 0 && page.next > this.after;
@@ -144,7 +154,7 @@ export class Arrivals {
     } catch { /* the name stays unknown until the item is saved */ }
     entry.state = 'ready';
     this.render(entry);
-    if (entry.meta && entry.meta.kind === 'text') await this.showText(entry);
+    if (inlineText(entry.meta)) await this.showText(entry);
   }
 
   /** A text item is opened and shown in place (it is never saved to a file). */
@@ -247,7 +257,7 @@ export class Arrivals {
     if (state === 'saved' || state === 'deleted') { row.append(actions); return; }
     if (entry.text !== null) {
       button('ret.copy', 'item-copy', async () => toast(t(await copyText(entry.text) ? 'toast.contentCopied' : 'toast.copyFailed'), 'info'), true);
-    } else if (state !== 'locked' && state !== 'savedKept' && !(meta && meta.kind === 'text')) {
+    } else if (state !== 'locked' && state !== 'savedKept' && !inlineText(meta)) {
       button('rcv.save', 'item-save', () => this.save(entry), true);
     }
     button('rcv.delete', 'item-delete', () => this.remove(entry));

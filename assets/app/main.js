@@ -16,6 +16,7 @@ initI18n($('lang-toggle'));
 
 /** Selects a tab; focus moves to the tab when `focusTab`, else stays. */
 function selectTab(name, focusTab = false) {
+  if ($('tabs').hidden) return; // the drop-box sender page has no tabs
   for (const n of TABS) {
     const tab = $(`tab-${n}`);
     const on = n === name;

@@ -107,15 +107,14 @@ async function showBox(box, longPoll) {
 
 async function closeBox(v) {
   if (!v.gone && !confirm(t('rcv.closeConfirm'))) return;
-  v.arrivals.stop();
   try {
     const res = await fetch(`/api/dropbox/${v.box.id}`, { method: 'DELETE', headers: { 'X-Qopy-Owner': v.box.ownerToken } });
     if (!res.ok && res.status !== 404 && res.status !== 410) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
   } catch (err) {
-    toast(errorText(err), 'error');
-    v.arrivals.run(); // still open: keep listening
+    toast(errorText(err), 'error'); // still open: it keeps listening
     return;
   }
+  v.arrivals.stop();
   await forgetBox(v.box.id).catch(() => {});
   v.card.remove();
   views.delete(v.box.id);
