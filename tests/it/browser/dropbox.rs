@@ -616,6 +616,22 @@ async fn boxes_made_with_either_crypto_receive_from_the_other() {
     );
     let got = save(&one, &fallback_box.id, "to-the-fallback.bin").await;
     assert_eq!(sha256_hex(&got), sha256_hex(&a));
+    // The fallback's private key is 32 bytes in IndexedDB: they, and the text sent, appear
+    // nowhere in the server's data directory.
+    let private = one
+        .js_async(
+            "const id = args[0];\
+             return await new Promise((done, fail) => {\
+               const r = indexedDB.open('qopy');\
+               r.onsuccess = () => { const g = r.result.transaction('dropboxes').objectStore('dropboxes').get(id);\
+                 g.onsuccess = () => { r.result.close(); done(Array.from(g.result.privateKey)); }; };\
+               r.onerror = () => fail(r.error); });",
+            vec![json!(fallback_box.id)],
+        )
+        .await;
+    let private: Vec<u8> = serde_json::from_value(private).unwrap();
+    assert_eq!(private.len(), 32);
+    assert_nowhere_under(&server.data_dir(), &[&private, b"from WebCrypto"]);
 
     // A box made with WebCrypto (a non-extractable CryptoKey), filled by the fallback.
     let web_box = open_box(&two, &web).await;
@@ -861,4 +877,29 @@ async fn expired_boxes_say_so_and_are_forgotten() {
     })
     .await;
     rx.close().await;
+}
+
+/// Asserts that none of `needles` occurs in any file under `dir`.
+fn assert_nowhere_under(dir: &Path, needles: &[&[u8]]) {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            files += 1;
+            for n in needles {
+                assert!(
+                    !bytes.windows(n.len()).any(|w| w == *n),
+                    "{} holds a secret of the drop box",
+                    p.display()
+                );
+            }
+        }
+    }
+    assert!(files > 0, "nothing to scan under {}", dir.display());
 }
