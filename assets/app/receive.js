@@ -6,14 +6,15 @@
 // compare with the sender's screen, the expiry, and its arrivals (arrivals.js). On page load
 // the stored boxes that have not expired are shown again (newest first) and their arrivals
 // fetched; expired ones are forgotten. "Close box" deletes the box and forgets its keys. The
-// tab also has "Send to a drop box": a code or link, which opens the sender page /drop/ID.
+// tab also has "Send to a drop box": a code or link, which opens the sender page /drop/ID,
+// with links to the boxes this browser recently sent into.
 import { getCrypto } from '/js/crypto/index.js';
 import { fingerprint } from '/js/dropbox-crypto.js';
 import { base64url } from '/js/v4.js';
 import { encodeQr, qrToSvg } from '/js/qr.js';
 import { formatBoxId, parseDropInput } from '/js/dropbox-link.js';
 import { t, onLangChange } from './i18n.js';
-import { saveBox, listBoxes, forgetBox } from './dropbox-store.js';
+import { saveBox, listBoxes, forgetBox, recentDropboxes } from './dropbox-store.js';
 import { Arrivals } from './arrivals.js';
 import { setBusy, errorText, formatTime, formatDuration, copyText } from './util.js';
 import { toast } from './toast.js';
@@ -164,6 +165,21 @@ async function reopenBoxes() {
   }
 }
 
+/** Links to the boxes recently sent into (with their fingerprints, so the key is checked). */
+function renderRecent() {
+  let recent = [];
+  try { recent = recentDropboxes(); } catch { /* no storage here */ }
+  const list = $('recent-list');
+  list.textContent = '';
+  for (const r of recent) {
+    const id = parseDropInput(r.id);
+    if (!id) continue;
+    const a = el('a', { href: `/drop/${id.id}${r.fpLink ? `#${encodeURIComponent(r.fpLink)}` : ''}`, class: 'mono' }, formatBoxId(id.id));
+    list.append(el('li', {}, a, ` · ${formatTime(r.usedAt)}`));
+  }
+  $('recent-boxes').hidden = !list.childElementCount;
+}
+
 function goSend() {
   const drop = parseDropInput($('send-code').value);
   if (!drop) { toast(t('rcv.badCode'), 'error'); $('send-code').focus(); return; }
@@ -174,7 +190,9 @@ export async function initReceive() {
   crypto = await getCrypto();
   $('receive-form').addEventListener('submit', (e) => { e.preventDefault(); openBox(); });
   $('send-code-form').addEventListener('submit', (e) => { e.preventDefault(); goSend(); });
+  renderRecent();
   onLangChange(() => {
+    renderRecent();
     for (const v of views.values()) {
       renderCard(v);
       if (v.arrivals) v.arrivals.renderAll();

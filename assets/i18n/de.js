@@ -155,6 +155,7 @@ export default {
   'rcv.open': 'Briefkasten öffnen',
   'rcv.sendTo': 'An einen Briefkasten senden',
   'rcv.sendToHint': 'Der Code, den der Empfänger zeigt (ABCD-EFGH), oder der Link des Briefkastens.',
+  'rcv.recent': 'Briefkästen, an die du kürzlich gesendet hast:',
   'rcv.go': 'Öffnen',
   'rcv.badCode': 'Ein Briefkasten-Code hat 8 Buchstaben und Ziffern (ABCD-EFGH); oder füge den Link des Briefkastens ein.',
   'rcv.boxTitle': 'Briefkasten {code}',

@@ -155,6 +155,7 @@ export default {
   'rcv.open': 'Open a drop box',
   'rcv.sendTo': 'Send to a drop box',
   'rcv.sendToHint': 'The code the receiver shows (ABCD-EFGH), or the box’s link.',
+  'rcv.recent': 'Drop boxes you sent to recently:',
   'rcv.go': 'Open',
   'rcv.badCode': 'A drop-box code has 8 letters and digits (ABCD-EFGH), or paste the box’s link.',
   'rcv.boxTitle': 'Drop box {code}',

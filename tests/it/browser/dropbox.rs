@@ -282,6 +282,16 @@ async fn text_and_three_files_go_from_the_sender_page_to_the_receive_tab() {
         json!(server.url(&format!("/drop/{}", shown.id)))
     );
     assert!(r[0]["usedAt"].as_u64().unwrap() > 0);
+    // The sender's Receive tab links to the box again, with its fingerprint.
+    open_app(&tx, &server.url("/")).await;
+    tx.click("[data-testid=tab-receive]").await;
+    let href = tx
+        .js(
+            "return document.querySelector('[data-testid=recent-boxes] a').href",
+            vec![],
+        )
+        .await;
+    assert_eq!(href, json!(shown.link));
 
     // The receiver's tab lists four arrivals: the text opened in place, the files by name.
     let items = arrivals(&rx, &shown.id, 4).await;
