@@ -1,4 +1,5 @@
-// main.js — entry point of the app page (/ and the deep links /clip/:id, /file/:id).
+// main.js — entry point of the app page (/, the deep links /clip/:id, /file/:id, and the
+// drop-box sender page /drop/:id).
 // Theme and language first (so they work even if the rest fails to load), then the
 // server config (/api/config via the engine), the three tabs, keyboard shortcuts, the
 // insecure-context line, files dropped anywhere, paste to share and deep links. The UI modules are loaded with import() so a
@@ -8,13 +9,14 @@ import { initI18n, t } from './i18n.js';
 import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
-const TABS = ['text', 'file', 'retrieve'];
+const TABS = ['text', 'file', 'retrieve', 'receive'];
 
 initTheme($('theme-toggle'));
 initI18n($('lang-toggle'));
 
 /** Selects a tab; focus moves to the tab when `focusTab`, else stays. */
 function selectTab(name, focusTab = false) {
+  if ($('tabs').hidden) return; // the drop-box sender page has no tabs
   for (const n of TABS) {
     const tab = $(`tab-${n}`);
     const on = n === name;
@@ -39,10 +41,10 @@ function initTabs() {
     if (j >= 0) { e.preventDefault(); selectTab(TABS[j], true); }
   });
   document.addEventListener('qopy:tab', (e) => selectTab(e.detail, true));
-  // Alt+Shift+1/2/3 (by physical key, so any keyboard layout works).
+  // Alt+Shift+1/2/3/4 (by physical key, so any keyboard layout works).
   document.addEventListener('keydown', (e) => {
     if (!e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey) return;
-    const k = { Digit1: 'text', Digit2: 'file', Digit3: 'retrieve' }[e.code];
+    const k = { Digit1: 'text', Digit2: 'file', Digit3: 'retrieve', Digit4: 'receive' }[e.code];
     if (!k || $('share-modal').open) return;
     e.preventDefault();
     selectTab(k, true);
@@ -85,12 +87,12 @@ async function start() {
   import('./tls.js').then((m) => m.initTls()).catch((err) => console.error(err));
   let mods;
   try {
-    const [transfer, util, modal, text, file, retrieve, crypto, i18n] = await Promise.all([
+    const [transfer, util, modal, text, file, retrieve, crypto, i18n, receive, sendDrop, link] = await Promise.all([
       import('/js/transfer.js'), import('./util.js'), import('./modal.js'), import('./share-text.js'),
       import('./share-file.js'), import('./retrieve.js'), import('/js/crypto/index.js'),
-      import('./i18n.js'),
+      import('./i18n.js'), import('./receive.js'), import('./send-drop.js'), import('/js/dropbox-link.js'),
     ]);
-    mods = { transfer, util, modal, text, file, retrieve, crypto, i18n };
+    mods = { transfer, util, modal, text, file, retrieve, crypto, i18n, receive, sendDrop, link };
   } catch (err) {
     console.error(err);
     toast(t('err.engine'), 'error', 60000);
@@ -109,11 +111,11 @@ async function start() {
     toast(t('err.config'), 'error', 60000);
     return;
   }
-  for (const id of ['text-expiry', 'file-expiry']) {
+  for (const id of ['text-expiry', 'file-expiry', 'receive-expiry']) {
     fillExpiry($(id), config, mods.util.expiryLabel);
   }
   mods.i18n.onLangChange(() => {
-    for (const id of ['text-expiry', 'file-expiry']) {
+    for (const id of ['text-expiry', 'file-expiry', 'receive-expiry']) {
       for (const o of $(id).options) if (o.dataset.ms) o.textContent = mods.util.expiryLabel(Number(o.dataset.ms), o.value);
     }
   });
@@ -121,6 +123,20 @@ async function start() {
   mods.text.initShareText(config);
   mods.file.initShareFile(config);
   mods.retrieve.initRetrieve();
+
+  // The sender page of a drop box replaces the tabs; elsewhere the Receive tab lists this
+  // browser's drop boxes.
+  const dropId = mods.link.boxIdOfPath(location.pathname);
+  if (dropId) {
+    await mods.sendDrop.initSendDrop(dropId);
+    document.documentElement.dataset.ready = 'true';
+    return;
+  }
+  try {
+    await mods.receive.initReceive();
+  } catch (err) {
+    console.error(err);
+  }
 
   // Files and folders dropped anywhere on the page go to Share Files.
   const hasFiles = (dt) => !!dt && ([...(dt.types || [])].includes('Files') || (dt.files && dt.files.length > 0));

@@ -272,6 +272,7 @@ export async function resumableUploads(storage = storageOf({})) {
 
 /** The options that must match for a saved upload to be resumed. */
 function sessionOptions(opts, quick) {
+  if (opts.dropbox) return { dropbox: String(opts.dropbox.id) }; // a drop-box item takes no other option
   return {
     expiration: quick ? '5min' : (opts.expiration || null), oneTime: !!opts.oneTime || opts.maxDownloads === 1,
     maxDownloads: opts.maxDownloads || (opts.oneTime ? 1 : null), quickShare: quick,
@@ -280,13 +281,22 @@ function sessionOptions(opts, quick) {
 }
 const sameOptions = (a, b) => !!a && Object.keys(b).every((k) => a[k] === b[k]);
 
-/** Common path of shareText and shareFile. */
+/**
+ * Common path of shareText and shareFile. With `dropbox: { id, wrappedKey }` the item goes
+ * into that drop box: `secret` (the caller's, whose wrap `wrappedKey` is) encrypts it, and
+ * what the server refuses for drop-box items (expiration, oneTime, maxDownloads, quickShare,
+ * an access code or password) is left out. A resumed drop-box upload keeps the secret it
+ * was started with, since the server holds that secret's wrap: the result's `secret` says
+ * which one was used.
+ */
 async function share(source, meta, opts, file) {
   const crypto = await cryptoOf(opts);
   const cfg = await getServerConfig(opts);
-  const quick = !!opts.quickShare;
-  const password = quick || !opts.password ? null : opts.password;
-  const accessCode = quick || !opts.accessCode ? null : opts.accessCode;
+  const box = opts.dropbox || null;
+  if (box && (!box.id || !box.wrappedKey || !opts.secret)) throw new TypeError('a drop-box item needs the box ID, the wrapped key and its secret');
+  const quick = !box && !!opts.quickShare;
+  const password = box || quick || !opts.password ? null : opts.password;
+  const accessCode = box || quick || !opts.accessCode ? null : opts.accessCode;
   const chunkSize = cfg.chunkSize || 5242880;
   const total = ciphertextLength(meta.size);
   const totalChunks = Math.max(1, Math.ceil(total / chunkSize));
@@ -324,14 +334,20 @@ async function share(source, meta, opts, file) {
   }
 
   if (!s.uploadId) {
-    s.secret = quick ? newQuickSecret(crypto) : newSecret(crypto);
+    s.secret = box ? opts.secret : quick ? newQuickSecret(crypto) : newSecret(crypto);
     s.writer = await V4Writer.create({ crypto, secret: s.secret, password, meta, onKeyProgress });
-    const init = await withRetry(opts, async () => (await api('/api/upload/initiate', opts, jsonInit('POST', {
+    const body = {
       filename: toHex(crypto.randomBytes(file ? 16 : 8)), filesize: total, totalChunks,
-      mimeType: 'application/octet-stream', expiration: options.expiration || undefined,
-      hasPassword: options.hasAccessCode, oneTime: options.oneTime, maxDownloads: options.maxDownloads || undefined, quickShare: quick,
-      contentType: file ? 'file' : 'text', isTextContent: !file,
-    }, opts.signal))).json());
+      mimeType: 'application/octet-stream', contentType: file ? 'file' : 'text', isTextContent: !file,
+    };
+    if (box) Object.assign(body, { dropbox: String(box.id), wrappedKey: box.wrappedKey });
+    else {
+      Object.assign(body, {
+        expiration: options.expiration || undefined, hasPassword: options.hasAccessCode, oneTime: options.oneTime,
+        maxDownloads: options.maxDownloads || undefined, quickShare: quick,
+      });
+    }
+    const init = await withRetry(opts, async () => (await api('/api/upload/initiate', opts, jsonInit('POST', body, opts.signal))).json());
     s.uploadId = init.uploadId;
     if (storage) {
       try {

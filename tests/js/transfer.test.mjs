@@ -4,7 +4,8 @@
 // and 64 KiB chunks so that small files span many chunks. Covers text and file round trips (files always come back as application/octet-stream Blobs),
 // password, access code, Quick Share, one-time, cancel, resume after an interrupted upload
 // (only the missing chunks are sent), a server restart mid-upload, a changed file that must not resume, a tampered
-// download, V3 payloads, plaintext clips, and one round trip with the fallback crypto.
+// download, V3 payloads, plaintext clips, one round trip with the fallback crypto, and items
+// sent into a drop box (the caller's secret, its wrap, nothing the server refuses there).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 import { nativeCrypto, fallbackCrypto } from '../../assets/js/crypto/index.js';
 import { fromHex } from '../../assets/js/crypto/util.js';
-import { ciphertextLength } from '../../assets/js/v4.js';
+import { ciphertextLength, newSecret, base64url } from '../../assets/js/v4.js';
+import { wrapSecret, unwrapSecret } from '../../assets/js/dropbox-crypto.js';
 import {
   shareText, shareFile, openClip, clipInfo, getServerConfig, accessCodeHash, resumableUploads, uploadKey,
 } from '../../assets/js/transfer.js';
@@ -547,4 +549,85 @@ test('a download that keeps dropping gives up after its retries', async () => {
   await assert.rejects(openClip({ clipId: r.clipId, secret: r.secret, sink, downloadRetries: 3, ...opts({ fetch: f }) }),
     (e) => e instanceof TypeError);
   assert.ok(sink.aborted && !sink.closed);
+});
+
+/** A drop box with a fresh key pair: { id, owner, keys }. */
+async function openDropbox() {
+  const keys = await crypto.ecdhGenerate();
+  const res = await fetch(`${base}/api/dropbox`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ publicKey: base64url(keys.publicKey), expiration: '1hr' }),
+  });
+  assert.equal(res.status, 201);
+  const made = await res.json();
+  return { id: made.id, owner: made.ownerToken, keys };
+}
+
+async function dropItems(box) {
+  const res = await fetch(`${base}/api/dropbox/${box.id}/items?after=0`, { headers: { 'X-Qopy-Owner': box.owner } });
+  assert.equal(res.status, 200);
+  return (await res.json()).items;
+}
+
+/** The options of one drop-box item: a fresh secret and its wrap to the box. */
+async function dropOpts(box, extra = {}) {
+  const secret = newSecret(crypto);
+  const wrapped = await wrapSecret(crypto, new TextEncoder().encode(secret), box.keys.publicKey, box.id);
+  return opts({ secret, dropbox: { id: box.id, wrappedKey: base64url(wrapped) }, ...extra });
+}
+
+test('drop box: text and a file go in with the caller\'s secret; the receiver unwraps and opens them', async () => {
+  const box = await openDropbox();
+  const f = initiateRecorder();
+  // Options the server refuses for drop-box items are given and must be left out.
+  const o = await dropOpts(box, { fetch: f, expiration: '1hr', oneTime: true, maxDownloads: 3, quickShare: true, accessCode: 'x', password: 'x' });
+  const t = await shareText('for the box ✓', o);
+  assert.equal(t.secret, o.secret);
+  const data = bytes(300_000, 9);
+  const o2 = await dropOpts(box, { fetch: f });
+  const r = await shareFile(new File([data], 'into-the-box.bin'), o2);
+  assert.equal(r.secret, o2.secret);
+  assert.equal(f.sent.length, 2);
+  for (const body of f.sent) {
+    assert.equal(body.dropbox, box.id);
+    assert.match(body.wrappedKey, /^[A-Za-z0-9_-]+$/);
+    for (const k of ['expiration', 'oneTime', 'maxDownloads', 'quickShare', 'hasPassword']) assert.equal(body[k], undefined, k);
+  }
+  const items = await dropItems(box);
+  assert.deepEqual(items.map((i) => i.clipId), [t.clipId, r.clipId]);
+  const open = async (item) => {
+    const secret = new TextDecoder().decode(await unwrapSecret(crypto, box.keys.privateKey, box.keys.publicKey,
+      Buffer.from(item.wrappedKey, 'base64url'), box.id));
+    return openClip({ clipId: item.clipId, secret, ...opts() });
+  };
+  assert.equal((await open(items[0])).text, 'for the box ✓');
+  const sink = recordingSink();
+  const got = await openClip({ clipId: items[1].clipId, secret: r.secret, sink, ...opts() });
+  assert.equal(got.meta.name, 'into-the-box.bin');
+  assert.deepEqual(sink.bytes(), data);
+  assert.equal((await open(items[1])).meta.name, 'into-the-box.bin');
+  // Without its secret or wrap, a drop-box item is refused before anything is sent.
+  await assert.rejects(shareText('x', opts({ dropbox: { id: box.id } })), /needs the box ID/);
+});
+
+test('drop box: an interrupted item resumes with the secret it was started with, not a new one', async () => {
+  const box = await openDropbox();
+  const storage = memoryStorage();
+  const data = bytes(400_000, 4);
+  const file = () => new File([data], 'resumed-into-box.bin', { lastModified: 7 });
+  const first = await dropOpts(box, { fetch: countingFetch({ failAfter: 2 }), storage, parallel: 1, retries: 1 });
+  await assert.rejects(shareFile(file(), first), /network down/);
+  // A plain share of the same file does not take over the box's session.
+  const plain = initiateRecorder();
+  await shareFile(file(), opts({ fetch: plain, storage: memoryStorage() }));
+  assert.equal(plain.sent[0].dropbox, undefined);
+  const again = await dropOpts(box, { fetch: countingFetch(), storage });
+  const r = await shareFile(file(), again);
+  assert.equal(r.secret, first.secret, 'the resumed item keeps the wrapped secret');
+  assert.notEqual(r.secret, again.secret);
+  const items = await dropItems(box);
+  assert.equal(items.length, 1);
+  const sink = recordingSink();
+  await openClip({ clipId: items[0].clipId, secret: r.secret, sink, ...opts() });
+  assert.deepEqual(sink.bytes(), data);
 });

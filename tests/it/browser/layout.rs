@@ -101,7 +101,13 @@ async fn switching_tabs_does_not_move_the_page_sideways() {
     b.set_viewport(LAPTOP.0, LAPTOP.1).await;
     open_app(&b, &server.url("/")).await;
     let mut seen = Vec::new();
-    for tab in ["tab-text", "tab-file", "tab-retrieve", "tab-text"] {
+    for tab in [
+        "tab-text",
+        "tab-file",
+        "tab-retrieve",
+        "tab-receive",
+        "tab-text",
+    ] {
         b.click(&format!("[data-testid={tab}]")).await;
         let r = rect(&b, "#tabs").await;
         let scrolls = b

@@ -6,6 +6,9 @@
 //! - `bigfiles`: 256 MiB and 1 GiB through the upload and the three download paths (save
 //!   picker, service worker, Blob parts) in bounded renderer memory; a download cut by a proxy
 //!   resumes from a record boundary.
+//! - `dropbox`: drop boxes between two sessions (the Receive tab and the sender page): text,
+//!   three files, 100 MiB, a resumed upload, a receiver that comes back, fallback and
+//!   WebCrypto both ways, a swapped key refused, and the command line both ways.
 //! - `driver`: the harness (chromedriver process, session options, waits, screenshots, logs).
 //! - `ui`: steps of the app page that several tests share.
 //! - `vectors`: the crypto fallback and WebCrypto on the published vectors, inside the page;
@@ -39,6 +42,7 @@
 mod bigfiles;
 mod crypto_bench;
 mod driver;
+mod dropbox;
 mod interop;
 mod lan;
 mod layout;

@@ -55,8 +55,8 @@ async fn pages_load_without_console_errors_or_csp_violations() {
     let server = TestServer::start().await;
     let b = Browser::start().await;
     open_app(&b, &server.url("/")).await;
-    // The Share Files and Retrieve tabs too (their images and modules load on show).
-    for tab in ["tab-file", "tab-retrieve", "tab-text"] {
+    // The Share Files, Retrieve and Receive tabs too (their images and modules load on show).
+    for tab in ["tab-file", "tab-retrieve", "tab-receive", "tab-text"] {
         b.click(&format!("[data-testid={tab}]")).await;
     }
     let problems = b.console_problems().await;
@@ -109,7 +109,7 @@ async fn plain_http_lan_pages_load_without_console_errors() {
         json!(false),
         "the LAN origin must not be a secure context for this test to mean anything"
     );
-    for tab in ["tab-file", "tab-retrieve", "tab-text"] {
+    for tab in ["tab-file", "tab-retrieve", "tab-receive", "tab-text"] {
         b.click(&format!("[data-testid={tab}]")).await;
     }
     let shared = share_text(&b, "from the LAN", TextOptions::default()).await;
@@ -165,6 +165,7 @@ async fn dark_system_theme_and_german_browser_get_a_dark_german_page() {
     assert_eq!(b.text_of("[data-testid=tab-text]").await, "Text teilen");
     assert_eq!(b.text_of("[data-testid=tab-file]").await, "Dateien teilen");
     assert_eq!(b.text_of("[data-testid=tab-retrieve]").await, "Abrufen");
+    assert_eq!(b.text_of("[data-testid=tab-receive]").await, "Empfangen");
     assert_eq!(b.text_of("#text-submit .btn-label").await, "Link erstellen");
     assert_eq!(effective_theme(&b).await, json!("dark"));
     let lum = background_luminance(&b, "body").await;
@@ -213,6 +214,12 @@ async fn theme_switch_turns_a_light_page_dark_and_phone_layout_fits() {
     b.screenshot("phone-light-share-files").await;
     b.click("[data-testid=tab-retrieve]").await;
     b.screenshot("phone-light-retrieve").await;
+    // The Receive tab with an open drop box (its QR code, code and fingerprint) fits too.
+    b.click("[data-testid=tab-receive]").await;
+    b.click("[data-testid=receive-open]").await;
+    b.wait_visible("[data-testid=box-qr]").await;
+    assert_fits_the_width(&b).await;
+    b.screenshot("phone-light-receive-box").await;
 
     b.click("[data-testid=theme-toggle]").await;
     b.wait_js(
