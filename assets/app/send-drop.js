@@ -5,7 +5,10 @@
 // file, and the typed or pasted text, becomes one item: a fresh V4 secret, wrapped to the
 // box's key (dropbox-crypto.js), and uploaded through the engine's share pipeline (chunked,
 // resumable, upload workers for big files) with its own progress line. After a delivery the
-// box goes first in the list of recent boxes (dropbox-store.js).
+// box goes first in the list of recent boxes (dropbox-store.js). A chosen or dropped folder
+// is one item, a tar archive made in the page (tar.js, as Share Files makes it). Items
+// shared into Qopy from another app (Share → Qopy, then this box) arrive as ?share=ID
+// (shared-items.js) and are put in the form, not sent.
 import { shareFile, shareText } from '/js/transfer.js';
 import { getCrypto } from '/js/crypto/index.js';
 import { fingerprint, wrapSecret } from '/js/dropbox-crypto.js';
@@ -13,6 +16,9 @@ import { newSecret, base64url } from '/js/v4.js';
 import { formatBoxId, fromBase64url, isFingerprintLink } from '/js/dropbox-link.js';
 import { t, onLangChange } from './i18n.js';
 import { rememberRecent } from './dropbox-store.js';
+import { buildArchive } from '/js/tar.js';
+import { collectInput, collectTransfer } from './folder-walk.js';
+import { takeShared, sharedText } from './shared-items.js';
 import { setBusy, errorText, formatBytes, formatTime } from './util.js';
 
 const $ = (id) => document.getElementById(id);
@@ -23,6 +29,34 @@ let keyState = 'loading'; // 'checked' | 'compare' | 'mismatch' | 'missing' | 'e
 let keyError = '';
 let files = [];
 let sending = false;
+/** Archives made of folders -> their resume identity (see tar.js buildArchive). */
+const archives = new WeakMap();
+
+/**
+ * Chosen or dropped items (folder-walk.js) as what is sent: a file by itself as it is, each
+ * folder (a group) as one tar archive.
+ */
+function asItems(entries) {
+  const groups = new Map();
+  for (const e of entries) {
+    if (!groups.has(e.group)) groups.set(e.group, []);
+    groups.get(e.group).push(e);
+  }
+  const out = [];
+  for (const list of groups.values()) {
+    if (list.length === 1 && !list[0].dir && !list[0].path.includes('/')) { out.push(list[0].file); continue; }
+    const a = buildArchive(list);
+    const file = new File(a.parts, a.name, { type: a.type, lastModified: a.mtime });
+    archives.set(file, a.identity);
+    out.push(file);
+  }
+  return out;
+}
+
+function choose(more) {
+  files = [...files, ...more];
+  renderChosen();
+}
 
 /** An error of the box in plain words (full, too large, expired, unknown), else the usual. */
 export function dropErrorText(err) {
@@ -115,7 +149,7 @@ async function sendItem(item) {
       },
     };
     if (isText) await shareText(item, opts);
-    else await shareFile(item, opts);
+    else await shareFile(item, archives.has(item) ? { ...opts, resumeId: archives.get(item) } : opts);
     update('delivered', 100, t('drop.delivered'));
     rememberRecent({ id: target.id, url: target.url, fingerprint: target.fp.display, fpLink: target.fp.link });
     return true;
@@ -188,6 +222,12 @@ export async function initSendDrop(id) {
     files = [...(input.files || [])];
     renderChosen();
   });
+  const folder = $('drop-folder');
+  $('drop-choose-folder').addEventListener('click', () => folder.click());
+  folder.addEventListener('change', () => {
+    if (folder.files && folder.files.length) choose(asItems(collectInput(folder.files)));
+    folder.value = '';
+  });
   // Files dropped anywhere on the page are chosen (added to those already chosen).
   document.addEventListener('dragover', (e) => { if (e.dataTransfer && [...e.dataTransfer.types].includes('Files')) e.preventDefault(); });
   document.addEventListener('drop', (e) => {
@@ -195,8 +235,10 @@ export async function initSendDrop(id) {
     if (!dropped || !dropped.length) return;
     e.preventDefault();
     if (sending || $('drop-form').hidden) return;
-    files = [...files, ...dropped];
-    renderChosen();
+    collectTransfer(e.dataTransfer).then((entries) => choose(asItems(entries)), (err) => {
+      $('drop-error').textContent = errorText(err);
+      $('drop-error').hidden = false;
+    });
   });
   $('drop-form').addEventListener('submit', (e) => { e.preventDefault(); submit(); });
   $('drop-text').addEventListener('keydown', (e) => {
@@ -207,4 +249,14 @@ export async function initSendDrop(id) {
   let fragment = location.hash.slice(1);
   try { fragment = decodeURIComponent(fragment); } catch { /* kept as it is */ }
   await load(id, fragment);
+  // Shared into Qopy from another app and sent here from the landing card (share-in.js).
+  const shareId = new URLSearchParams(location.search).get('share');
+  if (shareId) {
+    const shared = await takeShared(shareId).catch(() => null);
+    if (shared) {
+      choose(shared.files.filter((f) => f instanceof Blob));
+      const text = sharedText(shared);
+      if (text) $('drop-text').value = text;
+    }
+  }
 }

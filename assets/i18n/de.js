@@ -209,6 +209,7 @@ export default {
   'drop.tooLarge': 'Zu groß für den restlichen Platz im Briefkasten.',
   'drop.until': 'Offen bis {time}',
   'drop.choose': 'Dateien wählen (mehrere auf einmal)',
+  'drop.folder': 'Ordner wählen (als ein .tar-Archiv gesendet)',
   'drop.textLabel': 'Oder Text eingeben oder einfügen',
   'drop.send': 'Senden',
   'drop.nothing': 'Wähle zuerst Dateien oder gib Text ein.',

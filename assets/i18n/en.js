@@ -209,6 +209,7 @@ export default {
   'drop.tooLarge': 'Too large for the space left in the drop box.',
   'drop.until': 'Open until {time}',
   'drop.choose': 'Choose files (several at once)',
+  'drop.folder': 'Choose a folder (sent as one .tar archive)',
   'drop.textLabel': 'Or type or paste text',
   'drop.send': 'Send',
   'drop.nothing': 'Choose files or type some text first.',

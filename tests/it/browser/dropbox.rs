@@ -913,3 +913,45 @@ fn assert_nowhere_under(dir: &Path, needles: &[&[u8]]) {
     }
     assert!(files > 0, "nothing to scan under {}", dir.display());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_goes_into_a_box_as_one_tar_archive() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let album = dir.path().join("album");
+    std::fs::create_dir_all(album.join("sub")).unwrap();
+    let (a, b) = (test_bytes(300_000, 41), test_bytes(5_000, 42));
+    std::fs::write(album.join("a.jpg"), &a).unwrap();
+    std::fs::write(album.join("sub/b.txt"), &b).unwrap();
+
+    let rx = Browser::start().await;
+    let shown = open_box(&rx, &server.base).await;
+    let tx = Browser::start().await;
+    open_sender(&tx, &shown.link).await;
+    tx.find("[data-testid=drop-folder]")
+        .await
+        .send_keys(&album.display().to_string())
+        .await
+        .expect("choose a folder");
+    tx.wait_js(
+        "the folder to be chosen as one archive",
+        STEP,
+        "document.querySelector('[data-testid=drop-chosen]').textContent.includes('album.tar')",
+    )
+    .await;
+    tx.click("[data-testid=drop-submit]").await;
+    tx.wait_js(
+        "the archive delivered",
+        BIG,
+        "(() => { const r = [...document.querySelectorAll('[data-testid=sent-item]')];\
+           return r.length === 1 && r[0].dataset.state === 'delivered'; })()",
+    )
+    .await;
+    tx.close().await;
+    let got = save(&rx, &shown.id, "album.tar").await;
+    let out = dir.path().join("unpacked");
+    tar::Archive::new(&got[..]).unpack(&out).unwrap();
+    assert_eq!(std::fs::read(out.join("album/a.jpg")).unwrap(), a);
+    assert_eq!(std::fs::read(out.join("album/sub/b.txt")).unwrap(), b);
+    rx.close().await;
+}
