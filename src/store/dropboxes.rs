@@ -85,6 +85,15 @@ fn remove_clip_in(
     Ok(Some(clip))
 }
 
+/// The trees a change to a box, its items and their clips spreads over, inside one
+/// transaction.
+struct BoxTrees<'a> {
+    boxes: &'a TransactionalTree,
+    drop_items: &'a TransactionalTree,
+    drop_expiry: &'a TransactionalTree,
+    clips: ClipTrees<'a>,
+}
+
 /// Gives a session's place in its box back (the box may be gone already). Part of the
 /// transaction that removes the session.
 pub(super) fn give_back(
@@ -223,38 +232,25 @@ impl Store {
                 return Ok(None);
             };
             let items = self.drop_items(id, 0, usize::MAX)?;
-            let trees = (
-                &self.dropboxes,
-                &self.drop_items,
-                &self.drop_expiry,
-                &self.clips,
-                &self.expiry,
-                &self.counters,
-                &self.access,
-                &self.claims,
-            );
-            let res = trees.transaction(
-                |(boxes, drop_items, drop_expiry, clips, expiry, counters, access, claims)| {
-                    let Some(b) = read_box(boxes, id.as_bytes())? else {
-                        return Ok(Ok(None));
-                    };
-                    // An item that arrived since the scan: scan again.
-                    if b.last_seq != seen.last_seq {
-                        return Ok(Err(()));
+            let res = self.box_transaction(|t| {
+                let Some(b) = read_box(t.boxes, id.as_bytes())? else {
+                    return Ok(Ok(None));
+                };
+                // An item that arrived since the scan: scan again.
+                if b.last_seq != seen.last_seq {
+                    return Ok(Err(()));
+                }
+                t.boxes.remove(id.as_bytes())?;
+                t.drop_expiry.remove(&box_expiry_key(b.expires_at, id))?;
+                let mut removed = BoxRemoval::default();
+                for item in &items {
+                    if t.drop_items.remove(&item_key(id, item.seq))?.is_some() {
+                        removed.clips.extend(remove_clip_in(t.clips, &item.clip)?);
                     }
-                    boxes.remove(id.as_bytes())?;
-                    drop_expiry.remove(&box_expiry_key(b.expires_at, id))?;
-                    let mut removed = BoxRemoval::default();
-                    for item in &items {
-                        if drop_items.remove(&item_key(id, item.seq))?.is_some() {
-                            let trees = (clips, expiry, counters, access, claims);
-                            removed.clips.extend(remove_clip_in(trees, &item.clip)?);
-                        }
-                    }
-                    Ok(Ok(Some(removed)))
-                },
-            );
-            if let Ok(done) = res.map_err(tx_err)? {
+                }
+                Ok(Ok(Some(removed)))
+            })?;
+            if let Ok(done) = res {
                 return self.removed_chunk_records(done);
             }
         }
@@ -274,32 +270,50 @@ impl Store {
         else {
             return Ok(None);
         };
+        let done = self.box_transaction(|t| {
+            let Some(mut b) = read_box(t.boxes, id.as_bytes())? else {
+                return Ok(None);
+            };
+            if t.drop_items.remove(&item_key(id, item.seq))?.is_none() {
+                return Ok(None);
+            }
+            b.items = b.items.saturating_sub(1);
+            b.used_bytes = b.used_bytes.saturating_sub(item.size);
+            write(t.boxes, id.as_bytes(), &b)?;
+            let clips = remove_clip_in(t.clips, &item.clip)?.into_iter().collect();
+            Ok(Some(BoxRemoval { clips }))
+        })?;
+        self.removed_chunk_records(done)
+    }
+
+    /// Runs `f` as one transaction over the box trees and the clip trees (removing a box or
+    /// an item removes its clips with it).
+    fn box_transaction<T>(
+        &self,
+        f: impl Fn(&BoxTrees<'_>) -> TxResult<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let trees = (
             &self.dropboxes,
             &self.drop_items,
+            &self.drop_expiry,
             &self.clips,
             &self.expiry,
             &self.counters,
             &self.access,
             &self.claims,
         );
-        let res = trees.transaction(
-            |(boxes, drop_items, clips, expiry, counters, access, claims)| {
-                let Some(mut b) = read_box(boxes, id.as_bytes())? else {
-                    return Ok(None);
-                };
-                if drop_items.remove(&item_key(id, item.seq))?.is_none() {
-                    return Ok(None);
-                }
-                b.items = b.items.saturating_sub(1);
-                b.used_bytes = b.used_bytes.saturating_sub(item.size);
-                write(boxes, id.as_bytes(), &b)?;
-                let trees = (clips, expiry, counters, access, claims);
-                let clips = remove_clip_in(trees, &item.clip)?.into_iter().collect();
-                Ok(Some(BoxRemoval { clips }))
-            },
-        );
-        self.removed_chunk_records(res.map_err(tx_err)?)
+        trees
+            .transaction(
+                |(boxes, drop_items, drop_expiry, clips, expiry, counters, access, claims)| {
+                    f(&BoxTrees {
+                        boxes,
+                        drop_items,
+                        drop_expiry,
+                        clips: (clips, expiry, counters, access, claims),
+                    })
+                },
+            )
+            .map_err(tx_err)
     }
 
     /// Removes the chunk records of the clips a removal took away.

@@ -90,56 +90,32 @@ fn complete(
 fn places_are_reserved_against_both_limits_and_given_back() {
     let (_dir, store) = open();
     let id = BoxId::parse("AAAAAAAA").unwrap();
-    let s = |size| session(&id, size, 1);
-    assert_eq!(
-        store.insert_drop_session(UploadId(1), &s(10), 2).unwrap(),
-        Reserve::NoBox
-    );
+    // Reserves a place of `size` bytes for upload `n` at time `now`.
+    let reserve = |n, size, now| {
+        store
+            .insert_drop_session(UploadId(n), &session(&id, size, 1), now)
+            .unwrap()
+    };
+    assert_eq!(reserve(1, 10, 2), Reserve::NoBox);
     assert!(store.create_dropbox(&id, &new_box(2, 100)).unwrap());
     assert!(
         !store.create_dropbox(&id, &new_box(2, 100)).unwrap(),
         "the ID is taken"
     );
-    assert_eq!(
-        store.insert_drop_session(UploadId(1), &s(101), 2).unwrap(),
-        Reserve::TooLarge(100)
-    );
-    assert_eq!(
-        store.insert_drop_session(UploadId(1), &s(60), 2).unwrap(),
-        Reserve::Done
-    );
-    assert_eq!(
-        store.insert_drop_session(UploadId(1), &s(10), 2).unwrap(),
-        Reserve::IdTaken
-    );
-    assert_eq!(
-        store.insert_drop_session(UploadId(2), &s(41), 2).unwrap(),
-        Reserve::TooLarge(40)
-    );
-    assert_eq!(
-        store.insert_drop_session(UploadId(2), &s(40), 2).unwrap(),
-        Reserve::Done
-    );
-    assert_eq!(
-        store.insert_drop_session(UploadId(3), &s(0), 2).unwrap(),
-        Reserve::Full(2)
-    );
-    assert_eq!(
-        store
-            .insert_drop_session(UploadId(3), &s(1), EXPIRES)
-            .unwrap(),
-        Reserve::Expired
-    );
+    assert_eq!(reserve(1, 101, 2), Reserve::TooLarge(100));
+    assert_eq!(reserve(1, 60, 2), Reserve::Done);
+    assert_eq!(reserve(1, 10, 2), Reserve::IdTaken);
+    assert_eq!(reserve(2, 41, 2), Reserve::TooLarge(40));
+    assert_eq!(reserve(2, 40, 2), Reserve::Done);
+    assert_eq!(reserve(3, 0, 2), Reserve::Full(2));
+    assert_eq!(reserve(3, 1, EXPIRES), Reserve::Expired);
     let b = store.dropbox(&id).unwrap().unwrap();
     assert_eq!((b.reserved, b.used_bytes, b.items), (2, 100, 0));
     // A removed session gives its place and bytes back.
     assert!(store.remove_session(UploadId(1)).unwrap().is_some());
     let b = store.dropbox(&id).unwrap().unwrap();
     assert_eq!((b.reserved, b.used_bytes), (1, 40));
-    assert_eq!(
-        store.insert_drop_session(UploadId(3), &s(60), 2).unwrap(),
-        Reserve::Done
-    );
+    assert_eq!(reserve(3, 60, 2), Reserve::Done);
 }
 
 #[test]

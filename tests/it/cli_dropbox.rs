@@ -16,8 +16,18 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// A box made over HTTP with a key the test holds: (id, owner token).
-async fn open_box(server: &TestServer, keys: &KeyPair) -> (String, String) {
+/// A box made over HTTP with a key the test holds.
+struct KeyedBox {
+    keys: KeyPair,
+    id: String,
+    owner: String,
+    /// The box's link with the fingerprint of `keys`, as its owner would hand it out.
+    link: String,
+}
+
+/// Makes a box over HTTP with a new key pair.
+async fn open_box(server: &TestServer) -> KeyedBox {
+    let keys = KeyPair::generate();
     let r = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -30,20 +40,24 @@ async fn open_box(server: &TestServer, keys: &KeyPair) -> (String, String) {
         .await;
     assert_eq!(r.status().as_u16(), 201);
     let v: Value = r.json().await.unwrap();
-    (
-        v["id"].as_str().unwrap().to_string(),
-        v["ownerToken"].as_str().unwrap().to_string(),
-    )
+    let id = v["id"].as_str().unwrap().to_string();
+    let (_, fp) = fingerprint(&keys.public_bytes()).unwrap();
+    KeyedBox {
+        link: server.url(&format!("/drop/{id}#{fp}")),
+        owner: v["ownerToken"].as_str().unwrap().to_string(),
+        id,
+        keys,
+    }
 }
 
 /// The box's arrivals as its owner sees them.
-async fn items(server: &TestServer, id: &str, owner: &str) -> Vec<Value> {
+async fn items(server: &TestServer, bx: &KeyedBox) -> Vec<Value> {
     let r = reqwest::Client::builder()
         .no_proxy()
         .build()
         .unwrap()
-        .get(server.url(&format!("/api/dropbox/{id}/items?after=0")))
-        .header("x-qopy-owner", owner)
+        .get(server.url(&format!("/api/dropbox/{}/items?after=0", bx.id)))
+        .header("x-qopy-owner", &bx.owner)
         .answer()
         .await;
     assert_eq!(r.status().as_u16(), 200);
@@ -165,31 +179,17 @@ async fn send_to_refuses_a_box_whose_key_is_not_the_links() {
     let server = TestServer::start().await;
     let sender = User::new();
     std::fs::write(sender.path("x.txt"), b"secret plans").unwrap();
-    let keys = KeyPair::generate();
-    let (id, owner) = open_box(&server, &keys).await;
-    let (_, real) = fingerprint(&keys.public_bytes()).unwrap();
+    let bx = open_box(&server).await;
     let (_, other) = fingerprint(&KeyPair::generate().public_bytes()).unwrap();
-    let link = server.url(&format!("/drop/{id}#{other}"));
+    let link = server.url(&format!("/drop/{}#{other}", bx.id));
     sender
         .run(&["send", "--to", &link, "x.txt"], None, &[])
         .await
         .failed("does not match the link");
-    assert!(
-        items(&server, &id, &owner).await.is_empty(),
-        "something was sent"
-    );
+    assert!(items(&server, &bx).await.is_empty(), "something was sent");
     // With the right fingerprint, or with the bare ID (then the key is printed to compare).
     sender
-        .run(
-            &[
-                "send",
-                "--to",
-                &server.url(&format!("/drop/{id}#{real}")),
-                "x.txt",
-            ],
-            None,
-            &[],
-        )
+        .run(&["send", "--to", &bx.link, "x.txt"], None, &[])
         .await
         .ok();
     let run = sender
@@ -199,7 +199,7 @@ async fn send_to_refuses_a_box_whose_key_is_not_the_links() {
                 "--server",
                 &server.base,
                 "--to",
-                &id.to_lowercase(),
+                &bx.id.to_lowercase(),
                 "x.txt",
             ],
             None,
@@ -207,9 +207,9 @@ async fn send_to_refuses_a_box_whose_key_is_not_the_links() {
         )
         .await
         .ok();
-    let (display, _) = fingerprint(&keys.public_bytes()).unwrap();
+    let (display, _) = fingerprint(&bx.keys.public_bytes()).unwrap();
     assert!(run.stderr.contains(&display), "{}", run.stderr);
-    assert_eq!(items(&server, &id, &owner).await.len(), 2);
+    assert_eq!(items(&server, &bx).await.len(), 2);
     // Options that make no sense for a drop box are refused before anything is sent.
     sender
         .run(&["send", "--to", &link, "--one-time", "x.txt"], None, &[])
@@ -224,30 +224,19 @@ async fn the_data_directory_never_holds_what_was_sent_or_its_key() {
     let sender = User::new();
     let marker = b"PLAINTEXT-MARKER-4f1c-".repeat(5000);
     std::fs::write(sender.path("m.txt"), &marker).unwrap();
-    let keys = KeyPair::generate();
-    let (id, owner) = open_box(&server, &keys).await;
-    let (_, fp) = fingerprint(&keys.public_bytes()).unwrap();
+    let bx = open_box(&server).await;
     sender
-        .run(
-            &[
-                "send",
-                "--to",
-                &server.url(&format!("/drop/{id}#{fp}")),
-                "m.txt",
-            ],
-            None,
-            &[],
-        )
+        .run(&["send", "--to", &bx.link, "m.txt"], None, &[])
         .await
         .ok();
-    let got = items(&server, &id, &owner).await;
+    let got = items(&server, &bx).await;
     assert_eq!(got.len(), 1);
     let wrapped = qopy::v4::base64url_decode(got[0]["wrappedKey"].as_str().unwrap()).unwrap();
-    let secret = unwrap_secret(&keys, &wrapped, &id).expect("the receiver's key opens it");
+    let secret = unwrap_secret(&bx.keys, &wrapped, &bx.id).expect("the receiver's key opens it");
     let secret = String::from_utf8(secret).unwrap();
     // The bytes of everything in the data directory hold none of: the content, the item's
     // secret (its content key), the receiver's private key.
-    let private = keys.private_bytes();
+    let private = bx.keys.private_bytes();
     let needles: [(&str, &[u8]); 3] = [
         ("the content", &marker[..64]),
         ("the secret", secret.as_bytes()),

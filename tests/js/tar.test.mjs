@@ -77,6 +77,22 @@ function assertSameBytes(ours, gnu, what) {
   assert.equal(at, -1, `${what}: differs from GNU tar at byte ${at} (block ${Math.floor(at / BLOCK)}, offset ${at % BLOCK}); sizes ${ours.length} and ${gnu.length}`);
 }
 
+/**
+ * Builds our archive of `items`, and GNU tar's (in `format`) of the same entries put on disk
+ * under `tmpPath`, and asserts that the two are the same bytes. Returns our archive (as
+ * buildArchive gives it) and its bytes.
+ */
+async function assertSameAsGnu(tmpPath, items, format) {
+  const a = buildArchive(items);
+  const ours = await archiveBytes(a.parts);
+  const root = join(tmpPath, 'root');
+  mkdirSync(root);
+  await materialise(root, a.entries);
+  const gnu = gnuTar(root, a.entries, format, join(tmpPath, 'gnu.tar'));
+  assertSameBytes(ours, gnu, `${format} archive`);
+  return { a, ours };
+}
+
 /** Every file and directory under `root`, as "path" (files) or "path/" (directories). */
 function walk(root, base = '') {
   const out = [];
@@ -224,13 +240,7 @@ test('ustar headers and checksums are byte for byte what GNU tar --format=ustar 
       { path: 'x'.repeat(100), file: file(bytes(1, 10), t + 6), group: 1 },
       { path: 'old.txt', file: file(bytes(9, 11), 0), group: 2 },
     ];
-    const a = buildArchive(items);
-    const ours = await archiveBytes(a.parts);
-    const root = join(tmpPath, 'root');
-    mkdirSync(root);
-    await materialise(root, a.entries);
-    const gnu = gnuTar(root, a.entries, 'ustar', join(tmpPath, 'gnu.tar'));
-    assertSameBytes(ours, gnu, 'ustar archive');
+    const { ours } = await assertSameAsGnu(tmpPath, items, 'ustar');
     // tar -tvf lists them with their modes, owners, sizes and times.
     const listing = tar(['-tvf', '-', '--numeric-owner'], { input: ours }).toString();
     assert.match(listing, /^drwxr-xr-x 0\/0 +0 2023-11-14 22:13 docs\/$/m);
@@ -255,13 +265,7 @@ test('PAX headers for non-ASCII and over-long names are byte for byte what GNU t
       { path: `${'é'.repeat(80)}/x`, file: file(bytes(1, 4), t + 5), group: 3 },
       { path: 'plain.txt', file: file(bytes(2, 5), t + 6), group: 4 },
     ];
-    const a = buildArchive(items);
-    const ours = await archiveBytes(a.parts);
-    const root = join(tmpPath, 'root');
-    mkdirSync(root);
-    await materialise(root, a.entries);
-    const gnu = gnuTar(root, a.entries, 'pax', join(tmpPath, 'gnu.tar'));
-    assertSameBytes(ours, gnu, 'pax archive');
+    const { a, ours } = await assertSameAsGnu(tmpPath, items, 'pax');
     const names = tar(['-tf', '-'], { input: ours }).toString().split('\n').filter(Boolean);
     assert.deepEqual(names, a.entries.map((e) => (e.dir ? `${e.path}/` : e.path)));
   });

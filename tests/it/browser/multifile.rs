@@ -46,6 +46,27 @@ fn tar(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("tar's output is UTF-8")
 }
 
+/// The names in the archive at `saved`, in order, as the system's tar lists them.
+fn tar_names(saved: &Path) -> Vec<String> {
+    tar(&["-tf", &saved.display().to_string()])
+        .lines()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+/// Unpacks the archive at `saved` with the system's tar into a fresh folder, and returns
+/// every file there (relative path -> SHA-256).
+fn unpacked_hashes(saved: &Path) -> BTreeMap<String, String> {
+    let out = tempfile::tempdir().unwrap();
+    tar(&[
+        "-xf",
+        &saved.display().to_string(),
+        "-C",
+        &out.path().display().to_string(),
+    ]);
+    hashes_under(out.path())
+}
+
 /// Every file under `root` (relative path -> SHA-256).
 fn hashes_under(root: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -162,12 +183,8 @@ async fn three_files_and_a_nested_folder_go_out_as_one_tar_that_unpacks_to_the_s
         details.contains("tar archive") && details.contains("An archive of several files"),
         "{details}"
     );
-    let listed: Vec<String> = tar(&["-tf", &saved.display().to_string()])
-        .lines()
-        .map(|l| l.to_string())
-        .collect();
     assert_eq!(
-        listed,
+        tar_names(&saved),
         [
             "one.txt",
             "two.bin",
@@ -181,14 +198,7 @@ async fn three_files_and_a_nested_folder_go_out_as_one_tar_that_unpacks_to_the_s
             "album/sub/deeper/c.txt",
         ]
     );
-    let out = tempfile::tempdir().unwrap();
-    tar(&[
-        "-xf",
-        &saved.display().to_string(),
-        "-C",
-        &out.path().display().to_string(),
-    ]);
-    assert_eq!(hashes_under(out.path()), want);
+    assert_eq!(unpacked_hashes(&saved), want);
     let verbose = tar(&["-tvf", &saved.display().to_string(), "--numeric-owner"]);
     assert!(
         verbose
@@ -400,12 +410,8 @@ async fn a_dropped_folder_is_walked_with_its_empty_folders_and_a_dropped_file_jo
     let b2 = Browser::start().await;
     for (entries, url) in links {
         let saved = download_via_link(&b2, &url).await;
-        let listed: Vec<String> = tar(&["-tf", &saved.display().to_string()])
-            .lines()
-            .map(|l| l.to_string())
-            .collect();
         assert_eq!(
-            listed,
+            tar_names(&saved),
             [
                 "trip/",
                 "trip/a.txt",
@@ -417,18 +423,7 @@ async fn a_dropped_folder_is_walked_with_its_empty_folders_and_a_dropped_file_jo
             ],
             "webkitGetAsEntry: {entries}"
         );
-        let out = tempfile::tempdir().unwrap();
-        tar(&[
-            "-xf",
-            &saved.display().to_string(),
-            "-C",
-            &out.path().display().to_string(),
-        ]);
-        assert_eq!(
-            hashes_under(out.path()),
-            want,
-            "webkitGetAsEntry: {entries}"
-        );
+        assert_eq!(unpacked_hashes(&saved), want, "webkitGetAsEntry: {entries}");
         std::fs::remove_file(&saved).unwrap();
     }
     b2.close().await;

@@ -99,6 +99,36 @@ async fn server_share_posts(server: &TestServer) -> u64 {
         .sum()
 }
 
+/// Opens the app in a new browser with `recent` as the remembered drop boxes (localStorage
+/// qopy.recentDropboxes), shares `fields` and two photos into Qopy, and waits until the
+/// page it led to offers them.
+async fn share_two_photos_with_recent_boxes(
+    server: &TestServer,
+    recent: Value,
+    fields: Value,
+) -> Browser {
+    let b = Browser::start().await;
+    open_app(&b, &format!("{}/", server.base)).await;
+    b.js(
+        "localStorage.setItem('qopy.recentDropboxes', JSON.stringify(arguments[0]));",
+        vec![recent],
+    )
+    .await;
+    worker_active(&b).await;
+    share_into_qopy(
+        &b,
+        fields,
+        json!([
+            { "name": "a.jpg", "type": "image/jpeg", "body": "first" },
+            { "name": "b.jpg", "type": "image/jpeg", "body": "second!" }
+        ]),
+    )
+    .await;
+    landed(&b).await;
+    b.wait_visible("[data-testid=share-in]").await;
+    b
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_file_and_text_land_in_the_tabs_and_the_file_is_sent_encrypted() {
     let server = TestServer::start().await;
@@ -222,8 +252,6 @@ async fn a_shared_file_and_text_land_in_the_tabs_and_the_file_is_sent_encrypted(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_items_are_offered_to_the_recent_drop_boxes() {
     let server = TestServer::start().await;
-    let b = Browser::start().await;
-    open_app(&b, &format!("{}/", server.base)).await;
     // What the drop-box sender page leaves, with entries a defensive reader must skip.
     let recent = json!([
         { "id": "OLDER234", "url": "/drop/OLDER234", "fingerprint": "11 22", "fpLink": "fp=1122", "usedAt": 1000 },
@@ -232,23 +260,8 @@ async fn shared_items_are_offered_to_the_recent_drop_boxes() {
         { "id": "7K2QZP9M", "url": "https://elsewhere.invalid/drop/7K2QZP9M", "fingerprint": "AB12 CD34 EF56", "fpLink": "#fp=AB12CD34EF56", "usedAt": 3000 },
         { "id": "7k2qzp9m", "usedAt": 2000 }
     ]);
-    b.js(
-        "localStorage.setItem('qopy.recentDropboxes', JSON.stringify(arguments[0]));",
-        vec![recent],
-    )
-    .await;
-    worker_active(&b).await;
-    share_into_qopy(
-        &b,
-        json!({ "text": "two photos" }),
-        json!([
-            { "name": "a.jpg", "type": "image/jpeg", "body": "first" },
-            { "name": "b.jpg", "type": "image/jpeg", "body": "second!" }
-        ]),
-    )
-    .await;
-    landed(&b).await;
-    b.wait_visible("[data-testid=share-in]").await;
+    let b =
+        share_two_photos_with_recent_boxes(&server, recent, json!({ "text": "two photos" })).await;
     assert_eq!(
         b.text_of("[data-testid=share-in-what]").await,
         "2 files · Text"
@@ -318,25 +331,12 @@ async fn shared_items_are_offered_to_the_recent_drop_boxes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_as_a_link_puts_several_files_into_share_files() {
     let server = TestServer::start().await;
-    let b = Browser::start().await;
-    open_app(&b, &format!("{}/", server.base)).await;
-    b.js(
-        "localStorage.setItem('qopy.recentDropboxes', JSON.stringify([{ id: 'AB12CD34', fpLink: 'fp=1', usedAt: 1 }]));",
-        vec![],
-    )
-    .await;
-    worker_active(&b).await;
-    share_into_qopy(
-        &b,
+    let b = share_two_photos_with_recent_boxes(
+        &server,
+        json!([{ "id": "AB12CD34", "fpLink": "fp=1", "usedAt": 1 }]),
         json!({ "title": "", "text": "", "url": "https://example.invalid/only-a-link" }),
-        json!([
-            { "name": "a.jpg", "type": "image/jpeg", "body": "first" },
-            { "name": "b.jpg", "type": "image/jpeg", "body": "second!" }
-        ]),
     )
     .await;
-    landed(&b).await;
-    b.wait_visible("[data-testid=share-in]").await;
     b.click("[data-testid=share-in-link]").await;
     b.wait_hidden("[data-testid=share-in]").await;
     b.wait_visible("[data-testid=file-info]").await;
