@@ -16,7 +16,11 @@ import { formatBytes, formatTime, copyText, errorText, isAbort } from './util.js
 import { toast } from './toast.js';
 
 /** Header, metadata record and its tag: enough to read an item's metadata. */
-export const HEAD_BYTES = HEADER_SIZE + DEFAULT_META_SIZE + TAG_SIZE;
+export /** A long poll answered empty sooner than this was not waited for (see run()). */
+const EARLY_MS = 1000;
+/** The pause after such an answer. */
+const EARLY_PAUSE_MS = 3000;
+const HEAD_BYTES = HEADER_SIZE + DEFAULT_META_SIZE + TAG_SIZE;
 /** The longest wait the server allows for a listing (seconds). */
 const WAIT_SECONDS = 25;
 /** Without a waiting request (boxes past the first two), a box is asked this often. */
@@ -99,6 +103,7 @@ export class Arrivals {
       signal.addEventListener('abort', onStop, { once: true });
       const timer = setTimeout(() => ctl.abort(), wait * 1000 + LISTING_GRACE_MS);
       let res, page;
+      const asked = Date.now();
       try {
         res = await fetch(`/api/dropbox/${this.box.id}/items?after=${this.after}&wait=${wait}`, {
           headers: { 'X-Qopy-Owner': this.box.ownerToken }, signal: ctl.signal, cache: 'no-store',
@@ -125,6 +130,9 @@ export class Arrivals {
       const more = (page.items || []).length > 0 && page.next > this.after;
       this.after = Math.max(this.after, Number(page.next) || 0);
       if (!more && !this.longPoll) await sleep(QUIET_POLL_MS, signal);
+      // An empty answer to a long poll that came back at once: the server had no room for
+      // another waiting request (or is stopping); asking again at once would only spin.
+      else if (!more && Date.now() - asked < EARLY_MS) await sleep(EARLY_PAUSE_MS, signal);
     }
   }
 
@@ -189,7 +197,7 @@ export class Arrivals {
     }
     try {
       const r = await openClip({
-        clipId: entry.item.clipId, secret: entry.secret, sink,
+        clipId: entry.item.clipId, secret: entry.secret, sink, saveText: true, // Save means a file, whatever the kind
         onProgress: (p) => {
           if (p.phase !== 'download' || !p.total) return;
           entry.note = t('rcv.saving', { p: Math.floor((p.received / p.total) * 100) });

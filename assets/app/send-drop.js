@@ -151,7 +151,11 @@ async function sendItem(item) {
     if (isText) await shareText(item, opts);
     else await shareFile(item, archives.has(item) ? { ...opts, resumeId: archives.get(item) } : opts);
     update('delivered', 100, t('drop.delivered'));
-    rememberRecent({ id: target.id, url: target.url, fingerprint: target.fp.display, fpLink: target.fp.link });
+    // Only a key checked against a link is remembered with its fingerprint: a recent box's
+    // link would otherwise say "Key checked" for a key nobody compared.
+    rememberRecent({
+      id: target.id, url: target.url, fingerprint: target.fp.display, fpLink: keyState === 'checked' ? target.fp.link : '',
+    });
     return true;
   } catch (err) {
     update('failed', 0, dropErrorText(err));

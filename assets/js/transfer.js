@@ -476,8 +476,9 @@ const dropped = (e) => !(e instanceof ApiError) || e.status >= 500 || e.status =
  * the download continues from the end of the last authenticated V4 record with `Range`,
  * `If-Range` (the first answer's ETag) and `X-Qopy-Claim` (when the first answer carried
  * one), never from zero. An answer that is not the asked range fails the download.
+ * With `saveText`, a text clip goes to the sink like a file (the user asked to save it).
  */
-export async function openClip({ clipId, secret, password, accessCode, onProgress, signal, sink, ...rest }) {
+export async function openClip({ clipId, secret, password, accessCode, onProgress, signal, sink, saveText = false, ...rest }) {
   const opts = { ...rest, signal };
   const crypto = await cryptoOf(opts);
   const id = encodeURIComponent(clipId);
@@ -547,8 +548,7 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
           if (r.value) spare = r.value.buffer;
           if (r.done || !r.value) return { done: true, value: undefined };
           if (reuse) return r;
-          spare = null; // the caller keeps this piece: a fresh buffer next time
-          return r;
+          return { done: false, value: r.value.slice() }; // kept by the caller: only its bytes
         } catch (e) {
           if (signal && signal.aborted) throw abortError();
           throw Object.assign(new Error('the connection dropped'), { kind: 'dropped', cause: e });
@@ -565,7 +565,7 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
   let reader = await request(0);
   const out = sink || blobSink();
   const t0 = Date.now(), textParts = [];
-  let received = 0, meta = null, asText = !encrypted && desc.contentType === 'text', v4 = null, head = [], v3 = false;
+  let received = 0, meta = null, asText = !saveText && !encrypted && desc.contentType === 'text', v4 = null, head = [], v3 = false;
   let started = false, resumedAt = 0, attempt = 0;
   if (!encrypted && !asText) meta = { kind: 'file', name: desc.filename, type: desc.mimeType, size: total };
   const start = async () => {
@@ -581,7 +581,7 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
   };
   const feed = async (bytes) => { // V4: metadata first, so the kind is known before any data
     const pieces = await v4.push(bytes);
-    if (!meta && v4.metadata) { meta = v4.metadata; asText = meta.kind === 'text' && meta.size <= MAX_TEXT_BYTES; }
+    if (!meta && v4.metadata) { meta = v4.metadata; asText = !saveText && meta.kind === 'text' && meta.size <= MAX_TEXT_BYTES; }
     await emit(pieces);
   };
   const onKeyProgress = onProgress ? (f) => onProgress({ phase: 'key', fraction: f, received, total }) : null;
@@ -644,7 +644,7 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
     else {
       const r = await decryptAny(crypto, secret, pw, concatParts(head));
       meta = r.meta;
-      asText = meta.kind === 'text';
+      asText = !saveText && meta.kind === 'text';
       await emit([r.data]);
     }
     if (asText) {

@@ -109,6 +109,7 @@ export class UploadWorkers {
       this.recycle(slot);
       return { error: e.message };
     }
+    if (signal && signal.aborted) { slot.busy--; return { error: 'cancelled' }; }
     const id = this.next++;
     const onAbort = () => w.postMessage({ type: 'abort', id });
     if (signal) signal.addEventListener('abort', onAbort, { once: true });

@@ -105,10 +105,15 @@ impl Api {
         self.owned(self.http.get(self.url(path)), None)
     }
 
-    /// `GET path` as JSON with the owner token of a drop box; 404 and 410 are
-    /// [`ClientError::NotFound`].
-    pub fn get_owned<T: for<'de> Deserialize<'de>>(&self, path: &str, owner: &str) -> Result<T> {
-        self.owned(self.http.get(self.url(path)), Some(owner))
+    /// `GET path` as JSON with the owner token of a drop box, answered within `timeout`;
+    /// 404 and 410 are [`ClientError::NotFound`].
+    pub fn get_owned_within<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        owner: &str,
+        timeout: Duration,
+    ) -> Result<T> {
+        self.owned(self.http.get(self.url(path)).timeout(timeout), Some(owner))
     }
 
     /// `POST path` with a JSON body, answered with JSON.

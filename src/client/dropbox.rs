@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::api::{DropItem, DropItems, DropboxCreated, DropboxInfo, DropboxRequest};
 use crate::v4::wrap::{fingerprint, unwrap_secret, KeyPair};
@@ -26,6 +26,10 @@ use super::{ClientError, Result};
 
 /// How long one poll for arrivals waits on the server (it caps this at 25 s).
 const POLL_WAIT_SECS: u64 = 20;
+/// Failed polls in a row after which `receive` gives up.
+const POLL_ATTEMPTS: u32 = 30;
+/// Attempts at saving one arrival.
+const SAVE_ATTEMPTS: u32 = 3;
 
 /// A drop box to send into: its ID and its receiver's public key, checked against the link.
 #[derive(Debug, Clone)]
@@ -175,9 +179,9 @@ pub fn receive(args: &ReceiveArgs) -> Result<()> {
     println!("{link}");
 
     let result = receive_loop(&api, &created.id, &owner, &keys, &dir, &shared);
-    if result.is_ok() {
-        close_box(&base, &created.id, &owner);
-    }
+    // Also after a failure: the key goes with this process, so nobody should send into the
+    // box in vain.
+    close_box(&base, &created.id, &owner);
     result
 }
 
@@ -210,9 +214,16 @@ fn receive_loop(
 ) -> Result<()> {
     let mut after = 0u64;
     let mut failures = 0u32;
+    // Arrivals that could not be saved yet, with their failed attempts: tried again after
+    // each poll, and given up (left in the box) after SAVE_ATTEMPTS.
+    let mut retry: Vec<(DropItem, u32)> = Vec::new();
     while !shared.stop.load(Ordering::SeqCst) {
-        let path = format!("/api/dropbox/{id}/items?after={after}&wait={POLL_WAIT_SECS}");
-        let items: DropItems = match api.get_owned(&path, owner) {
+        let wait = if retry.is_empty() { POLL_WAIT_SECS } else { 1 };
+        let path = format!("/api/dropbox/{id}/items?after={after}&wait={wait}");
+        let asked = Instant::now();
+        // A poll on a connection that died without a word must not wait for ever.
+        let timeout = Duration::from_secs(wait + 15);
+        let items: DropItems = match api.get_owned_within(&path, owner, timeout) {
             Ok(items) => {
                 failures = 0;
                 items
@@ -221,7 +232,8 @@ fn receive_loop(
                 eprintln!("qopy: the drop box has expired or was removed");
                 return Ok(());
             }
-            Err(e @ ClientError::Network { .. }) if failures < 10 => {
+            // The network, a restarting server, a 5xx or 429: again, with backoff.
+            Err(e) if retriable(&e) && failures < POLL_ATTEMPTS => {
                 failures += 1;
                 eprintln!("qopy: {e}; trying again");
                 std::thread::sleep(Duration::from_secs(u64::from(failures).min(8)));
@@ -229,7 +241,13 @@ fn receive_loop(
             }
             Err(e) => return Err(e),
         };
-        for item in items.items {
+        let early = items.items.is_empty() && asked.elapsed() < Duration::from_secs(1);
+        after = after.max(items.next);
+        let todo: Vec<(DropItem, u32)> = std::mem::take(&mut retry)
+            .into_iter()
+            .chain(items.items.into_iter().map(|i| (i, 0)))
+            .collect();
+        for (item, tries) in todo {
             {
                 let mut busy = shared.busy.lock().unwrap_or_else(|e| e.into_inner());
                 if shared.stop.load(Ordering::SeqCst) {
@@ -241,13 +259,33 @@ fn receive_loop(
             *shared.busy.lock().unwrap_or_else(|e| e.into_inner()) = false;
             if let Err(e) = saved {
                 // One arrival that cannot be saved must not stop the others.
-                eprintln!("qopy: arrival {} was not saved: {e}", item.seq);
+                if tries + 1 < SAVE_ATTEMPTS {
+                    eprintln!(
+                        "qopy: arrival {} was not saved: {e}; trying again",
+                        item.seq
+                    );
+                    retry.push((item, tries + 1));
+                } else {
+                    eprintln!("qopy: arrival {} was not saved: {e}; giving up", item.seq);
+                }
             }
-            after = after.max(item.seq);
         }
-        after = after.max(items.next);
+        if early && retry.is_empty() {
+            // An empty answer that did not wait: the server has no room for another waiting
+            // request (or is stopping). Asking again at once would only spin.
+            std::thread::sleep(Duration::from_secs(3));
+        }
     }
     Ok(())
+}
+
+/// Errors worth asking again for: the network, and answers that say "later".
+fn retriable(e: &ClientError) -> bool {
+    match e {
+        ClientError::Network { .. } => true,
+        ClientError::Api { status, .. } => *status == 429 || *status >= 500,
+        _ => false,
+    }
 }
 
 /// Opens one arrival with the private key, saves it in `dir` under the sender's name (made

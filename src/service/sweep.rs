@@ -159,14 +159,25 @@ fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
     Ok(report)
 }
 
-/// Removes upload sessions idle for longer than `session_idle`.
+/// How long an upload into a drop box may send nothing before it gives its place in the box
+/// back (at most `session_idle`): a reservation blocks the box's limits for everyone, so one
+/// stalled or hostile sender must not hold them for a day.
+pub const DROP_SESSION_IDLE_MS: u64 = 15 * 60 * 1000;
+
+/// Removes upload sessions idle for longer than `session_idle` (drop-box uploads: than
+/// [`DROP_SESSION_IDLE_MS`]).
 fn sweep_sessions(q: &Qopy, now: u64) -> Result<u64, StoreError> {
     let mut removed = 0;
     let idle_ms = q.config.session_idle.as_millis() as u64;
     let mut stale = Vec::new();
     for item in q.store.all_sessions() {
         let (id, s) = item?;
-        if now.saturating_sub(s.last_activity) > idle_ms {
+        let limit = if s.dropbox.is_some() {
+            idle_ms.min(DROP_SESSION_IDLE_MS)
+        } else {
+            idle_ms
+        };
+        if now.saturating_sub(s.last_activity) > limit {
             stale.push(id);
         }
     }

@@ -373,7 +373,15 @@ impl Qopy {
         id: UploadId,
         req: CompleteRequest,
     ) -> Result<Completed> {
-        self.complete_clip(id, req, false).await
+        match self.complete_clip(id, req, false).await {
+            // An upload into a box that is gone can never complete: its session and files
+            // go now rather than after the idle time.
+            Err(e @ (ServiceError::DropboxNotFound | ServiceError::DropboxExpired)) => {
+                let _ = self.cancel(id).await;
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// [`Qopy::complete`], marking the clip as unencrypted when `plaintext` (one-shot uploads).

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// At most this many browsers run at once across the test binary: each Chromium takes a
-/// core while it starts, and the machine has two.
+/// core while it starts, and the machine has two. A test that needs two browsers at once
+/// takes both places together ([`Browser::pair`]): two such tests taking one each and
+/// waiting for a second would wait for ever.
 static BROWSER_SLOTS: Semaphore = Semaphore::const_new(2);
 
 /// Desktop window size.
@@ -158,7 +160,8 @@ pub struct Browser {
     /// Where downloads land.
     pub downloads: PathBuf,
     closed: bool,
-    _slot: SemaphorePermit<'static>,
+    /// This browser's place (for a pair, the first holds both).
+    _slot: Option<SemaphorePermit<'static>>,
 }
 
 /// A console message from the browser.
@@ -179,6 +182,27 @@ impl Browser {
     /// A browser with the given options.
     pub async fn start_with(opts: BrowserOptions) -> Browser {
         let slot = BROWSER_SLOTS.acquire().await.expect("semaphore closed");
+        Self::launch(opts, Some(slot)).await
+    }
+
+    /// Two desktop-sized browsers open at the same time (a receiver and a sender).
+    pub async fn pair() -> (Browser, Browser) {
+        Self::pair_with(BrowserOptions::default(), BrowserOptions::default()).await
+    }
+
+    /// Two browsers with the given options, open at the same time; both places are taken
+    /// together (see [`BROWSER_SLOTS`]).
+    pub async fn pair_with(a: BrowserOptions, b: BrowserOptions) -> (Browser, Browser) {
+        let both = BROWSER_SLOTS
+            .acquire_many(2)
+            .await
+            .expect("semaphore closed");
+        let first = Self::launch(a, Some(both)).await;
+        let second = Self::launch(b, None).await;
+        (first, second)
+    }
+
+    async fn launch(opts: BrowserOptions, slot: Option<SemaphorePermit<'static>>) -> Browser {
         let profile = tempfile::tempdir().expect("profile dir");
         let downloads = profile.path().join("downloads");
         std::fs::create_dir_all(&downloads).unwrap();

@@ -7,7 +7,7 @@
 //! pages both ways.
 
 use super::driver::Browser;
-use super::ui::{lan_browser, lan_server, open_app, origins, STEP};
+use super::ui::{lan_browsers, lan_server, open_app, origins, STEP};
 use super::ui_file::{sha256_hex, temp_file};
 use crate::cli::User;
 use crate::harness::{free_port, test_bytes, Answer, TestServer};
@@ -251,7 +251,7 @@ async fn text_and_three_files_go_from_the_sender_page_to_the_receive_tab() {
         })
         .collect();
 
-    let rx = Browser::start().await;
+    let (rx, tx) = Browser::pair().await;
     let shown = open_box(&rx, &server.base).await;
     assert!(
         shown
@@ -263,7 +263,6 @@ async fn text_and_three_files_go_from_the_sender_page_to_the_receive_tab() {
     assert_eq!(shown.fp.len(), 24, "{shown:?}");
     rx.screenshot("desktop-light-receive-box").await;
 
-    let tx = Browser::start().await;
     let (state, fp) = open_sender(&tx, &shown.link).await;
     assert_eq!(
         (state.as_str(), fp.as_str()),
@@ -323,9 +322,8 @@ async fn text_and_three_files_go_from_the_sender_page_to_the_receive_tab() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_that_is_not_the_links_is_refused_and_a_typed_code_shows_the_key_to_compare() {
     let server = TestServer::start().await;
-    let rx = Browser::start().await;
+    let (rx, tx) = Browser::pair().await;
     let shown = open_box(&rx, &server.base).await;
-    let tx = Browser::start().await;
 
     // Another fingerprint in the link, as if the server had swapped the box's key.
     let (bare, fp) = shown.link.split_once('#').unwrap();
@@ -382,12 +380,11 @@ async fn a_receiver_that_left_its_page_finds_every_arrival_when_it_comes_back() 
     let (_da, pa) = temp_file("while-away-a.bin", &a);
     let (_db, pb) = temp_file("while-away-b.bin", &b);
 
-    let rx = Browser::start().await;
+    let (rx, tx) = Browser::pair().await;
     let shown = open_box(&rx, &server.base).await;
     // The receiver leaves: no page of Qopy is open while the items arrive.
     rx.goto("about:blank").await;
 
-    let tx = Browser::start().await;
     let (state, _) = open_sender(&tx, &shown.link).await;
     assert_eq!(state, "checked");
     send_items(&tx, &[&pa, &pb], Some("sent while you were away"), BIG).await;
@@ -455,9 +452,8 @@ async fn a_file_of_100_mib_arrives_with_identical_sha256() {
     let (_dir, path) = temp_file("hundred.bin", &data);
     drop(data);
 
-    let rx = Browser::start().await;
+    let (rx, tx) = Browser::pair().await;
     let shown = open_box(&rx, &server.base).await;
-    let tx = Browser::start().await;
     open_sender(&tx, &shown.link).await;
     send_items(&tx, &[&path], None, BIG).await;
     tx.close().await;
@@ -509,9 +505,8 @@ async fn an_item_cut_by_a_server_restart_resumes_and_arrives() {
     let (_dir, path) = temp_file("restart.bin", &data);
     drop(data);
 
-    let rx = Browser::start().await;
+    let (rx, tx) = Browser::pair().await;
     let shown = open_box(&rx, &server.base).await;
-    let tx = Browser::start().await;
     open_sender(&tx, &shown.link).await;
     tx.js(GATE, vec![]).await;
     tx.find("[data-testid=drop-files]")
@@ -605,8 +600,7 @@ async fn boxes_made_with_either_crypto_receive_from_the_other() {
     let b = test_bytes(5 * 1024 * 1024 + 2, 42);
     let (_da, pa) = temp_file("to-the-fallback.bin", &a);
     let (_db, pb) = temp_file("to-webcrypto.bin", &b);
-    let one = lan_browser().await;
-    let two = lan_browser().await;
+    let (one, two) = lan_browsers().await;
 
     // A box made with the fallback (its private key 32 bytes in IndexedDB), filled by a
     // WebCrypto sender.
@@ -924,9 +918,8 @@ async fn a_folder_goes_into_a_box_as_one_tar_archive() {
     std::fs::write(album.join("a.jpg"), &a).unwrap();
     std::fs::write(album.join("sub/b.txt"), &b).unwrap();
 
-    let rx = Browser::start().await;
+    let (rx, tx) = Browser::pair().await;
     let shown = open_box(&rx, &server.base).await;
-    let tx = Browser::start().await;
     open_sender(&tx, &shown.link).await;
     tx.find("[data-testid=drop-folder]")
         .await

@@ -19,11 +19,19 @@ pub async fn lan_server() -> TestServer {
 
 /// A browser that resolves `qopy.test` to 127.0.0.1.
 pub async fn lan_browser() -> Browser {
-    Browser::start_with(BrowserOptions {
+    Browser::start_with(lan_options()).await
+}
+
+/// Two browsers at once that resolve `qopy.test` to 127.0.0.1 (see [`Browser::pair`]).
+pub async fn lan_browsers() -> (Browser, Browser) {
+    Browser::pair_with(lan_options(), lan_options()).await
+}
+
+fn lan_options() -> BrowserOptions {
+    BrowserOptions {
         loopback_hosts: vec![LAN_HOST.into()],
         ..Default::default()
-    })
-    .await
+    }
 }
 
 /// The two origins of one server: (`http://qopy.test:PORT`, the fallback;

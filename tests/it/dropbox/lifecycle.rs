@@ -50,6 +50,49 @@ async fn cancelled_and_abandoned_sessions_give_their_place_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_into_a_box_gives_its_place_back_within_a_quarter_hour() {
+    // session_idle stays at its day: an upload into a box goes much sooner.
+    let s = start().await;
+    let (b, _) = create(&s, json!({ "maxItems": 1 })).await;
+    let wrapped = wrap_secret(b"k", &b.keys.public_bytes(), &b.id).unwrap();
+    let body = item_initiate(&b.id, 500, &wrapped);
+    let upload = s.initiate(body.clone()).await;
+    assert_eq!(s.put_chunk(&upload, 0, vec![1; 200]).await.0, 200);
+    s.clock.advance(Duration::from_secs(10 * 60));
+    assert_eq!(s.sweep().await["abandonedSessions"], 0, "too soon");
+    assert_eq!(
+        s.post_json("/api/upload/initiate", body.clone()).await.0,
+        409
+    );
+    s.clock.advance(Duration::from_secs(6 * 60));
+    assert_eq!(s.sweep().await["abandonedSessions"], 1);
+    assert_eq!(s.post_json("/api/upload/initiate", body).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completing_into_a_deleted_box_removes_the_upload_at_once() {
+    let s = start().await;
+    let (b, _) = create(&s, json!({})).await;
+    let wrapped = wrap_secret(b"k", &b.keys.public_bytes(), &b.id).unwrap();
+    let upload = s.initiate(item_initiate(&b.id, 100, &wrapped)).await;
+    assert_eq!(s.put_chunk(&upload, 0, vec![7; 100]).await.0, 200);
+    let path = format!("/api/dropbox/{}", b.id);
+    let gone = owned(&s, Method::DELETE, &path, &b.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status().as_u16(), 204);
+    let complete = format!("/api/upload/complete/{upload}");
+    assert_eq!(s.post_json(&complete, json!({})).await.0, 404);
+    let status = format!("/api/upload/{upload}/status");
+    assert_eq!(s.get_json(&status).await.0, 404, "the session stayed");
+    assert!(
+        files_under(&s.data_dir().join("blobs")).is_empty(),
+        "its chunk files stayed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_box_accepts_nothing_and_is_swept_with_its_items() {
     let s = start().await;
     let (b, _) = create(&s, json!({ "expiration": "5min" })).await;
@@ -81,12 +124,12 @@ async fn an_expired_box_accepts_nothing_and_is_swept_with_its_items() {
     assert_eq!(report["droppedBoxes"], 1, "{report}");
     let (status, v) = s.get_json(&format!("/api/dropbox/{}", b.id)).await;
     assert_eq!((status, error_of(&v)), (404, "not_found"));
-    // The late session's files stay until it is abandoned or cancelled; the item's are gone.
+    // The late session went when its complete was refused; the item's files with the box.
     let (status, _) = s
         .request(Method::DELETE, &format!("/api/upload/{late}"))
         .json_answer()
         .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 404);
     assert_eq!(files_under(&s.data_dir()), Vec::<String>::new());
 }
 
