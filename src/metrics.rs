@@ -198,6 +198,12 @@ impl Collector for StoreCollector {
             "Size of the database on disk",
             signed(f.database_bytes),
         )?;
+        gauge(
+            &mut enc,
+            "dropbox_waiting_polls",
+            "Long polls of drop boxes waiting for an arrival",
+            signed(f.dropbox_waiting_polls as u64),
+        )?;
         if let Some(free) = f.free_disk_bytes {
             gauge(
                 &mut enc,

@@ -57,6 +57,8 @@ pub struct Figures {
     pub database_bytes: u64,
     /// Free bytes on the data directory's filesystem.
     pub free_disk_bytes: Option<u64>,
+    /// Long polls of drop boxes waiting for an arrival now.
+    pub dropbox_waiting_polls: usize,
 }
 
 /// `x` as a share of `total`, in whole per cent (rounded); 0 of nothing.
@@ -145,6 +147,7 @@ impl Qopy {
         };
         let (hits, misses) = self.cache.stats();
         Figures {
+            dropbox_waiting_polls: self.drop_waiters.count(),
             clips: self.store.clip_count(),
             upload_sessions: self.store.session_count(),
             clips_created: read(counter::TOTAL_CLIPS),

@@ -635,6 +635,13 @@ async fn boxes_made_with_either_crypto_receive_from_the_other() {
         .await;
     let private: Vec<u8> = serde_json::from_value(private).unwrap();
     assert_eq!(private.len(), 32);
+    // The scan can see what the server does store: the box's public key is there.
+    let (_, info) = box_info(&server.base, &fallback_box.id).await;
+    let public = qopy::v4::base64url_decode(info["publicKey"].as_str().unwrap()).unwrap();
+    assert!(
+        somewhere_under(&server.data_dir(), &public),
+        "the scan cannot find even the public key"
+    );
     assert_nowhere_under(&server.data_dir(), &[&private, b"from WebCrypto"]);
 
     // A box made with WebCrypto (a non-extractable CryptoKey), filled by the fallback.
@@ -881,6 +888,19 @@ async fn expired_boxes_say_so_and_are_forgotten() {
     })
     .await;
     rx.close().await;
+}
+
+/// Whether `needle` occurs in a file under `dir`.
+fn somewhere_under(dir: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().flatten().any(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            somewhere_under(&p, needle)
+        } else {
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        }
+    })
 }
 
 /// Asserts that none of `needles` occurs in any file under `dir`.

@@ -141,7 +141,7 @@ async fn a_long_poll_is_answered_by_a_completion_or_when_its_time_is_up() {
 
     // A poll waiting 25 s (the client gives up after 15) is answered by the completion.
     let poll = spawn_poll(&s, &b, 0, Duration::from_secs(15));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    polls_waiting(&s, 1).await;
     let v = send(&s, &b, b"arrives while polled", b"k").await;
     let (status, listed) = poll.await.unwrap();
     assert_eq!(status, 200, "{listed}");
@@ -152,7 +152,7 @@ async fn a_long_poll_is_answered_by_a_completion_or_when_its_time_is_up() {
     // Shutdown answers a waiting poll at once (empty), so the server stops without waiting
     // for it.
     let poll = spawn_poll(&s, &b, 1, Duration::from_secs(15));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    polls_waiting(&s, 1).await;
     s.stop().await;
     let (status, listed) = poll.await.unwrap();
     assert_eq!(status, 200, "{listed}");
@@ -194,6 +194,34 @@ async fn over_count_and_over_size_are_refused_and_the_last_place_has_one_winner(
     );
 }
 
+/// Waits until `n` long polls wait on the server (its `dropbox_waiting_polls` metric), so a
+/// test acts once its polls are registered, however busy the machine.
+async fn polls_waiting(s: &TestServer, n: u64) {
+    let end = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = s
+            .get("/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let now = text
+            .lines()
+            .find_map(|l| l.strip_prefix("qopy_dropbox_waiting_polls "))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if now == Some(n) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "{n} long polls never waited (metric: {now:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Starts a long poll of box `b` after `after`, waiting 25 s, with a client that gives up
 /// after `patience`.
 fn spawn_poll(
@@ -219,7 +247,7 @@ async fn long_polls_beyond_a_box_cap_answer_at_once() {
     let waiting: Vec<_> = (0..8)
         .map(|_| spawn_poll(&s, &b, 0, Duration::from_secs(20)))
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    polls_waiting(&s, 8).await;
     // The ninth would wait 25 s; its client gives up after 10, so only an answer at once
     // passes.
     let (status, v) = spawn_poll(&s, &b, 0, Duration::from_secs(10))
@@ -230,7 +258,7 @@ async fn long_polls_beyond_a_box_cap_answer_at_once() {
     // Another box has its own cap.
     let (other, _) = create(&s, json!({})).await;
     let theirs = spawn_poll(&s, &other, 0, Duration::from_secs(20));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    polls_waiting(&s, 9).await;
     // One completion answers all eight waiting on the first box.
     let sent = send(&s, &b, b"for everyone", b"k").await;
     for poll in waiting {
