@@ -173,6 +173,24 @@ async function putByWorker(opts, s, n, lane) {
 const chunkBody = (parts) => new Blob(parts);
 
 /**
+ * `todo` cut into `parallel` contiguous runs, one a lane: take(lane) gives the lane's next
+ * chunk; a lane whose run is done takes the back half of the longest run left (so the lanes
+ * finish together); undefined once every chunk was given out. Each chunk is given once.
+ */
+export function chunkLanes(todo, parallel) {
+  const lanes = [];
+  const per = Math.ceil(todo.length / parallel);
+  for (let i = 0; i < parallel; i++) lanes.push(todo.slice(i * per, (i + 1) * per));
+  return (lane) => {
+    if (!lanes[lane].length) {
+      const longest = lanes.reduce((x, y) => (y.length > x.length ? y : x));
+      if (longest.length > 1) lanes[lane] = longest.splice(Math.ceil(longest.length / 2));
+    }
+    return lanes[lane].shift();
+  };
+}
+
+/**
  * Uploads the listed chunks, `parallel` at a time; the first fatal error stops the rest.
  * With upload workers each lane takes a contiguous run of the chunks and keeps to one
  * worker, which then seals a record cut by the edge of two chunks once for both (its
@@ -181,18 +199,9 @@ const chunkBody = (parts) => new Blob(parts);
 async function uploadChunks(opts, s, todo, m) {
   const parallel = Math.max(1, opts.parallel ?? 3);
   let failed = null;
-  const lanes = [];
-  const per = Math.ceil(todo.length / parallel);
-  for (let i = 0; i < parallel; i++) lanes.push(todo.slice(i * per, (i + 1) * per));
   let shared = 0; // without workers: one queue in order
-  const take = (lane) => {
-    if (!s.workers) return shared < todo.length ? todo[shared++] : undefined;
-    if (!lanes[lane].length) {
-      const longest = lanes.reduce((a, b) => (b.length > a.length ? b : a));
-      if (longest.length > 1) lanes[lane] = longest.splice(Math.ceil(longest.length / 2));
-    }
-    return lanes[lane].shift();
-  };
+  const lanes = s.workers ? chunkLanes(todo, parallel) : null;
+  const take = (lane) => (lanes ? lanes(lane) : (shared < todo.length ? todo[shared++] : undefined));
   const run = async (lane) => {
     for (let n = take(lane); !failed && n !== undefined; n = take(lane)) {
       try {
