@@ -83,8 +83,9 @@ function deepLink() {
 
 async function start() {
   initTabs();
-  // The certificate box (tls = "self-signed") needs nothing else from the page.
-  import('./tls.js').then((m) => m.initTls()).catch((err) => console.error(err));
+  // The certificate box (tls = "self-signed") needs nothing else from the page; its answer
+  // (the server's TLS mode) also tells whether a service worker can be registered here.
+  const tlsMode = import('./tls.js').then((m) => m.initTls()).catch((err) => { console.error(err); return null; });
   let mods;
   try {
     const [transfer, util, modal, text, file, retrieve, crypto, i18n, receive, sendDrop, link] = await Promise.all([
@@ -171,7 +172,9 @@ async function start() {
   // Share → Qopy: the share target's worker, and what it left for this page (?share=ID).
   try {
     const shareIn = await import('./share-in.js');
-    shareIn.registerShareWorker();
+    // A browser refuses a worker script behind a certificate it does not trust (and says so
+    // in the console), so none is registered behind the self-signed one.
+    if ((await tlsMode) !== 'self-signed') shareIn.registerShareWorker();
     await shareIn.initShareIn({ selectTab, file: mods.file });
   } catch (err) { console.error(err); }
 

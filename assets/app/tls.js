@@ -6,19 +6,20 @@ import { encodeQr, qrToSvg } from '/js/qr.js';
 
 const $ = (id) => document.getElementById(id);
 
+/** Shows the box where it applies; resolves with the server's TLS mode (null if unknown). */
 export async function initTls() {
-  const box = $('tls-info');
-  if (!box) return;
   let info;
   try {
     const r = await fetch('/api/tls', { cache: 'no-store' });
-    if (!r.ok) return;
+    if (!r.ok) return null;
     info = await r.json();
   } catch {
-    return;
+    return null;
   }
+  const mode = info && typeof info.mode === 'string' ? info.mode : null;
+  const box = $('tls-info');
   const fp = info && info.fingerprintSha256;
-  if (info.mode !== 'self-signed' || typeof fp !== 'string' || !fp) return;
+  if (!box || mode !== 'self-signed' || typeof fp !== 'string' || !fp) return mode;
   $('tls-fingerprint').textContent = fp;
   const img = $('tls-qr');
   try {
@@ -29,4 +30,5 @@ export async function initTls() {
     img.hidden = true; // the fingerprint text alone still serves
   }
   box.hidden = false;
+  return mode;
 }
