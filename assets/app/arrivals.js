@@ -12,7 +12,7 @@ import { unwrapSecret } from '/js/dropbox-crypto.js';
 import { fromBase64url } from '/js/dropbox-link.js';
 import { t } from './i18n.js';
 import { makeSink } from './sink.js';
-import { formatBytes, formatTime, copyText, errorText, isAbort } from './util.js';
+import { formatBytes, formatTime, copyText, errorText, isAbort, el } from './util.js';
 import { toast } from './toast.js';
 
 /** Header, metadata record and its tag: enough to read an item's metadata. */
@@ -32,17 +32,6 @@ const LISTING_GRACE_MS = 15000;
 const TEXT_INLINE_MAX = 1024 * 1024;
 const inlineText = (meta) => !!meta && meta.kind === 'text' && meta.size <= TEXT_INLINE_MAX;
 const texts = new TextDecoder();
-
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else if (k === 'testid') e.dataset.testid = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...kids);
-  return e;
-};
 
 const sleep = (ms, signal) => new Promise((resolve) => {
   const timer = setTimeout(resolve, ms);

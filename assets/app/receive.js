@@ -16,7 +16,7 @@ import { formatBoxId, parseDropInput } from '/js/dropbox-link.js';
 import { t, onLangChange } from './i18n.js';
 import { saveBox, listBoxes, forgetBox, recentDropboxes } from './dropbox-store.js';
 import { Arrivals } from './arrivals.js';
-import { setBusy, errorText, formatTime, formatDuration, copyText } from './util.js';
+import { setBusy, errorText, formatTime, formatDuration, copyText, el } from './util.js';
 import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
@@ -25,17 +25,6 @@ const $ = (id) => document.getElementById(id);
 const LONG_POLLS = 2;
 const views = new Map(); // box id → { box, card, arrivals, fp, gone }
 let crypto = null;
-
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else if (k === 'testid') e.dataset.testid = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...kids);
-  return e;
-};
 
 function showError(msg) {
   const e = $('receive-error');

@@ -118,3 +118,18 @@ export function errorText(err) {
 export function isAbort(err) {
   return err && (err.name === 'AbortError' || err.code === 20);
 }
+
+/**
+ * A new element: `attrs` are attributes (`class` sets the class name, `testid` the
+ * data-testid), `kids` are appended (nodes, or strings as text, never as HTML).
+ */
+export function el(tag, attrs = {}, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'testid') e.dataset.testid = v;
+    else e.setAttribute(k, v);
+  }
+  e.append(...kids);
+  return e;
+}

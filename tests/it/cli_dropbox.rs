@@ -65,6 +65,27 @@ async fn items(server: &TestServer, bx: &KeyedBox) -> Vec<Value> {
     v["items"].as_array().unwrap().clone()
 }
 
+/// Starts `qopy receive --server BASE -o inbox --expiry 1hr` as `user` (the directory
+/// `inbox` in their home must exist) and reads the box's link from its first line.
+pub(crate) async fn start_receive(user: &User, base: &str) -> (tokio::process::Child, String) {
+    let mut child = user
+        .command(&[
+            "receive", "--server", base, "-o", "inbox", "--expiry", "1hr",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let link = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("receive prints its link")
+        .unwrap()
+        .expect("a link line");
+    (child, link)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receive_saves_what_send_to_sends_and_closes_the_box_on_ctrl_c() {
     let server = TestServer::start().await;
@@ -77,27 +98,7 @@ async fn receive_saves_what_send_to_sends_and_closes_the_box_on_ctrl_c() {
     std::fs::create_dir_all(sender.path("album/sub")).unwrap();
     std::fs::write(sender.path("album/sub/c.bin"), test_bytes(70_000, 6)).unwrap();
 
-    let mut child = receiver
-        .command(&[
-            "receive",
-            "--server",
-            &server.base,
-            "-o",
-            "inbox",
-            "--expiry",
-            "1hr",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let link = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("receive prints its link")
-        .unwrap()
-        .expect("a link line");
+    let (mut child, link) = start_receive(&receiver, &server.base).await;
     assert!(link.contains("/drop/") && link.contains('#'), "{link}");
     let id = link
         .split("/drop/")

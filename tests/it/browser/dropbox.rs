@@ -8,15 +8,13 @@
 
 use super::driver::Browser;
 use super::ui::{lan_browsers, lan_server, open_app, origins, STEP};
-use super::ui_file::{sha256_hex, temp_file};
+use super::ui_file::{saved_upload_id, sha256_hex, temp_file, GATE};
 use crate::cli::User;
 use crate::harness::{free_port, test_bytes, Answer, TestServer};
 use qopy::v4::wrap::{fingerprint, wrap_secret, KeyPair};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BIG: Duration = Duration::from_secs(300);
 
@@ -463,37 +461,6 @@ async fn a_file_of_100_mib_arrives_with_identical_sha256() {
     rx.close().await;
 }
 
-/// The upload session the sender page saved for resuming (localStorage `qopy.upload.*`).
-async fn saved_upload_id(b: &Browser) -> Option<String> {
-    let v = b
-        .js(
-            "for (let i = 0; i < localStorage.length; i++) {\
-               const k = localStorage.key(i);\
-               if (k.startsWith('qopy.upload.')) { try { return JSON.parse(localStorage.getItem(k)).uploadId; } catch (e) {} }\
-             } return null;",
-            vec![],
-        )
-        .await;
-    v.as_str().map(|s| s.to_string())
-}
-
-/// Test-only instrumentation of the sender page's `fetch`: chunk PUTs after chunk 0 wait at
-/// a gate until `__qopyGate.open()`, and failed requests are counted, so the server restart
-/// falls at a known point of the upload.
-const GATE: &str = "
-  const g = window.__qopyGate = { isOpen: false, waiters: [], held: 0, failed: 0, puts: {} };
-  g.open = () => { g.isOpen = true; for (const w of g.waiters) w(); g.waiters = []; };
-  const real = window.fetch.bind(window);
-  window.fetch = async (input, init) => {
-    const m = String(input && input.url ? input.url : input).match(/\\/api\\/upload\\/chunk\\/[^/]+\\/(\\d+)/);
-    if (m) {
-      const n = Number(m[1]);
-      if (n >= 1 && !g.isOpen) { g.held++; await new Promise((r) => g.waiters.push(r)); }
-      g.puts[n] = (g.puts[n] || 0) + 1;
-    }
-    try { return await real(input, init); } catch (e) { g.failed++; throw e; }
-  };";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_item_cut_by_a_server_restart_resumes_and_arrives() {
     let port = free_port();
@@ -683,27 +650,7 @@ async fn qopy_send_to_fills_a_page_box_and_the_page_fills_a_qopy_receive_box() {
 
     // A box of `qopy receive`, filled by the sender page.
     std::fs::create_dir_all(user.path("inbox")).unwrap();
-    let mut child = user
-        .command(&[
-            "receive",
-            "--server",
-            &server.base,
-            "-o",
-            "inbox",
-            "--expiry",
-            "1hr",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let link = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("receive prints its link")
-        .unwrap()
-        .expect("a link line");
+    let (mut child, link) = crate::cli_dropbox::start_receive(&user, &server.base).await;
     let page_file = test_bytes(2 * 1024 * 1024 + 9, 52);
     let (_d, path) = temp_file("from-page.bin", &page_file);
     let tx = Browser::start().await;

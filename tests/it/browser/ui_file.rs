@@ -124,7 +124,7 @@ async fn file_of_50_mib_round_trips_with_identical_sha256() {
 }
 
 /// The upload session the page saved for resuming (localStorage `qopy.upload.*`).
-async fn saved_upload_id(b: &Browser) -> Option<String> {
+pub async fn saved_upload_id(b: &Browser) -> Option<String> {
     let v: Value = b
         .js(
             "for (let i = 0; i < localStorage.length; i++) {\
@@ -188,7 +188,7 @@ async fn stored_chunks(status_url: &str) -> Option<usize> {
 /// Instruments the page's `fetch` (test-only): chunk PUTs after chunk 0 wait at a gate until
 /// `__qopyGate.open()`; every PUT and every failed request is counted. This puts the
 /// server restart at a known point of the upload instead of racing a fast loopback.
-const GATE: &str = "
+pub const GATE: &str = "
   const g = window.__qopyGate = { isOpen: false, waiters: [], held: 0, failed: 0, puts: {} };
   g.open = () => { g.isOpen = true; for (const w of g.waiters) w(); g.waiters = []; };
   const real = window.fetch.bind(window);
