@@ -65,6 +65,21 @@ async fn items(server: &TestServer, bx: &KeyedBox) -> Vec<Value> {
     v["items"].as_array().unwrap().clone()
 }
 
+/// Sends SIGINT (Ctrl-C) to `child` and waits for it to end; its exit code.
+pub(crate) async fn ctrl_c(child: &mut tokio::process::Child) -> Option<i32> {
+    let pid = child.id().unwrap() as i32;
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("receive ends on Ctrl-C")
+        .unwrap()
+        .code()
+}
+
 /// Starts `qopy receive --server BASE -o inbox --expiry 1hr` as `user` (the directory
 /// `inbox` in their home must exist) and reads the box's link from its first line.
 pub(crate) async fn start_receive(user: &User, base: &str) -> (tokio::process::Child, String) {
@@ -149,17 +164,7 @@ async fn receive_saves_what_send_to_sends_and_closes_the_box_on_ctrl_c() {
     );
 
     // Ctrl-C closes the box: nothing can be sent into it any more.
-    let pid = child.id().unwrap() as i32;
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid).unwrap(),
-        rustix::process::Signal::INT,
-    )
-    .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("receive ends on Ctrl-C")
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(ctrl_c(&mut child).await, Some(0));
     let gone = reqwest::Client::builder()
         .no_proxy()
         .build()

@@ -669,17 +669,7 @@ async fn qopy_send_to_fills_a_page_box_and_the_page_fills_a_qopy_receive_box() {
     })
     .await;
     // Ctrl-C: the receiver finishes and closes its box.
-    let pid = child.id().unwrap() as i32;
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid).unwrap(),
-        rustix::process::Signal::INT,
-    )
-    .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("receive ends on Ctrl-C")
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(crate::cli_dropbox::ctrl_c(&mut child).await, Some(0));
     assert_eq!(
         sha256_hex(&std::fs::read(&saved).unwrap()),
         sha256_hex(&page_file)
