@@ -3,7 +3,8 @@
 //!
 //! The crate is layered, with dependencies pointing one way:
 //! `http` (warp routes, errors, headers, limits) → `service` (the use cases) →
-//! `store` (sled), `blobs` (chunk files and memory maps), `cache` → `model` (plain types);
+//! `store` (sled), `blobs` (chunk files and memory maps, or objects in an S3 bucket through
+//! `s3`), `cache` → `model` (plain types);
 //! `names` is the one rule for client file names, used by `service` and `http`.
 //! `app::run` wires them together and is the only way to start a server; `server` owns the
 //! accept loop; `sweeper` removes what has expired or been abandoned; `metrics` holds the Prometheus
@@ -25,6 +26,7 @@ pub mod model;
 pub mod names;
 pub mod net;
 pub mod private_dir;
+pub mod s3;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -72,6 +72,20 @@ config_keys! {
             "most bytes a drop box may hold (its default and its cap)";
         dropbox_max_items: u64 = Int(100), "N", Raw::count,
             "most items a drop box may hold (its default and its cap)";
+        blob_store: BlobStore = Text("local"), "local|s3", values::blob_store,
+            "where uploaded content lives: local (files under data_dir) or s3 (an S3-compatible bucket)";
+        /// `scheme://host[:port]`, without a trailing slash.
+        s3_endpoint: Option<String> = Unset, "URL", optional(values::s3_endpoint),
+            "S3 API address (http or https), path-style; required with blob_store = s3";
+        s3_bucket: Option<String> = Unset, "NAME", optional(values::s3_bucket),
+            "bucket that holds the content and the database snapshots; required with blob_store = s3";
+        s3_region: String = Text("us-east-1"), "REGION", values::s3_region,
+            "region the S3 store signs for (Garage: its s3_region, often garage)";
+        /// Empty, or without leading or trailing slashes.
+        s3_prefix: String = Text(""), "PREFIX", values::s3_prefix,
+            "key prefix of every object Qopy writes, to share a bucket; empty for none";
+        snapshot_interval: Duration = Text("5min"), "DURATION", values::snapshot_interval,
+            "with blob_store = s3, how often the database is snapshotted to the bucket (also at shutdown)";
         sweep_interval: Duration = Text("60s"), "DURATION", Raw::duration,
             "how often the sweeper runs (it also wakes at each expiry)";
         /// In bytes.
@@ -174,6 +188,26 @@ impl TlsMode {
             TlsMode::Off => "off",
             TlsMode::Files => "files",
             TlsMode::SelfSigned => "self-signed",
+        }
+    }
+}
+
+/// The `blob_store` key: where uploaded content lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobStore {
+    /// Chunk files under `<data_dir>/blobs/` (the default).
+    Local,
+    /// Objects in an S3-compatible bucket (`s3_*` keys; credentials from
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`).
+    S3,
+}
+
+impl BlobStore {
+    /// The configuration value: `local` or `s3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlobStore::Local => "local",
+            BlobStore::S3 => "s3",
         }
     }
 }

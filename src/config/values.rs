@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::parse;
 use super::raw::Raw;
-use super::{known_key, Config, ConfigError, IpNet, Layer, Rate, TlsMode, UploadRate, KEYS};
+use super::{
+    known_key, BlobStore, Config, ConfigError, IpNet, Layer, Rate, TlsMode, UploadRate, KEYS,
+};
 
 /// Smallest and largest allowed `chunk_size`.
 const CHUNK_SIZE_RANGE: (u64, u64) = (64 << 10, 64 << 20);
@@ -93,6 +95,20 @@ impl Values {
                 ),
             });
         }
+        if config.blob_store == BlobStore::S3 {
+            for (key, value, what) in [
+                ("s3_endpoint", &config.s3_endpoint, "the S3 API's address"),
+                ("s3_bucket", &config.s3_bucket, "the bucket's name"),
+            ] {
+                if value.is_none() {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        layer: self.layer("blob_store"),
+                        message: format!("`{key}` is required when blob_store is \"s3\" ({what})"),
+                    });
+                }
+            }
+        }
         if config.tls == TlsMode::Files {
             for (key, value) in [("tls_cert", &config.tls_cert), ("tls_key", &config.tls_key)] {
                 if value.is_none() {
@@ -149,6 +165,92 @@ pub(super) fn tls(raw: &Raw) -> Result<TlsMode, String> {
         "self-signed" | "self_signed" => Ok(TlsMode::SelfSigned),
         _ => Err(format!("`{s}` is not off, files or self-signed")),
     }
+}
+
+pub(super) fn blob_store(raw: &Raw) -> Result<BlobStore, String> {
+    let s = raw.text()?;
+    match s.trim().to_ascii_lowercase().as_str() {
+        "local" => Ok(BlobStore::Local),
+        "s3" => Ok(BlobStore::S3),
+        _ => Err(format!("`{s}` is not local or s3")),
+    }
+}
+
+pub(super) fn s3_endpoint(raw: &Raw) -> Result<String, String> {
+    let s = raw.text()?.trim();
+    let url = url::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "`{s}` must be an http:// or https:// address with a host"
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{s}` must be only scheme://host[:port] (the bucket goes in s3_bucket)"
+        ));
+    }
+    Ok(s.trim_end_matches('/').to_string())
+}
+
+/// Bucket names as S3 allows them: 3 to 63 of `a-z 0-9 . -`, starting and ending with a
+/// letter or digit.
+pub(super) fn s3_bucket(raw: &Raw) -> Result<String, String> {
+    let s = raw.text()?.trim();
+    let ok = (3..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a bucket name (3 to 63 of a-z, 0-9, '.' and '-', starting and ending \
+             with a letter or digit)"
+        ))
+    }
+}
+
+pub(super) fn s3_region(raw: &Raw) -> Result<String, String> {
+    let s = raw.text()?.trim();
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "`{s}` is not a region name (letters, digits, - and _)"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// A key prefix: path segments of `A-Z a-z 0-9 - _ .` joined by `/`, or empty.
+pub(super) fn s3_prefix(raw: &Raw) -> Result<String, String> {
+    let s = raw.text()?.trim().trim_matches('/');
+    let segment_ok = |seg: &str| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    if s.is_empty() || (s.len() <= 200 && s.split('/').all(segment_ok)) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a key prefix (segments of letters, digits, '-', '_' and '.' joined by '/')"
+        ))
+    }
+}
+
+pub(super) fn snapshot_interval(raw: &Raw) -> Result<std::time::Duration, String> {
+    let d = raw.duration()?;
+    if d < std::time::Duration::from_secs(10) {
+        return Err("must be at least 10s".into());
+    }
+    Ok(d)
 }
 
 pub(super) fn path(raw: &Raw) -> Result<PathBuf, String> {
