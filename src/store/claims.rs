@@ -51,6 +51,7 @@ impl Store {
         claim: Claim,
     ) -> Result<ClaimTaken, StoreError> {
         let key = clip.id.as_bytes();
+        let _w = self.gate.enter();
         let res = (&self.clips, &self.claims).transaction(|(clips, claims)| {
             let Some(cur) = clips.get(key)? else {
                 return Ok(ClaimTaken::NoClip);
@@ -81,6 +82,7 @@ impl Store {
         counted: bool,
     ) -> Result<Option<Claims>, StoreError> {
         let key = id.as_bytes();
+        let _w = self.gate.enter();
         let res = self.claims.transaction(|claims| {
             if claims.get(key)?.is_none() {
                 return Ok(None);
@@ -110,6 +112,7 @@ impl Store {
         until: u64,
     ) -> Result<bool, StoreError> {
         let key = id.as_bytes();
+        let _w = self.gate.enter();
         let res = self.claims.transaction(|claims| {
             if claims.get(key)?.is_none() {
                 return Ok(false);

@@ -148,6 +148,7 @@ pub(super) fn add_item(
 impl Store {
     /// Creates a box with its expiry entry; false if the ID is taken.
     pub fn create_dropbox(&self, id: &BoxId, b: &DropBox) -> Result<bool, StoreError> {
+        let _w = self.gate.enter();
         let res = (&self.dropboxes, &self.drop_expiry).transaction(|(boxes, expiry)| {
             if boxes.get(id.as_bytes())?.is_some() {
                 return Ok(false);
@@ -181,6 +182,7 @@ impl Store {
         let skey = super::codec::session_key(id);
         let bkey = d.dropbox.as_bytes();
         let value = encode(s)?;
+        let _w = self.gate.enter();
         let res = (&self.sessions, &self.dropboxes).transaction(|(sessions, boxes)| {
             let Some(mut b) = read_box(boxes, bkey)? else {
                 return Ok(Reserve::NoBox);
@@ -302,6 +304,7 @@ impl Store {
             &self.access,
             &self.claims,
         );
+        let _w = self.gate.enter();
         trees
             .transaction(
                 |(boxes, drop_items, drop_expiry, clips, expiry, counters, access, claims)| {
@@ -337,6 +340,7 @@ impl Store {
             match parse_box_expiry_key(&k) {
                 Some((_, id)) if self.dropboxes.contains_key(id.as_bytes())? => out.push(id),
                 _ => {
+                    let _w = self.gate.enter();
                     self.drop_expiry.remove(k)?;
                 }
             }

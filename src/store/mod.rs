@@ -3,7 +3,9 @@
 //! download claims of limited clips, drop boxes with their items and expiry index, counters
 //! and server metadata) and exposes each state change as one multi-tree transaction, so a
 //! crash leaves either the old state or the new one. Nothing with side effects runs inside a
-//! transaction closure; callers do file work before or after.
+//! transaction closure; callers do file work before or after. Every method that writes holds
+//! the write gate shared while it writes, so that a snapshot (`snapshot`, taken with the gate
+//! held exclusively) never sees a change half-applied.
 
 mod claims;
 pub mod codec;
@@ -11,6 +13,7 @@ mod dropboxes;
 mod flusher;
 mod migrate;
 mod sessions;
+pub mod snapshot;
 
 use crate::model::{ClipId, ClipMeta};
 use codec::{counter_value, decode, expiry_key};
@@ -24,6 +27,7 @@ use std::sync::Arc;
 pub use claims::ClaimTaken;
 pub use dropboxes::{BoxRemoval, Reserve};
 pub use flusher::{FlushFailed, FlushMonitor};
+pub use snapshot::{Snapshot, SnapshotError, SnapshotInfo};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +133,8 @@ pub struct Store {
     drop_items: sled::Tree,
     drop_expiry: sled::Tree,
     flusher: Arc<flusher::Flusher>,
+    /// Held shared by every change, exclusively by a snapshot (see `snapshot`).
+    gate: Arc<snapshot::WriteGate>,
 }
 
 type TxResult<T, E> = Result<T, ConflictableTransactionError<E>>;
@@ -173,6 +179,7 @@ impl Store {
             dropboxes: db.open_tree("dropboxes")?,
             drop_items: db.open_tree("drop_items")?,
             drop_expiry: db.open_tree("drop_expiry")?,
+            gate: Arc::default(),
             db,
         };
         migrate::migrate(&store)?;
@@ -197,6 +204,7 @@ impl Store {
 
     /// Writes a probe value (the health check then flushes it). Blocking.
     pub fn write_probe(&self, now: u64) -> Result<(), StoreError> {
+        let _w = self.gate.enter();
         self.meta.insert("health_probe", &now.to_be_bytes())?;
         Ok(())
     }
@@ -211,10 +219,12 @@ impl Store {
             return Ok(v.to_vec());
         }
         let fresh = init();
-        match self
-            .meta
-            .compare_and_swap(key, None as Option<&[u8]>, Some(fresh.clone()))?
-        {
+        let w = self.gate.enter();
+        let swapped =
+            self.meta
+                .compare_and_swap(key, None as Option<&[u8]>, Some(fresh.clone()))?;
+        drop(w);
+        match swapped {
             Ok(()) => {
                 self.flush_blocking()?;
                 Ok(fresh)
@@ -246,6 +256,7 @@ impl Store {
             &self.access,
             &self.claims,
         );
+        let w = self.gate.enter();
         let res = trees.transaction(|(clips, expiry, counters, access, claims)| {
             let Some(cur) = clips.get(key)? else {
                 return Ok(false);
@@ -264,6 +275,7 @@ impl Store {
             bump(counters, counter::STORED_BYTES, -(cur.size as i64))?;
             Ok(true)
         });
+        drop(w);
         let removed = res.map_err(tx_err)?;
         if removed {
             self.remove_chunk_records(expected.upload)?;
@@ -280,6 +292,7 @@ impl Store {
             match codec::parse_expiry_key(&k) {
                 Some(entry) => out.push(entry),
                 None => {
+                    let _w = self.gate.enter();
                     self.expiry.remove(k)?;
                 }
             }
@@ -289,6 +302,7 @@ impl Store {
 
     /// Removes an expiry-index entry whose clip record no longer exists.
     pub fn remove_expiry_entry(&self, at: u64, id: &ClipId) -> Result<(), StoreError> {
+        let _w = self.gate.enter();
         self.expiry.remove(expiry_key(at, id))?;
         Ok(())
     }
@@ -316,6 +330,7 @@ impl Store {
 
     /// Records one content download of a clip: its access count and time.
     pub fn record_access(&self, id: &ClipId, now: u64) -> Result<(), StoreError> {
+        let _w = self.gate.enter();
         self.access.update_and_fetch(id.as_bytes(), |old| {
             let count = old
                 .and_then(|b| b.get(..8))
@@ -354,12 +369,14 @@ impl Store {
 
     /// Sets a counter.
     pub fn set_counter(&self, name: &str, value: u64) -> Result<(), StoreError> {
+        let _w = self.gate.enter();
         self.counters.insert(name, &value.to_be_bytes())?;
         Ok(())
     }
 
     /// Adds to a counter.
     pub fn add_counter(&self, name: &str, delta: u64) -> Result<(), StoreError> {
+        let _w = self.gate.enter();
         self.counters.update_and_fetch(name, |old| {
             Some((counter_value(old) + delta).to_be_bytes().to_vec())
         })?;

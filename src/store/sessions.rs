@@ -15,6 +15,7 @@ impl Store {
     /// Creates a session; false if the ID is taken.
     pub fn insert_session(&self, id: UploadId, s: &UploadSession) -> Result<bool, StoreError> {
         let v = encode(s)?;
+        let _w = self.gate.enter();
         Ok(self
             .sessions
             .compare_and_swap(session_key(id), None as Option<&[u8]>, Some(v))?
@@ -71,6 +72,7 @@ impl Store {
     ) -> Result<ChunkPut, StoreError> {
         let skey = session_key(id);
         let ckey = chunk_key(id, n);
+        let _w = self.gate.enter();
         let res = (&self.sessions, &self.chunks, &self.counters).transaction(
             |(sessions, chunks, counters)| {
                 let Some(raw) = sessions.get(skey)? else {
@@ -137,6 +139,7 @@ impl Store {
             &self.dropboxes,
             &self.drop_items,
         );
+        let _w = self.gate.enter();
         let res = trees.transaction(|(sessions, clips, expiry, counters, boxes, items)| {
             let Some(raw) = sessions.get(skey)? else {
                 return Ok(Err(CompleteRefused::NoSession));
@@ -191,6 +194,7 @@ impl Store {
         mime: &str,
     ) -> Result<bool, StoreError> {
         let skey = session_key(id);
+        let _w = self.gate.enter();
         let res = self.sessions.transaction(|sessions| {
             let Some(raw) = sessions.get(skey)? else {
                 return Ok(false);
@@ -218,6 +222,7 @@ impl Store {
         for kv in self.chunks.scan_prefix(session_key(upload)) {
             batch.remove(kv?.0);
         }
+        let _w = self.gate.enter();
         self.chunks.apply_batch(batch)?;
         Ok(())
     }
@@ -270,6 +275,7 @@ impl Store {
                 &self.counters,
                 &self.dropboxes,
             );
+            let w = self.gate.enter();
             let res = trees.transaction(|(sessions, chunks, counters, boxes)| {
                 let Some(raw) = sessions.get(skey)? else {
                     return Ok(Ok(None));
@@ -296,6 +302,7 @@ impl Store {
                 }
                 Ok(Ok(Some(s)))
             });
+            drop(w);
             match res.map_err(tx_err)? {
                 Ok(found) => return Ok(found),
                 Err(()) => continue, // a chunk arrived between the scan and the transaction
