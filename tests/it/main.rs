@@ -9,6 +9,7 @@ mod clips;
 mod crash;
 mod diskfull;
 mod dropbox;
+mod garage;
 mod guards;
 mod harness;
 mod hosts;
