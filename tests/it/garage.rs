@@ -32,6 +32,14 @@ pub const INSTALL: &str = "cargo install --locked garage --version 2.5.0 \
 /// The region every node signs for (`s3_region` of its configuration).
 pub const REGION: &str = "garage";
 
+/// The access key every cluster imports (Garage's key IDs are "GK" and 12 bytes in hex,
+/// secrets 32 bytes in hex). One key for all: a server in a test reads its credentials from
+/// the process's `AWS_*` variables, which all tests share; each cluster is private to its
+/// test anyway (its own processes, ports and directories).
+pub const KEY_ID: &str = "GK0123456789abcdef01234567";
+/// The secret of [`KEY_ID`].
+pub const KEY_SECRET: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 /// Nodes of a cluster.
 pub const NODES: usize = 3;
 
@@ -118,9 +126,8 @@ impl GarageCluster {
                 .build()
                 .unwrap(),
             bucket: "qopy-test".to_string(),
-            // Garage's key IDs are "GK" and 12 bytes in hex; secrets 32 bytes in hex.
-            key_id: format!("GK{}", random_hex::<12>()),
-            secret: random_hex::<32>(),
+            key_id: KEY_ID.to_string(),
+            secret: KEY_SECRET.to_string(),
             dir,
         };
         for i in 0..NODES {
@@ -186,6 +193,17 @@ impl GarageCluster {
             ],
         )
         .await;
+    }
+
+    /// Puts the cluster's key in `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, where a
+    /// server with `blob_store = "s3"` reads it. Set once per process: every cluster has the
+    /// same key, so no test changes what another reads.
+    pub fn export_credentials(&self) {
+        static SET: std::sync::Once = std::sync::Once::new();
+        SET.call_once(|| {
+            std::env::set_var("AWS_ACCESS_KEY_ID", KEY_ID);
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", KEY_SECRET);
+        });
     }
 
     /// The S3 endpoint of node `i`: `http://127.0.0.1:PORT`.
