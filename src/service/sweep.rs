@@ -240,13 +240,9 @@ fn sweep_orphans(q: &Qopy, startup: bool) -> Result<u64, StoreError> {
             }
         }
     }
-    for path in strays {
-        let age = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .unwrap_or_default();
-        if age >= grace && q.blobs.remove_stray(&path).is_ok() {
+    for (stray, modified) in strays {
+        let age = modified.elapsed().unwrap_or_default();
+        if age >= grace && q.blobs.remove_stray(&stray).is_ok() {
             removed += 1;
         }
     }

@@ -7,11 +7,13 @@
 #![allow(dead_code)]
 
 mod http;
+mod ports;
 mod process;
 mod proxy;
 
 pub use http::{content_type, Answer, Http};
-pub use process::{assert_exit_code, free_port, target_dir, ServerProcess, Spawn};
+pub use ports::free_port;
+pub use process::{assert_exit_code, target_dir, ServerProcess, Spawn};
 pub use proxy::CuttingProxy;
 
 use qopy::clock::OffsetClock;

@@ -3,6 +3,7 @@
 //! binary, its arguments, where its output goes); [`ServerProcess`] waits until it serves,
 //! reads its log, stops it and, when dropped, kills it.
 
+use super::free_port;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -28,15 +29,6 @@ fn qopy_command() -> Command {
         });
     }
     cmd
-}
-
-/// A loopback port free at the moment of the call.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Cargo's target directory: `target/`, or `CARGO_TARGET_DIR` (relative to the package).
