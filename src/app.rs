@@ -1,6 +1,7 @@
 //! Wiring: `run` opens the store and blobs, sweeps once (nothing is in flight yet, so files
-//! no record owns can go), starts the sweeper and the rate-limit pruner, serves until the
-//! shutdown future resolves, then stops every task and flushes the database. It is the only
+//! no record owns can go), starts the sweeper, the rate-limit pruner and (with
+//! `blob_store = "s3"`) the database snapshots, serves until the shutdown future resolves,
+//! then stops every task, writes a last snapshot and flushes the database. It is the only
 //! way to start the server, for `main` and for tests alike.
 //!
 //! Shutdown is a cancellation token and task trackers, as in tokio's mini-redis: the token is
@@ -10,10 +11,11 @@
 //! bookkeeping after a response) through the core's own tracker.
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{BlobStore, Config};
 use crate::http::guard::{AllowedHosts, Limits};
 use crate::http::AppState;
 use crate::service::{Qopy, ServiceError};
+use crate::snapshots;
 use crate::sweeper::{self, SweepKind};
 use std::future::Future;
 use std::sync::Arc;
@@ -71,6 +73,17 @@ pub async fn run(
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     tasks.spawn(sweeper::run(qopy.clone(), stop.clone()));
+    // With the content in a bucket, the database goes there too, as periodic snapshots.
+    let snapshots = match qopy.config().blob_store {
+        BlobStore::S3 => {
+            let uploader = snapshots::Uploader::open(qopy.clone(), state.metrics.snapshots())
+                .map_err(|e| AppError::Startup(e.to_string()))?;
+            let uploader = Arc::new(uploader);
+            tasks.spawn(snapshots::run(uploader.clone(), stop.clone()));
+            Some(uploader)
+        }
+        BlobStore::Local => None,
+    };
     {
         let state = state.clone();
         let stop = stop.clone();
@@ -100,7 +113,13 @@ pub async fn run(
     // Requests cut off by the drain, and background bookkeeping, may still run blocking work
     // that holds the core. Wait for it, so that the database is closed, and its lock released,
     // when `run` returns (a restart on the same directory opens it again at once).
-    if !qopy.finish_tasks(Duration::from_secs(10)).await || Arc::strong_count(&qopy) > 1 {
+    let drained = qopy.finish_tasks(Duration::from_secs(10)).await;
+    // The last snapshot, of everything the drained requests did (the periodic task has
+    // stopped; this drops the uploader's handle on the core).
+    if let Some(uploader) = snapshots {
+        snapshots::at_shutdown(uploader).await;
+    }
+    if !drained || Arc::strong_count(&qopy) > 1 {
         tracing::warn!("background work still running at shutdown");
     }
     if let Err(e) = qopy.flush().await {

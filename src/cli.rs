@@ -87,6 +87,18 @@ pub enum Command {
     /// Exit 0 if the server configured here (--listen / QOPY_LISTEN) answers
     /// /health, 1 otherwise (for Docker's HEALTHCHECK).
     Healthcheck,
+    /// Bring the database back from the newest snapshot in the bucket (blob_store = s3),
+    /// into a data directory without one; takes the server's configuration. Does not serve.
+    Restore(RestoreArgs),
+}
+
+/// Where `qopy restore` takes the database from.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct RestoreArgs {
+    /// From the newest database snapshot in the configured bucket (s3_endpoint, s3_bucket,
+    /// s3_prefix; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    #[arg(long, required = true)]
+    pub from_s3: bool,
 }
 
 impl Cli {
@@ -162,6 +174,17 @@ mod tests {
         let cli = Cli::try_parse_from(["qopy", "get", "http://h/clip/ABCDEF#s", "-o", "-"])
             .expect("parses");
         assert!(matches!(cli.command, Some(Command::Get(_))));
+        let cli = Cli::try_parse_from(["qopy", "restore", "--from-s3", "--data-dir", "/d"])
+            .expect("parses");
+        assert_eq!(
+            cli.command,
+            Some(Command::Restore(RestoreArgs { from_s3: true }))
+        );
+        assert_eq!(
+            cli.config_flags(),
+            vec![("data_dir".to_string(), "/d".to_string())]
+        );
+        assert!(Cli::try_parse_from(["qopy", "restore"]).is_err());
         let cli = Cli::try_parse_from(["qopy", "healthcheck", "--listen", "127.0.0.1:1"])
             .expect("parses");
         assert_eq!(cli.command, Some(Command::Healthcheck));

@@ -29,6 +29,7 @@ pub mod private_dir;
 pub mod s3;
 pub mod server;
 pub mod service;
+pub mod snapshots;
 pub mod store;
 pub mod sweeper;
 pub mod tls;

@@ -1,6 +1,7 @@
 //! The `qopy` binary: parse the command line; for the client subcommands (`send`, `get`,
-//! `healthcheck`) hand over to `qopy::client`; otherwise load the configuration, start
-//! logging, bind the listener and hand over to `app::run` until SIGINT or SIGTERM.
+//! `healthcheck`) hand over to `qopy::client`, for `restore` to `qopy::snapshots`; otherwise
+//! load the configuration, start logging, bind the listener and hand over to `app::run` until
+//! SIGINT or SIGTERM.
 
 use clap::Parser;
 use qopy::cli::{Cli, Command};
@@ -38,6 +39,13 @@ fn main() -> anyhow::Result<()> {
             };
             std::process::exit(if healthy { 0 } else { 1 });
         }
+        Some(Command::Restore(_)) => match cli.load_config() {
+            Ok(config) => std::process::exit(restore(&config)),
+            Err(e) => {
+                eprintln!("qopy: {e}");
+                std::process::exit(2);
+            }
+        },
         None | Some(Command::Serve) => {}
     }
     let config = match cli.load_config() {
@@ -57,6 +65,41 @@ fn client_exit(result: Result<(), qopy::client::ClientError>) -> ! {
         Err(e) => {
             eprintln!("qopy: {e}");
             std::process::exit(1);
+        }
+    }
+}
+
+/// `qopy restore --from-s3`: the newest database snapshot in the bucket into an empty data
+/// directory. Exits 0 when restored, 1 when it could not be (nothing was written then), 2 when
+/// the configuration has no bucket.
+fn restore(config: &qopy::config::Config) -> i32 {
+    if config.blob_store != qopy::config::BlobStore::S3 {
+        eprintln!(
+            "qopy: restore --from-s3 needs the server's configuration with blob_store = \"s3\" (and its s3_* keys)"
+        );
+        return 2;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("qopy: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(qopy::snapshots::restore(config)) {
+        Ok(restored) => {
+            for (name, why) in &restored.skipped {
+                eprintln!("qopy: skipped damaged snapshot {name}: {why}");
+            }
+            println!("{}", restored.summary());
+            0
+        }
+        Err(e) => {
+            eprintln!("qopy: restore failed: {e}");
+            1
         }
     }
 }

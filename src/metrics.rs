@@ -12,7 +12,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
@@ -45,6 +45,21 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     bytes_in: Counter,
     bytes_out: Counter,
+    snapshots: SnapshotMetrics,
+}
+
+/// Figures of the database snapshots written to the bucket (`blob_store = "s3"`), recorded by
+/// the snapshot task; registered only with that store. Cheap to clone (shared counters).
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotMetrics {
+    /// Snapshots written.
+    pub written: Counter,
+    /// Snapshots that failed (taken or uploaded).
+    pub failed: Counter,
+    /// Unix time in seconds of the last snapshot written.
+    pub last_written: Gauge,
+    /// Bytes of the last snapshot written.
+    pub last_bytes: Gauge,
 }
 
 impl Metrics {
@@ -77,6 +92,29 @@ impl Metrics {
             "Response body bytes sent (as announced by each response)",
             bytes_out.clone(),
         );
+        let snapshots = SnapshotMetrics::default();
+        if qopy.config().blob_store == crate::config::BlobStore::S3 {
+            registry.register(
+                "database_snapshots",
+                "Database snapshots written to the bucket",
+                snapshots.written.clone(),
+            );
+            registry.register(
+                "database_snapshot_failures",
+                "Database snapshots that could not be taken or uploaded",
+                snapshots.failed.clone(),
+            );
+            registry.register(
+                "database_snapshot_last_written_seconds",
+                "Unix time of the last database snapshot written to the bucket",
+                snapshots.last_written.clone(),
+            );
+            registry.register(
+                "database_snapshot_bytes",
+                "Size of the last database snapshot written to the bucket",
+                snapshots.last_bytes.clone(),
+            );
+        }
         registry.register_collector(Box::new(StoreCollector { qopy }));
         Metrics {
             registry,
@@ -84,7 +122,13 @@ impl Metrics {
             latency,
             bytes_in,
             bytes_out,
+            snapshots,
         }
+    }
+
+    /// The instruments of the database snapshots.
+    pub fn snapshots(&self) -> SnapshotMetrics {
+        self.snapshots.clone()
     }
 
     /// Records one answered request (`method` as sent; see [`method_label`]).

@@ -16,6 +16,7 @@ mod error;
 mod figures;
 mod oneshot;
 mod preview;
+mod snapshot;
 mod sweep;
 mod upload;
 
