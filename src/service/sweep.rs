@@ -6,7 +6,7 @@
 
 use super::Qopy;
 use crate::model::BlobDir;
-use crate::store::{counter, StoreError};
+use crate::store::StoreError;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -144,8 +144,7 @@ fn sweep(q: &Qopy, kind: SweepKind) -> Result<SweepReport, StoreError> {
     }
     q.store.flush_blocking()?;
     q.cache.prune(now);
-    q.store.add_counter(counter::SWEEPS, 1)?;
-    q.store.set_counter(counter::LAST_SWEEP, now)?;
+    q.store.record_sweep(now)?;
     if report != SweepReport::default() {
         tracing::info!(
             expired = report.expired_clips,

@@ -204,7 +204,8 @@ impl Store {
 
     /// Writes a probe value (the health check then flushes it). Blocking.
     pub fn write_probe(&self, now: u64) -> Result<(), StoreError> {
-        let _w = self.gate.enter();
+        // Not a change a snapshot needs to carry (see `record_sweep`).
+        let _w = self.gate.enter_quietly();
         self.meta.insert("health_probe", &now.to_be_bytes())?;
         Ok(())
     }
@@ -371,6 +372,20 @@ impl Store {
     pub fn set_counter(&self, name: &str, value: u64) -> Result<(), StoreError> {
         let _w = self.gate.enter();
         self.counters.insert(name, &value.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Counts a sweep run at `now` (the sweep counter and the last sweep's time). This
+    /// bookkeeping alone does not count as a change for the snapshots (see
+    /// [`Store::write_generation`]): otherwise every sweep, and every health check (the
+    /// probe), would make an idle server write a new snapshot each interval.
+    pub fn record_sweep(&self, now: u64) -> Result<(), StoreError> {
+        let _w = self.gate.enter_quietly();
+        self.counters.update_and_fetch(counter::SWEEPS, |old| {
+            Some((counter_value(old) + 1).to_be_bytes().to_vec())
+        })?;
+        self.counters
+            .insert(counter::LAST_SWEEP, &now.to_be_bytes())?;
         Ok(())
     }
 

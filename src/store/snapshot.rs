@@ -126,6 +126,14 @@ impl WriteGate {
     /// Enters a change. Every method of the store that writes holds this while it writes and
     /// never calls another method that does.
     pub(super) fn enter(&self) -> Writing<'_> {
+        let writing = self.enter_quietly();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        writing
+    }
+
+    /// Enters a write of bookkeeping that alone is no reason for a new snapshot (the
+    /// generation stays); a snapshot taken for other changes still carries it.
+    pub(super) fn enter_quietly(&self) -> Writing<'_> {
         #[cfg(debug_assertions)]
         HELD.with(|h| {
             assert_eq!(
@@ -135,9 +143,9 @@ impl WriteGate {
             );
             h.set(1);
         });
-        let shared = self.lock.read();
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        Writing { _shared: shared }
+        Writing {
+            _shared: self.lock.read(),
+        }
     }
 }
 

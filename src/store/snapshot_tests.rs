@@ -328,6 +328,11 @@ fn the_write_generation_moves_with_every_change_only() {
         "reads and snapshots change nothing"
     );
     assert_eq!(store.export_snapshot(2).unwrap().generation, g);
+    // Bookkeeping alone is not a change worth a snapshot.
+    store.record_sweep(5).unwrap();
+    store.write_probe(5).unwrap();
+    assert_eq!(store.write_generation(), g);
+    assert_eq!(store.counter(counter::LAST_SWEEP).unwrap(), 5);
     store.record_access(&clip_id(1), 9).unwrap();
     assert!(store.write_generation() > g);
 }
