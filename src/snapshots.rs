@@ -24,8 +24,10 @@ use tokio_util::sync::CancellationToken;
 pub const DIR: &str = "snapshots";
 /// How many snapshots are kept; older ones are deleted after each new one.
 pub const KEEP: usize = 3;
-/// How long the snapshot at shutdown may take before the server stops without it.
-const AT_SHUTDOWN_LIMIT: Duration = Duration::from_secs(30);
+/// How long the snapshot at shutdown may take before the server stops without it: enough for
+/// a few MiB to a store that answers, short enough that a store that is down (whose requests
+/// are retried for up to 20 s) does not hold the stop much longer than the drain.
+const AT_SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Why a snapshot could not be written or restored.
 #[derive(Debug, thiserror::Error)]
