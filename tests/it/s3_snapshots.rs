@@ -216,16 +216,51 @@ async fn snapshots_follow_changes_and_only_the_newest_three_stay() {
         names = wait_new_snapshot(&bucket, newest.as_deref()).await;
     }
     assert_eq!(names.len(), 3, "{names:?}");
-    let metrics = s.get("/metrics").answer().await.text().await.unwrap();
-    let written = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("qopy_database_snapshots_total "))
-        .unwrap_or_else(|| panic!("no snapshot count in {metrics}"));
-    assert!(written.parse::<u64>().unwrap() >= 5, "{written}");
-    assert!(metrics.contains("qopy_database_snapshot_failures_total 0"));
+    let written = metric(&s, "qopy_database_snapshots_total").await;
+    assert!(written >= Some(5.0), "{written:?}");
+    let failed = metric(&s, "qopy_database_snapshot_failures_total").await;
+    assert_eq!(failed, Some(0.0));
     s.stop().await;
     // The last change was snapshotted already: nothing new at shutdown.
     assert_eq!(snapshots(&bucket).await, names);
+}
+
+/// The value of an unlabelled metric in `GET /metrics`.
+async fn metric(s: &TestServer, name: &str) -> Option<f64> {
+    let text = s.get("/metrics").answer().await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_snapshot_is_counted_and_the_next_interval_retries_it() {
+    let cluster = GarageCluster::launch().await;
+    // A bucket that does not exist yet: every snapshot fails until it does.
+    let s = TestServer::start_with(|c| {
+        on_bucket(c, &cluster, "retry");
+        c.s3_bucket = Some("made-later".into());
+        c.snapshot_interval = Duration::from_millis(300);
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metric(&s, "qopy_database_snapshot_failures_total").await < Some(2.0) {
+        assert!(Instant::now() < deadline, "no failed snapshot counted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The server goes on serving.
+    let (status, _) = s.get_json("/api/config").await;
+    assert_eq!(status, 200);
+    assert_eq!(metric(&s, "qopy_database_snapshots_total").await, Some(0.0));
+
+    cluster.create_bucket("made-later").await;
+    let mut b = cluster.bucket_config(0);
+    b.bucket = "made-later".into();
+    b.prefix = "retry".into();
+    let bucket = Bucket::open(&b).unwrap();
+    let names = wait_new_snapshot(&bucket, None).await;
+    assert_eq!(names.len(), 1);
+    assert_eq!(metric(&s, "qopy_database_snapshots_total").await, Some(1.0));
+    s.stop().await;
 }
 
 /// Times `qopy restore --from-s3` of a node with 1,000 clips (the figure issue 14 asks for).
