@@ -525,3 +525,26 @@ fn a_nested_write_is_caught() {
     let _outer = store.gate.enter();
     store.set_counter(counter::SWEEPS, 1).unwrap();
 }
+
+/// How long writers wait for a snapshot of 1,000 clips (the copy under the exclusive gate).
+/// Run with `cargo test --lib store::snapshot -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement"]
+fn time_of_a_snapshot_of_a_thousand_clips() {
+    let (_dir, store) = open();
+    for n in 1..=1000 {
+        make_clip(&store, n, None, None);
+    }
+    let started = Instant::now();
+    let snap = store.export_snapshot(1).unwrap();
+    println!(
+        "snapshot of {} clips: {} bytes in {:?}",
+        snap.clips,
+        snap.bytes.len(),
+        started.elapsed()
+    );
+    let target = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    import_snapshot(&snap.bytes, &target.path().join("db")).unwrap();
+    println!("imported in {:?}", started.elapsed());
+}
