@@ -33,6 +33,13 @@ pub const INSTALL: &str = "cargo install --locked garage --version 2.5.0 \
 /// The region every node signs for (`s3_region` of its configuration).
 pub const REGION: &str = "garage";
 
+/// The access key of every cluster, and its secret. Qopy takes its credentials from the
+/// process-wide `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, so tests running side by side,
+/// each with a cluster of its own, can share them only if every cluster has the same key. It
+/// opens nothing but buckets of loopback clusters that live as long as one test.
+pub const KEY_ID: &str = "GK0000000000000000071e57ed";
+pub const SECRET: &str = "7e57000000000000000000000000000000000000000000000000000000005ec7";
+
 /// Nodes of a cluster.
 pub const NODES: usize = 3;
 
@@ -74,11 +81,10 @@ pub struct GarageCluster {
     http: reqwest::Client,
     /// The bucket made at start.
     pub bucket: String,
-    /// The access key that may read, write and own it.
+    /// The access key that may read, write and own it ([`KEY_ID`]).
     pub key_id: String,
-    /// Its secret.
+    /// Its secret ([`SECRET`]).
     pub secret: String,
-    // Last, so the directories are removed after the processes are killed.
     dir: tempfile::TempDir,
 }
 
@@ -122,9 +128,8 @@ impl GarageCluster {
                 .build()
                 .unwrap(),
             bucket: "qopy-test".to_string(),
-            // Garage's key IDs are "GK" and 12 bytes in hex; secrets 32 bytes in hex.
-            key_id: format!("GK{}", random_hex::<12>()),
-            secret: random_hex::<32>(),
+            key_id: KEY_ID.to_string(),
+            secret: SECRET.to_string(),
             dir,
         };
         for i in 0..NODES {
