@@ -216,6 +216,12 @@ async fn expiry_and_the_sweeper_remove_objects_and_orphans() {
     let cluster = GarageCluster::launch().await;
     let bucket = cluster.bucket_at(0, "sweep");
     let s = server_on(&cluster, 0, "sweep", |_| {}).await;
+    let kept = s.upload_file(&test_bytes(100, 6)).await;
+    let kept_dir = objects(&bucket).await[0]
+        .split_once('/')
+        .unwrap()
+        .0
+        .to_string();
     let data = test_bytes(2 * CHUNK as usize + 1, 5);
     let id = s
         .upload(&data, json!({ "expiration": "5min" }), json!({}))
@@ -223,10 +229,10 @@ async fn expiry_and_the_sweeper_remove_objects_and_orphans() {
         .as_str()
         .unwrap()
         .to_string();
-    let kept = s.upload_file(&test_bytes(100, 6)).await;
     assert_eq!(objects(&bucket).await.len(), 4);
 
-    // Objects no record owns: a stray outside any directory, and a whole directory.
+    // Objects no record owns: a stray outside any directory, a whole directory, and a
+    // chunk-like object inside the kept clip's directory (a losing duplicate's leftover).
     bucket
         .put("blobs/stray-object", bytes::Bytes::from_static(b"x"))
         .await
@@ -239,11 +245,19 @@ async fn expiry_and_the_sweeper_remove_objects_and_orphans() {
         .await
         .unwrap();
 
+    bucket
+        .put(
+            &format!("blobs/{kept_dir}/00000009-00000000000000ff"),
+            bytes::Bytes::from_static(b"z"),
+        )
+        .await
+        .unwrap();
+
     s.clock.advance(Duration::from_secs(6 * 60));
     let report = s.sweep().await;
     assert!(report.is_object(), "{report}");
     assert_eq!(s.download(&id, None).await.status(), 404);
-    wait_objects(&bucket, 3, "after expiry").await;
+    wait_objects(&bucket, 4, "after expiry").await;
 
     // Orphans are removed at the next start (no grace then).
     let s = s.restart().await;
