@@ -361,3 +361,54 @@ async fn a_store_that_is_down_gets_503_with_retry_after_and_loses_nothing() {
     assert_eq!(status, 200, "the one-time clip was not lost");
     assert!(got == data);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_shot_uploads_and_image_previews_read_the_bucket() {
+    let cluster = GarageCluster::launch().await;
+    let bucket = cluster.bucket_at(0, "preview");
+    let s = server_on(&cluster, 0, "preview", |_| {}).await;
+    // A noisy image, so its PNG spans several chunk objects and the preview's reader
+    // crosses them.
+    let noise = test_bytes(1200 * 900 * 3, 9);
+    let img = image::RgbImage::from_raw(1200, 900, noise).unwrap();
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let png = png.into_inner();
+    assert!(png.len() > 4 * CHUNK as usize);
+    let r = s.put("/photo.png").body(png.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let url = r.text().await.unwrap();
+    let id = url.trim_end().rsplit('/').next().unwrap().to_string();
+    let got = s.get(&format!("/file/{id}")).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert!(
+        got.bytes().await.unwrap()[..] == png[..],
+        "one-shot bytes differ"
+    );
+
+    let chunks = objects(&bucket).await.len();
+    let r = s
+        .get(&format!("/api/clip/{id}/preview"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let jpeg = r.bytes().await.unwrap();
+    let shown = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!((shown.width(), shown.height()), (800, 600));
+    // Cached as an object beside the chunks, and kept by the start-up sweep.
+    let names = objects(&bucket).await;
+    assert_eq!(names.len(), chunks + 1);
+    assert!(
+        names.iter().any(|n| n.ends_with("/preview.jpg")),
+        "{names:?}"
+    );
+    let s = s.restart().await;
+    assert_eq!(objects(&bucket).await.len(), chunks + 1);
+    let again = s
+        .get(&format!("/api/clip/{id}/preview"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.bytes().await.unwrap(), jpeg);
+}
