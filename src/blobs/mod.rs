@@ -5,15 +5,26 @@
 //! the SIGBUS risk of a file truncated under a mapping. A clip's content is its chunk files in
 //! order: completing an upload maps and checks them but copies nothing, and downloads send
 //! slices of the maps. A clip's directory may also hold its cached image preview.
+//!
+//! With `blob_store = "s3"` the same directories and chunk names are objects in a bucket
+//! (`remote`): the public methods below answer for either store, and a clip's content is a
+//! [`Content`] that downloads stream and previews read the same way for both.
 
+mod content;
 mod maps;
+mod remote;
+mod sink;
 mod write;
 
+pub use content::{Content, ContentReader};
 pub use maps::{MapCache, Mapped};
-pub use write::{ChunkSink, WrittenChunk, WRITERS};
+pub use remote::Remote;
+pub use sink::ChunkSink;
+pub use write::{WrittenChunk, WRITERS};
 
 use crate::model::{BlobDir, ChunkRecord};
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,6 +45,9 @@ pub enum BlobError {
     /// The disk is full.
     #[error("no space left on the device")]
     NoSpace,
+    /// The object store cannot be reached or failed, even after retries.
+    #[error("the object store is unavailable: {0}")]
+    Unavailable(String),
     /// Any other I/O failure.
     #[error("storage I/O error: {0}")]
     Io(#[from] io::Error),
@@ -49,17 +63,37 @@ impl BlobError {
     }
 }
 
-/// The blob area under the data directory.
+/// The blob area: under the data directory, or in a bucket.
 #[derive(Clone)]
 pub struct Blobs {
     root: PathBuf,
     maps: Arc<MapCache>,
     /// Bounds the chunk writers running at once (see [`WRITERS`]).
     writers: Arc<tokio::sync::Semaphore>,
+    /// The bucket that holds the content instead of `root`, with `blob_store = "s3"`.
+    remote: Option<Arc<Remote>>,
 }
 
-/// The blob area's entries: directories with their modification times, and stray paths.
-pub type BlobListing = (Vec<(BlobDir, std::time::SystemTime)>, Vec<PathBuf>);
+/// Something in the blob area that no directory of a session or clip holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrayEntry {
+    /// A file or directory under the local area.
+    Path(PathBuf),
+    /// An object in the bucket (its name below the prefix).
+    Object(String),
+}
+
+/// The blob area's entries: directories with their modification times, and strays with
+/// theirs.
+pub type BlobListing = (
+    Vec<(BlobDir, std::time::SystemTime)>,
+    Vec<(StrayEntry, std::time::SystemTime)>,
+);
+
+/// The name of chunk `n`'s file or object inside its directory.
+pub(crate) fn chunk_file_name(n: u32, token: u64) -> String {
+    format!("{n:08}-{token:016x}")
+}
 
 /// The name of a clip's cached image preview inside its directory.
 pub const PREVIEW_FILE: &str = "preview.jpg";
@@ -76,7 +110,24 @@ impl Blobs {
             root,
             maps: Arc::new(MapCache::new(MAX_CACHED_MAPS)),
             writers: Arc::new(tokio::sync::Semaphore::new(WRITERS)),
+            remote: None,
         })
+    }
+
+    /// The blob area in a bucket. The data directory is kept for [`Blobs::free_space`]:
+    /// the database still lives there.
+    pub fn open_remote(data_dir: &Path, remote: Remote) -> Blobs {
+        Blobs {
+            root: data_dir.to_path_buf(),
+            maps: Arc::new(MapCache::new(0)),
+            writers: Arc::new(tokio::sync::Semaphore::new(WRITERS)),
+            remote: Some(Arc::new(remote)),
+        }
+    }
+
+    /// The bucket, when the content lives in one.
+    pub fn remote(&self) -> Option<&Arc<Remote>> {
+        self.remote.as_ref()
     }
 
     /// The directory of a session or clip.
@@ -84,17 +135,17 @@ impl Blobs {
         self.root.join(dir.name())
     }
 
-    fn chunk_file_name(n: u32, token: u64) -> String {
-        format!("{n:08}-{token:016x}")
-    }
-
     /// The path of one chunk file.
     pub fn chunk_path(&self, dir: BlobDir, n: u32, token: u64) -> PathBuf {
-        self.dir_path(dir).join(Self::chunk_file_name(n, token))
+        self.dir_path(dir).join(chunk_file_name(n, token))
     }
 
-    /// Creates the directory of a new session (mode 0700) and makes its entry durable.
+    /// Creates the directory of a new session (mode 0700) and makes its entry durable (a
+    /// bucket has no directories: nothing to do).
     pub fn create_dir(&self, dir: BlobDir) -> Result<(), BlobError> {
+        if self.remote.is_some() {
+            return Ok(());
+        }
         let path = self.dir_path(dir);
         match crate::private_dir::create_dir(&path) {
             Ok(()) => {}
@@ -107,12 +158,25 @@ impl Blobs {
     /// Starts writing chunk `n` of a session; the bytes go to a temporary file until
     /// [`ChunkSink::finish`] makes them durable under their final name.
     pub fn chunk_sink(&self, dir: BlobDir, n: u32, limit: u64) -> ChunkSink {
-        ChunkSink::start(self.dir_path(dir), n, limit, self.writers.clone())
+        match &self.remote {
+            Some(r) => remote::ObjectSink::start(r.clone(), dir, n, limit).into(),
+            None => {
+                write::FileSink::start(self.dir_path(dir), n, limit, self.writers.clone()).into()
+            }
+        }
     }
 
-    /// Removes one chunk file (a losing duplicate); errors are ignored.
+    /// Removes one chunk (a losing duplicate); errors are ignored (the sweeper finds what is
+    /// left). Blocking.
     pub fn remove_chunk(&self, dir: BlobDir, n: u32, token: u64) {
-        let _ = fs::remove_file(self.chunk_path(dir, n, token));
+        match &self.remote {
+            Some(r) => {
+                let _ = r.remove_chunk(dir, n, token);
+            }
+            None => {
+                let _ = fs::remove_file(self.chunk_path(dir, n, token));
+            }
+        }
     }
 
     /// Maps one chunk file and checks its length against its record. Blocking.
@@ -130,9 +194,12 @@ impl Blobs {
         map_file(&file, len)
     }
 
-    /// Keeps the map of a chunk just written, for the session's completion.
+    /// Keeps the map of a chunk just written, for the session's completion (objects in a
+    /// bucket have none).
     pub fn remember_chunk(&self, dir: BlobDir, n: u32, map: Bytes) {
-        self.maps.remember(dir, n, map);
+        if self.remote.is_none() {
+            self.maps.remember(dir, n, map);
+        }
     }
 
     /// The content of a clip as maps of its `count` chunk files in order, if cached.
@@ -203,6 +270,9 @@ impl Blobs {
     /// Deletes a session's or clip's directory. Mapped files stay readable by whoever holds
     /// a map. A missing directory is not an error.
     pub fn remove_dir(&self, dir: BlobDir) -> Result<(), BlobError> {
+        if let Some(r) = &self.remote {
+            return r.remove_dir(dir);
+        }
         self.maps.remove(dir);
         match fs::remove_dir_all(self.dir_path(dir)) {
             Ok(()) => Ok(()),
@@ -212,8 +282,11 @@ impl Blobs {
     }
 
     /// Lists the entries of the blob area: directory names that parse as blob tokens, and
-    /// the paths of anything else (which no record can own).
+    /// anything else (which no record can own). Blocking.
     pub fn list(&self) -> Result<BlobListing, BlobError> {
+        if let Some(r) = &self.remote {
+            return r.list();
+        }
         let mut dirs = Vec::new();
         let mut strays = Vec::new();
         for entry in fs::read_dir(&self.root)? {
@@ -224,7 +297,10 @@ impl Blobs {
                 Some(d) if meta.is_dir() => {
                     dirs.push((d, meta.modified().unwrap_or(std::time::UNIX_EPOCH)))
                 }
-                _ => strays.push(entry.path()),
+                _ => strays.push((
+                    StrayEntry::Path(entry.path()),
+                    meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+                )),
             }
         }
         Ok((dirs, strays))
@@ -238,10 +314,11 @@ impl Blobs {
         keep: &[(u32, u64)],
         min_age: std::time::Duration,
     ) -> Result<usize, BlobError> {
-        let mut keep: std::collections::HashSet<String> = keep
-            .iter()
-            .map(|&(n, t)| Self::chunk_file_name(n, t))
-            .collect();
+        if let Some(r) = &self.remote {
+            return r.prune_dir(dir, keep, min_age);
+        }
+        let mut keep: std::collections::HashSet<String> =
+            keep.iter().map(|&(n, t)| chunk_file_name(n, t)).collect();
         // A clip's cached preview belongs to it like its chunks; it goes with the directory.
         keep.insert(PREVIEW_FILE.to_string());
         let mut removed = 0;
@@ -277,8 +354,48 @@ impl Blobs {
         Ok(removed)
     }
 
-    /// Removes a stray path (file or directory) from the blob area.
-    pub fn remove_stray(&self, path: &Path) -> Result<(), BlobError> {
+    /// Removes what no record owns: directories not in `owned`, files of owned directories
+    /// that are not among their chunks (number, token), and strays, each only once older
+    /// than `grace`. Returns how many entries were removed. Blocking.
+    pub fn remove_unowned(
+        &self,
+        owned: &HashMap<BlobDir, Vec<(u32, u64)>>,
+        grace: std::time::Duration,
+    ) -> Result<u64, BlobError> {
+        if let Some(r) = &self.remote {
+            return r.remove_unowned(owned, grace);
+        }
+        let (dirs, strays) = self.list()?;
+        let mut removed = 0u64;
+        for (dir, modified) in dirs {
+            match owned.get(&dir) {
+                // Within an owned directory: temporary files of dead writes, losing
+                // duplicates. In-flight writes are younger than the grace period.
+                Some(files) => removed += self.prune_dir(dir, files, grace).unwrap_or(0) as u64,
+                None => {
+                    let age = modified.elapsed().unwrap_or_default();
+                    if age >= grace && self.remove_dir(dir).is_ok() {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        for (stray, modified) in strays {
+            let age = modified.elapsed().unwrap_or_default();
+            if age >= grace && self.remove_stray(&stray).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes a stray (file, directory or object) from the blob area. Blocking.
+    pub fn remove_stray(&self, stray: &StrayEntry) -> Result<(), BlobError> {
+        let path = match (stray, &self.remote) {
+            (StrayEntry::Object(name), Some(r)) => return r.remove_object(name),
+            (StrayEntry::Path(path), None) => path,
+            _ => return Ok(()),
+        };
         if !path.starts_with(&self.root) {
             return Ok(());
         }
@@ -297,6 +414,14 @@ impl Blobs {
     /// Free bytes on the filesystem that holds the data directory.
     pub fn free_space(&self) -> io::Result<u64> {
         free_space(&self.root)
+    }
+
+    /// The content of a clip from its chunk records (number, token, length) in order,
+    /// when it lives in a bucket. Makes no request.
+    pub fn objects(&self, dir: BlobDir, chunks: Vec<(u32, u64, u64)>) -> Option<Content> {
+        self.remote
+            .as_ref()
+            .map(|r| Content::objects(r.clone(), dir, chunks))
     }
 }
 

@@ -117,7 +117,7 @@ impl Partial {
         let token = rand::rngs::OsRng.next_u64();
         let file = self
             .file
-            .commit(Blobs::chunk_file_name(n, token))
+            .commit(super::chunk_file_name(n, token))
             .map_err(BlobError::from_io)?;
         // Should the map fail, the file is unowned (no record names it) and the sweeper
         // removes it.
@@ -151,9 +151,9 @@ fn start_writeback(f: &fs::File, offset: u64, len: u64) {
 /// and the body keeps arriving, so a fast client rarely waits for the disk.
 const IN_FLIGHT: usize = 2;
 
-/// The writing end of one chunk upload. Dropping it without [`ChunkSink::finish`] abandons
+/// The writing end of one chunk upload to a file. Dropping it without [`FileSink::finish`] abandons
 /// the write and removes the temporary file.
-pub struct ChunkSink {
+pub struct FileSink {
     dir: PathBuf,
     n: u32,
     limit: u64,
@@ -173,9 +173,9 @@ fn task_failed(e: tokio::task::JoinError) -> BlobError {
     BlobError::Io(std::io::Error::other(e.to_string()))
 }
 
-impl ChunkSink {
-    pub(super) fn start(dir: PathBuf, n: u32, limit: u64, writers: Arc<Semaphore>) -> ChunkSink {
-        ChunkSink {
+impl FileSink {
+    pub(super) fn start(dir: PathBuf, n: u32, limit: u64, writers: Arc<Semaphore>) -> FileSink {
+        FileSink {
             dir,
             n,
             limit,
@@ -310,6 +310,9 @@ impl ChunkSink {
 impl Blobs {
     /// The cached preview of a clip, if one was written. Blocking.
     pub fn read_preview(&self, dir: crate::model::BlobDir) -> Option<Bytes> {
+        if let Some(r) = self.remote() {
+            return r.read_preview(dir);
+        }
         fs::read(self.dir_path(dir).join(super::PREVIEW_FILE))
             .ok()
             .map(Bytes::from)
@@ -320,6 +323,9 @@ impl Blobs {
     /// preview file.
     /// Blocking.
     pub fn write_preview(&self, dir: crate::model::BlobDir, data: &[u8]) -> Result<(), BlobError> {
+        if let Some(r) = self.remote() {
+            return r.write_preview(dir, data);
+        }
         let dir = self.dir_path(dir);
         as_writer(|| {
             let f = AtomicFile::create_with(&dir, discard).map_err(BlobError::from_io)?;

@@ -1,10 +1,12 @@
-//! Bodies: responses are `http::Response<ServerBody>`, of one piece ([`full`]) or streamed
-//! without copying from slices of memory-mapped chunk files ([`streaming_response`]); request
-//! bodies reach the service as streams of `Bytes` ([`body_stream`]).
+//! Bodies: responses are `http::Response<ServerBody>`, of one piece ([`full`]) or a clip's
+//! content ([`streaming_response`]): streamed without copying from slices of memory-mapped
+//! chunk files, or piece by piece from the chunk objects of a bucket; request bodies reach
+//! the service as streams of `Bytes` ([`body_stream`]).
 
 use super::Response;
-use crate::service::ServiceError;
+use crate::service::{Content, ContentError, ServiceError};
 use bytes::{Buf, Bytes};
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt};
@@ -21,24 +23,25 @@ pub type ServerBody = UnsyncBoxBody<Bytes, BoxError>;
 /// The largest piece handed to the connection at once.
 const MAX_FRAME: usize = 2 * 1024 * 1024;
 
-/// A response whose body is `parts`, in order, sent without copying.
-pub fn streaming_response(parts: Vec<Bytes>) -> Response {
-    parts_response(parts, None)
+/// A response whose body is `content`, in order (maps sent without copying).
+pub fn streaming_response(content: Content) -> Response {
+    content_response(content, None)
 }
 
 /// [`streaming_response`] that calls `sent` once the connection has been handed the last
 /// byte (not when the body is dropped before that: the client went away).
-pub fn streaming_response_then(
-    parts: Vec<Bytes>,
-    sent: impl FnOnce() + Send + 'static,
-) -> Response {
-    parts_response(parts, Some(Box::new(sent)))
+pub fn streaming_response_then(content: Content, sent: impl FnOnce() + Send + 'static) -> Response {
+    content_response(content, Some(Box::new(sent)))
 }
 
-fn parts_response(parts: Vec<Bytes>, sent: Option<Box<dyn FnOnce() + Send>>) -> Response {
-    let remaining = parts.iter().map(|p| p.len() as u64).sum();
+fn content_response(content: Content, sent: Option<Box<dyn FnOnce() + Send>>) -> Response {
+    let remaining = content.len();
+    let source = match content {
+        Content::Mapped(parts) => Source::Parts(parts.into()),
+        objects => Source::Stream(objects.into_stream()),
+    };
     let body = PartsBody {
-        parts: parts.into(),
+        source,
         remaining,
         sent,
     };
@@ -53,7 +56,7 @@ pub fn full(bytes: impl Into<Bytes>) -> ServerBody {
 }
 
 struct PartsBody {
-    parts: VecDeque<Bytes>,
+    source: Source,
     remaining: u64,
     sent: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -70,24 +73,55 @@ impl Drop for PartsBody {
     }
 }
 
+/// Where a content body's bytes come from.
+enum Source {
+    /// Slices of maps, in order.
+    Parts(VecDeque<Bytes>),
+    /// Pieces of objects as the store sends them.
+    Stream(BoxStream<'static, Result<Bytes, ContentError>>),
+}
+
 impl Body for PartsBody {
     type Data = Bytes;
     type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         loop {
-            let Some(mut part) = self.parts.pop_front() else {
+            let next = match &mut self.source {
+                Source::Parts(parts) => parts.pop_front(),
+                Source::Stream(stream) => match stream.poll_next_unpin(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(piece))) => Some(piece),
+                    Poll::Ready(Some(Err(e))) => {
+                        // The connection is cut short: a client resumes with `Range`.
+                        tracing::warn!(error = %e, "content stream failed");
+                        return Poll::Ready(Some(Err(Box::new(e))));
+                    }
+                    Poll::Ready(None) => None,
+                },
+            };
+            let Some(mut part) = next else {
+                if self.remaining > 0 {
+                    return Poll::Ready(Some(Err(
+                        "the store sent fewer bytes than recorded".into()
+                    )));
+                }
                 return Poll::Ready(None);
             };
+            if (part.len() as u64) > self.remaining {
+                return Poll::Ready(Some(Err("the store sent more bytes than recorded".into())));
+            }
             if part.is_empty() {
                 continue;
             }
             if part.len() > MAX_FRAME {
                 let rest = part.split_off(MAX_FRAME);
-                self.parts.push_front(rest);
+                if let Source::Parts(parts) = &mut self.source {
+                    parts.push_front(rest);
+                }
             }
             self.remaining -= part.len() as u64;
             return Poll::Ready(Some(Ok(Frame::data(part))));

@@ -9,6 +9,7 @@ use super::{json, parse_json, ApiError, Ctx, Req, Response, State, NOSNIFF};
 use crate::api;
 use crate::model::{ClipId, ClipMeta, ContentKind};
 use crate::net::Delivery;
+use crate::service::Content;
 use crate::service::ServiceError;
 use bytes::Bytes;
 use http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH};
@@ -258,23 +259,6 @@ fn requested_range(headers: &HeaderMap, len: u64, etag: &str) -> Option<Option<(
     Some((start < len).then(|| (start, end.min(len - 1))))
 }
 
-/// The pieces of `parts` that hold bytes `first..=last`, without copying.
-fn slice_parts(parts: Vec<Bytes>, first: u64, last: u64) -> Vec<Bytes> {
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    for part in parts {
-        let (start, end) = (offset, offset + part.len() as u64);
-        offset = end;
-        if end <= first || start > last {
-            continue;
-        }
-        let from = first.saturating_sub(start) as usize;
-        let to = (last + 1).min(end) - start;
-        out.push(part.slice(from..to as usize));
-    }
-    out
-}
-
 /// The streaming response of a download, with its headers: the whole content, or the one
 /// byte range the request's `Range` asks for (206; 416 when it is past the end). A download
 /// of a limited clip carries its claim: a new one's token goes in `X-Qopy-Claim`, and the
@@ -298,11 +282,11 @@ pub fn content_response(d: crate::service::Download, r: &Req) -> Response {
         None | Some(None) => true,
         Some(Some((_, last))) => last + 1 == len,
     };
-    let body = |parts: Vec<Bytes>| match claim.filter(|_| ends) {
+    let body = |content: Content| match claim.filter(|_| ends) {
         Some(c) => {
             let delivery = Delivery::of(r.conn()).ok();
             let patience = r.state.qopy.config().claim_window;
-            streaming_response_then(parts, move || {
+            streaming_response_then(content, move || {
                 c.finish_when(async move {
                     match delivery {
                         Some(d) => d.delivered(patience).await,
@@ -311,13 +295,13 @@ pub fn content_response(d: crate::service::Download, r: &Req) -> Response {
                 })
             })
         }
-        None => streaming_response(parts),
+        None => streaming_response(content),
     };
     let (mut resp, sent) = match range {
-        None => (body(d.parts), len),
+        None => (body(d.content), len),
         Some(None) => return ApiError::range_not_satisfiable(len),
         Some(Some((first, last))) => {
-            let mut resp = body(slice_parts(d.parts, first, last));
+            let mut resp = body(d.content.slice(first, last));
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
             let value = format!("bytes {first}-{last}/{len}");
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -359,8 +343,7 @@ pub async fn legacy_get(_: Req) -> Result<Response, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{disposition, requested_range, slice_parts};
-    use bytes::Bytes;
+    use super::{disposition, requested_range};
     use http::HeaderMap;
 
     fn range(value: &str, if_range: Option<&str>, len: u64) -> Option<Option<(u64, u64)>> {
@@ -398,23 +381,6 @@ mod tests {
         assert_eq!(range("bytes=0-9", Some("\"tag\""), 100), Some(Some((0, 9))));
         assert_eq!(range("bytes=0-9", Some("\"old\""), 100), None);
         assert_eq!(requested_range(&HeaderMap::new(), 100, "\"tag\""), None);
-    }
-
-    #[test]
-    fn slices_span_parts_without_copying() {
-        let parts = || {
-            vec![
-                Bytes::from_static(b"0123"),
-                Bytes::from_static(b"4567"),
-                Bytes::from_static(b"89"),
-            ]
-        };
-        let join = |v: Vec<Bytes>| v.iter().flat_map(|b| b.to_vec()).collect::<Vec<u8>>();
-        assert_eq!(join(slice_parts(parts(), 0, 9)), b"0123456789");
-        assert_eq!(join(slice_parts(parts(), 3, 8)), b"345678");
-        assert_eq!(join(slice_parts(parts(), 4, 7)), b"4567");
-        assert_eq!(join(slice_parts(parts(), 9, 9)), b"9");
-        assert_eq!(slice_parts(parts(), 4, 7).len(), 1);
     }
 
     #[test]

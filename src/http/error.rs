@@ -25,6 +25,10 @@ pub enum Ctx {
     Dropbox,
 }
 
+/// The `Retry-After` of a 503 for an unavailable object store: long enough for its
+/// client's own retries to have been worth giving up, short enough for a phone to wait.
+const STORE_RETRY_AFTER_SECS: u64 = 5;
+
 /// An error answer.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -357,6 +361,18 @@ impl ApiError {
                 "owner_required",
                 "Send the drop box's owner token in X-Qopy-Owner",
             ),
+            S::StoreUnavailable(m) => {
+                // Logged at the edge like other failures, without object names' secrets
+                // (object_store's messages carry the bucket and key, never credentials).
+                tracing::warn!(error = %m, ?ctx, "object store unavailable");
+                let mut e = ApiError::new(
+                    C::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "The storage behind this server is unavailable; nothing was lost, try again shortly",
+                );
+                e.retry_after = Some(STORE_RETRY_AFTER_SECS);
+                e
+            }
             e @ (S::Store(_) | S::Blob(_) | S::Task(_)) => {
                 tracing::error!(error = %e, ?ctx, "request failed");
                 ApiError::new(

@@ -7,20 +7,20 @@
 //! when its last claim has ended.
 
 use super::{Qopy, Result, ServiceError};
+use crate::blobs::{BlobError, Content};
 use crate::model::{Claim, Claims, ClipId, ClipMeta};
 use crate::store::{ClaimTaken, StoreError};
-use bytes::Bytes;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-/// A download ready to stream: the clip and its content as zero-copy slices of the mapped
-/// chunk files, in order.
+/// A download ready to stream: the clip and its content (zero-copy slices of the mapped
+/// chunk files, or the chunk objects of a bucket), in order.
 pub struct Download {
     /// The clip (for headers).
     pub clip: Arc<ClipMeta>,
-    /// The content, chunk by chunk.
-    pub parts: Vec<Bytes>,
+    /// The content.
+    pub content: Content,
     /// The claim this download is part of, for a clip with a download limit.
     pub claim: Option<ClaimTicket>,
 }
@@ -28,7 +28,7 @@ pub struct Download {
 impl Download {
     /// Total length in bytes.
     pub fn len(&self) -> u64 {
-        self.parts.iter().map(|b| b.len() as u64).sum()
+        self.content.len()
     }
 
     /// True for empty content.
@@ -167,9 +167,13 @@ impl Qopy {
             .await
             .map_err(|e| ServiceError::Task(e.to_string()))?;
         let c = clip.clone();
-        let parts = self
-            .blocking(move |q| q.clip_maps(&c).map(|m| m.to_vec()))
-            .await?;
+        let content = self.blocking(move |q| q.clip_content(&c)).await?;
+        // A store that cannot serve it now answers before a claim is taken or a byte
+        // promised: the reader can simply try again.
+        content.check().await.map_err(|e| match e {
+            BlobError::Damaged(_) => ServiceError::ContentMissing,
+            e => e.into(),
+        })?;
         let claim = match (clip.max_downloads, token) {
             (None, _) => None,
             (Some(_), Some(token)) => Some(self.resume_claim(&clip, &token).await?),
@@ -182,7 +186,11 @@ impl Qopy {
         if !resumed {
             self.count_access(&clip);
         }
-        Ok(Download { clip, parts, claim })
+        Ok(Download {
+            clip,
+            content,
+            claim,
+        })
     }
 
     /// Counts a download, off the request path; the task holds the core, so shutdown waits.

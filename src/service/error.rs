@@ -97,6 +97,10 @@ pub enum ServiceError {
     /// Blob I/O failed.
     #[error("storage failure: {0}")]
     Blob(BlobError),
+    /// The object store that holds the content cannot be reached or failed; the request may
+    /// succeed later, and nothing was half-made.
+    #[error("{0}")]
+    StoreUnavailable(String),
     /// A background task failed.
     #[error("internal task failure: {0}")]
     Task(String),
@@ -110,6 +114,7 @@ impl From<BlobError> for ServiceError {
             BlobError::NoSpace => {
                 ServiceError::InsufficientStorage("the disk is full; try again later".into())
             }
+            BlobError::Unavailable(m) => ServiceError::StoreUnavailable(m),
             e => ServiceError::Blob(e),
         }
     }

@@ -27,11 +27,15 @@ pub use oneshot::OneShotRequest;
 pub use sweep::{SweepKind, SweepReport};
 pub use upload::{ChunkOutcome, CompleteRequest, Completed, InitiateRequest, Initiated, Status};
 
-use crate::blobs::{BlobError, Blobs, Mapped};
+use crate::blobs::{BlobError, Blobs, Mapped, Remote};
+/// A clip's content as downloads send it (see [`crate::blobs::Content`]).
+pub use crate::blobs::{BlobError as ContentError, Content};
 use crate::cache::{ClipCache, Lookup};
 use crate::clock::Clock;
+use crate::config::BlobStore;
 use crate::config::Config;
 use crate::model::{BlobDir, ChunkRecord, ClipId, ClipMeta, UploadId};
+use crate::s3::{Bucket, BucketConfig};
 use crate::store::{Store, StoreError};
 use rand::RngCore;
 use std::sync::Arc;
@@ -104,7 +108,18 @@ impl Qopy {
         // version, a copy made by hand) is made private first.
         crate::private_dir::tighten(&config.data_dir).map_err(io)?;
         let store = Store::open(&config.data_dir.join("db"))?;
-        let blobs = Blobs::open(&config.data_dir)?;
+        let blobs = match config.blob_store {
+            BlobStore::Local => Blobs::open(&config.data_dir)?,
+            BlobStore::S3 => {
+                let bucket = BucketConfig::from_config(&config)
+                    .and_then(|c| Bucket::open(&c))
+                    .map_err(|e| ServiceError::StoreUnavailable(e.to_string()))?;
+                let rt = tokio::runtime::Handle::try_current().map_err(|_| {
+                    ServiceError::Task("the S3 blob store needs a Tokio runtime".into())
+                })?;
+                Blobs::open_remote(&config.data_dir, Remote::new(bucket, rt))
+            }
+        };
         let salt = store.meta_or_init("pbkdf2_salt", || random_hex(32))?;
         let key = store.meta_or_init("server_key", || {
             let mut k = vec![0u8; 32];
@@ -240,7 +255,9 @@ impl Qopy {
     /// Checks that the `count` chunks of an upload, `size` bytes in all, are on disk, and
     /// caches their maps as its clip's content. When every chunk was mapped as it was
     /// written this costs the same for any number of chunks; otherwise (after a restart or
-    /// an eviction) each chunk file is mapped and checked against its record. Blocking.
+    /// an eviction) each chunk file is mapped and checked against its record. In a bucket
+    /// there is nothing to do: a chunk is recorded only once the store has acknowledged its
+    /// object, and the session's counts already say every chunk is there. Blocking.
     pub fn adopt_content(
         &self,
         blob: BlobDir,
@@ -248,28 +265,39 @@ impl Qopy {
         count: u32,
         size: u64,
     ) -> Result<()> {
+        if self.blobs.remote().is_some() {
+            return Ok(());
+        }
         if !self.blobs.adopt_remembered(blob, count, size) {
             self.map_from_records(blob, upload, count, size)?;
         }
         Ok(())
     }
 
-    /// A clip's content as maps of its chunk files in order: cached, or mapped and checked
-    /// now from the chunk records. Blocking.
-    pub fn clip_maps(&self, clip: &ClipMeta) -> Result<Mapped> {
-        match self.blobs.cached_maps(clip.blob, clip.chunk_count) {
-            Some(m) => Ok(m),
-            None => self.map_from_records(clip.blob, clip.upload, clip.chunk_count, clip.size),
+    /// A clip's content: maps of its chunk files in order (cached, or mapped and checked now
+    /// from the chunk records), or its chunk objects named by the records. Blocking.
+    pub fn clip_content(&self, clip: &ClipMeta) -> Result<Content> {
+        if self.blobs.remote().is_some() {
+            let records = self.chunk_records(clip.upload, clip.chunk_count, clip.size)?;
+            let chunks = records
+                .iter()
+                .enumerate()
+                .map(|(n, r)| (n as u32, r.token, r.len))
+                .collect();
+            return self
+                .blobs
+                .objects(clip.blob, chunks)
+                .ok_or(ServiceError::ContentMissing);
         }
+        let maps = match self.blobs.cached_maps(clip.blob, clip.chunk_count) {
+            Some(m) => m,
+            None => self.map_from_records(clip.blob, clip.upload, clip.chunk_count, clip.size)?,
+        };
+        Ok(Content::Mapped(maps.to_vec()))
     }
 
-    fn map_from_records(
-        &self,
-        blob: BlobDir,
-        upload: UploadId,
-        count: u32,
-        size: u64,
-    ) -> Result<Mapped> {
+    /// The records of chunks `0..count` of an upload, checked to hold `size` bytes.
+    fn chunk_records(&self, upload: UploadId, count: u32, size: u64) -> Result<Vec<ChunkRecord>> {
         let records: Vec<ChunkRecord> = self
             .store
             .chunks(upload)?
@@ -281,6 +309,17 @@ impl Qopy {
         if records.len() != count as usize || records.iter().map(|r| r.len).sum::<u64>() != size {
             return Err(ServiceError::ContentMissing);
         }
+        Ok(records)
+    }
+
+    fn map_from_records(
+        &self,
+        blob: BlobDir,
+        upload: UploadId,
+        count: u32,
+        size: u64,
+    ) -> Result<Mapped> {
+        let records = self.chunk_records(upload, count, size)?;
         self.blobs
             .map_and_cache(blob, &records)
             .map_err(|e| match e {
@@ -289,13 +328,19 @@ impl Qopy {
             })
     }
 
-    /// Checks the storage reserve and quota before accepting `incoming` more bytes. Blocking.
+    /// Checks the storage reserve and quota before accepting `incoming` more bytes. With the
+    /// content in a bucket, the disk keeps only the database: its reserve must stay free,
+    /// but the incoming bytes go elsewhere. Blocking.
     pub fn check_room(&self, incoming: u64) -> Result<()> {
         let free = self
             .blobs
             .free_space()
             .map_err(|e| ServiceError::Blob(e.into()))?;
-        if free < self.config.min_free_disk.saturating_add(incoming) {
+        let on_disk = match self.blobs.remote() {
+            Some(_) => 0,
+            None => incoming,
+        };
+        if free < self.config.min_free_disk.saturating_add(on_disk) {
             return Err(ServiceError::InsufficientStorage(format!(
                 "the server keeps {} bytes of disk free and cannot accept {} more bytes now",
                 self.config.min_free_disk, incoming

@@ -10,7 +10,7 @@ use super::{Qopy, Result, ServiceError};
 use crate::model::ClipId;
 use bytes::Bytes;
 use image::{ImageError, ImageReader, Limits};
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek};
 use std::sync::Arc;
 
 /// The box a preview fits in.
@@ -56,8 +56,7 @@ impl Qopy {
             if let Some(b) = q.blobs.read_preview(clip.blob) {
                 return Ok(b);
             }
-            let parts = q.clip_maps(&clip)?;
-            let jpeg = render(PartsReader::new(parts.to_vec()))?;
+            let jpeg = render(q.clip_content(&clip)?.into_reader())?;
             if let Err(e) = q.blobs.write_preview(clip.blob, &jpeg) {
                 tracing::debug!(error = %e, "preview not cached");
             }
@@ -106,92 +105,5 @@ fn refused(e: ImageError) -> ServiceError {
         }
         ImageError::IoError(e) => ServiceError::Blob(e.into()),
         e => ServiceError::ImageRefused(format!("the image could not be decoded: {e}")),
-    }
-}
-
-/// Reads a clip's chunk maps in order as one seekable byte stream, without copying them.
-struct PartsReader {
-    parts: Vec<Bytes>,
-    /// Start offset of each part.
-    starts: Vec<u64>,
-    len: u64,
-    pos: u64,
-}
-
-impl PartsReader {
-    fn new(parts: Vec<Bytes>) -> PartsReader {
-        let mut starts = Vec::with_capacity(parts.len());
-        let mut len = 0u64;
-        for p in &parts {
-            starts.push(len);
-            len += p.len() as u64;
-        }
-        PartsReader {
-            parts,
-            starts,
-            len,
-            pos: 0,
-        }
-    }
-}
-
-impl Read for PartsReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos >= self.len || buf.is_empty() {
-            return Ok(0);
-        }
-        // The part holding `pos`: the last one starting at or before it.
-        let i = self.starts.partition_point(|&s| s <= self.pos) - 1;
-        let part = &self.parts[i];
-        let off = (self.pos - self.starts[i]) as usize;
-        let n = buf.len().min(part.len() - off);
-        buf[..n].copy_from_slice(&part[off..off + n]);
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl Seek for PartsReader {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        let Some(t) = target else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before start",
-            ));
-        };
-        self.pos = t;
-        Ok(t)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::PartsReader;
-    use bytes::Bytes;
-    use std::io::{Read, Seek, SeekFrom};
-
-    #[test]
-    fn parts_reader_reads_across_parts_and_seeks() {
-        let mut r = PartsReader::new(vec![
-            Bytes::from_static(b"abc"),
-            Bytes::new(),
-            Bytes::from_static(b"defg"),
-        ]);
-        let mut all = Vec::new();
-        r.read_to_end(&mut all).unwrap();
-        assert_eq!(all, b"abcdefg");
-        r.seek(SeekFrom::Start(2)).unwrap();
-        let mut two = [0u8; 2];
-        r.read_exact(&mut two).unwrap();
-        assert_eq!(&two, b"cd");
-        r.seek(SeekFrom::End(-1)).unwrap();
-        let mut rest = Vec::new();
-        r.read_to_end(&mut rest).unwrap();
-        assert_eq!(rest, b"g");
     }
 }

@@ -362,8 +362,15 @@ impl Qopy {
             .await?
             .ok_or(ServiceError::UploadNotFound)?;
         self.store.flush().await?;
-        self.blocking(move |q| Ok(q.blobs.remove_dir(session.blob)?))
-            .await
+        // The session is gone either way; chunks left behind (a store that is down) are
+        // the sweeper's to remove, so the cancel still succeeds.
+        self.blocking(move |q| {
+            if let Err(e) = q.blobs.remove_dir(session.blob) {
+                tracing::warn!(error = %e, "could not remove a cancelled upload's chunks; the sweeper will");
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Turns a complete session into a clip. The size is computed from the stored chunks,

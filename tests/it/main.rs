@@ -23,6 +23,7 @@ mod props;
 mod pwa;
 mod ranges;
 mod regressions;
+mod s3_store;
 mod slow;
 mod smoke;
 mod stalls;

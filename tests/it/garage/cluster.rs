@@ -33,12 +33,13 @@ pub const INSTALL: &str = "cargo install --locked garage --version 2.5.0 \
 /// The region every node signs for (`s3_region` of its configuration).
 pub const REGION: &str = "garage";
 
-/// The access key of every cluster, and its secret. Qopy takes its credentials from the
-/// process-wide `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, so tests running side by side,
-/// each with a cluster of its own, can share them only if every cluster has the same key. It
-/// opens nothing but buckets of loopback clusters that live as long as one test.
-pub const KEY_ID: &str = "GK0000000000000000071e57ed";
-pub const SECRET: &str = "7e57000000000000000000000000000000000000000000000000000000005ec7";
+/// The access key every cluster imports (Garage's key IDs are "GK" and 12 bytes in hex,
+/// secrets 32 bytes in hex). One key for all: a server in a test reads its credentials from
+/// the process's `AWS_*` variables, which all tests share; each cluster is private to its
+/// test anyway (its own processes, ports and directories).
+pub const KEY_ID: &str = "GK0123456789abcdef01234567";
+/// The secret of [`KEY_ID`].
+pub const KEY_SECRET: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /// Nodes of a cluster.
 pub const NODES: usize = 3;
@@ -83,7 +84,7 @@ pub struct GarageCluster {
     pub bucket: String,
     /// The access key that may read, write and own it ([`KEY_ID`]).
     pub key_id: String,
-    /// Its secret ([`SECRET`]).
+    /// Its secret ([`KEY_SECRET`]).
     pub secret: String,
     dir: tempfile::TempDir,
 }
@@ -129,7 +130,7 @@ impl GarageCluster {
                 .unwrap(),
             bucket: "qopy-test".to_string(),
             key_id: KEY_ID.to_string(),
-            secret: SECRET.to_string(),
+            secret: KEY_SECRET.to_string(),
             dir,
         };
         for i in 0..NODES {
@@ -194,6 +195,17 @@ impl GarageCluster {
             ],
         )
         .await;
+    }
+
+    /// Puts the cluster's key in `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, where a
+    /// server with `blob_store = "s3"` reads it. Set once per process: every cluster has the
+    /// same key, so no test changes what another reads.
+    pub fn export_credentials(&self) {
+        static SET: std::sync::Once = std::sync::Once::new();
+        SET.call_once(|| {
+            std::env::set_var("AWS_ACCESS_KEY_ID", KEY_ID);
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", KEY_SECRET);
+        });
     }
 
     /// The S3 endpoint of node `i`: `http://127.0.0.1:PORT`.
