@@ -283,11 +283,18 @@ async fn an_upload_completes_while_a_garage_node_is_down() {
         let (status, body) = s.put_chunk(&upload, n as u32, c.to_vec()).await;
         assert_eq!(status, 200, "{body}");
     }
-    cluster.stop(2);
-    for (n, c) in chunks.iter().enumerate().skip(4) {
-        let (status, body) = s.put_chunk(&upload, n as u32, c.to_vec()).await;
-        assert_eq!(status, 200, "chunk {n} with a node down: {body}");
-    }
+    // Node 2 is killed while the next chunks are on their way.
+    let rest = async {
+        for (n, c) in chunks.iter().enumerate().skip(4) {
+            let (status, body) = s.put_chunk(&upload, n as u32, c.to_vec()).await;
+            assert_eq!(status, 200, "chunk {n} with a node down: {body}");
+        }
+    };
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        cluster.stop(2);
+    };
+    tokio::join!(rest, kill);
     let (status, done) = s
         .post_json(&format!("/api/upload/complete/{upload}"), json!({}))
         .await;
