@@ -1,5 +1,5 @@
 //! Tests of the local Garage cluster the S3 tests run against (the cluster itself is in
-//! `garage/cluster.rs`, which `benches/garage_direct.rs` shares): the bucket client against
+//! `garage/cluster.rs`, which `benches/s3_store.rs` shares): the bucket client against
 //! it, and a node killed and started again. `cargo test --test it garage::` runs them.
 
 mod cluster;

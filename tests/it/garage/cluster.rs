@@ -14,7 +14,7 @@
 //! tests that kill nodes could not share it. [`GarageCluster::create_bucket`] makes another
 //! bucket when a test wants more than one.
 //!
-//! `benches/garage_direct.rs` includes this file as well, so it needs nothing of the test
+//! `benches/s3_store.rs` includes this file as well, so it needs nothing of the test
 //! harness but `free_port`, and holds no tests.
 
 #![allow(dead_code)]
