@@ -24,6 +24,7 @@ pub use write::{WrittenChunk, WRITERS};
 
 use crate::model::{BlobDir, ChunkRecord};
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -348,6 +349,41 @@ impl Blobs {
                 if r.is_ok() {
                     removed += 1;
                 }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes what no record owns: directories not in `owned`, files of owned directories
+    /// that are not among their chunks (number, token), and strays, each only once older
+    /// than `grace`. Returns how many entries were removed. Blocking.
+    pub fn remove_unowned(
+        &self,
+        owned: &HashMap<BlobDir, Vec<(u32, u64)>>,
+        grace: std::time::Duration,
+    ) -> Result<u64, BlobError> {
+        if let Some(r) = &self.remote {
+            return r.remove_unowned(owned, grace);
+        }
+        let (dirs, strays) = self.list()?;
+        let mut removed = 0u64;
+        for (dir, modified) in dirs {
+            match owned.get(&dir) {
+                // Within an owned directory: temporary files of dead writes, losing
+                // duplicates. In-flight writes are younger than the grace period.
+                Some(files) => removed += self.prune_dir(dir, files, grace).unwrap_or(0) as u64,
+                None => {
+                    let age = modified.elapsed().unwrap_or_default();
+                    if age >= grace && self.remove_dir(dir).is_ok() {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        for (stray, modified) in strays {
+            let age = modified.elapsed().unwrap_or_default();
+            if age >= grace && self.remove_stray(&stray).is_ok() {
+                removed += 1;
             }
         }
         Ok(removed)

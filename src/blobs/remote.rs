@@ -189,6 +189,45 @@ impl Remote {
         Ok(n)
     }
 
+    /// Removes, with one listing of the area and batched deletes, every object that no
+    /// record owns and that is older than `grace`: objects of directories not in `owned`,
+    /// objects of owned directories that are not among their chunks (number, token) or the
+    /// preview, and objects outside any directory. Blocking.
+    pub fn remove_unowned(
+        &self,
+        owned: &HashMap<BlobDir, Vec<(u32, u64)>>,
+        grace: Duration,
+    ) -> Result<u64, BlobError> {
+        let objects = self.wait(self.bucket.list(AREA))?;
+        let keep: HashMap<BlobDir, HashSet<String>> = owned
+            .iter()
+            .map(|(d, files)| {
+                let mut names: HashSet<String> =
+                    files.iter().map(|&(n, t)| chunk_file_name(n, t)).collect();
+                names.insert(PREVIEW_FILE.to_string());
+                (*d, names)
+            })
+            .collect();
+        let doomed: Vec<String> = objects
+            .into_iter()
+            .filter(|o| o.modified.elapsed().unwrap_or_default() >= grace)
+            .filter(|o| {
+                let owner = o
+                    .name
+                    .split_once('/')
+                    .and_then(|(d, f)| Some((BlobDir::parse(d)?, f)));
+                match owner {
+                    Some((d, file)) => !keep.get(&d).is_some_and(|k| k.contains(file)),
+                    None => true,
+                }
+            })
+            .map(|o| format!("{AREA}/{}", o.name))
+            .collect();
+        let n = doomed.len() as u64;
+        self.wait(self.bucket.delete_all(doomed))?;
+        Ok(n)
+    }
+
     /// Removes one object found outside any directory. Blocking.
     pub fn remove_object(&self, name: &str) -> Result<(), BlobError> {
         Ok(self.wait(self.bucket.delete(name))?)

@@ -216,34 +216,11 @@ fn sweep_orphans(q: &Qopy, startup: bool) -> Result<u64, StoreError> {
     } else {
         ORPHAN_GRACE
     };
-    let (dirs, strays) = match q.blobs.list() {
-        Ok(x) => x,
+    match q.blobs.remove_unowned(&owned, grace) {
+        Ok(removed) => Ok(removed),
         Err(e) => {
-            tracing::warn!(error = %e, "could not list blob directory");
-            return Ok(0);
-        }
-    };
-    let mut removed = 0u64;
-    for (dir, modified) in dirs {
-        match owned.get(&dir) {
-            Some(files) => {
-                // Within an owned directory: temporary files of dead writes, losing
-                // duplicates. In-flight writes are younger than the grace period.
-                removed += q.blobs.prune_dir(dir, files, grace).unwrap_or(0) as u64;
-            }
-            None => {
-                let age = modified.elapsed().unwrap_or_default();
-                if age >= grace && q.blobs.remove_dir(dir).is_ok() {
-                    removed += 1;
-                }
-            }
+            tracing::warn!(error = %e, "could not sweep the blob area");
+            Ok(0)
         }
     }
-    for (stray, modified) in strays {
-        let age = modified.elapsed().unwrap_or_default();
-        if age >= grace && q.blobs.remove_stray(&stray).is_ok() {
-            removed += 1;
-        }
-    }
-    Ok(removed)
 }

@@ -216,6 +216,12 @@ async fn expiry_and_the_sweeper_remove_objects_and_orphans() {
     let cluster = GarageCluster::launch().await;
     let bucket = cluster.bucket_at(0, "sweep");
     let s = server_on(&cluster, 0, "sweep", |_| {}).await;
+    let kept = s.upload_file(&test_bytes(100, 6)).await;
+    let kept_dir = objects(&bucket).await[0]
+        .split_once('/')
+        .unwrap()
+        .0
+        .to_string();
     let data = test_bytes(2 * CHUNK as usize + 1, 5);
     let id = s
         .upload(&data, json!({ "expiration": "5min" }), json!({}))
@@ -223,10 +229,10 @@ async fn expiry_and_the_sweeper_remove_objects_and_orphans() {
         .as_str()
         .unwrap()
         .to_string();
-    let kept = s.upload_file(&test_bytes(100, 6)).await;
     assert_eq!(objects(&bucket).await.len(), 4);
 
-    // Objects no record owns: a stray outside any directory, and a whole directory.
+    // Objects no record owns: a stray outside any directory, a whole directory, and a
+    // chunk-like object inside the kept clip's directory (a losing duplicate's leftover).
     bucket
         .put("blobs/stray-object", bytes::Bytes::from_static(b"x"))
         .await
@@ -239,11 +245,19 @@ async fn expiry_and_the_sweeper_remove_objects_and_orphans() {
         .await
         .unwrap();
 
+    bucket
+        .put(
+            &format!("blobs/{kept_dir}/00000009-00000000000000ff"),
+            bytes::Bytes::from_static(b"z"),
+        )
+        .await
+        .unwrap();
+
     s.clock.advance(Duration::from_secs(6 * 60));
     let report = s.sweep().await;
     assert!(report.is_object(), "{report}");
     assert_eq!(s.download(&id, None).await.status(), 404);
-    wait_objects(&bucket, 3, "after expiry").await;
+    wait_objects(&bucket, 4, "after expiry").await;
 
     // Orphans are removed at the next start (no grace then).
     let s = s.restart().await;
@@ -269,11 +283,18 @@ async fn an_upload_completes_while_a_garage_node_is_down() {
         let (status, body) = s.put_chunk(&upload, n as u32, c.to_vec()).await;
         assert_eq!(status, 200, "{body}");
     }
-    cluster.stop(2);
-    for (n, c) in chunks.iter().enumerate().skip(4) {
-        let (status, body) = s.put_chunk(&upload, n as u32, c.to_vec()).await;
-        assert_eq!(status, 200, "chunk {n} with a node down: {body}");
-    }
+    // Node 2 is killed while the next chunks are on their way.
+    let rest = async {
+        for (n, c) in chunks.iter().enumerate().skip(4) {
+            let (status, body) = s.put_chunk(&upload, n as u32, c.to_vec()).await;
+            assert_eq!(status, 200, "chunk {n} with a node down: {body}");
+        }
+    };
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        cluster.stop(2);
+    };
+    tokio::join!(rest, kill);
     let (status, done) = s
         .post_json(&format!("/api/upload/complete/{upload}"), json!({}))
         .await;
@@ -346,4 +367,55 @@ async fn a_store_that_is_down_gets_503_with_retry_after_and_loses_nothing() {
     let (status, got) = s.download_bytes(&once, None).await;
     assert_eq!(status, 200, "the one-time clip was not lost");
     assert!(got == data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_shot_uploads_and_image_previews_read_the_bucket() {
+    let cluster = GarageCluster::launch().await;
+    let bucket = cluster.bucket_at(0, "preview");
+    let s = server_on(&cluster, 0, "preview", |_| {}).await;
+    // A noisy image, so its PNG spans several chunk objects and the preview's reader
+    // crosses them.
+    let noise = test_bytes(1200 * 900 * 3, 9);
+    let img = image::RgbImage::from_raw(1200, 900, noise).unwrap();
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let png = png.into_inner();
+    assert!(png.len() > 4 * CHUNK as usize);
+    let r = s.put("/photo.png").body(png.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let url = r.text().await.unwrap();
+    let id = url.trim_end().rsplit('/').next().unwrap().to_string();
+    let got = s.get(&format!("/file/{id}")).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert!(
+        got.bytes().await.unwrap()[..] == png[..],
+        "one-shot bytes differ"
+    );
+
+    let chunks = objects(&bucket).await.len();
+    let r = s
+        .get(&format!("/api/clip/{id}/preview"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let jpeg = r.bytes().await.unwrap();
+    let shown = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!((shown.width(), shown.height()), (800, 600));
+    // Cached as an object beside the chunks, and kept by the start-up sweep.
+    let names = objects(&bucket).await;
+    assert_eq!(names.len(), chunks + 1);
+    assert!(
+        names.iter().any(|n| n.ends_with("/preview.jpg")),
+        "{names:?}"
+    );
+    let s = s.restart().await;
+    assert_eq!(objects(&bucket).await.len(), chunks + 1);
+    let again = s
+        .get(&format!("/api/clip/{id}/preview"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.bytes().await.unwrap(), jpeg);
 }

@@ -1,5 +1,5 @@
 //! Free loopback ports, in a file of its own so the benchmarks that start test processes
-//! (`benches/garage_direct.rs`) can include it without the rest of the harness.
+//! (`benches/s3_store.rs`) can include it without the rest of the harness.
 
 /// A loopback port free at the moment of the call.
 pub fn free_port() -> u16 {
