@@ -222,7 +222,13 @@ impl QopyServer {
         let init = self
             .json(
                 "/api/upload/initiate",
-                json!({ "filename": "bench.bin", "filesize": p.bytes, "expiration": "1hr" }),
+                json!({
+                    "filename": "bench.bin",
+                    "filesize": p.bytes,
+                    "totalChunks": p.chunks(),
+                    "contentType": "file",
+                    "expiration": "1hr",
+                }),
             )
             .await?;
         let upload = init["uploadId"].as_str().ok_or("no uploadId")?.to_string();
