@@ -57,6 +57,14 @@ pub async fn run(
         .await
         .map_err(|e| AppError::Startup(e.to_string()))??;
     let qopy = Arc::new(qopy);
+    if let Some(remote) = qopy.blobs().remote() {
+        // A store that is down at start is not fatal (requests answer 503 until it is back),
+        // but a wrong bucket or key should be said at once, not at the first upload.
+        match remote.bucket().check().await {
+            Ok(()) => tracing::info!("the S3 bucket answers"),
+            Err(e) => tracing::error!(error = %e, "the S3 bucket cannot be used now"),
+        }
+    }
     let q = qopy.clone();
     tokio::task::spawn_blocking(move || q.sweep(SweepKind::Startup))
         .await

@@ -8,7 +8,7 @@
 
 use crate::config::Config;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -35,9 +35,21 @@ pub enum S3Error {
 }
 
 impl S3Error {
+    /// The error of a read of one object: "not found" is about that object.
     fn from_store(e: object_store::Error) -> S3Error {
         match e {
             object_store::Error::NotFound { .. } => S3Error::NotFound,
+            e => S3Error::Unavailable(e.to_string()),
+        }
+    }
+
+    /// The error of a write or listing: "not found" there means the bucket is missing (a
+    /// wrong `s3_bucket`), which no object-level answer should hide.
+    fn from_bucket(e: object_store::Error) -> S3Error {
+        match e {
+            object_store::Error::NotFound { .. } => {
+                S3Error::Unavailable("the bucket does not exist (check s3_bucket)".into())
+            }
             e => S3Error::Unavailable(e.to_string()),
         }
     }
@@ -46,13 +58,19 @@ impl S3Error {
 /// Result of object store operations.
 pub type Result<T> = std::result::Result<T, S3Error>;
 
-/// How long one request may take before it counts as failed (and is retried).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one request (a chunk's PUT, a listing) may take before it counts as failed:
+/// long enough for a 64 MiB chunk over a slow link to a remote store. Streamed reads have
+/// no such limit (see [`STREAM_IDLE`]).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Retries of one operation, and the time after which no further retry is started.
 const MAX_RETRIES: usize = 3;
 const RETRY_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn stalled() -> String {
+    format!("the store sent nothing for {} s", STREAM_IDLE.as_secs())
+}
 
 /// One object listed under a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,15 +83,23 @@ pub struct Listed {
     pub modified: SystemTime,
 }
 
+/// How long a streamed read may wait for the store's next bytes (or its answer's head).
+/// Measured only while the reader wants bytes, so a slow client never trips it.
+const STREAM_IDLE: Duration = Duration::from_secs(30);
+
 /// The bucket (and key prefix) Qopy keeps its objects in.
 #[derive(Debug, Clone)]
 pub struct Bucket {
     store: Arc<AmazonS3>,
+    /// The same bucket without a time limit on whole requests, for streamed reads: a
+    /// download to a slow client may take an object minutes to pass on; [`STREAM_IDLE`]
+    /// bounds the waits for the store instead.
+    streams: Arc<AmazonS3>,
     prefix: String,
 }
 
-/// Where a bucket is and how to sign for it.
-#[derive(Debug, Clone)]
+/// Where a bucket is and how to sign for it. Its `Debug` leaves the secret out.
+#[derive(Clone)]
 pub struct BucketConfig {
     /// `scheme://host[:port]`.
     pub endpoint: String,
@@ -87,6 +113,19 @@ pub struct BucketConfig {
     pub key_id: String,
     /// Secret access key.
     pub secret: String,
+}
+
+impl std::fmt::Debug for BucketConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BucketConfig")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("prefix", &self.prefix)
+            .field("key_id", &self.key_id)
+            .field("secret", &"(hidden)")
+            .finish()
+    }
 }
 
 impl BucketConfig {
@@ -128,21 +167,24 @@ impl Bucket {
         };
         let options = ClientOptions::new()
             .with_allow_http(true)
-            .with_timeout(REQUEST_TIMEOUT)
             .with_connect_timeout(CONNECT_TIMEOUT);
-        let store = AmazonS3Builder::new()
-            .with_endpoint(&c.endpoint)
-            .with_bucket_name(&c.bucket)
-            .with_region(&c.region)
-            .with_access_key_id(&c.key_id)
-            .with_secret_access_key(&c.secret)
-            .with_virtual_hosted_style_request(false)
-            .with_retry(retry)
-            .with_client_options(options)
-            .build()
-            .map_err(|e| S3Error::Config(e.to_string()))?;
+        let build = |options: ClientOptions| {
+            AmazonS3Builder::new()
+                .with_endpoint(&c.endpoint)
+                .with_bucket_name(&c.bucket)
+                .with_region(&c.region)
+                .with_access_key_id(&c.key_id)
+                .with_secret_access_key(&c.secret)
+                .with_virtual_hosted_style_request(false)
+                .with_retry(retry.clone())
+                .with_client_options(options)
+                .build()
+                .map(Arc::new)
+                .map_err(|e| S3Error::Config(e.to_string()))
+        };
         Ok(Bucket {
-            store: Arc::new(store),
+            store: build(options.clone().with_timeout(REQUEST_TIMEOUT))?,
+            streams: build(options.with_timeout_disabled())?,
             prefix: c.prefix.clone(),
         })
     }
@@ -163,7 +205,7 @@ impl Bucket {
             .list_with_delimiter(Some(&prefix))
             .await
             .map(|_| ())
-            .map_err(S3Error::from_store)
+            .map_err(S3Error::from_bucket)
     }
 
     /// Stores `data` as `name`; returns once the store has acknowledged it.
@@ -172,7 +214,7 @@ impl Bucket {
             .put(&self.key(name), PutPayload::from_bytes(data))
             .await
             .map(|_| ())
-            .map_err(S3Error::from_store)
+            .map_err(S3Error::from_bucket)
     }
 
     /// The whole object `name`.
@@ -204,12 +246,25 @@ impl Bucket {
             range: Some(GetRange::Bounded(range)),
             ..Default::default()
         };
-        let r = self
-            .store
-            .get_opts(&self.key(name), options)
-            .await
-            .map_err(S3Error::from_store)?;
-        Ok(r.into_stream().map_err(S3Error::from_store))
+        let key = self.key(name);
+        let head = self.streams.get_opts(&key, options);
+        let r = match tokio::time::timeout(STREAM_IDLE, head).await {
+            Ok(r) => r.map_err(S3Error::from_store)?,
+            Err(_) => return Err(S3Error::Unavailable(stalled())),
+        };
+        let pieces = r.into_stream();
+        Ok(futures_util::stream::unfold(
+            Some(pieces),
+            |pieces| async move {
+                let mut pieces = pieces?;
+                match tokio::time::timeout(STREAM_IDLE, pieces.next()).await {
+                    Ok(Some(piece)) => Some((piece.map_err(S3Error::from_store), Some(pieces))),
+                    Ok(None) => None,
+                    // One error, then the end: the reader's answer is cut short.
+                    Err(_) => Some((Err(S3Error::Unavailable(stalled())), None)),
+                }
+            },
+        ))
     }
 
     /// Deletes object `name`; a missing object is not an error.
@@ -244,7 +299,7 @@ impl Bucket {
         let mut out = Vec::new();
         let mut listing = self.store.list(Some(&prefix));
         while let Some(meta) = listing.next().await {
-            let meta = meta.map_err(S3Error::from_store)?;
+            let meta = meta.map_err(S3Error::from_bucket)?;
             let full = meta.location.to_string();
             let Some(name) = full.strip_prefix(&strip) else {
                 continue;

@@ -136,8 +136,8 @@ impl Uploader {
         let existing = list(&self.bucket).await?;
         let taken_at = [
             Some(self.qopy.now()),
-            existing.first().map(|t| t + 1),
-            last.map(|w| w.taken_at + 1),
+            existing.first().map(|t| t.saturating_add(1)),
+            last.map(|w| w.taken_at.saturating_add(1)),
         ]
         .into_iter()
         .flatten()

@@ -13,6 +13,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::sync::Arc;
 
+/// Object requests of a download open at once: the one being read and the next ones.
+const OPEN_AHEAD: usize = 3;
+
 /// The bytes fetched at once when a reader (previews) reads a bucket's object.
 const READ_WINDOW: u64 = 1 << 20;
 
@@ -89,7 +92,8 @@ impl Content {
     }
 
     /// Checks, before anything is promised to a client, that the store can serve it: the
-    /// first wanted chunk object answers. Maps need no check.
+    /// object of its first chunk answers (before a `Range` narrows it: a probe of the store,
+    /// not of the exact bytes sent). Maps need no check.
     pub async fn check(&self) -> Result<(), BlobError> {
         match self {
             Content::Mapped(_) => Ok(()),
@@ -110,14 +114,18 @@ impl Content {
             Content::Objects(o) => {
                 let pieces = o.pieces();
                 let (remote, dir, chunks) = (o.remote, o.dir, o.chunks);
+                // The next objects' requests are opened while one is read, so the store
+                // works on them meanwhile; their bytes wait in the connections' buffers (the
+                // kernel's and the client's, bounded), not in ours.
                 futures_util::stream::iter(pieces)
-                    .then(move |(i, range)| {
+                    .map(move |(i, range)| {
                         let (remote, (n, token, _)) = (remote.clone(), chunks[i]);
                         async move {
                             let s = remote.chunk_stream(dir, n, token, range).await?;
                             Ok::<_, BlobError>(s.map_err(BlobError::from))
                         }
                     })
+                    .buffered(OPEN_AHEAD)
                     .try_flatten()
                     .boxed()
             }

@@ -356,14 +356,16 @@ impl Blobs {
 
     /// Removes what no record owns: directories not in `owned`, files of owned directories
     /// that are not among their chunks (number, token), and strays, each only once older
-    /// than `grace`. Returns how many entries were removed. Blocking.
+    /// than `grace` (objects in a bucket by the server's clock `now`, which tests move;
+    /// local files by the system's). Returns how many entries were removed. Blocking.
     pub fn remove_unowned(
         &self,
         owned: &HashMap<BlobDir, Vec<(u32, u64)>>,
         grace: std::time::Duration,
+        now: std::time::SystemTime,
     ) -> Result<u64, BlobError> {
         if let Some(r) = &self.remote {
-            return r.remove_unowned(owned, grace);
+            return r.remove_unowned(owned, grace, now);
         }
         let (dirs, strays) = self.list()?;
         let mut removed = 0u64;

@@ -24,6 +24,9 @@ const AREA: &str = "blobs";
 const BUFFER_BUDGET: u64 = 512 << 20;
 /// The unit the budget is counted in.
 const BUFFER_UNIT: u64 = 64 << 10;
+/// How long a chunk body waits for its share of the budget before it is refused (503,
+/// `Retry-After`): the client retries, instead of its request hanging.
+const BUFFER_WAIT: Duration = Duration::from_secs(20);
 
 impl From<S3Error> for BlobError {
     fn from(e: S3Error) -> BlobError {
@@ -34,11 +37,18 @@ impl From<S3Error> for BlobError {
     }
 }
 
+/// How long deletions are not tried after one failed for an unavailable store: a sweep of a
+/// thousand expired clips must not wait out the retries a thousand times. The records are
+/// gone already; the sweeper's orphan pass removes the objects later.
+const DELETES_PAUSE: Duration = Duration::from_secs(30);
+
 /// The bucket as a blob area.
 pub struct Remote {
     bucket: Bucket,
     rt: tokio::runtime::Handle,
     buffers: Arc<Semaphore>,
+    /// Until when deletions are skipped (see [`DELETES_PAUSE`]).
+    deletes_paused: parking_lot::Mutex<Option<std::time::Instant>>,
 }
 
 impl Remote {
@@ -48,6 +58,26 @@ impl Remote {
             bucket,
             rt,
             buffers: Arc::new(Semaphore::new((BUFFER_BUDGET / BUFFER_UNIT) as usize)),
+            deletes_paused: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// Runs a deletion (or the listing it needs) from blocking code, unless deletions are
+    /// paused after a failure; an unavailable store pauses them.
+    fn delete_with<T>(&self, f: impl Future<Output = Result<T, S3Error>>) -> Result<T, BlobError> {
+        if let Some(until) = *self.deletes_paused.lock() {
+            if std::time::Instant::now() < until {
+                return Err(BlobError::Unavailable(
+                    "deletions paused: the store failed moments ago".into(),
+                ));
+            }
+        }
+        match self.wait(f) {
+            Err(S3Error::Unavailable(m)) => {
+                *self.deletes_paused.lock() = Some(std::time::Instant::now() + DELETES_PAUSE);
+                Err(BlobError::Unavailable(m))
+            }
+            r => Ok(r?),
         }
     }
 
@@ -128,13 +158,13 @@ impl Remote {
 
     /// Removes one chunk object. Blocking.
     pub fn remove_chunk(&self, dir: BlobDir, n: u32, token: u64) -> Result<(), BlobError> {
-        Ok(self.wait(self.bucket.delete(&Self::chunk_name(dir, n, token)))?)
+        self.delete_with(self.bucket.delete(&Self::chunk_name(dir, n, token)))
     }
 
     /// Removes every object of a directory. Blocking.
     pub fn remove_dir(&self, dir: BlobDir) -> Result<(), BlobError> {
         let prefix = Self::dir_name(dir);
-        self.wait(async {
+        self.delete_with(async {
             let names = self
                 .bucket
                 .list(&prefix)
@@ -143,8 +173,7 @@ impl Remote {
                 .map(|o| format!("{prefix}/{}", o.name))
                 .collect();
             self.bucket.delete_all(names).await
-        })?;
-        Ok(())
+        })
     }
 
     /// The directories of the area with their newest object's time, and objects outside any
@@ -192,13 +221,14 @@ impl Remote {
     /// Removes, with one listing of the area and batched deletes, every object that no
     /// record owns and that is older than `grace`: objects of directories not in `owned`,
     /// objects of owned directories that are not among their chunks (number, token) or the
-    /// preview, and objects outside any directory. Blocking.
+    /// preview, and objects outside any directory. Ages are taken at `now`. Blocking.
     pub fn remove_unowned(
         &self,
         owned: &HashMap<BlobDir, Vec<(u32, u64)>>,
         grace: Duration,
+        now: SystemTime,
     ) -> Result<u64, BlobError> {
-        let objects = self.wait(self.bucket.list(AREA))?;
+        let objects = self.delete_with(self.bucket.list(AREA))?;
         let keep: HashMap<BlobDir, HashSet<String>> = owned
             .iter()
             .map(|(d, files)| {
@@ -210,7 +240,7 @@ impl Remote {
             .collect();
         let doomed: Vec<String> = objects
             .into_iter()
-            .filter(|o| o.modified.elapsed().unwrap_or_default() >= grace)
+            .filter(|o| now.duration_since(o.modified).unwrap_or_default() >= grace)
             .filter(|o| {
                 let owner = o
                     .name
@@ -224,7 +254,7 @@ impl Remote {
             .map(|o| format!("{AREA}/{}", o.name))
             .collect();
         let n = doomed.len() as u64;
-        self.wait(self.bucket.delete_all(doomed))?;
+        self.delete_with(self.bucket.delete_all(doomed))?;
         Ok(n)
     }
 
@@ -289,15 +319,19 @@ impl ObjectSink {
             // A whole chunk's share at once: partial shares could leave every body waiting
             // for memory another holds.
             let units = self.limit.min(BUFFER_BUDGET).div_ceil(BUFFER_UNIT) as u32;
-            let permit = self
-                .remote
-                .buffers
-                .clone()
-                .acquire_many_owned(units)
-                .await
-                .map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))?;
+            let wanted = self.remote.buffers.clone().acquire_many_owned(units);
+            let permit = match tokio::time::timeout(BUFFER_WAIT, wanted).await {
+                Ok(p) => p.map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))?,
+                Err(_) => {
+                    return Err(BlobError::Unavailable(
+                        "the server is busy passing other uploads to the store".into(),
+                    ))
+                }
+            };
             self.budget = Some(permit);
-            self.body.reserve(self.limit.min(8 << 20) as usize);
+            // The whole limit at once, so the buffer never doubles past what the budget
+            // counts (pages never written are never used).
+            self.body.reserve(self.limit as usize);
         }
         self.body.extend_from_slice(&data);
         Ok(())

@@ -42,6 +42,7 @@ fn content_response(content: Content, sent: Option<Box<dyn FnOnce() + Send>>) ->
     };
     let body = PartsBody {
         source,
+        pending: None,
         remaining,
         sent,
     };
@@ -57,6 +58,8 @@ pub fn full(bytes: impl Into<Bytes>) -> ServerBody {
 
 struct PartsBody {
     source: Source,
+    /// The rest of a piece longer than a frame, sent before anything else.
+    pending: Option<Bytes>,
     remaining: u64,
     sent: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -90,9 +93,10 @@ impl Body for PartsBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         loop {
-            let next = match &mut self.source {
-                Source::Parts(parts) => parts.pop_front(),
-                Source::Stream(stream) => match stream.poll_next_unpin(cx) {
+            let next = match (self.pending.take(), &mut self.source) {
+                (Some(rest), _) => Some(rest),
+                (None, Source::Parts(parts)) => parts.pop_front(),
+                (None, Source::Stream(stream)) => match stream.poll_next_unpin(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Some(Ok(piece))) => Some(piece),
                     Poll::Ready(Some(Err(e))) => {
@@ -118,10 +122,7 @@ impl Body for PartsBody {
                 continue;
             }
             if part.len() > MAX_FRAME {
-                let rest = part.split_off(MAX_FRAME);
-                if let Source::Parts(parts) = &mut self.source {
-                    parts.push_front(rest);
-                }
+                self.pending = Some(part.split_off(MAX_FRAME));
             }
             self.remaining -= part.len() as u64;
             return Poll::Ready(Some(Ok(Frame::data(part))));

@@ -161,15 +161,19 @@ impl Qopy {
             None => self.live_clip(&id).await?,
         };
         self.check_access(&clip, code.as_deref())?;
-        let _permit = self
-            .heavy
-            .acquire()
-            .await
-            .map_err(|e| ServiceError::Task(e.to_string()))?;
-        let c = clip.clone();
-        let content = self.blocking(move |q| q.clip_content(&c)).await?;
-        // A store that cannot serve it now answers before a claim is taken or a byte
-        // promised: the reader can simply try again.
+        let content = {
+            // Mapping is the heavy blocking work; the store's check below waits on the
+            // network and must not hold up completes behind a slow store.
+            let _permit = self
+                .heavy
+                .acquire()
+                .await
+                .map_err(|e| ServiceError::Task(e.to_string()))?;
+            let c = clip.clone();
+            self.blocking(move |q| q.clip_content(&c)).await?
+        };
+        // A store that cannot serve the content now answers (for its first chunk) before a
+        // claim is taken or a byte promised: the reader can simply try again.
         content.check().await.map_err(|e| match e {
             BlobError::Damaged(_) => ServiceError::ContentMissing,
             e => e.into(),

@@ -70,7 +70,7 @@ impl Qopy {
 fn render<R: Read + Seek>(src: R) -> Result<Vec<u8>> {
     let mut reader = ImageReader::new(BufReader::new(src))
         .with_guessed_format()
-        .map_err(|e| ServiceError::Blob(e.into()))?;
+        .map_err(read_failed)?;
     if reader.format().is_none() {
         return Err(ServiceError::NoPreview("the clip is not an image".into()));
     }
@@ -103,7 +103,17 @@ fn refused(e: ImageError) -> ServiceError {
         ImageError::Unsupported(u) => {
             ServiceError::NoPreview(format!("unsupported image format: {u}"))
         }
-        ImageError::IoError(e) => ServiceError::Blob(e.into()),
+        ImageError::IoError(e) => read_failed(e),
         e => ServiceError::ImageRefused(format!("the image could not be decoded: {e}")),
+    }
+}
+
+/// A read of the clip's content failed: the store's own error when it is one (a bucket that
+/// is unavailable is a 503, a missing chunk the content's absence), else an I/O failure.
+fn read_failed(e: std::io::Error) -> ServiceError {
+    match e.downcast::<crate::blobs::BlobError>() {
+        Ok(crate::blobs::BlobError::Damaged(_)) => ServiceError::ContentMissing,
+        Ok(b) => b.into(),
+        Err(e) => ServiceError::Blob(e.into()),
     }
 }

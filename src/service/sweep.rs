@@ -211,12 +211,17 @@ fn sweep_orphans(q: &Qopy, startup: bool) -> Result<u64, StoreError> {
         let clip = clip?;
         owned.insert(clip.blob, files(clip.upload)?);
     }
-    let grace = if startup {
+    // At start-up nothing of this process is in flight, so local files go at once. Objects
+    // in a bucket keep their grace even then: another node restored from a snapshot of this
+    // one (or this one, restored elsewhere, while the old one still runs) must not have the
+    // other's newest chunks deleted under it.
+    let grace = if startup && q.blobs.remote().is_none() {
         Duration::ZERO
     } else {
         ORPHAN_GRACE
     };
-    match q.blobs.remove_unowned(&owned, grace) {
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(q.now());
+    match q.blobs.remove_unowned(&owned, grace, now) {
         Ok(removed) => Ok(removed),
         Err(e) => {
             tracing::warn!(error = %e, "could not sweep the blob area");
