@@ -29,7 +29,7 @@ mod garage;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use garage::GarageCluster;
-use qopy::config::{BlobStore, Config};
+use qopy::config::Config;
 use qopy::s3::Bucket;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -112,12 +112,7 @@ async fn run(parent: &Path) -> Result<(), BoxError> {
                 bucket.delete_all(names).await?;
 
                 let on_garage = QopyServer::start(parent, |c| {
-                    let b = cluster.bucket_config(0);
-                    c.blob_store = BlobStore::S3;
-                    c.s3_endpoint = Some(b.endpoint);
-                    c.s3_bucket = Some(b.bucket);
-                    c.s3_region = b.region;
-                    c.s3_prefix = format!("qopy{run_id}");
+                    cluster.configure(c, 0, &format!("qopy{run_id}"))
                 })
                 .await?;
                 times[1].push(on_garage.round_trip(&payload, lanes).await?);

@@ -11,14 +11,6 @@ use std::time::Duration;
 
 const CHUNK: u64 = 64 * 1024;
 
-fn header(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
-
 /// Reads at least `n` bytes of an answer, then drops it (the reader's connection breaks).
 async fn read_then_drop(r: reqwest::Response, n: usize) -> Vec<u8> {
     let mut got = Vec::new();

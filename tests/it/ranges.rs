@@ -3,17 +3,10 @@
 //! (`POST /api/file/:id`) and an unencrypted one-shot clip (`GET /file/:id`), across chunk
 //! boundaries; a one-time clip's ranges go to the reader that claimed it.
 
-use crate::harness::{test_bytes, Answer, TestServer};
+use crate::harness::{header, test_bytes, Answer, TestServer};
 use serde_json::json;
 
 const CHUNK: u64 = 64 * 1024;
-
-fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
-    r.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
 
 /// `POST /api/file/:id` with a `Range` (and an `If-Range`).
 async fn ranged(

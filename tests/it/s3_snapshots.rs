@@ -7,7 +7,7 @@
 use crate::garage::GarageCluster;
 use crate::harness::*;
 use qopy::clock::OffsetClock;
-use qopy::config::{BlobStore, Config};
+use qopy::config::Config;
 use qopy::s3::Bucket;
 use serde_json::json;
 use std::path::Path;
@@ -18,13 +18,7 @@ const CHUNK: u64 = 64 * 1024;
 
 /// Points a configuration at the cluster's bucket through node 0, below `prefix`.
 fn on_bucket(c: &mut Config, cluster: &GarageCluster, prefix: &str) {
-    cluster.export_credentials();
-    let b = cluster.bucket_config(0);
-    c.blob_store = BlobStore::S3;
-    c.s3_endpoint = Some(b.endpoint);
-    c.s3_bucket = Some(b.bucket);
-    c.s3_region = b.region;
-    c.s3_prefix = prefix.to_string();
+    cluster.configure(c, 0, prefix);
     c.chunk_size = CHUNK;
 }
 

@@ -6,7 +6,7 @@
 
 use crate::garage::GarageCluster;
 use crate::harness::*;
-use qopy::config::{BlobStore, Config};
+use qopy::config::Config;
 use qopy::s3::Bucket;
 use serde_json::json;
 use std::time::Duration;
@@ -20,14 +20,8 @@ async fn server_on(
     prefix: &str,
     adjust: impl FnOnce(&mut Config),
 ) -> TestServer {
-    cluster.export_credentials();
-    let b = cluster.bucket_config(node);
     TestServer::start_with(|c| {
-        c.blob_store = BlobStore::S3;
-        c.s3_endpoint = Some(b.endpoint);
-        c.s3_bucket = Some(b.bucket);
-        c.s3_region = b.region;
-        c.s3_prefix = prefix.to_string();
+        cluster.configure(c, node, prefix);
         c.chunk_size = CHUNK;
         adjust(c);
     })
@@ -62,14 +56,6 @@ async fn wait_objects(bucket: &Bucket, want: usize, what: &str) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn header(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -208,6 +208,18 @@ impl GarageCluster {
         });
     }
 
+    /// Points a Qopy configuration at the cluster's bucket through node `node`, below
+    /// `prefix` (`blob_store = "s3"`), and exports the credentials it will read.
+    pub fn configure(&self, c: &mut qopy::config::Config, node: usize, prefix: &str) {
+        self.export_credentials();
+        let b = self.bucket_config(node);
+        c.blob_store = qopy::config::BlobStore::S3;
+        c.s3_endpoint = Some(b.endpoint);
+        c.s3_bucket = Some(b.bucket);
+        c.s3_region = b.region;
+        c.s3_prefix = prefix.to_string();
+    }
+
     /// The S3 endpoint of node `i`: `http://127.0.0.1:PORT`.
     pub fn endpoint(&self, i: usize) -> String {
         format!("http://127.0.0.1:{}", self.nodes[i].s3)

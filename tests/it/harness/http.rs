@@ -232,3 +232,12 @@ impl Answer for reqwest::RequestBuilder {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 }
+
+/// A response header's value as text, empty when it is missing or not text.
+pub fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}

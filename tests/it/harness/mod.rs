@@ -11,7 +11,7 @@ mod ports;
 mod process;
 mod proxy;
 
-pub use http::{content_type, Answer, Http};
+pub use http::{content_type, header, Answer, Http};
 pub use ports::free_port;
 pub use process::{assert_exit_code, target_dir, ServerProcess, Spawn};
 pub use proxy::CuttingProxy;
