@@ -3,11 +3,13 @@
 // download ({ type: 'download', token, name, size } and a MessagePort); the page's hidden
 // frame then opens /download-stream/<token>, and this worker answers with a download whose
 // body is what the page posts on the port, piece by piece, as the browser asks for more
-// (one piece per pull, a few MiB queued at most). The worker sees decrypted bytes only,
+// (a few pieces asked for ahead, a few MiB queued at most). The worker sees decrypted bytes only,
 // never a key, and keeps nothing once the download ends. Each token serves one request.
 
 const PREFIX = '/download-stream/';
 const QUEUE_BYTES = 4 * 1024 * 1024;
+/** Pieces asked of the page and not yet arrived, at most. */
+const AHEAD = 4;
 /** An announced download that no frame opened within this time is forgotten. */
 const UNCLAIMED_MS = 60000;
 const pending = new Map(); // token -> { port, name, size }
@@ -38,19 +40,23 @@ function disposition(name) {
 }
 
 function respond({ port, name, size }) {
-  let wake = null;
+  let wake = null, asked = 0;
   const stream = new ReadableStream({
     start(controller) {
       port.onmessage = (e) => {
         const d = e.data || {};
-        if (d.type === 'data') controller.enqueue(new Uint8Array(d.buf, d.off, d.len));
+        if (d.type === 'data') { asked = Math.max(0, asked - 1); controller.enqueue(new Uint8Array(d.buf, d.off, d.len)); }
         else if (d.type === 'end') { controller.close(); port.postMessage({ type: 'ended' }); } else if (d.type === 'abort') { controller.error(new Error('the download was stopped')); port.close(); }
         if (wake) { const w = wake; wake = null; w(); }
       };
       port.postMessage({ type: 'started' });
     },
     pull() {
+      // Up to AHEAD pieces are asked for before the first arrives, so the page never waits
+      // for a round trip between pieces; then each arrival lets the stream ask for one more.
       port.postMessage({ type: 'pull' });
+      asked++;
+      if (asked < AHEAD) return undefined;
       return new Promise((resolve) => { wake = resolve; });
     },
     cancel() {

@@ -28,6 +28,7 @@ import {
   parseClipInput, idProblem, isAbort, copyText,
 } from './util.js';
 import { countChars } from './share-text.js';
+import { throttleProgress } from './progress.js';
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -352,7 +353,7 @@ async function open() {
   const code = $('retrieve-code').value;
   try {
     const opts = {
-      clipId: state.id, secret: secretFor(), onProgress: showProgress,
+      clipId: state.id, secret: secretFor(), onProgress: throttleProgress(showProgress),
       signal: state.controller.signal,
     };
     if (code) { opts.password = code; opts.accessCode = code; }

@@ -16,6 +16,7 @@ import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
 import { openShareModal } from './modal.js';
 import { setBusy, errorText, formatBytes, formatDuration, formatNumber, isAbort } from './util.js';
+import { throttleProgress } from './progress.js';
 import { initLimit, readLimit, renderLimit, resetLimit, setLimit, lockLimit } from './limit.js';
 
 const $ = (id) => document.getElementById(id);
@@ -220,7 +221,7 @@ async function submit() {
       expiration: $('file-expiry').value,
       ...limit,
       signal: controller.signal,
-      onProgress: showProgress,
+      onProgress: throttleProgress(showProgress),
       ...resume,
     };
     if (code) { opts.accessCode = code; opts.password = code; }

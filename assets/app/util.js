@@ -5,12 +5,22 @@ import { t, lang } from './i18n.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
+/** Number formats by language and digits: making one costs far more than using it, and
+ * progress lines format sizes many times a second. */
+const sizeFormats = new Map();
+
 export function formatBytes(n) {
   n = Number(n) || 0;
   let i = 0;
   while (n >= 1024 && i < UNITS.length - 1) { n /= 1024; i++; }
   const digits = i === 0 || n >= 100 ? 0 : n >= 10 ? 1 : 2;
-  return `${n.toLocaleString(lang(), { maximumFractionDigits: digits })} ${UNITS[i]}`;
+  const key = `${lang()}|${digits}`;
+  let format = sizeFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(lang(), { maximumFractionDigits: digits });
+    sizeFormats.set(key, format);
+  }
+  return `${format.format(n)} ${UNITS[i]}`;
 }
 
 export function formatNumber(n) { return Number(n || 0).toLocaleString(lang()); }
