@@ -114,7 +114,15 @@ pub struct Uploader {
 impl Uploader {
     /// An uploader to the bucket of the core's configuration. Makes no request.
     pub fn open(qopy: Arc<Qopy>, metrics: SnapshotMetrics) -> Result<Uploader, SnapshotsError> {
-        let bucket = BucketConfig::from_config(qopy.config()).and_then(|c| Bucket::open(&c))?;
+        // The blob store's own client of the bucket: the same connections and credentials.
+        let bucket = match qopy.blobs().remote() {
+            Some(remote) => remote.bucket().clone(),
+            None => {
+                return Err(
+                    S3Error::Config("the content is not in a bucket (blob_store)".into()).into(),
+                )
+            }
+        };
         Ok(Uploader {
             qopy,
             bucket,

@@ -74,11 +74,6 @@ impl Content {
         self.len() == 0
     }
 
-    /// True when its bytes are in memory (maps): they can be sent without waiting.
-    pub fn is_mapped(&self) -> bool {
-        matches!(self, Content::Mapped(_))
-    }
-
     /// Bytes `first..=last` of it (`last` below its length), without copying.
     pub fn slice(self, first: u64, last: u64) -> Content {
         match self {

@@ -74,25 +74,25 @@ pub struct Blobs {
     remote: Option<Arc<Remote>>,
 }
 
-/// Something in the blob area that no directory of a session or clip holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StrayEntry {
-    /// A file or directory under the local area.
-    Path(PathBuf),
-    /// An object in the bucket (its name below the prefix).
-    Object(String),
-}
-
-/// The blob area's entries: directories with their modification times, and strays with
-/// theirs.
-pub type BlobListing = (
+/// The local blob area's entries: directories with their modification times, and stray
+/// paths with theirs.
+type BlobListing = (
     Vec<(BlobDir, std::time::SystemTime)>,
-    Vec<(StrayEntry, std::time::SystemTime)>,
+    Vec<(PathBuf, std::time::SystemTime)>,
 );
 
 /// The name of chunk `n`'s file or object inside its directory.
 pub(crate) fn chunk_file_name(n: u32, token: u64) -> String {
     format!("{n:08}-{token:016x}")
+}
+
+/// The names an owned directory keeps: its chunks (number, token) and the clip's cached
+/// preview, which belongs to it like its chunks and goes with the directory.
+pub(crate) fn owned_names(chunks: &[(u32, u64)]) -> std::collections::HashSet<String> {
+    let mut names: std::collections::HashSet<String> =
+        chunks.iter().map(|&(n, t)| chunk_file_name(n, t)).collect();
+    names.insert(PREVIEW_FILE.to_string());
+    names
 }
 
 /// The name of a clip's cached image preview inside its directory.
@@ -281,12 +281,9 @@ impl Blobs {
         }
     }
 
-    /// Lists the entries of the blob area: directory names that parse as blob tokens, and
-    /// anything else (which no record can own). Blocking.
-    pub fn list(&self) -> Result<BlobListing, BlobError> {
-        if let Some(r) = &self.remote {
-            return r.list();
-        }
+    /// Lists the entries of the local blob area: directory names that parse as blob tokens,
+    /// and anything else (which no record can own). Blocking.
+    fn list(&self) -> Result<BlobListing, BlobError> {
         let mut dirs = Vec::new();
         let mut strays = Vec::new();
         for entry in fs::read_dir(&self.root)? {
@@ -298,7 +295,7 @@ impl Blobs {
                     dirs.push((d, meta.modified().unwrap_or(std::time::UNIX_EPOCH)))
                 }
                 _ => strays.push((
-                    StrayEntry::Path(entry.path()),
+                    entry.path(),
                     meta.modified().unwrap_or(std::time::UNIX_EPOCH),
                 )),
             }
@@ -308,19 +305,13 @@ impl Blobs {
 
     /// Removes files inside an owned directory that are not among `keep` (chunk numbers with
     /// tokens) and are older than `min_age`. Returns how many were removed.
-    pub fn prune_dir(
+    fn prune_dir(
         &self,
         dir: BlobDir,
         keep: &[(u32, u64)],
         min_age: std::time::Duration,
     ) -> Result<usize, BlobError> {
-        if let Some(r) = &self.remote {
-            return r.prune_dir(dir, keep, min_age);
-        }
-        let mut keep: std::collections::HashSet<String> =
-            keep.iter().map(|&(n, t)| chunk_file_name(n, t)).collect();
-        // A clip's cached preview belongs to it like its chunks; it goes with the directory.
-        keep.insert(PREVIEW_FILE.to_string());
+        let keep = owned_names(keep);
         let mut removed = 0;
         let entries = match fs::read_dir(self.dir_path(dir)) {
             Ok(e) => e,
@@ -391,13 +382,8 @@ impl Blobs {
         Ok(removed)
     }
 
-    /// Removes a stray (file, directory or object) from the blob area. Blocking.
-    pub fn remove_stray(&self, stray: &StrayEntry) -> Result<(), BlobError> {
-        let path = match (stray, &self.remote) {
-            (StrayEntry::Object(name), Some(r)) => return r.remove_object(name),
-            (StrayEntry::Path(path), None) => path,
-            _ => return Ok(()),
-        };
+    /// Removes a stray path (file or directory) from the local blob area. Blocking.
+    fn remove_stray(&self, path: &Path) -> Result<(), BlobError> {
         if !path.starts_with(&self.root) {
             return Ok(());
         }

@@ -5,7 +5,7 @@
 //! once the store has acknowledged the PUT. Objects are never modified, only deleted.
 //! Blocking callers (the blocking pool) wait for the store through the runtime's handle.
 
-use super::{chunk_file_name, BlobError, StrayEntry, PREVIEW_FILE};
+use super::{chunk_file_name, owned_names, BlobError, PREVIEW_FILE};
 use crate::model::BlobDir;
 use crate::s3::{Bucket, S3Error};
 use bytes::{Bytes, BytesMut};
@@ -176,48 +176,6 @@ impl Remote {
         })
     }
 
-    /// The directories of the area with their newest object's time, and objects outside any
-    /// directory. Blocking.
-    pub fn list(&self) -> Result<super::BlobListing, BlobError> {
-        let objects = self.wait(self.bucket.list(AREA))?;
-        let mut dirs: HashMap<BlobDir, SystemTime> = HashMap::new();
-        let mut strays = Vec::new();
-        for o in objects {
-            let owner = o.name.split_once('/').and_then(|(d, _)| BlobDir::parse(d));
-            match owner {
-                Some(d) => {
-                    let t = dirs.entry(d).or_insert(SystemTime::UNIX_EPOCH);
-                    *t = (*t).max(o.modified);
-                }
-                None => strays.push((StrayEntry::Object(format!("{AREA}/{}", o.name)), o.modified)),
-            }
-        }
-        Ok((dirs.into_iter().collect(), strays))
-    }
-
-    /// Removes objects of an owned directory that are not among `keep` and are older than
-    /// `min_age`. Blocking.
-    pub fn prune_dir(
-        &self,
-        dir: BlobDir,
-        keep: &[(u32, u64)],
-        min_age: Duration,
-    ) -> Result<usize, BlobError> {
-        let mut keep: HashSet<String> = keep.iter().map(|&(n, t)| chunk_file_name(n, t)).collect();
-        keep.insert(PREVIEW_FILE.to_string());
-        let prefix = Self::dir_name(dir);
-        let objects = self.wait(self.bucket.list(&prefix))?;
-        let doomed: Vec<String> = objects
-            .into_iter()
-            .filter(|o| !keep.contains(&o.name))
-            .filter(|o| o.modified.elapsed().unwrap_or_default() >= min_age)
-            .map(|o| format!("{prefix}/{}", o.name))
-            .collect();
-        let n = doomed.len();
-        self.wait(self.bucket.delete_all(doomed))?;
-        Ok(n)
-    }
-
     /// Removes, with one listing of the area and batched deletes, every object that no
     /// record owns and that is older than `grace`: objects of directories not in `owned`,
     /// objects of owned directories that are not among their chunks (number, token) or the
@@ -231,12 +189,7 @@ impl Remote {
         let objects = self.delete_with(self.bucket.list(AREA))?;
         let keep: HashMap<BlobDir, HashSet<String>> = owned
             .iter()
-            .map(|(d, files)| {
-                let mut names: HashSet<String> =
-                    files.iter().map(|&(n, t)| chunk_file_name(n, t)).collect();
-                names.insert(PREVIEW_FILE.to_string());
-                (*d, names)
-            })
+            .map(|(d, files)| (*d, owned_names(files)))
             .collect();
         let doomed: Vec<String> = objects
             .into_iter()
@@ -256,11 +209,6 @@ impl Remote {
         let n = doomed.len() as u64;
         self.delete_with(self.bucket.delete_all(doomed))?;
         Ok(n)
-    }
-
-    /// Removes one object found outside any directory. Blocking.
-    pub fn remove_object(&self, name: &str) -> Result<(), BlobError> {
-        Ok(self.wait(self.bucket.delete(name))?)
     }
 
     /// The cached preview of a clip. Blocking.

@@ -178,8 +178,8 @@ impl Qopy {
         &self.store
     }
 
-    /// The blob area, for offline checks like [`Qopy::store`].
-    #[doc(hidden)]
+    /// The blob area: for offline checks like [`Qopy::store`], and for the bucket client
+    /// that start-up checks and the database snapshots share with it.
     pub fn blobs(&self) -> &Blobs {
         &self.blobs
     }
