@@ -16,6 +16,9 @@
 // directory and point NODE_PATH at its node_modules), Debian's chromium at /usr/bin/chromium,
 // and a qopy binary ($QOPY_BIN, default target/release/qopy). Only 127.0.0.1 is contacted.
 // PATHS=picker,stream,blob chooses the download paths.
+// FALLBACK=1 downloads without WebCrypto (the page then decrypts with assets/js/crypto, as on
+// a plain-HTTP address).
+// CPU=1 prints the CPU seconds the server and each kind of Chromium process spent on each step.
 // PROFILE=1 prints the page's JavaScript CPU profile of each step. EXPOSE_GC=1 collects the
 // download page's garbage every 300 ms, which tells garbage from memory the page holds.
 
@@ -78,6 +81,36 @@ function rendererKiB(root) {
   return total;
 }
 
+/** CPU seconds (user + system) of `pid` so far (0 when it is gone). */
+function cpuSecs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch { return 0; }
+}
+
+/**
+ * CPU seconds so far of the server (`server`) and of the Chromium whose browser process is
+ * `root`, by process kind (browser, renderer, utility = the network service and storage, ...).
+ */
+function cpuByKind(root, server) {
+  const out = { server: cpuSecs(server), browser: cpuSecs(root) };
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/);
+      const type = args.find((a) => a.startsWith('--type='));
+      if (!type) continue;
+      let p = Number(pid);
+      for (let i = 0; i < 8 && p > 1 && p !== root; i++) p = parentOf(p);
+      if (p !== root) continue;
+      const sub = args.find((a) => a.startsWith('--utility-sub-type='));
+      const kind = sub ? sub.slice(19).split('.')[0] : type.slice(7); // network, storage, ...
+      out[kind] = (out[kind] || 0) + cpuSecs(pid);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
 /** With PROFILE=1: the page's JavaScript CPU profile around `run`, printed as its top functions by self time. */
 async function profiled(page, label, run) {
   if (!process.env.PROFILE) return run();
@@ -131,9 +164,13 @@ try {
     const start = rendererKiB(root);
     let peak = start;
     const timer = setInterval(() => { peak = Math.max(peak, rendererKiB(root)); }, 100);
+    const cpu0 = cpuByKind(root, server.pid);
     const t0 = Date.now();
     try { await run(); } finally { clearInterval(timer); }
-    return { start: start / 1024, peak: Math.max(peak, rendererKiB(root)) / 1024, secs: (Date.now() - t0) / 1000 };
+    const secs = (Date.now() - t0) / 1000;
+    const cpu1 = cpuByKind(root, server.pid);
+    const cpu = Object.keys(cpu1).map((k) => `${k} ${(cpu1[k] - (cpu0[k] || 0)).toFixed(1)}`).join(', ');
+    return { start: start / 1024, peak: Math.max(peak, rendererKiB(root)) / 1024, secs, cpu };
   };
   const launch = async () => {
     const marker = `--qopy-bench=${randomBytes(8).toString('hex')}`; // finds its browser process
@@ -217,6 +254,9 @@ try {
             if (blob) Object.defineProperty(Navigator.prototype, 'serviceWorker', { get: () => undefined });
           }, path === 'blob');
         }
+        if (process.env.FALLBACK) { // as on a plain-HTTP address: no WebCrypto, our own AES-GCM
+          await page.addInitScript(() => Object.defineProperty(Crypto.prototype, 'subtle', { get: () => undefined }));
+        }
         if (process.env.EXPOSE_GC) await page.addInitScript(() => setInterval(() => window.gc && window.gc(), 300));
         await page.goto(url);
         await page.waitForSelector('[data-testid=retrieve-reveal]', { state: 'visible' });
@@ -263,6 +303,10 @@ try {
   console.log('file MiB | what            | MiB/s | renderer MiB at start | peak | above start | seconds | note');
   for (const r of rows) {
     console.log(`${String(r.mib).padStart(8)} | ${r.what.padEnd(15)} | ${(r.mib / r.secs).toFixed(0).padStart(5)} | ${r.start.toFixed(0).padStart(21)} | ${r.peak.toFixed(0).padStart(4)} | ${(r.peak - r.start).toFixed(0).padStart(11)} | ${r.secs.toFixed(1).padStart(7)} | ${r.note || ''}`);
+  }
+  if (process.env.CPU) {
+    console.log('CPU seconds (user + system) by process during each step:');
+    for (const r of rows) if (r.cpu) console.log(`${String(r.mib).padStart(8)} | ${r.what.padEnd(15)} | ${r.cpu}`);
   }
 } finally {
   server.kill('SIGTERM');

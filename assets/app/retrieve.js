@@ -28,7 +28,7 @@ import {
   parseClipInput, idProblem, isAbort, copyText,
 } from './util.js';
 import { countChars } from './share-text.js';
-import { throttleProgress } from './progress.js';
+import { throttleProgress, setFill } from './progress.js';
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -311,7 +311,7 @@ function showProgress(p) {
   const box = $('retrieve-progress');
   box.dataset.phase = p.phase || '';
   $('retrieve-progress-phase').textContent = phaseText(p);
-  $('retrieve-progress-fill').style.width = `${pct}%`;
+  setFill($('retrieve-progress-fill'), pct);
   $('retrieve-progress-percent').textContent = total ? `${pct}%` : '';
   $('retrieve-progress-bar').setAttribute('aria-valuenow', String(pct));
   if (state.sinkKind === 'blob' && total > BLOB_COMFORT_BYTES) $('retrieve-big-note').hidden = false;

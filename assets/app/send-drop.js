@@ -20,6 +20,7 @@ import { buildArchive } from '/js/tar.js';
 import { collectInput, collectTransfer } from './folder-walk.js';
 import { takeShared, sharedText } from './shared-items.js';
 import { setBusy, errorText, formatBytes, formatTime } from './util.js';
+import { setFill } from './progress.js';
 
 const $ = (id) => document.getElementById(id);
 const utf8 = new TextEncoder();
@@ -124,7 +125,7 @@ function sentRow(name, size) {
   $('drop-sent').prepend(li);
   return (state, pct, msg) => {
     li.dataset.state = state;
-    fill.style.width = `${pct}%`;
+    setFill(fill, pct);
     bar.setAttribute('aria-valuenow', String(pct));
     status.textContent = msg;
     status.classList.toggle('warn', state === 'failed');

@@ -16,7 +16,7 @@ import { t, onLangChange } from './i18n.js';
 import { toast } from './toast.js';
 import { openShareModal } from './modal.js';
 import { setBusy, errorText, formatBytes, formatDuration, formatNumber, isAbort } from './util.js';
-import { throttleProgress } from './progress.js';
+import { throttleProgress, setFill } from './progress.js';
 import { initLimit, readLimit, renderLimit, resetLimit, setLimit, lockLimit } from './limit.js';
 
 const $ = (id) => document.getElementById(id);
@@ -177,7 +177,7 @@ function showProgress(p) {
   const total = Number(p.total) || 0;
   const sent = Number(p.sent) || 0;
   const pct = phase === 'complete' ? 100 : total ? Math.min(100, Math.floor((sent / total) * 100)) : 0;
-  $('file-progress-fill').style.width = `${pct}%`;
+  setFill($('file-progress-fill'), pct);
   $('file-progress-percent').textContent = `${pct}%`;
   $('file-progress-bar').setAttribute('aria-valuenow', String(pct));
   let detail = '';

@@ -15,6 +15,7 @@ import {
 } from './v4.js';
 import { DOWNLOAD_TYPE } from './image-type.js';
 import { UploadWorkers } from './upload-workers.js';
+import { DecryptWorkers } from './decrypt-workers.js';
 
 const utf8 = new TextEncoder();
 const RESUME_PREFIX = 'qopy.upload.';
@@ -26,6 +27,11 @@ const CHUNK_TIMEOUT_MS = 120000;
  * and a 2 GiB upload no longer stalls. Below it, starting the workers is not worth it.
  */
 const WORKER_MIN_BYTES = 64 * 1024 * 1024;
+/**
+ * Downloads from this size on open their records in a worker (decrypt-workers.js): the
+ * page's thread then reads the network and writes the file while records are decrypted.
+ */
+const DECRYPT_WORKER_MIN_BYTES = 8 * 1024 * 1024;
 /** The buffer a download reads the network into (see request() in openClip). */
 const READ_BYTES = 256 * 1024;
 const MAX_TEXT_BYTES = 16 * 1024 * 1024; // larger "text" is treated as a file
@@ -575,7 +581,7 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
   const out = sink || blobSink();
   const t0 = Date.now(), textParts = [];
   let received = 0, meta = null, asText = !saveText && !encrypted && desc.contentType === 'text', v4 = null, head = [], v3 = false;
-  let started = false, resumedAt = 0, attempt = 0;
+  let started = false, resumedAt = 0, attempt = 0, decryptor = null;
   if (!encrypted && !asText) meta = { kind: 'file', name: desc.filename, type: desc.mimeType, size: total };
   const start = async () => {
     if (started) return;
@@ -639,7 +645,8 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
         if (received < 4 || v3) continue;
         const buf = concatParts(head);
         if (isV4(buf)) {
-          v4 = new V4Reader({ crypto, secret, password: pw, onKeyProgress });
+          decryptor = total >= DECRYPT_WORKER_MIN_BYTES && !crypto.native ? DecryptWorkers.start({ native: !!crypto.native, size: 2 }) : null;
+          v4 = new V4Reader({ crypto, secret, password: pw, onKeyProgress, decryptor });
           head = null;
           await feed(buf);
         } else { // the original's V3: one GCM message, decrypted whole at the end
@@ -649,7 +656,10 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
       }
     }
     if (!encrypted) meta = { kind: asText ? 'text' : 'file', name: desc.filename, type: desc.mimeType, size: received };
-    else if (v4) await v4.finish();
+    else if (v4) {
+      await emit(await v4.flush());
+      await v4.finish();
+    }
     else {
       const r = await decryptAny(crypto, secret, pw, concatParts(head));
       meta = r.meta;
@@ -668,6 +678,8 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
     reader.cancel();
     if (signal && signal.aborted) throw abortError();
     throw e;
+  } finally {
+    if (decryptor) decryptor.close();
   }
 }
 

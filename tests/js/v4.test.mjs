@@ -42,6 +42,7 @@ async function readInPieces(reader, data, maxPiece) {
     parts.push(...await reader.push(data.subarray(o, o + n)));
     o += n;
   }
+  parts.push(...await reader.flush());
   const meta = await reader.finish();
   return { meta, data: concat(parts) };
 }
@@ -189,6 +190,78 @@ test('round trip of random content with random record sizes (native and fallback
     const out = await readInPieces(r, a, 70000);
     assert.deepEqual(out.meta, meta);
     assert.deepEqual(out.data, pt);
+  }
+});
+
+/**
+ * A decryptor as decrypt-workers.js is one, opening records with `crypto` after random
+ * delays (so answers come back out of order), and now and then answering null (no worker:
+ * the reader opens the record itself). Counts the records it holds at once, and checks that
+ * each is the whole of its buffer (what a worker is handed).
+ */
+function unevenDecryptor(crypto) {
+  const d = { held: 0, most: 0, opened: 0 };
+  d.open = async (key, nonce, rec, aad) => {
+    assert.ok(rec.byteOffset === 0 && rec.byteLength === rec.buffer.byteLength, 'a record handed over is its whole buffer');
+    if (Math.random() < 0.2) return null;
+    d.held++;
+    d.most = Math.max(d.most, d.held);
+    try {
+      await new Promise((r) => setTimeout(r, rint(0, 3)));
+      d.opened++;
+      try { return { plain: await crypto.aesGcmDecrypt(key, nonce, rec, aad) }; } catch (e) { return { rec }; }
+    } finally { d.held--; }
+  };
+  return d;
+}
+
+test('with a decryptor answering out of order, V4Reader gives the same pieces in order, and every negative vector fails with its kind', async () => {
+  const crypto = nativeCrypto();
+  let opened = 0;
+  for (const c of V.cases) {
+    const d = unevenDecryptor(crypto);
+    const r = new V4Reader({ crypto, secret: c.secret, password: c.password, key: keys.get(`native/${c.name}`), decryptor: d });
+    const { meta, data } = await readInPieces(r, fromHex(c.ciphertext_hex), 5000);
+    assert.deepEqual(meta, c.metadata, c.name);
+    assert.deepEqual(data, plaintextOf(c), c.name);
+    assert.ok(d.most <= 5, `${c.name}: ${d.most} records held at once`);
+    opened += d.opened;
+  }
+  assert.ok(opened > 0, 'the decryptor opened records');
+  for (const n of V.negative) {
+    const r = new V4Reader({ crypto, secret: n.secret, password: n.password, decryptor: unevenDecryptor(crypto) });
+    await assert.rejects(readInPieces(r, fromHex(n.ciphertext_hex), 999), (e) => {
+      assert.equal(e.kind, n.error, `${n.name}: ${e.message}`);
+      return true;
+    });
+  }
+});
+
+test('with a decryptor, nothing after a tampered record comes out, and the records before it do', async () => {
+  const crypto = nativeCrypto();
+  const key = crypto.randomBytes(32);
+  const pt = crypto.randomBytes(40 * 1000 + 123);
+  const w = await V4Writer.create({ crypto, secret: 'x', meta: { kind: 'file', name: 'f', type: '', size: pt.length }, recordSize: 1000, key });
+  const ct = await w.read(0, w.totalLength, pt);
+  const bad = ct.slice();
+  const at = 17; // data record 17 (1-based) is damaged
+  bad[w.recordSpan(at).start + 5] ^= 1;
+  for (let round = 0; round < 5; round++) {
+    const r = new V4Reader({ crypto, secret: 'x', key, decryptor: unevenDecryptor(crypto) });
+    const out = [];
+    const err = await (async () => {
+      try {
+        for (let o = 0; o < bad.length; o += 777) out.push(...await r.push(bad.subarray(o, o + 777)));
+        out.push(...await r.flush());
+        await r.finish();
+      } catch (e) { return e; }
+      return null;
+    })();
+    assert.ok(err && err.kind === 'tampered' && err.index === at, `round ${round}: ${err && err.message}`);
+    const got = concat(out);
+    assert.equal(got.length, (at - 1) * 1000);
+    assert.deepEqual(got, pt.subarray(0, got.length));
+    await assert.rejects(r.push(new Uint8Array(1)), (e) => e.kind === 'failed');
   }
 });
 

@@ -45,7 +45,18 @@ export function nativeCrypto(subtle = globalThis.crypto.subtle) {
     if (aad !== undefined && aad !== null) p.additionalData = toBytes(aad);
     return p;
   };
-  const gcmKey = (key, use) => subtle.importKey('raw', toBytes(key), { name: 'AES-GCM' }, false, [use]);
+  // The imported key of the last raw key, per use: a transfer seals or opens a thousand
+  // records a GiB with one key, and importing it for each took an extra round trip each.
+  const imported = new Map(); // use -> { raw, key: Promise<CryptoKey> }
+  const gcmKey = (key, use) => {
+    const raw = toBytes(key);
+    const last = imported.get(use);
+    if (last && constantTimeEqual(last.raw, raw)) return last.key;
+    const k = subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, [use]);
+    imported.set(use, { raw: Uint8Array.from(raw), key: k });
+    k.catch(() => { if (imported.get(use) && imported.get(use).key === k) imported.delete(use); });
+    return k;
+  };
   return {
     native: true,
     async sha256(data) { return new Uint8Array(await subtle.digest('SHA-256', toBytes(data))); },
