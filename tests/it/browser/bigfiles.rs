@@ -572,11 +572,30 @@ async fn a_one_time_download_cut_mid_way_resumes_with_its_claim() {
     cut_download_resumes(true).await;
 }
 
+/// Counts (test-only) the decryption workers the page starts (assets/js/decrypt-workers.js)
+/// and the records it hands them.
+const COUNT_DECRYPT_WORKERS: &str = r"
+  window.__decryptWorkers = 0;
+  window.__recordsSent = 0;
+  const Real = window.Worker;
+  window.Worker = class extends Real {
+    constructor(url, opts) {
+      super(url, opts);
+      if (!/decrypt-worker\.js/.test(String(url))) return;
+      window.__decryptWorkers++;
+      const post = this.postMessage.bind(this);
+      this.postMessage = (m, t) => {
+        if (m && m.type === 'open') window.__recordsSent++;
+        return post(m, t);
+      };
+    }
+  };";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_http_origin_takes_the_blob_path_and_says_handed_to_the_browser() {
     let server = lan_server().await;
     let (lan, _) = origins(&server);
-    let size = 6 * MIB + 3;
+    let size = 20 * MIB + 3; // above the size from which records are opened by workers
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lan.bin");
     let want = write_test_file(&path, size, 11);
@@ -594,11 +613,21 @@ async fn a_plain_http_origin_takes_the_blob_path_and_says_handed_to_the_browser(
         )
         .await;
     assert_eq!(env, json!([false, "undefined", "undefined"]));
+    b.js(COUNT_DECRYPT_WORKERS, vec![]).await;
     b.click("[data-testid=retrieve-reveal]").await;
     let line = result_line(&b).await;
     assert!(line.starts_with("Handed to the browser"), "{line}");
     let saved = b.wait_download(LONG).await;
     assert_eq!(sha256_file(&saved), want);
+    // Without WebCrypto the records were opened by the decryption workers, not the page.
+    let counted = b
+        .js("return [window.__decryptWorkers, window.__recordsSent]", vec![])
+        .await;
+    assert_eq!(counted[0], json!(2), "decryption workers started: {counted}");
+    assert!(
+        counted[1].as_u64().unwrap() >= 20,
+        "records handed to the workers: {counted}"
+    );
     // A file this small gets no warning about its size.
     assert_eq!(
         b.js(
