@@ -16,6 +16,7 @@
 // directory and point NODE_PATH at its node_modules), Debian's chromium at /usr/bin/chromium,
 // and a qopy binary ($QOPY_BIN, default target/release/qopy). Only 127.0.0.1 is contacted.
 // PATHS=picker,stream,blob chooses the download paths.
+// BASELINES=1 adds rows of the same work without Qopy's client (see bareUpload below).
 // FALLBACK=1 downloads without WebCrypto (the page then decrypts with assets/js/crypto, as on
 // a plain-HTTP address).
 // CPU=1 prints the CPU seconds the server and each kind of Chromium process spent on each step.
@@ -141,13 +142,109 @@ async function writeFile(path, mib) {
   await new Promise((r) => out.end(r));
 }
 
+/**
+ * With BASELINES=1, the same work without Qopy's client, on the same server and browser, so
+ * that a row can be compared with what this browser can do at all on this machine:
+ *   upload bare     three dedicated workers read the file 5 MiB at a time, seal it in 1 MiB
+ *                   records with WebCrypto AES-GCM and PUT each chunk as a Blob to an upload
+ *                   session (then cancelled): the work of any encrypted upload here;
+ *   download bare   the page fetches the clip and opens its 1 MiB records with WebCrypto (with
+ *                   a made-up key, so each fails its tag check after the same work), writing
+ *                   nothing;
+ *   picker sink     1 MiB pieces, made in the page, written through the page's picker sink:
+ *   stream sink     and its service-worker sink (no network, no decryption): the browser's
+ *                   own cost of saving the bytes.
+ */
+const BARE_UPLOAD_WORKER = `
+onmessage = async (e) => {
+  const { file, chunks, chunkSize, uploadId, origin } = e.data;
+  const REC = 1 << 20, PLAIN = REC - 16, perChunk = chunkSize / REC;
+  const key = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(32)), 'AES-GCM', false, ['encrypt']);
+  for (const n of chunks) {
+    const from = n * perChunk * PLAIN, to = Math.min(file.size, from + perChunk * PLAIN);
+    const plain = new Uint8Array(await file.slice(from, to).arrayBuffer());
+    const sealed = [];
+    for (let o = 0; o < plain.length; o += PLAIN) {
+      sealed.push(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: new Uint8Array(12) }, key, plain.subarray(o, Math.min(plain.length, o + PLAIN))));
+    }
+    const res = await fetch(origin + '/api/upload/chunk/' + uploadId + '/' + n, { method: 'PUT', body: new Blob(sealed) });
+    await res.text();
+    if (!res.ok) { postMessage('chunk ' + n + ': HTTP ' + res.status); return; }
+  }
+  postMessage('');
+};`;
+
+/** In a page whose Content-Security-Policy is bypassed (the worker comes from a blob: URL). */
+async function bareUpload(page) {
+  const error = await page.evaluate(async (source) => {
+    const workerUrl = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    const file = document.getElementById('bench-file').files[0];
+    const { chunkSize } = await (await fetch('/api/config')).json();
+    const REC = 1 << 20, PLAIN = REC - 16, perChunk = chunkSize / REC;
+    const totalChunks = Math.ceil(file.size / (perChunk * PLAIN));
+    const filesize = file.size + 16 * Math.ceil(file.size / PLAIN);
+    const init = await (await fetch('/api/upload/initiate', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ filename: 'bare', filesize, totalChunks, mimeType: 'application/octet-stream', contentType: 'file', isTextContent: false }) })).json();
+    const lanes = [[], [], []];
+    for (let n = 0; n < totalChunks; n++) lanes[Math.floor((n * 3) / totalChunks)].push(n);
+    const answers = await Promise.all(lanes.map((chunks) => new Promise((resolve) => {
+      const w = new Worker(workerUrl);
+      w.onmessage = (e) => { w.terminate(); resolve(e.data); };
+      w.onerror = (e) => { w.terminate(); resolve(`the worker failed: ${e.message}`); };
+      w.postMessage({ file, chunks, chunkSize, uploadId: init.uploadId, origin: location.origin });
+    })));
+    await fetch('/api/upload/' + init.uploadId, { method: 'DELETE' });
+    return answers.filter(Boolean).join('; ');
+  }, BARE_UPLOAD_WORKER);
+  if (error) throw new Error(`upload bare: ${error}`);
+}
+
+async function bareDownload(page, clipId) {
+  await page.evaluate(async (id) => {
+    const key = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(32)), 'AES-GCM', false, ['decrypt']);
+    const res = await fetch('/api/file/' + id, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const reader = res.body.getReader({ mode: 'byob' });
+    let buf = new ArrayBuffer(256 * 1024), rec = new Uint8Array((1 << 20) + 16), fill = 0;
+    const open = async (r) => { try { await crypto.subtle.decrypt({ name: 'AES-GCM', iv: new Uint8Array(12) }, key, r); } catch { /* made-up key */ } };
+    for (;;) {
+      const { done, value } = await reader.read(new Uint8Array(buf));
+      if (done) break;
+      buf = value.buffer;
+      for (let v = value; v.length;) {
+        const n = Math.min(v.length, rec.length - fill);
+        rec.set(v.subarray(0, n), fill);
+        fill += n;
+        v = v.subarray(n);
+        if (fill === rec.length) { await open(rec); fill = 0; }
+      }
+    }
+    if (fill) await open(rec.subarray(0, fill));
+  }, clipId);
+}
+
+async function bareSink(page, kind, mib) {
+  await page.evaluate(async ([kind, mib]) => {
+    window.showSaveFilePicker = kind === 'picker'
+      ? async (o) => (await navigator.storage.getDirectory()).getFileHandle(o.suggestedName, { create: true }) : undefined;
+    const { makeSink } = await import('/app/sink.js');
+    const sink = await makeSink('BASELINE');
+    if (sink.start) await sink.start({ name: 'baseline.bin', size: mib * (1 << 20) });
+    for (let i = 0; i < mib; i++) { const a = new Uint8Array(1 << 20); a[0] = i; await sink.write(a); }
+    await sink.close();
+    if (kind === 'picker') {
+      const root = await navigator.storage.getDirectory();
+      for await (const [name] of root.entries()) await root.removeEntry(name);
+    }
+  }, [kind, mib]);
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'qopy-browser-memory-'));
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const bin = process.env.QOPY_BIN || join(ROOT, 'target/release/qopy');
 const server = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'),
   '--rate-limits', 'off', '--max-file-size', '8GiB'], {
-  stdio: 'ignore',
+  stdio: ['ignore', process.env.BENCH_DEBUG ? 'inherit' : 'ignore', process.env.BENCH_DEBUG ? 'inherit' : 'ignore'],
   // qopy refuses QOPY_* variables that are not its keys (QOPY_BIN is this script's).
   env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('QOPY_'))),
 });
@@ -233,8 +330,40 @@ try {
       url = null;
     } finally {
       await browser.close();
-      rmSync(file, { force: true });
     }
+    if (process.env.BASELINES) {
+      const b = await launch();
+      try {
+        const page = await (await b.newContext({ bypassCSP: true })).newPage();
+        await page.goto(`${base}/`);
+        await page.evaluate(() => { const i = document.createElement('input'); i.type = 'file'; i.id = 'bench-file'; document.body.append(i); });
+        await page.setInputFiles('#bench-file', file);
+        rows.push({ mib, what: 'upload bare', ...await measure(b, () => bareUpload(page)) });
+        if (url) rows.push({ mib, what: 'download bare', ...await measure(b, () => bareDownload(page, new URL(url).pathname.split('/').pop())) });
+      } catch (e) {
+        rows.push({ mib, what: 'bare', start: 0, peak: 0, secs: Infinity, note: `FAILED: ${String(e.message).split('\n')[0].slice(0, 100)}` });
+      } finally {
+        await b.close();
+      }
+      for (const kind of ['picker', 'stream']) {
+        const b2 = await launch();
+        try {
+          const context = await b2.newContext({ acceptDownloads: true });
+          const page = await context.newPage();
+          await page.goto(`${base}/`);
+          const download = kind === 'stream' ? page.waitForEvent('download', { timeout: 60000 + mib * 25 }) : null;
+          rows.push({ mib, what: `${kind} sink`, ...await measure(b2, async () => {
+            await bareSink(page, kind, mib);
+            if (download) rmSync(await (await download).path(), { force: true });
+          }) });
+        } catch (e) {
+          rows.push({ mib, what: `${kind} sink`, start: 0, peak: 0, secs: Infinity, note: `FAILED: ${String(e.message).split('\n')[0].slice(0, 100)}` });
+        } finally {
+          await b2.close();
+        }
+      }
+    }
+    rmSync(file, { force: true });
     for (const path of url ? paths : []) {
       const b = await launch();
       try {
