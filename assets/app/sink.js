@@ -94,10 +94,11 @@ function pickerSink(handle, writable) {
       }
     },
     async close() {
-      sink.closed = true;
+      // Only closed once written: a write that fails here leaves abort() to remove the file.
       await send();
       await settle(0);
       await writable.close();
+      sink.closed = true;
     },
     async abort() {
       if (sink.closed) return;

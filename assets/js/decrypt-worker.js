@@ -12,21 +12,29 @@ let provider = null;
 self.onmessage = async (e) => {
   const d = e.data || {};
   if (d.type === 'init') {
-    provider = await getCrypto({ forceFallback: !d.native });
-    self.postMessage({ type: 'ready' });
+    try {
+      provider = await getCrypto({ forceFallback: !d.native });
+      self.postMessage({ type: 'ready' });
+    } catch (err) {
+      self.postMessage({ type: 'failed' });
+    }
     return;
   }
   if (d.type !== 'open') return;
   const rec = new Uint8Array(d.rec);
-  let plain = null;
+  let plain = null, error = null;
   try {
     plain = await provider.aesGcmDecrypt(d.key, d.nonce, rec, d.aad);
-  } catch (err) { /* fails authentication: the record goes back */ }
-  // The record goes back either way: failed, for the page's checks; opened, for the page to
-  // fill again (fresh memory for every record cost the page more than copying into it).
+  } catch (err) {
+    // A record that fails authentication goes back for the page's checks; any other
+    // failure (memory) goes back too, to be opened on the page.
+    if (!/authentication failed/.test(String(err && err.message))) error = String((err && err.message) || err);
+  }
+  // The record goes back every time: failed, for the page; opened, for the page to fill
+  // again (fresh memory for every record cost the page more than copying into it).
   if (plain) {
     self.postMessage({ id: d.id, plain: plain.buffer, off: plain.byteOffset, len: plain.byteLength, rec: rec.buffer }, [plain.buffer, rec.buffer]);
   } else {
-    self.postMessage({ id: d.id, rec: rec.buffer }, [rec.buffer]);
+    self.postMessage({ id: d.id, rec: rec.buffer, error }, [rec.buffer]);
   }
 };

@@ -648,7 +648,9 @@ export async function openClip({ clipId, secret, password, accessCode, onProgres
         if (received < 4 || v3) continue;
         const buf = concatParts(head);
         if (isV4(buf)) {
-          decryptor = total >= DECRYPT_WORKER_MIN_BYTES && !crypto.native ? DecryptWorkers.start({ native: !!crypto.native, size: 2 }) : null;
+          decryptor = total >= DECRYPT_WORKER_MIN_BYTES && !crypto.native ? DecryptWorkers.start({ native: false, size: 2 }) : null;
+          // Cancelling ends the workers, which fails what waits for them (see the catch below).
+          if (decryptor && signal) signal.addEventListener('abort', () => decryptor.close(), { once: true });
           v4 = new V4Reader({ crypto, secret, password: pw, onKeyProgress, decryptor });
           head = null;
           await feed(buf);

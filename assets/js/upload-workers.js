@@ -4,7 +4,12 @@
 // it always could. Each worker is replaced after RECYCLE_AFTER chunks (see chunk-worker.js).
 
 const WORKER_URL = new URL('./chunk-worker.js', import.meta.url);
-const RECYCLE_AFTER = 16;
+/**
+ * 8 rather than 16 since a chunk's plaintext is read in one piece: the renderer then grew by
+ * 159-186 MiB instead of 189-238 MiB for 256 MiB and 2 GiB uploads, at the same speed
+ * (benches/browser-memory.mjs).
+ */
+const RECYCLE_AFTER = 8;
 const START_MS = 10000;
 
 /** A started worker holding the writer's state and the source, or a rejection. */

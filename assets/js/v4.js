@@ -503,8 +503,13 @@ export class V4Reader {
     this.index += 1;
     if (last) this.stage = 'done';
     const nonce = recordNonce(this.hdr.noncePrefix, index, last);
-    const opened = this.decryptor.open(this.key, nonce, rec, this.hdr.bytes)
-      .then(async (r) => r || { plain: await this.open(rec, index, last), rec });
+    // No worker (r null: `rec` was not handed over), or one that could not open it (it came
+    // back with an error): opened here.
+    const opened = this.decryptor.open(this.key, nonce, rec, this.hdr.bytes).then(async (r) => {
+      if (r && !r.error) return r;
+      const own = r ? r.rec : rec;
+      return { plain: await this.open(own, index, last), rec: own };
+    });
     opened.catch(() => {}); // seen when its turn comes
     this.inflight.push({ index, last, opened });
   }

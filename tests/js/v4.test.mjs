@@ -195,8 +195,8 @@ test('round trip of random content with random record sizes (native and fallback
 
 /**
  * A decryptor as decrypt-workers.js is one, opening records with `crypto` after random
- * delays (so answers come back out of order), and now and then answering null (no worker:
- * the reader opens the record itself). Counts the records it holds at once, and checks that
+ * delays (so answers come back out of order), and now and then answering null (no worker)
+ * or an error other than a failed tag (the reader then opens the record itself). Counts the records it holds at once, and checks that
  * each is the whole of its buffer (what a worker is handed).
  */
 function unevenDecryptor(crypto) {
@@ -204,6 +204,7 @@ function unevenDecryptor(crypto) {
   d.open = async (key, nonce, rec, aad) => {
     assert.ok(rec.byteOffset === 0 && rec.byteLength === rec.buffer.byteLength, 'a record handed over is its whole buffer');
     if (Math.random() < 0.2) return null;
+    if (Math.random() < 0.1) return { rec, error: 'out of memory' }; // the reader opens it itself
     d.held++;
     d.most = Math.max(d.most, d.held);
     try {
