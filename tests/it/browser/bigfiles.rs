@@ -621,9 +621,16 @@ async fn a_plain_http_origin_takes_the_blob_path_and_says_handed_to_the_browser(
     assert_eq!(sha256_file(&saved), want);
     // Without WebCrypto the records were opened by the decryption workers, not the page.
     let counted = b
-        .js("return [window.__decryptWorkers, window.__recordsSent]", vec![])
+        .js(
+            "return [window.__decryptWorkers, window.__recordsSent]",
+            vec![],
+        )
         .await;
-    assert_eq!(counted[0], json!(2), "decryption workers started: {counted}");
+    assert_eq!(
+        counted[0],
+        json!(2),
+        "decryption workers started: {counted}"
+    );
     assert!(
         counted[1].as_u64().unwrap() >= 20,
         "records handed to the workers: {counted}"
