@@ -269,14 +269,26 @@ try {
     const cpu = Object.keys(cpu1).map((k) => `${k} ${(cpu1[k] - (cpu0[k] || 0)).toFixed(1)}`).join(', ');
     return { start: start / 1024, peak: Math.max(peak, rendererKiB(root)) / 1024, secs, cpu };
   };
+  const chromiumArgs = (marker) => ['--no-sandbox', '--disable-gpu', ...(process.env.EXPOSE_GC ? ['--js-flags=--expose-gc'] : []),
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', marker];
+  const newMarker = () => `--qopy-bench=${randomBytes(8).toString('hex')}`; // finds its browser process
   const launch = async () => {
-    const marker = `--qopy-bench=${randomBytes(8).toString('hex')}`; // finds its browser process
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', ...(process.env.EXPOSE_GC ? ['--js-flags=--expose-gc'] : []), '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run', marker],
-    });
+    const marker = newMarker();
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs(marker) });
     return Object.assign(browser, { marker });
+  };
+  /**
+   * A browser with a profile on disk and downloads accepted: { context, marker, close }. The
+   * downloads run in one, as a user's browser would: an off-the-record context keeps its
+   * storage in memory, with a quota too small for the picker's stand-in file at 2 GiB.
+   */
+  const launchProfile = async () => {
+    const marker = newMarker();
+    const profile = mkdtempSync(join(dir, 'profile-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium', args: chromiumArgs(marker), acceptDownloads: true,
+    });
+    return { context, marker, close: async () => { await context.close(); rmSync(profile, { recursive: true, force: true }); } };
   };
   for (const mib of sizes) {
     const file = join(dir, `upload-${mib}.bin`);
@@ -346,10 +358,9 @@ try {
         await b.close();
       }
       for (const kind of ['picker', 'stream']) {
-        const b2 = await launch();
+        const b2 = await launchProfile();
         try {
-          const context = await b2.newContext({ acceptDownloads: true });
-          const page = await context.newPage();
+          const page = await b2.context.newPage();
           await page.goto(`${base}/`);
           const download = kind === 'stream' ? page.waitForEvent('download', { timeout: 60000 + mib * 25 }) : null;
           rows.push({ mib, what: `${kind} sink`, ...await measure(b2, async () => {
@@ -365,9 +376,9 @@ try {
     }
     rmSync(file, { force: true });
     for (const path of url ? paths : []) {
-      const b = await launch();
+      const b = await launchProfile();
       try {
-        const context = await b.newContext({ acceptDownloads: true });
+        const { context } = b;
         const page = await context.newPage();
         if (process.env.BENCH_DEBUG) {
           page.on('console', (m) => console.error(`[page ${path}] ${m.type()}: ${m.text()}`));

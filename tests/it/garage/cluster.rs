@@ -60,6 +60,8 @@ struct Node {
     admin: u16,
     /// The running process; `None` while stopped.
     child: Option<Child>,
+    /// While stopped: its ports, held (see [`PortHold`]).
+    held: Vec<PortHold>,
     /// `<full node id>@127.0.0.1:<rpc>`, known once the cluster is formed.
     id: String,
 }
@@ -114,6 +116,7 @@ impl GarageCluster {
                 s3: ports.next().unwrap(),
                 admin: ports.next().unwrap(),
                 child: None,
+                held: Vec::new(),
                 id: String::new(),
             };
             std::fs::create_dir_all(&node.dir).unwrap();
@@ -255,12 +258,18 @@ impl GarageCluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let node = &mut self.nodes[i];
+        node.held = [node.rpc, node.s3, node.admin]
+            .into_iter()
+            .filter_map(PortHold::bind)
+            .collect();
     }
 
     /// Starts node `i` again on its directories and ports, and returns once every node is
     /// connected to every other and node `i` serves the bucket.
     pub async fn start(&mut self, i: usize) {
         assert!(self.nodes[i].child.is_none(), "node {i} is running");
+        self.nodes[i].held.clear(); // the ports are free for the node again
         self.spawn(i);
         self.wait_listening(i).await;
         // A node retries a lost peer only every 30 s or so, and the restarted node too waits
@@ -279,10 +288,10 @@ impl GarageCluster {
     /// The last lines of node `i`'s log.
     pub fn log_tail(&self, i: usize) -> String {
         let log = std::fs::read_to_string(self.nodes[i].log()).unwrap_or_default();
-        // Without the harness's own health polls.
+        // Without the harness's own health polls and port probes.
         let lines: Vec<&str> = log
             .lines()
-            .filter(|l| !l.contains("GetClusterHealth"))
+            .filter(|l| !l.contains("GetClusterHealth") && !l.contains("Handshake error"))
             .collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
@@ -337,7 +346,8 @@ impl GarageCluster {
                 );
             }
             let node = &self.nodes[i];
-            if listening(node.rpc) && listening(node.admin) && listening(node.s3) {
+            // The RPC port last: each probe of it is a failed handshake in the node's log.
+            if listening(node.s3) && listening(node.admin) && listening(node.rpc) {
                 return;
             }
             if Instant::now() > deadline {
@@ -538,6 +548,57 @@ pub fn listening(port: u16) -> bool {
         Duration::from_millis(200),
     )
     .is_ok()
+}
+
+/// A loopback port of a stopped node, bound but not listening. While the node is down no
+/// other socket can have the port (not a test's server, nor the ephemeral port of a test's
+/// connection, which made a restarted node fail to bind it in a loaded CI run), and a
+/// connection to it is refused, as to a stopped node. `SO_REUSEADDR` lets it bind over the
+/// node's connections in TIME_WAIT; it is closed just before the node starts again.
+struct PortHold(libc::c_int);
+
+impl PortHold {
+    fn bind(port: u16) -> Option<PortHold> {
+        // SAFETY: plain socket calls on a descriptor this function owns; closed on failure.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            if fd < 0 {
+                return None;
+            }
+            let hold = PortHold(fd);
+            let one: libc::c_int = 1;
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                &one as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            let addr = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            let bound = libc::bind(
+                fd,
+                &addr as *const libc::sockaddr_in as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            );
+            (bound == 0).then_some(hold)
+        }
+    }
+}
+
+impl Drop for PortHold {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is ours and closed once.
+        unsafe {
+            libc::close(self.0);
+        }
+    }
 }
 
 /// `n` distinct free loopback ports.
