@@ -488,20 +488,23 @@ export class V4Reader {
     this.stage = 'data';
   }
 
-  async readRecord(rec) {
+  /** The next data record's index and whether it is the last; the reader moves past it. */
+  advance() {
     const index = this.index;
     const last = index === this.layout.lastIndex;
     this.index += 1;
     if (last) this.stage = 'done';
+    return { index, last };
+  }
+
+  async readRecord(rec) {
+    const { index, last } = this.advance();
     return this.settle(index, last, await this.open(rec, index, last), rec);
   }
 
   /** Hands data record `rec` (owned) to the decryptor; opened here when it has no worker. */
   dispatch(rec) {
-    const index = this.index;
-    const last = index === this.layout.lastIndex;
-    this.index += 1;
-    if (last) this.stage = 'done';
+    const { index, last } = this.advance();
     const nonce = recordNonce(this.hdr.noncePrefix, index, last);
     // No worker (r null: `rec` was not handed over), or one that could not open it (it came
     // back with an error): opened here.

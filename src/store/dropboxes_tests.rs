@@ -4,14 +4,9 @@
 
 use super::*;
 use crate::model::{BlobDir, ChunkRecord, ContentKind};
+use crate::store::fixtures::{file_session, open};
 
 const EXPIRES: u64 = 10_000;
-
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).unwrap();
-    (dir, store)
-}
 
 fn new_box(max_items: u32, max_bytes: u64) -> DropBox {
     DropBox {
@@ -29,28 +24,12 @@ fn new_box(max_items: u32, max_bytes: u64) -> DropBox {
 }
 
 fn session(id: &BoxId, size: u64, blob: u64) -> UploadSession {
-    UploadSession {
-        filename: "f".into(),
-        mime: "application/octet-stream".into(),
-        kind: ContentKind::File,
-        total_chunks: 1,
-        chunk_size: 1024,
-        lifetime_ms: 0,
-        max_downloads: None,
-        quick_share: false,
-        has_password: false,
-        blob: BlobDir(blob),
-        created_at: 1,
-        last_activity: 1,
-        received: 0,
-        received_bytes: 0,
-        declared_size: Some(size),
-        dropbox: Some(SessionDrop {
-            dropbox: *id,
-            wrapped_key: vec![7; 100],
-            reserved: size,
-        }),
-    }
+    let drop = SessionDrop {
+        dropbox: *id,
+        wrapped_key: vec![7; 100],
+        reserved: size,
+    };
+    file_session(blob, 1, Some(size), Some(drop))
 }
 
 /// Stores one chunk of `len` bytes and completes the session into a clip.

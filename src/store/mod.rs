@@ -10,6 +10,8 @@
 mod claims;
 pub mod codec;
 mod dropboxes;
+#[cfg(test)]
+mod fixtures;
 mod flusher;
 mod migrate;
 mod sessions;

@@ -9,36 +9,14 @@ use crate::model::{
     UploadSession,
 };
 use crate::store::codec::decode;
+use crate::store::fixtures::{file_session, open};
 use crate::store::{counter, ChunkPut, ClaimTaken, Reserve};
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).unwrap();
-    (dir, store)
-}
-
 fn session(blob: u64, dropbox: Option<SessionDrop>) -> UploadSession {
-    UploadSession {
-        filename: "f".into(),
-        mime: "application/octet-stream".into(),
-        kind: ContentKind::File,
-        total_chunks: 2,
-        chunk_size: 1024,
-        lifetime_ms: 0,
-        max_downloads: None,
-        quick_share: false,
-        has_password: false,
-        blob: BlobDir(blob),
-        created_at: 1,
-        last_activity: 1,
-        received: 0,
-        received_bytes: 0,
-        declared_size: None,
-        dropbox,
-    }
+    file_session(blob, 2, None, dropbox)
 }
 
 fn chunk(len: u64, seed: u64) -> ChunkRecord {
